@@ -1,0 +1,357 @@
+//! The SBPL reader: text to s-expressions with line:column spans.
+
+use std::fmt;
+
+/// A position in the source, 1-based.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Span {
+    pub line: u32,
+    pub column: u32,
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.column)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Datum {
+    List(Vec<Sexp>),
+    Symbol(String),
+    Str(String),
+    /// `#"..."`: a regex literal.
+    Regex(String),
+    Int(i64),
+    Bool(bool),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sexp {
+    pub datum: Datum,
+    pub span: Span,
+}
+
+impl Sexp {
+    pub fn symbol(&self) -> Option<&str> {
+        match &self.datum {
+            Datum::Symbol(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn list(&self) -> Option<&[Sexp]> {
+        match &self.datum {
+            Datum::List(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    /// The head symbol of a list form, e.g. `allow` in `(allow ...)`.
+    pub fn head(&self) -> Option<&str> {
+        self.list()?.first()?.symbol()
+    }
+}
+
+impl fmt::Display for Sexp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.datum {
+            Datum::List(items) => {
+                f.write_str("(")?;
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(" ")?;
+                    }
+                    write!(f, "{item}")?;
+                }
+                f.write_str(")")
+            }
+            Datum::Symbol(s) => f.write_str(s),
+            Datum::Str(s) => write!(f, "{s:?}"),
+            Datum::Regex(s) => write!(f, "#{s:?}"),
+            Datum::Int(i) => write!(f, "{i}"),
+            Datum::Bool(b) => f.write_str(if *b { "#t" } else { "#f" }),
+        }
+    }
+}
+
+/// A syntax error at a place in the source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadError {
+    pub span: Span,
+    pub message: String,
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.span, self.message)
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+struct Lexer<'a> {
+    src: &'a [u8],
+    pos: usize,
+    line: u32,
+    column: u32,
+}
+
+/// Reads every top-level form of `src`.
+pub fn read(src: &str) -> Result<Vec<Sexp>, ReadError> {
+    let mut lx = Lexer {
+        src: src.as_bytes(),
+        pos: 0,
+        line: 1,
+        column: 1,
+    };
+    let mut forms = Vec::new();
+    loop {
+        lx.skip_blank();
+        if lx.peek().is_none() {
+            return Ok(forms);
+        }
+        forms.push(lx.datum(0)?);
+    }
+}
+
+/// Deeper nesting than any real profile; bounds recursion on hostile input.
+const MAX_DEPTH: usize = 256;
+
+impl Lexer<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.src.get(self.pos).copied()
+    }
+
+    fn span(&self) -> Span {
+        Span {
+            line: self.line,
+            column: self.column,
+        }
+    }
+
+    fn bump(&mut self) -> Option<u8> {
+        let c = self.peek()?;
+        self.pos += 1;
+        if c == b'\n' {
+            self.line += 1;
+            self.column = 1;
+        } else if c & 0xc0 != 0x80 {
+            // Count characters, not UTF-8 continuation bytes.
+            self.column += 1;
+        }
+        Some(c)
+    }
+
+    fn error<T>(&self, span: Span, message: impl Into<String>) -> Result<T, ReadError> {
+        Err(ReadError {
+            span,
+            message: message.into(),
+        })
+    }
+
+    fn skip_blank(&mut self) {
+        while let Some(c) = self.peek() {
+            match c {
+                b';' => {
+                    while self.peek().is_some_and(|c| c != b'\n') {
+                        self.bump();
+                    }
+                }
+                c if c.is_ascii_whitespace() => {
+                    self.bump();
+                }
+                _ => return,
+            }
+        }
+    }
+
+    fn datum(&mut self, depth: usize) -> Result<Sexp, ReadError> {
+        let span = self.span();
+        if depth > MAX_DEPTH {
+            return self.error(span, format!("forms nested deeper than {MAX_DEPTH}"));
+        }
+        let datum = match self.peek() {
+            None => return self.error(span, "unexpected end of input"),
+            Some(b'(') => {
+                self.bump();
+                let mut items = Vec::new();
+                loop {
+                    self.skip_blank();
+                    match self.peek() {
+                        None => return self.error(span, "unclosed '(' opened here"),
+                        Some(b')') => {
+                            self.bump();
+                            break;
+                        }
+                        Some(_) => items.push(self.datum(depth + 1)?),
+                    }
+                }
+                Datum::List(items)
+            }
+            Some(b')') => return self.error(span, "unexpected ')'"),
+            Some(b'"') => Datum::Str(self.string()?),
+            Some(b'\'') => {
+                self.bump();
+                let quoted = self.datum(depth + 1)?;
+                let quote = Sexp {
+                    datum: Datum::Symbol("quote".into()),
+                    span,
+                };
+                Datum::List(vec![quote, quoted])
+            }
+            Some(b'#') => self.hash(span)?,
+            Some(_) => self.atom(),
+        };
+        Ok(Sexp { datum, span })
+    }
+
+    fn hash(&mut self, span: Span) -> Result<Datum, ReadError> {
+        self.bump();
+        match self.peek() {
+            Some(b'"') => Ok(Datum::Regex(self.string()?)),
+            Some(b't') | Some(b'f') => {
+                let word = self.word();
+                match word.as_str() {
+                    "t" | "true" => Ok(Datum::Bool(true)),
+                    "f" | "false" => Ok(Datum::Bool(false)),
+                    _ => self.error(span, format!("unknown syntax #{word}")),
+                }
+            }
+            Some(b'x') => {
+                self.bump();
+                let digits = self.word();
+                i64::from_str_radix(&digits, 16)
+                    .map(Datum::Int)
+                    .or_else(|_| self.error(span, format!("bad hex number #x{digits}")))
+            }
+            _ => self.error(span, "unknown '#' syntax"),
+        }
+    }
+
+    fn word(&mut self) -> String {
+        let start = self.pos;
+        while self
+            .peek()
+            .is_some_and(|c| !c.is_ascii_whitespace() && !matches!(c, b'(' | b')' | b'"' | b';'))
+        {
+            self.bump();
+        }
+        String::from_utf8_lossy(&self.src[start..self.pos]).into_owned()
+    }
+
+    fn atom(&mut self) -> Datum {
+        let word = self.word();
+        if let Some(hex) = word.strip_prefix("0x") {
+            if let Ok(n) = i64::from_str_radix(hex, 16) {
+                return Datum::Int(n);
+            }
+        }
+        match word.parse::<i64>() {
+            Ok(n) => Datum::Int(n),
+            Err(_) => Datum::Symbol(word),
+        }
+    }
+
+    fn string(&mut self) -> Result<String, ReadError> {
+        let span = self.span();
+        self.bump();
+        let mut out = Vec::new();
+        loop {
+            match self.bump() {
+                None => return self.error(span, "unterminated string"),
+                Some(b'"') => break,
+                Some(b'\\') => {
+                    let esc = self.span();
+                    match self.bump() {
+                        Some(b'n') => out.push(b'\n'),
+                        Some(b't') => out.push(b'\t'),
+                        Some(b'r') => out.push(b'\r'),
+                        Some(b'0') => out.push(0),
+                        Some(c @ (b'"' | b'\\')) => out.push(c),
+                        // Regex text keeps its own escapes: `\.` stays `\.`.
+                        Some(c) => out.extend_from_slice(&[b'\\', c]),
+                        None => return self.error(esc, "unterminated escape"),
+                    }
+                }
+                Some(c) => out.push(c),
+            }
+        }
+        String::from_utf8(out).or_else(|_| self.error(span, "string is not valid UTF-8"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_forms_with_spans() {
+        let forms =
+            read("(version 1)\n; comment\n(allow file-read* (subpath \"/tmp/foo\"))").unwrap();
+        assert_eq!(forms.len(), 2);
+        assert_eq!(forms[1].span, Span { line: 3, column: 1 });
+        assert_eq!(forms[1].head(), Some("allow"));
+        let filter = &forms[1].list().unwrap()[2];
+        assert_eq!(
+            filter.span,
+            Span {
+                line: 3,
+                column: 19
+            }
+        );
+        assert_eq!(filter.to_string(), "(subpath \"/tmp/foo\")");
+    }
+
+    #[test]
+    fn reads_atoms() {
+        let forms = read(r#"#t #f 42 #x1f 0x10 #"^/a\.b$" "q\"x" 'sym"#).unwrap();
+        let data: Vec<_> = forms.into_iter().map(|s| s.datum).collect();
+        assert_eq!(
+            data[..7],
+            [
+                Datum::Bool(true),
+                Datum::Bool(false),
+                Datum::Int(42),
+                Datum::Int(31),
+                Datum::Int(16),
+                Datum::Regex(r"^/a\.b$".into()),
+                Datum::Str("q\"x".into()),
+            ]
+        );
+        assert_eq!(
+            data[7].clone(),
+            Datum::List(vec![
+                Sexp {
+                    datum: Datum::Symbol("quote".into()),
+                    span: Span {
+                        line: 1,
+                        column: 37
+                    }
+                },
+                Sexp {
+                    datum: Datum::Symbol("sym".into()),
+                    span: Span {
+                        line: 1,
+                        column: 38
+                    }
+                },
+            ])
+        );
+    }
+
+    #[test]
+    fn errors_name_the_place() {
+        assert_eq!(
+            read("(allow\n  (literal \"/x\")").unwrap_err().to_string(),
+            "1:1: unclosed '(' opened here"
+        );
+        assert_eq!(read("(a))").unwrap_err().to_string(), "1:4: unexpected ')'");
+        assert_eq!(
+            read("\n  \"abc").unwrap_err().to_string(),
+            "2:3: unterminated string"
+        );
+        let deep = "(".repeat(1000);
+        assert!(read(&deep).unwrap_err().message.contains("nested deeper"));
+    }
+}

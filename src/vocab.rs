@@ -1,0 +1,283 @@
+//! Operation and filter vocabularies, keyed by OS release.
+//!
+//! Ids shift between releases, so nothing outside this module hard-codes an id
+//! except through the constants below, which are checked against the tables by
+//! unit tests. The tables are the libsandbox name lists of each release, shipped
+//! as tab-separated files in `src/vocabdata/`.
+
+use std::sync::OnceLock;
+
+/// An operation or filter id in one release's vocabulary.
+pub type OpId = u16;
+
+/// One release's names.
+#[derive(Debug)]
+pub struct Vocab {
+    pub release: &'static str,
+    /// Operation names by id.
+    pub operations: Vec<&'static str>,
+    /// Filter names by id (the node's filter byte is id + 1).
+    pub filters: Vec<&'static str>,
+    /// Number of operations that have op-table entries (the header's op_count).
+    pub op_table_len: usize,
+    /// For every operation, the operation whose rules it inherits when it has
+    /// none of its own (`file-read-data` -> `file-read*` -> `file*` -> `default`).
+    parents: Vec<Option<OpId>>,
+}
+
+/// Operation ids of macOS 14.4.1 the compiler and engine name directly.
+pub mod op {
+    use super::OpId;
+    pub const DEFAULT: OpId = 0;
+    pub const FILE_READ_DATA: OpId = 22;
+    pub const FILE_READ_METADATA: OpId = 23;
+    pub const FILE_WRITE_CREATE: OpId = 31;
+    pub const FILE_WRITE_DATA: OpId = 32;
+    pub const FILE_WRITE_SETUGID: OpId = 37;
+    pub const JOB_CREATION: OpId = 85;
+    pub const MACH_TASK_INSPECT: OpId = 102;
+    pub const MACH_TASK_NAME: OpId = 103;
+    pub const MACH_TASK_READ: OpId = 104;
+    pub const NETWORK_OUTBOUND: OpId = 112;
+    pub const SIGNAL: OpId = 145;
+    pub const SYSTEM_KAS_INFO: OpId = 165;
+    pub const STORAGE_CLASS_MAP: OpId = 188;
+}
+
+/// Filter ids of macOS 14.4.1 (the node byte is id + 1).
+pub mod filter {
+    pub const PATH: u8 = 0;
+    pub const CONTROL_NAME: u8 = 9;
+    pub const TARGET: u8 = 13;
+}
+
+fn parse_tsv(text: &'static str) -> Vec<&'static str> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| l.split('\t').nth(1))
+        .map(str::trim)
+        .collect()
+}
+
+/// The parent of `name`: the longest `X*` wildcard operation, other than
+/// `name` itself, whose stem `X` is a prefix of `name`; `default` when none.
+fn parent_of(name: &str, operations: &[&str]) -> Option<OpId> {
+    if name == "default" {
+        return None;
+    }
+    let stem_of = |n: &str| n.strip_suffix('*').map(str::to_owned);
+    let own_stem = stem_of(name);
+    operations
+        .iter()
+        .enumerate()
+        .filter(|(_, cand)| **cand != name)
+        .filter_map(|(id, cand)| stem_of(cand).map(|s| (id, s)))
+        .filter(|(_, stem)| match &own_stem {
+            Some(own) => own.starts_with(stem.as_str()) && own.len() > stem.len(),
+            None => name.starts_with(stem.as_str()),
+        })
+        .max_by_key(|(_, stem)| stem.len())
+        .map(|(id, _)| id as OpId)
+        .or(Some(op::DEFAULT))
+}
+
+impl Vocab {
+    fn build(release: &'static str, ops: &'static str, filters: &'static str, n: usize) -> Vocab {
+        let operations = parse_tsv(ops);
+        let parents = operations
+            .iter()
+            .map(|name| parent_of(name, &operations))
+            .collect();
+        Vocab {
+            release,
+            operations,
+            filters: parse_tsv(filters),
+            op_table_len: n,
+            parents,
+        }
+    }
+
+    /// macOS 14.4.1 (23E224), also iOS 17: 190 op-table operations.
+    pub fn macos_14() -> &'static Vocab {
+        static V: OnceLock<Vocab> = OnceLock::new();
+        V.get_or_init(|| {
+            Vocab::build(
+                "macos-14.4.1",
+                include_str!("vocabdata/operations-macos-14.4.1.tsv"),
+                include_str!("vocabdata/filters-macos-14.4.1.tsv"),
+                190,
+            )
+        })
+    }
+
+    pub fn op_id(&self, name: &str) -> Option<OpId> {
+        self.operations
+            .iter()
+            .position(|n| *n == name)
+            .map(|i| i as OpId)
+    }
+
+    pub fn op_name(&self, id: OpId) -> Option<&'static str> {
+        self.operations.get(id as usize).copied()
+    }
+
+    pub fn filter_name(&self, id: u8) -> Option<&'static str> {
+        self.filters.get(id as usize).copied()
+    }
+
+    pub fn filter_id(&self, name: &str) -> Option<u8> {
+        self.filters
+            .iter()
+            .position(|n| *n == name)
+            .map(|i| i as u8)
+    }
+
+    pub fn parent(&self, id: OpId) -> Option<OpId> {
+        self.parents.get(id as usize).copied().flatten()
+    }
+
+    /// `id` and its ancestors, nearest first, ending with `default`.
+    pub fn lineage(&self, id: OpId) -> impl Iterator<Item = OpId> + '_ {
+        std::iter::successors(Some(id), move |&i| self.parent(i))
+    }
+
+    /// The op-table operations a name stands for: the operation itself and,
+    /// for a wildcard, every operation that inherits from it, except the
+    /// operations no wildcard covers ([`Vocab::named_only`]).
+    pub fn expand(&self, name: &str) -> Option<Vec<OpId>> {
+        let id = self.op_id(name)?;
+        Some(
+            (0..self.op_table_len as OpId)
+                .filter(|&o| o == id || (!self.named_only(o) && self.lineage(o).any(|a| a == id)))
+                .collect(),
+        )
+    }
+
+    /// Operations that neither `default` nor a wildcard covers: they stay
+    /// denied unless a rule names them (macOS 14.4.1: `(allow default)` and
+    /// `(allow file-write*)` leave file-write-setugid denied).
+    pub fn named_only(&self, id: OpId) -> bool {
+        matches!(
+            id,
+            op::FILE_WRITE_SETUGID | op::JOB_CREATION | op::SYSTEM_KAS_INFO | op::STORAGE_CLASS_MAP
+        )
+    }
+
+    /// The vocabulary name closest to `word` (for "did you mean" hints).
+    pub fn closest_op(&self, word: &str) -> Option<&'static str> {
+        closest(word, &self.operations)
+    }
+
+    pub fn closest_filter(&self, word: &str) -> Option<&'static str> {
+        closest(word, &self.filters)
+    }
+}
+
+fn closest(word: &str, names: &[&'static str]) -> Option<&'static str> {
+    names
+        .iter()
+        .map(|n| (edit_distance(word, n), *n))
+        .filter(|(d, n)| *d <= n.len().max(word.len()) / 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn named_ids_match_the_table() {
+        let v = Vocab::macos_14();
+        for (id, name) in [
+            (op::FILE_READ_DATA, "file-read-data"),
+            (op::FILE_READ_METADATA, "file-read-metadata"),
+            (op::FILE_WRITE_CREATE, "file-write-create"),
+            (op::FILE_WRITE_DATA, "file-write-data"),
+            (op::FILE_WRITE_SETUGID, "file-write-setugid"),
+            (op::JOB_CREATION, "job-creation"),
+            (op::MACH_TASK_INSPECT, "mach-task-inspect"),
+            (op::MACH_TASK_NAME, "mach-task-name"),
+            (op::MACH_TASK_READ, "mach-task-read"),
+            (op::NETWORK_OUTBOUND, "network-outbound"),
+            (op::SIGNAL, "signal"),
+            (op::SYSTEM_KAS_INFO, "system-kas-info"),
+            (op::STORAGE_CLASS_MAP, "storage-class-map"),
+        ] {
+            assert_eq!(v.op_name(id), Some(name));
+        }
+        assert_eq!(v.filter_name(filter::PATH), Some("path"));
+        assert_eq!(v.filter_name(filter::CONTROL_NAME), Some("control-name"));
+        assert_eq!(v.filter_name(filter::TARGET), Some("target"));
+        assert_eq!(v.operations.len(), 196);
+    }
+
+    #[test]
+    fn inheritance_follows_wildcards() {
+        let v = Vocab::macos_14();
+        let names = |id| {
+            v.lineage(id)
+                .map(|i| v.op_name(i).unwrap())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(op::FILE_READ_DATA),
+            ["file-read-data", "file-read*", "file*", "default"]
+        );
+        let port_get = v.op_id("mach-task-special-port-get").unwrap();
+        assert_eq!(
+            names(port_get),
+            [
+                "mach-task-special-port-get",
+                "mach-task-special-port*",
+                "mach-task*",
+                "mach*",
+                "default"
+            ]
+        );
+        assert_eq!(names(v.op_id("signal").unwrap()), ["signal", "default"]);
+    }
+
+    #[test]
+    fn wildcard_expands_to_its_family() {
+        let v = Vocab::macos_14();
+        let reads = v.expand("file-read*").unwrap();
+        let names: Vec<_> = reads.iter().map(|&i| v.op_name(i).unwrap()).collect();
+        assert_eq!(
+            names,
+            [
+                "file-read*",
+                "file-read-data",
+                "file-read-metadata",
+                "file-read-xattr"
+            ]
+        );
+        assert_eq!(
+            v.expand("file-read-data").unwrap(),
+            vec![op::FILE_READ_DATA]
+        );
+    }
+
+    #[test]
+    fn suggests_close_names() {
+        let v = Vocab::macos_14();
+        assert_eq!(v.closest_op("file-reed*"), Some("file-read*"));
+        assert_eq!(v.closest_filter("socket-domian"), Some("socket-domain"));
+        assert_eq!(v.closest_op("zzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"), None);
+    }
+}
