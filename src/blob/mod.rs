@@ -467,11 +467,13 @@ mod tests {
     fn every_truncation_is_a_typed_error_with_an_offset() {
         for len in 0..ALLOW_ALL.len() {
             let err = Profile::decode(&ALLOW_ALL[..len]).unwrap_err();
-            assert!(err.offset <= len, "{err}");
-            assert!(
-                matches!(err.kind, DecodeErrorKind::Truncated { .. }),
-                "{err}"
-            );
+            match err.kind {
+                DecodeErrorKind::Truncated { needed, len: have } => {
+                    assert_eq!(have, len);
+                    assert!(needed > len && err.offset < needed, "{err}");
+                }
+                _ => panic!("{err}"),
+            }
         }
     }
 

@@ -326,14 +326,14 @@ mod tests {
                     datum: Datum::Symbol("quote".into()),
                     span: Span {
                         line: 1,
-                        column: 37
+                        column: 38
                     }
                 },
                 Sexp {
                     datum: Datum::Symbol("sym".into()),
                     span: Span {
                         line: 1,
-                        column: 38
+                        column: 39
                     }
                 },
             ])
