@@ -9,8 +9,16 @@
 //!   -> probe (the syscall a cell exercises) -> harness (fork, verdict)
 //!   -> report (trace, table, runtime_results.json)
 //! ```
+//!
+//! `matrix` reads the expectations that drive the harness; `vocab` holds
+//! each release's operation and filter names.
 
+pub mod apply;
 pub mod blob;
 pub mod eval;
+pub mod harness;
+pub mod matrix;
+pub mod probe;
+pub mod report;
 pub mod sbpl;
 pub mod vocab;

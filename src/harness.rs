@@ -1,0 +1,265 @@
+//! Cells: one profile x one probe. The harness loads (or compiles) the
+//! profile, asks the decoder what it predicts, then forks a child that
+//! enters the sandbox and runs the probe, and records what was observed.
+
+use crate::apply::linux::{Filter, Intercept, Options as EngineOptions, Supervisor};
+use crate::apply::process::{run_supervised, Ending};
+use crate::apply::Backend;
+use crate::blob::Profile;
+use crate::eval::{evaluate, explain, Args, Verdict};
+use crate::matrix::{Matrix, MatrixError, ProbeSpec, ProfileSpec};
+use crate::probe::Probe;
+use crate::sbpl::{compile_file, Options};
+use crate::vocab::Vocab;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// What the decoder predicts for a cell, without running anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prediction {
+    /// The concrete operation the probe exercises, e.g. `file-read-data`.
+    pub operation: String,
+    /// The op-table entry the walk started from.
+    pub bucket: u16,
+    pub node_path: Vec<u16>,
+    /// `None` when the decoder cannot decide (the reason is in `rule`).
+    pub verdict: Option<Verdict>,
+    /// The deciding rule, as SBPL.
+    pub rule: String,
+}
+
+/// The observed outcome of a cell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Observed {
+    /// The probe ran; its syscall returned this errno (0 = success).
+    Errno(i32),
+    /// The probe was killed at the per-cell timeout.
+    TimedOut(Duration),
+    /// The child crashed or exited without reporting.
+    Died(String),
+    /// The sandbox could not be applied.
+    ApplyFailed(String),
+    /// Not run, and why (a probe with no meaning on this platform).
+    Skipped(String),
+}
+
+impl Observed {
+    /// 0 is allow, EPERM (Seatbelt's denial) is deny; anything else is no
+    /// verdict at all and never matches.
+    pub fn verdict(&self) -> Option<Verdict> {
+        match self {
+            Observed::Errno(0) => Some(Verdict::Allow),
+            Observed::Errno(e) if *e == libc::EPERM => Some(Verdict::Deny),
+            _ => None,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Observed::Errno(0) => "allow".into(),
+            Observed::Errno(e) if *e == libc::EPERM => "deny (EPERM)".into(),
+            Observed::Errno(e) => format!("error: {}", std::io::Error::from_raw_os_error(*e)),
+            Observed::TimedOut(d) => format!("timeout after {} ms", d.as_millis()),
+            Observed::Died(why) => format!("child died: {why}"),
+            Observed::ApplyFailed(why) => format!("apply failed: {why}"),
+            Observed::Skipped(why) => format!("skipped: {why}"),
+        }
+    }
+}
+
+/// Everything known about one cell after it ran: the trace's content.
+#[derive(Debug, Clone)]
+pub struct CellRecord {
+    pub profile: String,
+    pub probe: String,
+    pub label: Option<String>,
+    pub expectation_id: Option<String>,
+    /// The operation as the matrix names it, e.g. `file-read*`.
+    pub operation: String,
+    pub target: String,
+    pub expected: Verdict,
+    pub decoder: Prediction,
+    pub observed: Observed,
+    pub backend: Backend,
+    pub macos_paths: bool,
+    /// Every syscall the supervisor judged during the probe.
+    pub intercepts: Vec<Intercept>,
+    pub duration: Duration,
+}
+
+impl CellRecord {
+    /// Expected, decoder and observed verdicts all agree.
+    pub fn matches(&self) -> bool {
+        self.decoder.verdict == Some(self.expected)
+            && self.observed.verdict() == Some(self.expected)
+    }
+
+    pub fn skipped(&self) -> bool {
+        matches!(self.observed, Observed::Skipped(_))
+    }
+}
+
+/// How cells are run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub root: PathBuf,
+    pub macos_paths: bool,
+    pub timeout: Duration,
+}
+
+impl RunOptions {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        RunOptions {
+            root: root.into(),
+            macos_paths: false,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why a cell could not even be prepared.
+#[derive(Debug)]
+pub enum CellError {
+    Matrix(MatrixError),
+    Profile(String),
+    Probe(String),
+}
+
+impl std::fmt::Display for CellError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CellError::Matrix(e) => write!(f, "{e}"),
+            CellError::Profile(e) => write!(f, "profile: {e}"),
+            CellError::Probe(e) => write!(f, "probe: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for CellError {}
+
+/// A profile ready to apply: its blob and the decoded form.
+pub struct LoadedProfile {
+    pub blob: Vec<u8>,
+    pub profile: Profile,
+}
+
+/// Loads a `.sb.bin` blob as it is, or compiles a `.sb` source.
+pub fn load_profile(root: &Path, source: &str) -> Result<LoadedProfile, CellError> {
+    let path = root.join(source);
+    let blob = if source.ends_with(".sb") {
+        compile_file(&path, &Options::default()).map_err(|e| CellError::Profile(e.to_string()))?
+    } else {
+        std::fs::read(&path).map_err(|e| CellError::Profile(format!("{}: {e}", path.display())))?
+    };
+    let profile = Profile::decode(&blob)
+        .map_err(|e| CellError::Profile(format!("{}: {e}", path.display())))?;
+    Ok(LoadedProfile { blob, profile })
+}
+
+/// Creates the matrix's fixture files if missing. Idempotent and safe to
+/// run from concurrent tests: a file is created whole or not at all.
+pub fn ensure_fixtures(matrix: &Matrix) -> std::io::Result<()> {
+    for path in &matrix.fixtures {
+        let path = Path::new(path);
+        if path.exists() {
+            continue;
+        }
+        crate::report::write_atomic(path, b"sbcheck fixture\n")?;
+    }
+    Ok(())
+}
+
+/// The decoder's prediction for a probe.
+pub fn predict(profile: &Profile, probe: &Probe, macos_paths: bool) -> Prediction {
+    let path = if macos_paths {
+        crate::apply::resolve::to_macos(Path::new(&probe.target))
+    } else {
+        PathBuf::from(&probe.target)
+    };
+    let path = path.to_string_lossy().into_owned();
+    let d = evaluate(profile, probe.operation(), &Args::path(path.as_bytes()));
+    Prediction {
+        operation: Vocab::macos_14()
+            .op_name(probe.operation())
+            .unwrap_or("?")
+            .to_owned(),
+        bucket: d.bucket,
+        node_path: d.node_path(),
+        verdict: d.verdict(),
+        rule: explain(profile, &d),
+    }
+}
+
+/// Runs one cell of the matrix by name.
+pub fn run_named(
+    matrix: &Matrix,
+    profile: &str,
+    probe: &str,
+    opts: &RunOptions,
+) -> Result<CellRecord, CellError> {
+    let spec = matrix
+        .profile(profile)
+        .ok_or_else(|| CellError::Probe(format!("no profile {profile} in the matrix")))?;
+    let probe_spec = spec
+        .probe(probe)
+        .ok_or_else(|| CellError::Probe(format!("no probe {probe} in profile {profile}")))?;
+    let loaded = load_profile(&opts.root, &spec.source)?;
+    ensure_fixtures(matrix).map_err(|e| CellError::Probe(format!("creating fixtures: {e}")))?;
+    let owned = matrix.fixtures.iter().any(|f| f == &probe_spec.target);
+    run_cell(spec, probe_spec, &loaded, owned, opts)
+}
+
+/// Runs one cell: predict, fork, apply, probe, observe.
+pub fn run_cell(
+    spec: &ProfileSpec,
+    probe_spec: &ProbeSpec,
+    loaded: &LoadedProfile,
+    owned: bool,
+    opts: &RunOptions,
+) -> Result<CellRecord, CellError> {
+    let probe = Probe::new(&probe_spec.operation, &probe_spec.target, owned)
+        .map_err(|e| CellError::Probe(e.0))?;
+    let expected = Verdict::parse(&probe_spec.expected)
+        .ok_or_else(|| CellError::Probe(format!("bad expected verdict {}", probe_spec.expected)))?;
+    let decoder = predict(&loaded.profile, &probe, opts.macos_paths);
+    let backend = Backend::Linux;
+    let started = Instant::now();
+    let (observed, intercepts) = observe_linux(&loaded.profile, &probe, opts);
+    Ok(CellRecord {
+        profile: spec.name.clone(),
+        probe: probe_spec.name.clone(),
+        label: spec.label.clone(),
+        expectation_id: probe_spec.expectation_id.clone(),
+        operation: probe_spec.operation.clone(),
+        target: probe_spec.target.clone(),
+        expected,
+        decoder,
+        observed,
+        backend,
+        macos_paths: opts.macos_paths,
+        intercepts,
+        duration: started.elapsed(),
+    })
+}
+
+fn observe_linux(
+    profile: &Profile,
+    probe: &Probe,
+    opts: &RunOptions,
+) -> (Observed, Vec<Intercept>) {
+    let filter = Filter::new();
+    let mut supervisor = Supervisor::new(
+        profile,
+        EngineOptions {
+            macos_paths: opts.macos_paths,
+        },
+    );
+    let body = || probe.run();
+    let observed = match run_supervised(&filter, &mut supervisor, opts.timeout, &body) {
+        Ok(Ending::Reported { result }) => Observed::Errno(result),
+        Ok(Ending::Died { status }) => Observed::Died(status.to_string()),
+        Ok(Ending::TimedOut) => Observed::TimedOut(opts.timeout),
+        Ok(Ending::SetupFailed(e)) | Err(e) => Observed::ApplyFailed(e.to_string()),
+    };
+    (observed, supervisor.intercepts)
+}

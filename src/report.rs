@@ -1,0 +1,205 @@
+//! Traces, results and the table: what a run leaves behind.
+//!
+//! Every file is written atomically (a temporary file in the same directory,
+//! then a rename), so a reader never sees half a trace and two runs at once
+//! never interleave their bytes.
+
+use crate::apply::linux::Intercept;
+use crate::harness::{CellRecord, Observed};
+use serde_json::{json, Value};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Version of the trace and results JSON schema (see out/README.md).
+pub const SCHEMA: u32 = 1;
+
+fn intercept_json(i: &Intercept) -> Value {
+    json!({
+        "syscall": i.syscall,
+        "requested": i.requested,
+        "resolved": i.resolved,
+        "operations": i.decisions.iter().map(|d| json!({
+            "operation": crate::vocab::Vocab::macos_14().op_name(d.operation),
+            "bucket": d.bucket,
+            "node_path": d.node_path(),
+            "verdict": d.verdict().map(|v| v.as_str()),
+        })).collect::<Vec<_>>(),
+        "verdict": i.verdict.as_str(),
+        "errno": i.errno,
+        "log": i.log,
+        "rule": i.rule,
+    })
+}
+
+fn observed_json(o: &Observed) -> Value {
+    let (kind, errno, detail) = match o {
+        Observed::Errno(e) => ("ran", Some(*e), None),
+        Observed::TimedOut(_) => ("timeout", None, Some(o.describe())),
+        Observed::Died(why) => ("died", None, Some(why.clone())),
+        Observed::ApplyFailed(why) => ("apply-failed", None, Some(why.clone())),
+        Observed::Skipped(why) => ("skipped", None, Some(why.clone())),
+    };
+    json!({
+        "kind": kind,
+        "errno": errno,
+        "errno_name": errno.map(errno_name),
+        "verdict": o.verdict().map(|v| v.as_str()),
+        "detail": detail,
+    })
+}
+
+/// A record as JSON: the trace schema.
+pub fn record_json(r: &CellRecord) -> Value {
+    json!({
+        "schema": SCHEMA,
+        "profile": r.profile,
+        "probe": r.probe,
+        "label": r.label,
+        "expectation_id": r.expectation_id,
+        "operation": r.operation,
+        "target": r.target,
+        "expected": r.expected.as_str(),
+        "decoder": {
+            "operation": r.decoder.operation,
+            "bucket": r.decoder.bucket,
+            "node_path": r.decoder.node_path,
+            "verdict": r.decoder.verdict.map(|v| v.as_str()),
+            "rule": r.decoder.rule,
+        },
+        "observed": observed_json(&r.observed),
+        "intercepts": r.intercepts.iter().map(intercept_json).collect::<Vec<_>>(),
+        "match": r.matches(),
+        "skip_reason": match &r.observed { Observed::Skipped(why) => Some(why.clone()), _ => None },
+        "backend": r.backend.name(),
+        "macos_paths": r.macos_paths,
+        "duration_us": r.duration.as_micros() as u64,
+    })
+}
+
+pub fn errno_name(e: i32) -> String {
+    match e {
+        0 => "OK".into(),
+        libc::EPERM => "EPERM".into(),
+        libc::ENOENT => "ENOENT".into(),
+        libc::EACCES => "EACCES".into(),
+        libc::EFAULT => "EFAULT".into(),
+        libc::ENOSYS => "ENOSYS".into(),
+        libc::EISDIR => "EISDIR".into(),
+        libc::ENOTDIR => "ENOTDIR".into(),
+        libc::EEXIST => "EEXIST".into(),
+        libc::ECONNREFUSED => "ECONNREFUSED".into(),
+        e => format!("errno {e}"),
+    }
+}
+
+/// Writes `bytes` to `path` atomically, creating parent directories.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
+    let tmp = dir.join(format!(
+        ".{name}.{}.{}.tmp",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_data()?;
+    drop(f);
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+/// `out/traces/<profile>/<probe>.json`.
+pub fn trace_path(out: &Path, r: &CellRecord) -> PathBuf {
+    out.join("traces")
+        .join(&r.profile)
+        .join(format!("{}.json", r.probe))
+}
+
+pub fn write_trace(out: &Path, r: &CellRecord) -> std::io::Result<PathBuf> {
+    let path = trace_path(out, r);
+    let text = serde_json::to_string_pretty(&record_json(r)).unwrap_or_default();
+    write_atomic(&path, text.as_bytes())?;
+    Ok(path)
+}
+
+/// `out/runtime_results.json`: every cell of a run and a summary.
+pub fn results_json(records: &[CellRecord]) -> Value {
+    let matched = records.iter().filter(|r| r.matches()).count();
+    let skipped = records.iter().filter(|r| r.skipped()).count();
+    json!({
+        "schema": SCHEMA,
+        "backend": records.first().map(|r| r.backend.name()),
+        "summary": {
+            "cells": records.len(),
+            "match": matched,
+            "skipped": skipped,
+            "mismatch": records.len() - matched - skipped,
+        },
+        "cells": records.iter().map(record_json).collect::<Vec<_>>(),
+    })
+}
+
+fn verdict_cell(v: Option<crate::eval::Verdict>) -> &'static str {
+    v.map_or("?", |v| v.as_str())
+}
+
+/// The run's table: profile, probe, bucket, expected, decoder, observed, match.
+pub fn table(records: &[CellRecord], colour: bool) -> String {
+    let rows: Vec<[String; 7]> = records
+        .iter()
+        .map(|r| {
+            let status = if r.skipped() {
+                "skip"
+            } else if r.matches() {
+                "ok"
+            } else {
+                "MISMATCH"
+            };
+            [
+                r.profile.clone(),
+                r.probe.clone(),
+                r.decoder.bucket.to_string(),
+                r.expected.as_str().to_owned(),
+                verdict_cell(r.decoder.verdict).to_owned(),
+                r.observed.describe(),
+                status.to_owned(),
+            ]
+        })
+        .collect();
+    let header = [
+        "profile", "probe", "bucket", "expected", "decoder", "observed", "match",
+    ]
+    .map(str::to_owned);
+    let mut widths = header.clone().map(|h| h.len());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |row: &[String; 7]| {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        cells.join("  ").trim_end().to_owned()
+    };
+    let mut out = line(&header) + "\n";
+    for row in &rows {
+        let text = line(row);
+        let painted = match (colour, row[6].as_str()) {
+            (true, "ok") => format!("\x1b[32m{text}\x1b[0m"),
+            (true, "MISMATCH") => format!("\x1b[31;1m{text}\x1b[0m"),
+            (true, _) => format!("\x1b[33m{text}\x1b[0m"),
+            (false, _) => text,
+        };
+        out.push_str(&painted);
+        out.push('\n');
+    }
+    out
+}
