@@ -91,8 +91,9 @@ mod tests {
             &include_bytes!("../../profiles/apple/macos-14.4.1/golden_strict_1_file.sb.bin")[..],
         ] {
             let p = Profile::decode(bytes).unwrap();
-            let mut data = DataArea::default();
-            data.bytes = bytes[p.data_base..].to_vec();
+            let data = DataArea {
+                bytes: bytes[p.data_base..].to_vec(),
+            };
             let again = encode(&Layout {
                 kind: p.header.kind,
                 op_table: &p.op_table,

@@ -349,7 +349,7 @@ impl Evaluator<'_> {
         }
     }
 
-    fn string_arg<'s>(&self, form: &'s Sexp, what: &str) -> Result<String, CompileError> {
+    fn string_arg(&self, form: &Sexp, what: &str) -> Result<String, CompileError> {
         let items = form.list().unwrap_or_default();
         match items {
             [_, arg] => self.string_value(arg, what),

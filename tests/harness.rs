@@ -1,0 +1,113 @@
+//! The harness itself, on fixture matrices (never the real one): a wrong
+//! expectation fails its cell with a readable diff, and a malformed matrix
+//! names the file and the key.
+
+mod common;
+
+use sbcheck::matrix::Matrix;
+use std::path::Path;
+
+fn write_matrix(dir: &Path, expected_read_bar: &str) -> std::path::PathBuf {
+    let profile = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/v11_read_subpath.sb");
+    let matrix = serde_json::json!({
+        "fixtures": ["/tmp/foo", "/tmp/bar"],
+        "profiles": { "v11_read_subpath": {
+            "source": profile,
+            "probes": [
+                { "name": "read_tmp_bar", "operation": "file-read*", "target": "/tmp/bar", "expected": expected_read_bar }
+            ]
+        }}
+    });
+    let file = dir.join("matrix.json");
+    std::fs::write(&file, matrix.to_string()).unwrap();
+    file
+}
+
+/// The panic message without pretty_assertions' colour escapes.
+fn panic_text(err: Box<dyn std::any::Any + Send>) -> String {
+    let raw = err
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default();
+    let mut out = String::new();
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            chars.by_ref().find(|&c| c == 'm');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[test]
+fn wrong_expectation_fails_with_a_readable_diff() {
+    let dir = tempfile::tempdir().unwrap();
+    // /tmp/bar is outside (subpath "/tmp/foo"): the kernel denies it.
+    let file = write_matrix(dir.path(), "allow");
+    let out = dir.path().join("out");
+    let err = std::panic::catch_unwind(|| {
+        common::check_cell(
+            &file,
+            Path::new("/"),
+            &out,
+            "v11_read_subpath",
+            "read_tmp_bar",
+        )
+    })
+    .expect_err("a wrong expectation must fail its cell");
+    let text = panic_text(err);
+    // pretty_assertions' diff: the expected side, then what happened.
+    assert!(text.contains("Diff < left / right > :"), "{text}");
+    assert!(text.contains("<    decoder: \"allow\""), "{text}");
+    assert!(text.contains(">    decoder: \"deny\""), "{text}");
+    assert!(text.contains(">    observed: \"deny\""), "{text}");
+    assert!(
+        text.contains("v11_read_subpath::read_tmp_bar: file-read* /tmp/bar"),
+        "{text}"
+    );
+    // The failing cell still left its trace, recording the mismatch.
+    let trace: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.join("traces/v11_read_subpath/read_tmp_bar.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(trace["match"], false);
+    assert_eq!(trace["observed"]["errno_name"], "EPERM");
+}
+
+#[test]
+fn right_expectation_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_matrix(dir.path(), "deny");
+    common::check_cell(
+        &file,
+        Path::new("/"),
+        &dir.path().join("out"),
+        "v11_read_subpath",
+        "read_tmp_bar",
+    );
+}
+
+#[rstest::rstest]
+#[case::bad_json("{\"profiles\": {", "line 1 column 14")]
+#[case::bad_verdict(
+    r#"{"profiles": {"p": {"source": "x.sb", "probes": [{"name": "a", "operation": "file-read*", "target": "/x", "expected": "maybe"}]}}}"#,
+    "profiles.p.probes[0].expected: \"maybe\" is neither"
+)]
+#[case::missing_target(
+    r#"{"profiles": {"p": {"source": "x.sb", "probes": [{"name": "a", "operation": "file-read*", "expected": "allow"}]}}}"#,
+    "profiles.p.probes[0].target: missing"
+)]
+#[case::bad_name(
+    r#"{"profiles": {"p": {"source": "x.sb", "probes": [{"name": "read /x", "operation": "file-read*", "target": "/x", "expected": "allow"}]}}}"#,
+    "profiles.p.probes[0].name: \"read /x\" must be"
+)]
+fn malformed_matrix_names_file_and_key(#[case] text: &str, #[case] wanted: &str) {
+    let e = Matrix::parse(text, Path::new("expected/bad.json"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("expected/bad.json: "), "{e}");
+    assert!(e.contains(wanted), "{e}");
+}
