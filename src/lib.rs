@@ -15,6 +15,7 @@
 
 pub mod apply;
 pub mod blob;
+pub mod cli;
 pub mod eval;
 pub mod harness;
 pub mod matrix;
