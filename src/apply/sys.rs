@@ -54,3 +54,51 @@ pub fn close(fd: RawFd) {
     // SAFETY: closing an fd this child owns; errors are irrelevant here.
     unsafe { libc::syscall(libc::SYS_close, fd) };
 }
+
+/// `unlinkat(AT_FDCWD, path, 0)`.
+pub fn unlink(path: &CStr) -> Result<(), i32> {
+    // SAFETY: path is a C string alive for the call.
+    let rc = unsafe { libc::syscall(libc::SYS_unlinkat, libc::AT_FDCWD, path.as_ptr(), 0) };
+    check(rc).map(drop)
+}
+
+/// `execve(path, argv, envp)`: returns only on failure. `argv` and `envp`
+/// are NULL-terminated arrays prepared before `fork()`.
+pub fn execve(path: &CStr, argv: &[*const libc::c_char], envp: &[*const libc::c_char]) -> i32 {
+    if argv.last() != Some(&std::ptr::null()) || envp.last() != Some(&std::ptr::null()) {
+        return libc::EINVAL;
+    }
+    // SAFETY: path is a C string; argv and envp are NULL-terminated arrays
+    // of C strings that outlive the call (it does not return on success).
+    unsafe { libc::syscall(libc::SYS_execve, path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+    errno()
+}
+
+pub fn socket(domain: i32, ty: i32) -> Result<RawFd, i32> {
+    // SAFETY: integer arguments only.
+    let rc = unsafe { libc::syscall(libc::SYS_socket, domain, ty | libc::SOCK_CLOEXEC, 0) };
+    check(rc).map(|fd| fd as RawFd)
+}
+
+pub fn connect(fd: RawFd, addr: &libc::sockaddr_in) -> Result<(), i32> {
+    let len = std::mem::size_of::<libc::sockaddr_in>();
+    // SAFETY: addr points at a sockaddr_in of `len` bytes.
+    let rc = unsafe { libc::syscall(libc::SYS_connect, fd, addr as *const libc::sockaddr_in, len) };
+    check(rc).map(drop)
+}
+
+pub fn bind(fd: RawFd, addr: &libc::sockaddr_in) -> Result<(), i32> {
+    let len = std::mem::size_of::<libc::sockaddr_in>();
+    // SAFETY: addr points at a sockaddr_in of `len` bytes.
+    let rc = unsafe { libc::syscall(libc::SYS_bind, fd, addr as *const libc::sockaddr_in, len) };
+    check(rc).map(drop)
+}
+
+pub fn sendto(fd: RawFd, buf: &[u8], addr: &libc::sockaddr_in) -> Result<usize, i32> {
+    let len = std::mem::size_of::<libc::sockaddr_in>();
+    // SAFETY: buf is readable for its length; addr is a sockaddr_in of `len` bytes.
+    let rc = unsafe {
+        libc::syscall(libc::SYS_sendto, fd, buf.as_ptr(), buf.len(), 0, addr as *const libc::sockaddr_in, len)
+    };
+    check(rc).map(|n| n as usize)
+}
