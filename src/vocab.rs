@@ -47,8 +47,13 @@ pub mod op {
 /// Filter ids of macOS 14.4.1 (the node byte is id + 1).
 pub mod filter {
     pub const PATH: u8 = 0;
+    pub const GLOBAL_NAME: u8 = 5;
     pub const CONTROL_NAME: u8 = 9;
+    pub const SOCKET_DOMAIN: u8 = 10;
+    pub const SOCKET_TYPE: u8 = 11;
+    pub const SOCKET_PROTOCOL: u8 = 12;
     pub const TARGET: u8 = 13;
+    pub const SYSCTL_NAME: u8 = 37;
 }
 
 fn parse_tsv(text: &'static str) -> Vec<&'static str> {
@@ -224,6 +229,11 @@ mod tests {
         assert_eq!(v.filter_name(filter::PATH), Some("path"));
         assert_eq!(v.filter_name(filter::CONTROL_NAME), Some("control-name"));
         assert_eq!(v.filter_name(filter::TARGET), Some("target"));
+        assert_eq!(v.filter_name(filter::GLOBAL_NAME), Some("global-name"));
+        assert_eq!(v.filter_name(filter::SOCKET_DOMAIN), Some("socket-domain"));
+        assert_eq!(v.filter_name(filter::SOCKET_TYPE), Some("socket-type"));
+        assert_eq!(v.filter_name(filter::SOCKET_PROTOCOL), Some("socket-protocol"));
+        assert_eq!(v.filter_name(filter::SYSCTL_NAME), Some("sysctl-name"));
         assert_eq!(v.operations.len(), 196);
     }
 
