@@ -5,12 +5,11 @@
 use crate::apply::linux::{Filter, Intercept, Options as EngineOptions, Supervisor};
 use crate::apply::process::{run_supervised, Ending};
 use crate::apply::Backend;
-use crate::blob::Profile;
-use crate::eval::{evaluate, explain, Args, Verdict};
+use crate::blob::{Node, Profile};
+use crate::eval::{evaluate, explain, filter_sbpl, Args, Branch, Decision, Verdict};
 use crate::matrix::{Matrix, MatrixError, ProbeSpec, ProfileSpec};
-use crate::probe::Probe;
+use crate::probe::{Kind as ProbeKind, Probe};
 use crate::sbpl::{compile_file, Options};
-use crate::vocab::Vocab;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -26,6 +25,52 @@ pub struct Prediction {
     pub verdict: Option<Verdict>,
     /// The deciding rule, as SBPL.
     pub rule: String,
+    /// The nodes of `node_path`, with their edges: enough to draw the walk.
+    pub nodes: Vec<PathNode>,
+}
+
+/// One node the decision walk visited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathNode {
+    Filter {
+        index: u16,
+        /// The filter and its argument as SBPL, e.g. `(subpath "/tmp/foo")`.
+        sbpl: String,
+        matched: u16,
+        unmatched: u16,
+        /// Which edge the walk took.
+        took_match: bool,
+    },
+    Terminal {
+        index: u16,
+        verdict: Verdict,
+    },
+}
+
+/// The visited nodes of a decision, in walk order.
+pub fn path_nodes(profile: &Profile, d: &Decision) -> Vec<PathNode> {
+    d.steps
+        .iter()
+        .filter_map(|s| match profile.nodes.get(usize::from(s.node))? {
+            Node::Filter {
+                matched, unmatched, ..
+            } => Some(PathNode::Filter {
+                index: s.node,
+                sbpl: filter_sbpl(profile, s.node),
+                matched: *matched,
+                unmatched: *unmatched,
+                took_match: s.branch == Branch::Match,
+            }),
+            Node::Terminal(a) => Some(PathNode::Terminal {
+                index: s.node,
+                verdict: if a.is_deny() {
+                    Verdict::Deny
+                } else {
+                    Verdict::Allow
+                },
+            }),
+        })
+        .collect()
 }
 
 /// The observed outcome of a cell.
@@ -143,11 +188,18 @@ pub struct LoadedProfile {
     pub profile: Profile,
 }
 
-/// Loads a `.sb.bin` blob as it is, or compiles a `.sb` source.
-pub fn load_profile(root: &Path, source: &str) -> Result<LoadedProfile, CellError> {
+/// Loads a compiled blob as it is, or compiles a `.sb` source with `params`.
+pub fn load_profile(
+    root: &Path,
+    source: &str,
+    params: &[(String, String)],
+) -> Result<LoadedProfile, CellError> {
     let path = root.join(source);
     let blob = if source.ends_with(".sb") {
-        compile_file(&path, &Options::default()).map_err(|e| CellError::Profile(e.to_string()))?
+        let options = Options {
+            params: params.to_vec(),
+        };
+        compile_file(&path, &options).map_err(|e| CellError::Profile(e.to_string()))?
     } else {
         std::fs::read(&path).map_err(|e| CellError::Profile(format!("{}: {e}", path.display())))?
     };
@@ -156,37 +208,53 @@ pub fn load_profile(root: &Path, source: &str) -> Result<LoadedProfile, CellErro
     Ok(LoadedProfile { blob, profile })
 }
 
-/// Creates the matrix's fixture files if missing. Idempotent and safe to
-/// run from concurrent tests: a file is created whole or not at all.
+/// Creates the matrix's fixture directories and files if missing.
+/// Idempotent and safe from concurrent tests: a file appears whole or not
+/// at all.
 pub fn ensure_fixtures(matrix: &Matrix) -> std::io::Result<()> {
-    for path in &matrix.fixtures {
+    for dir in &matrix.fixtures.dirs {
+        std::fs::create_dir_all(dir)?;
+    }
+    for path in &matrix.fixtures.files {
         let path = Path::new(path);
-        if path.exists() {
-            continue;
+        if !path.exists() {
+            crate::report::write_atomic(path, b"sbcheck fixture\n")?;
         }
-        crate::report::write_atomic(path, b"sbcheck fixture\n")?;
     }
     Ok(())
 }
 
-/// The decoder's prediction for a probe.
+/// The decoder's prediction for a probe: the same arguments the engine
+/// will see, without running anything.
 pub fn predict(profile: &Profile, probe: &Probe, macos_paths: bool) -> Prediction {
-    let path = if macos_paths {
-        crate::apply::resolve::to_macos(Path::new(&probe.target))
-    } else {
-        PathBuf::from(&probe.target)
+    let path = probe.path_arg().map(|p| {
+        let p = Path::new(p);
+        let p = if macos_paths {
+            crate::apply::resolve::to_macos(p)
+        } else {
+            p.to_owned()
+        };
+        p.to_string_lossy().into_owned()
+    });
+    let ints = probe.int_args();
+    let strings_owned = probe.string_args();
+    let strings: Vec<(u8, &[u8])> = strings_owned
+        .iter()
+        .map(|(f, v)| (*f, v.as_slice()))
+        .collect();
+    let args = Args {
+        path: path.as_deref().map(str::as_bytes),
+        ints: &ints,
+        strings: &strings,
     };
-    let path = path.to_string_lossy().into_owned();
-    let d = evaluate(profile, probe.operation(), &Args::path(path.as_bytes()));
+    let d = evaluate(profile, probe.operation(), &args);
     Prediction {
-        operation: Vocab::macos_14()
-            .op_name(probe.operation())
-            .unwrap_or("?")
-            .to_owned(),
+        operation: probe.kind.operation().to_owned(),
         bucket: d.bucket,
         node_path: d.node_path(),
         verdict: d.verdict(),
         rule: explain(profile, &d),
+        nodes: path_nodes(profile, &d),
     }
 }
 
@@ -203,9 +271,13 @@ pub fn run_named(
     let probe_spec = spec
         .probe(probe)
         .ok_or_else(|| CellError::Probe(format!("no probe {probe} in profile {profile}")))?;
-    let loaded = load_profile(&opts.root, &spec.source)?;
+    let loaded = load_profile(&opts.root, &spec.source, &spec.params)?;
     ensure_fixtures(matrix).map_err(|e| CellError::Probe(format!("creating fixtures: {e}")))?;
-    let owned = matrix.fixtures.iter().any(|f| f == &probe_spec.target);
+    let owned = matrix
+        .fixtures
+        .files
+        .iter()
+        .any(|f| f == &probe_spec.target);
     run_cell(spec, probe_spec, &loaded, owned, opts)
 }
 
@@ -217,14 +289,23 @@ pub fn run_cell(
     owned: bool,
     opts: &RunOptions,
 ) -> Result<CellRecord, CellError> {
-    let probe = Probe::new(&probe_spec.operation, &probe_spec.target, owned)
+    let peer = crate::probe::loopback_peer(&probe_spec.target)
+        .map_err(|e| CellError::Probe(e.to_string()))?;
+    let probe = Probe::new(&probe_spec.operation, &probe_spec.target, owned, peer)
         .map_err(|e| CellError::Probe(e.0))?;
-    let expected = Verdict::parse(&probe_spec.expected)
+    let expected = Verdict::parse(probe_spec.expected_for(opts.macos_paths))
         .ok_or_else(|| CellError::Probe(format!("bad expected verdict {}", probe_spec.expected)))?;
     let decoder = predict(&loaded.profile, &probe, opts.macos_paths);
     let backend = Backend::Linux;
     let started = Instant::now();
-    let (observed, intercepts) = observe_linux(&loaded.profile, &probe, opts);
+    let (observed, intercepts) = match probe.kind.skip_reason() {
+        Some(why) => (Observed::Skipped(why.to_owned()), Vec::new()),
+        None => {
+            let _scratch = Scratch::prepare(&probe)
+                .map_err(|e| CellError::Probe(format!("preparing {}: {e}", probe.target)))?;
+            observe_linux(&loaded.profile, &probe, opts)
+        }
+    };
     Ok(CellRecord {
         profile: spec.name.clone(),
         probe: probe_spec.name.clone(),
@@ -242,6 +323,45 @@ pub fn run_cell(
     })
 }
 
+/// The target state a create or unlink probe needs, restored afterwards:
+/// create needs it absent, unlink needs it present. The matrix guarantees
+/// these targets belong to one cell alone.
+struct Scratch {
+    path: Option<PathBuf>,
+}
+
+impl Scratch {
+    fn prepare(probe: &Probe) -> std::io::Result<Scratch> {
+        let path = PathBuf::from(&probe.target);
+        match probe.kind {
+            ProbeKind::Create => {
+                remove_if_present(&path)?;
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+            }
+            ProbeKind::Unlink => crate::report::write_atomic(&path, b"sbcheck scratch\n")?,
+            _ => return Ok(Scratch { path: None }),
+        }
+        Ok(Scratch { path: Some(path) })
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Some(path) = &self.path {
+            let _ = remove_if_present(path);
+        }
+    }
+}
+
+fn remove_if_present(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
 fn observe_linux(
     profile: &Profile,
     probe: &Probe,
@@ -257,9 +377,22 @@ fn observe_linux(
     let body = || probe.run();
     let observed = match run_supervised(&filter, &mut supervisor, opts.timeout, &body) {
         Ok(Ending::Reported { result }) => Observed::Errno(result),
+        // A successful exec replaces the child, which then cannot report:
+        // the supervisor's allowed execve is the evidence.
+        Ok(Ending::Died { .. })
+            if probe.kind.replaces_process() && exec_allowed(&supervisor.intercepts) =>
+        {
+            Observed::Errno(0)
+        }
         Ok(Ending::Died { status }) => Observed::Died(status.to_string()),
         Ok(Ending::TimedOut) => Observed::TimedOut(opts.timeout),
         Ok(Ending::SetupFailed(e)) | Err(e) => Observed::ApplyFailed(e.to_string()),
     };
     (observed, supervisor.intercepts)
+}
+
+fn exec_allowed(intercepts: &[Intercept]) -> bool {
+    intercepts
+        .iter()
+        .any(|i| i.syscall.starts_with("execve") && i.verdict == Verdict::Allow)
 }

@@ -3,34 +3,101 @@
 //! call succeeded).
 
 use crate::apply::sys;
-use crate::vocab::{op, OpId};
+use crate::vocab::{filter, OpId, Vocab};
 use std::ffi::CString;
 use std::fmt;
+use std::net::SocketAddrV4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// open O_RDONLY, read one byte: file-read-data.
     Read,
-    /// open O_WRONLY|O_CREAT, write one byte: file-write-data
-    /// (file-write-create when the target is missing).
+    /// stat: file-read-metadata.
+    Stat,
+    /// open O_WRONLY|O_CREAT, write one byte: file-write-data.
     Write,
+    /// open O_WRONLY|O_CREAT|O_EXCL of a missing file: file-write-create.
+    Create,
+    /// unlink of an existing file: file-write-unlink.
+    Unlink,
+    /// execve: process-exec*.
+    Exec,
+    /// connect (TCP) or sendto (UDP) to the harness's loopback listener:
+    /// network-outbound.
+    Connect { udp: bool },
+    /// bind to a loopback port: network-bind.
+    Bind,
+    /// sysctl read: no Linux counterpart.
+    Sysctl,
+    /// mach-lookup of a service: no Linux counterpart.
+    MachLookup,
 }
 
 impl Kind {
-    pub fn name(self) -> &'static str {
+    /// The probe for an operation as the matrix names it.
+    pub fn for_operation(operation: &str, target: &str) -> Option<Kind> {
+        Some(match operation {
+            "file-read*" | "file-read-data" => Kind::Read,
+            "file-read-metadata" => Kind::Stat,
+            "file-write*" | "file-write-data" => Kind::Write,
+            "file-write-create" => Kind::Create,
+            "file-write-unlink" => Kind::Unlink,
+            "process-exec*" | "process-exec" => Kind::Exec,
+            "network-outbound" => Kind::Connect {
+                udp: target.starts_with("udp"),
+            },
+            "network-bind" => Kind::Bind,
+            "sysctl-read" => Kind::Sysctl,
+            "mach-lookup" => Kind::MachLookup,
+            _ => return None,
+        })
+    }
+
+    /// The concrete operation the probe's syscall exercises: what the
+    /// decoder is asked about.
+    pub fn operation(self) -> &'static str {
         match self {
-            Kind::Read => "read",
-            Kind::Write => "write",
+            Kind::Read => "file-read-data",
+            Kind::Stat => "file-read-metadata",
+            Kind::Write => "file-write-data",
+            Kind::Create => "file-write-create",
+            Kind::Unlink => "file-write-unlink",
+            Kind::Exec => "process-exec*",
+            Kind::Connect { .. } => "network-outbound",
+            Kind::Bind => "network-bind",
+            Kind::Sysctl => "sysctl-read",
+            Kind::MachLookup => "mach-lookup",
         }
+    }
+
+    /// Why the probe cannot run on this platform, if it cannot.
+    pub fn skip_reason(self) -> Option<&'static str> {
+        match self {
+            Kind::MachLookup if !cfg!(target_os = "macos") => {
+                Some("mach-lookup has no meaning on Linux: there are no Mach bootstrap services to look up")
+            }
+            Kind::Sysctl if !cfg!(target_os = "macos") => Some(
+                "sysctl-read has no Linux counterpart: Linux has no sysctl(2), and /proc/sys reads are file-read-data",
+            ),
+            _ => None,
+        }
+    }
+
+    /// The probe leaves no result of its own when it succeeds (exec
+    /// replaces the process image).
+    pub fn replaces_process(self) -> bool {
+        self == Kind::Exec
     }
 }
 
 /// A probe ready to run after `fork()`: everything allocated up front.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Probe {
     pub kind: Kind,
     pub target: String,
     path: CString,
+    /// The loopback address a network probe talks to.
+    addr: libc::sockaddr_in,
     /// Bytes the write probe writes: one into files the harness owns, none
     /// into anything else (a system file must not be changed when a profile
     /// wrongly allows the write; the check happens at open anyway).
@@ -48,31 +115,83 @@ impl fmt::Display for ProbeError {
 
 impl std::error::Error for ProbeError {}
 
+/// Darwin's socket constants, as compiled profiles carry them.
+const DARWIN_AF_INET: u16 = 2;
+const DARWIN_SOCK_STREAM: u16 = 1;
+const DARWIN_SOCK_DGRAM: u16 = 2;
+const IPPROTO_TCP: u16 = 6;
+const IPPROTO_UDP: u16 = 17;
+
 impl Probe {
-    /// The probe for a matrix cell: its operation (as the matrix names it)
-    /// and target. `owned` says the harness created the target.
-    pub fn new(operation: &str, target: &str, owned: bool) -> Result<Probe, ProbeError> {
-        let kind = match operation {
-            "file-read*" | "file-read-data" => Kind::Read,
-            "file-write*" | "file-write-data" => Kind::Write,
-            other => return Err(ProbeError(format!("no probe for operation {other}"))),
-        };
+    /// The probe for a matrix cell. `owned` says the harness created the
+    /// target; `peer` is the loopback listener for network probes.
+    pub fn new(
+        operation: &str,
+        target: &str,
+        owned: bool,
+        peer: Option<SocketAddrV4>,
+    ) -> Result<Probe, ProbeError> {
+        let kind = Kind::for_operation(operation, target)
+            .ok_or_else(|| ProbeError(format!("no probe for operation {operation}")))?;
         let path = CString::new(target)
             .map_err(|_| ProbeError(format!("target {target:?} contains NUL")))?;
+        let addr = match (kind, peer) {
+            (Kind::Connect { .. }, Some(peer)) => sockaddr(peer),
+            (Kind::Connect { .. }, None) => {
+                return Err(ProbeError("network probe without a listener".into()))
+            }
+            // Port 0: the kernel picks a free port, so bind probes never collide.
+            _ => sockaddr(SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 0)),
+        };
         Ok(Probe {
             kind,
             target: target.to_owned(),
             path,
+            addr,
             write_len: usize::from(owned),
         })
     }
 
-    /// The concrete operation the probe's syscall exercises: what the
-    /// decoder is asked about.
+    /// The concrete operation id the probe exercises.
     pub fn operation(&self) -> OpId {
+        Vocab::macos_14().op_id(self.kind.operation()).unwrap_or(0)
+    }
+
+    /// Integer filter arguments a decision needs (Darwin values).
+    pub fn int_args(&self) -> Vec<(u8, u16)> {
+        let socket = |ty, proto| {
+            vec![
+                (filter::SOCKET_DOMAIN, DARWIN_AF_INET),
+                (filter::SOCKET_TYPE, ty),
+                (filter::SOCKET_PROTOCOL, proto),
+            ]
+        };
         match self.kind {
-            Kind::Read => op::FILE_READ_DATA,
-            Kind::Write => op::FILE_WRITE_DATA,
+            Kind::Connect { udp: true } => socket(DARWIN_SOCK_DGRAM, IPPROTO_UDP),
+            Kind::Connect { udp: false } | Kind::Bind => socket(DARWIN_SOCK_STREAM, IPPROTO_TCP),
+            _ => Vec::new(),
+        }
+    }
+
+    /// String filter arguments a decision needs.
+    pub fn string_args(&self) -> Vec<(u8, Vec<u8>)> {
+        match self.kind {
+            // A plain socket has no kernel-control name: the compiler's
+            // flow-divert check must not match.
+            Kind::Connect { .. } | Kind::Bind => vec![(filter::CONTROL_NAME, Vec::new())],
+            Kind::MachLookup => vec![(filter::GLOBAL_NAME, self.target.as_bytes().to_vec())],
+            Kind::Sysctl => vec![(filter::SYSCTL_NAME, self.target.as_bytes().to_vec())],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The path argument of a decision, if the operation takes one.
+    pub fn path_arg(&self) -> Option<&str> {
+        match self.kind {
+            Kind::Read | Kind::Stat | Kind::Write | Kind::Create | Kind::Unlink | Kind::Exec => {
+                Some(&self.target)
+            }
+            _ => None,
         }
     }
 
@@ -81,7 +200,19 @@ impl Probe {
     pub fn run(&self) -> i32 {
         let outcome = match self.kind {
             Kind::Read => self.read(),
-            Kind::Write => self.write(),
+            Kind::Stat => sys::stat(&self.path),
+            Kind::Write => self.write(libc::O_WRONLY | libc::O_CREAT),
+            Kind::Create => self.write(libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL),
+            Kind::Unlink => sys::unlink(&self.path),
+            Kind::Exec => {
+                // On the stack: no allocation after fork.
+                let argv = [self.path.as_ptr(), std::ptr::null()];
+                Err(sys::execve(&self.path, &argv, &[std::ptr::null()]))
+            }
+            Kind::Connect { udp } => self.connect(udp),
+            Kind::Bind => self.bind(),
+            // Never run: skipped before forking.
+            Kind::Sysctl | Kind::MachLookup => Err(libc::ENOSYS),
         };
         outcome.err().unwrap_or(0)
     }
@@ -94,14 +225,137 @@ impl Probe {
         r.map(drop)
     }
 
-    fn write(&self) -> Result<(), i32> {
-        let fd = sys::open(
-            &self.path,
-            libc::O_WRONLY | libc::O_CREAT | libc::O_CLOEXEC,
-            0o644,
-        )?;
+    fn write(&self, flags: i32) -> Result<(), i32> {
+        let fd = sys::open(&self.path, flags | libc::O_CLOEXEC, 0o644)?;
         let r = sys::write(fd, b"x".get(..self.write_len).unwrap_or_default());
         sys::close(fd);
         r.map(drop)
+    }
+
+    fn connect(&self, udp: bool) -> Result<(), i32> {
+        let ty = if udp {
+            libc::SOCK_DGRAM
+        } else {
+            libc::SOCK_STREAM
+        };
+        let fd = sys::socket(libc::AF_INET, ty)?;
+        let r = if udp {
+            sys::sendto(fd, b"x", &self.addr).map(drop)
+        } else {
+            sys::connect(fd, &self.addr)
+        };
+        sys::close(fd);
+        r
+    }
+
+    fn bind(&self) -> Result<(), i32> {
+        let fd = sys::socket(libc::AF_INET, libc::SOCK_STREAM)?;
+        let r = sys::bind(fd, &self.addr);
+        sys::close(fd);
+        r
+    }
+}
+
+/// The loopback listener a network target (`tcp:...`, `udp:...`) talks to,
+/// started once per process; `None` for other targets.
+pub fn loopback_peer(target: &str) -> std::io::Result<Option<SocketAddrV4>> {
+    use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
+    use std::sync::OnceLock;
+    static TCP: OnceLock<Result<SocketAddr, String>> = OnceLock::new();
+    static UDP: OnceLock<Result<SocketAddr, String>> = OnceLock::new();
+    let any = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0);
+    let addr = if target.starts_with("tcp") {
+        TCP.get_or_init(|| {
+            let listener = TcpListener::bind(any).map_err(|e| e.to_string())?;
+            let addr = listener.local_addr().map_err(|e| e.to_string())?;
+            // Accept and drop, so the backlog never fills on long runs.
+            std::thread::spawn(move || listener.incoming().for_each(drop));
+            Ok(addr)
+        })
+    } else if target.starts_with("udp") {
+        UDP.get_or_init(|| {
+            let socket = UdpSocket::bind(any).map_err(|e| e.to_string())?;
+            let addr = socket.local_addr().map_err(|e| e.to_string())?;
+            // Drain datagrams so the receive buffer never fills.
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 64];
+                while socket.recv(&mut buf).is_ok() {}
+            });
+            Ok(addr)
+        })
+    } else {
+        return Ok(None);
+    };
+    match addr {
+        Ok(SocketAddr::V4(a)) => Ok(Some(*a)),
+        Ok(other) => Err(std::io::Error::other(format!(
+            "listener on {other} is not IPv4"
+        ))),
+        Err(e) => Err(std::io::Error::other(format!(
+            "starting the loopback listener: {e}"
+        ))),
+    }
+}
+
+fn sockaddr(a: SocketAddrV4) -> libc::sockaddr_in {
+    libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: a.port().to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(*a.ip()).to_be(),
+        },
+        sin_zero: [0; 8],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_map_to_probe_kinds() {
+        let k = |op, t| Kind::for_operation(op, t);
+        assert_eq!(k("file-read*", "/x"), Some(Kind::Read));
+        assert_eq!(
+            k("network-outbound", "udp:127.0.0.1"),
+            Some(Kind::Connect { udp: true })
+        );
+        assert_eq!(
+            k("network-outbound", "tcp:127.0.0.1"),
+            Some(Kind::Connect { udp: false })
+        );
+        assert_eq!(k("iokit-open", "x"), None);
+        for kind in [
+            Kind::Read,
+            Kind::Stat,
+            Kind::Write,
+            Kind::Create,
+            Kind::Unlink,
+            Kind::Exec,
+            Kind::Bind,
+        ] {
+            assert!(
+                Vocab::macos_14().op_id(kind.operation()).is_some(),
+                "{kind:?}"
+            );
+        }
+    }
+
+    #[cfg(not(target_os = "macos"))]
+    #[test]
+    fn mach_and_sysctl_are_skipped_on_linux() {
+        assert!(Kind::MachLookup
+            .skip_reason()
+            .unwrap()
+            .contains("no meaning on Linux"));
+        assert!(Kind::Sysctl.skip_reason().is_some());
+        assert_eq!(Kind::Read.skip_reason(), None);
+    }
+
+    #[test]
+    fn exec_of_a_missing_program_reports_its_errno() {
+        // execve fails before replacing anything, so this runs in-process.
+        let p = Probe::new("process-exec*", "/nonexistent/sbcheck-probe", false, None).unwrap();
+        assert_eq!(p.run(), libc::ENOENT);
     }
 }

@@ -5,7 +5,7 @@
 //! never interleave their bytes.
 
 use crate::apply::linux::Intercept;
-use crate::harness::{CellRecord, Observed};
+use crate::harness::{CellRecord, Observed, PathNode};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -49,6 +49,28 @@ fn observed_json(o: &Observed) -> Value {
     })
 }
 
+fn path_node_json(n: &PathNode) -> Value {
+    match n {
+        PathNode::Filter {
+            index,
+            sbpl,
+            matched,
+            unmatched,
+            took_match,
+        } => json!({
+            "index": index, "kind": "filter", "sbpl": sbpl,
+            "match": matched, "unmatch": unmatched,
+            "taken": if *took_match { "match" } else { "unmatch" },
+            "verdict": null,
+        }),
+        PathNode::Terminal { index, verdict } => json!({
+            "index": index, "kind": "terminal", "sbpl": null,
+            "match": null, "unmatch": null, "taken": null,
+            "verdict": verdict.as_str(),
+        }),
+    }
+}
+
 /// A record as JSON: the trace schema.
 pub fn record_json(r: &CellRecord) -> Value {
     json!({
@@ -66,6 +88,7 @@ pub fn record_json(r: &CellRecord) -> Value {
             "node_path": r.decoder.node_path,
             "verdict": r.decoder.verdict.map(|v| v.as_str()),
             "rule": r.decoder.rule,
+            "nodes": r.decoder.nodes.iter().map(path_node_json).collect::<Vec<_>>(),
         },
         "observed": observed_json(&r.observed),
         "intercepts": r.intercepts.iter().map(intercept_json).collect::<Vec<_>>(),
@@ -140,8 +163,78 @@ pub fn results_json(records: &[CellRecord]) -> Value {
             "skipped": skipped,
             "mismatch": records.len() - matched - skipped,
         },
+        "buckets": buckets(records).iter().map(|b| json!({
+            "bucket": b.name, "cells": b.cells, "match": b.matched, "mismatch": b.mismatched, "skipped": b.skipped,
+        })).collect::<Vec<_>>(),
         "cells": records.iter().map(record_json).collect::<Vec<_>>(),
     })
+}
+
+/// `out/mismatches.json`: only the cells whose verdicts disagree.
+pub fn mismatches_json(records: &[CellRecord]) -> Value {
+    let bad: Vec<Value> = records
+        .iter()
+        .filter(|r| !r.matches() && !r.skipped())
+        .map(record_json)
+        .collect();
+    json!({ "schema": SCHEMA, "mismatches": bad.len(), "cells": bad })
+}
+
+/// Cells grouped by the research project's bucket label (the profile name
+/// where a profile has none).
+pub struct Bucket {
+    pub name: String,
+    pub cells: usize,
+    pub matched: usize,
+    pub mismatched: usize,
+    pub skipped: usize,
+}
+
+pub fn buckets(records: &[CellRecord]) -> Vec<Bucket> {
+    let mut out: Vec<Bucket> = Vec::new();
+    for r in records {
+        let name = r.label.clone().unwrap_or_else(|| r.profile.clone());
+        let i = match out.iter().position(|b| b.name == name) {
+            Some(i) => i,
+            None => {
+                out.push(Bucket {
+                    name,
+                    cells: 0,
+                    matched: 0,
+                    mismatched: 0,
+                    skipped: 0,
+                });
+                out.len() - 1
+            }
+        };
+        let b = &mut out[i];
+        b.cells += 1;
+        if r.skipped() {
+            b.skipped += 1;
+        } else if r.matches() {
+            b.matched += 1;
+        } else {
+            b.mismatched += 1;
+        }
+    }
+    out
+}
+
+/// One line per bucket: `bucket4: 3 cells, 3 match`.
+pub fn bucket_summary(records: &[CellRecord]) -> String {
+    buckets(records)
+        .iter()
+        .map(|b| {
+            let mut line = format!("{}: {} cells, {} match", b.name, b.cells, b.matched);
+            if b.mismatched > 0 {
+                line += &format!(", {} MISMATCH", b.mismatched);
+            }
+            if b.skipped > 0 {
+                line += &format!(", {} skipped", b.skipped);
+            }
+            line + "\n"
+        })
+        .collect()
 }
 
 fn verdict_cell(v: Option<crate::eval::Verdict>) -> &'static str {

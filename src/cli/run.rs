@@ -1,90 +1,140 @@
-//! `sbcheck run`: the main job.
+//! `sbcheck run`: the main job. Runs every cell of the matrix (or of the
+//! named profiles), writes each trace as its cell finishes, then
+//! `runtime_results.json`, `mismatches.json` and the table.
 
 use super::{parse, project_root, Usage};
-use crate::harness::{ensure_fixtures, load_profile, run_cell, CellRecord, RunOptions};
-use crate::matrix::Matrix;
+use crate::apply::Backend;
+use crate::harness::{
+    ensure_fixtures, load_profile, run_cell, CellRecord, LoadedProfile, RunOptions,
+};
+use crate::matrix::{Matrix, ProbeSpec, ProfileSpec};
 use crate::report;
-use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// One cell to run: everything prepared before the workers start.
+struct Job<'m> {
+    spec: &'m ProfileSpec,
+    probe: &'m ProbeSpec,
+    loaded: &'m LoadedProfile,
+    owned: bool,
+}
 
 pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
     let p = parse(
         args,
-        &["--profile", "--matrix", "--out"],
+        &[
+            "--profile",
+            "--matrix",
+            "--out",
+            "--jobs",
+            "--backend",
+            "--timeout",
+        ],
         &["--macos-paths"],
     )?;
     let root = project_root();
-    let matrix_file = p
+    let matrix_path = p
         .one("--matrix")
-        .map_or_else(|| root.join("expected/matrix.json"), PathBuf::from);
+        .map_or_else(|| root.join("expected"), PathBuf::from);
     let out = p
         .one("--out")
         .map_or_else(|| root.join("out"), PathBuf::from);
-    let matrix = Matrix::load(&matrix_file).map_err(|e| Usage(e.to_string()))?;
-    let only = p.all("--profile");
-    for name in &only {
-        if matrix.profile(name).is_none() {
-            return Err(Usage(format!(
-                "no profile {name} in {}",
-                matrix_file.display()
-            )));
-        }
+    let backend = match p.one("--backend") {
+        None => Backend::native(),
+        Some(b) => Backend::parse(&b)
+            .ok_or_else(|| Usage(format!("unknown backend {b:?}: linux or seatbelt")))?,
+    };
+    if backend != Backend::Linux {
+        return Err(Usage(format!(
+            "backend {} runs only on macOS; this build runs the Linux engine",
+            backend.name()
+        )));
     }
-    ensure_fixtures(&matrix).map_err(|e| Usage(format!("creating fixtures: {e}")))?;
+    let jobs = match p.one("--jobs") {
+        Some(n) => n
+            .parse::<usize>()
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| Usage(format!("--jobs takes a positive number, got {n:?}")))?,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
     let mut opts = RunOptions::new(&root);
     opts.macos_paths = p.has("--macos-paths");
-    let mut records: Vec<CellRecord> = Vec::new();
-    let mut failed = false;
-    for spec in matrix
+    if let Some(t) = p.one("--timeout") {
+        let ms = t
+            .parse::<u64>()
+            .map_err(|_| Usage(format!("--timeout takes milliseconds, got {t:?}")))?;
+        opts.timeout = Duration::from_millis(ms);
+    }
+
+    let matrix = Matrix::load(&matrix_path).map_err(|e| Usage(e.to_string()))?;
+    let only = p.all("--profile");
+    if let Some(name) = only.iter().find(|n| matrix.profile(n).is_none()) {
+        return Err(Usage(format!(
+            "no profile {name} in {}",
+            matrix_path.display()
+        )));
+    }
+    ensure_fixtures(&matrix).map_err(|e| Usage(format!("creating fixtures: {e}")))?;
+
+    let selected: Vec<&ProfileSpec> = matrix
         .profiles
         .iter()
         .filter(|s| only.is_empty() || only.contains(&s.name))
-    {
-        let loaded = match load_profile(&root, &spec.source) {
-            Ok(l) => l,
+        .collect();
+    let mut failed = false;
+    let mut loaded: Vec<(&ProfileSpec, LoadedProfile)> = Vec::new();
+    for spec in selected {
+        match load_profile(&root, &spec.source, &spec.params) {
+            Ok(l) => loaded.push((spec, l)),
             Err(e) => {
-                eprintln!("sbcheck: {}: {e}", spec.name);
+                eprintln!("sbcheck: {}: {}: {e}", spec.file.display(), spec.name);
                 failed = true;
-                continue;
-            }
-        };
-        for probe in &spec.probes {
-            let owned = matrix.fixtures.contains(&probe.target);
-            match run_cell(spec, probe, &loaded, owned, &opts) {
-                Ok(record) => {
-                    if let Err(e) = report::write_trace(&out, &record) {
-                        eprintln!("sbcheck: writing trace: {e}");
-                        failed = true;
-                    }
-                    records.push(record);
-                }
-                Err(e) => {
-                    eprintln!("sbcheck: {}::{}: {e}", spec.name, probe.name);
-                    failed = true;
-                }
             }
         }
     }
-    let results = serde_json::to_string_pretty(&report::results_json(&records)).unwrap_or_default();
-    report::write_atomic(&out.join("runtime_results.json"), results.as_bytes())
-        .map_err(|e| Usage(format!("writing runtime_results.json: {e}")))?;
+    let work: Vec<Job<'_>> = loaded
+        .iter()
+        .flat_map(|(spec, l)| {
+            spec.probes.iter().map(|probe| Job {
+                spec,
+                probe,
+                loaded: l,
+                owned: matrix.fixtures.files.contains(&probe.target),
+            })
+        })
+        .collect();
+
+    let (records, errors) = run_jobs(&work, &opts, &out, jobs);
+    failed |= errors > 0;
+    write_results(&out, &records)?;
     print!(
         "{}",
         report::table(&records, std::io::stdout().is_terminal())
     );
+    print!("{}", report::bucket_summary(&records));
     let mismatches = records
         .iter()
         .filter(|r| !r.matches() && !r.skipped())
         .count();
     let skipped = records.iter().filter(|r| r.skipped()).count();
     println!(
-        "{} cells: {} match, {} mismatch, {} skipped (backend {}); traces in {}",
+        "{} cells: {} match, {} mismatch, {} skipped (backend {}{}); traces in {}",
         records.len(),
         records.len() - mismatches - skipped,
         mismatches,
         skipped,
-        crate::apply::Backend::Linux.name(),
+        backend.name(),
+        if opts.macos_paths {
+            ", macOS paths"
+        } else {
+            ""
+        },
         out.join("traces").display()
     );
     Ok(if mismatches > 0 || failed {
@@ -92,4 +142,80 @@ pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Runs the jobs on `jobs` threads; each trace is written the moment its
+/// cell finishes, so an interrupted run keeps every finished cell.
+fn run_jobs(
+    work: &[Job<'_>],
+    opts: &RunOptions,
+    out: &Path,
+    jobs: usize,
+) -> (Vec<CellRecord>, usize) {
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let errors = AtomicUsize::new(0);
+    let slots: Mutex<Vec<Option<CellRecord>>> = Mutex::new((0..work.len()).map(|_| None).collect());
+    let progress = std::io::stderr().is_terminal() && work.len() > 20;
+    std::thread::scope(|s| {
+        for _ in 0..jobs.min(work.len()).max(1) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(job) = work.get(i) else { break };
+                match run_cell(job.spec, job.probe, job.loaded, job.owned, opts) {
+                    Ok(record) => {
+                        if let Err(e) = report::write_trace(out, &record) {
+                            eprintln!(
+                                "sbcheck: writing trace for {}::{}: {e}",
+                                record.profile, record.probe
+                            );
+                            errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                        if let Ok(mut slots) = slots.lock() {
+                            slots[i] = Some(record);
+                        }
+                    }
+                    Err(e) => {
+                        eprintln!(
+                            "sbcheck: {}: {}::{}: {e}",
+                            job.spec.file.display(),
+                            job.spec.name,
+                            job.probe.name
+                        );
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                if progress {
+                    let _ = write!(
+                        std::io::stderr(),
+                        "\r[{n}/{}] {}::{}\x1b[K",
+                        work.len(),
+                        job.spec.name,
+                        job.probe.name
+                    );
+                }
+            });
+        }
+    });
+    if progress {
+        let _ = writeln!(std::io::stderr(), "\r\x1b[K");
+    }
+    let records = slots
+        .into_inner()
+        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .collect();
+    (records, errors.into_inner())
+}
+
+fn write_results(out: &Path, records: &[CellRecord]) -> Result<(), Usage> {
+    let write = |name: &str, value: serde_json::Value| {
+        let text = serde_json::to_string_pretty(&value).unwrap_or_default();
+        report::write_atomic(&out.join(name), text.as_bytes())
+            .map_err(|e| Usage(format!("writing {name}: {e}")))
+    };
+    write("runtime_results.json", report::results_json(records))?;
+    write("mismatches.json", report::mismatches_json(records))
 }
