@@ -46,6 +46,15 @@ fn generate(m: &matrix::Matrix) -> String {
     for p in &m.profiles {
         let _ = writeln!(s, "\nmod {} {{", p.name);
         for probe in &p.probes {
+            // A probe with no meaning on Linux is reported as ignored with
+            // its reason, never as passed; `--include-ignored` still runs it
+            // to write its skip trace.
+            if let Some(why) = matrix::skip_on_linux(&probe.operation) {
+                let _ = writeln!(
+                    s,
+                    "    #[cfg_attr(not(target_os = \"macos\"), ignore = {why:?})]"
+                );
+            }
             let _ = writeln!(
                 s,
                 "    #[test]\n    fn {probe}() {{\n        super::cell({profile:?}, {probe:?});\n    }}",

@@ -118,6 +118,9 @@ pub struct CellRecord {
     pub profile: String,
     pub probe: String,
     pub label: Option<String>,
+    /// The node `default`'s op-table entry points at: the research plan's
+    /// profile "bucket" (v1_read is a bucket-4 profile).
+    pub profile_bucket: u16,
     pub expectation_id: Option<String>,
     /// The operation as the matrix names it, e.g. `file-read*`.
     pub operation: String,
@@ -310,6 +313,7 @@ pub fn run_cell(
         profile: spec.name.clone(),
         probe: probe_spec.name.clone(),
         label: spec.label.clone(),
+        profile_bucket: loaded.profile.op_table.first().copied().unwrap_or_default(),
         expectation_id: probe_spec.expectation_id.clone(),
         operation: probe_spec.operation.clone(),
         target: probe_spec.target.clone(),

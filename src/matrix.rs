@@ -56,6 +56,9 @@ pub struct ProbeSpec {
     /// (`--macos-paths`), where it differs.
     pub expected_macos: Option<String>,
     pub expectation_id: Option<String>,
+    /// Why the expectation is what it is, where that needs saying (e.g. it
+    /// departs from the research matrix).
+    pub note: Option<String>,
     /// The decoder's prediction recorded by `sbcheck expect --bless`.
     pub recorded: Option<Recorded>,
 }
@@ -253,6 +256,7 @@ impl Ctx<'_> {
                 .map_or_else(|| self.err(&join(pkey, "expected"), "missing"), Ok)?,
             expected_macos: self.verdict(p, pkey, "expected_macos")?,
             expectation_id: self.opt_string(p, pkey, "expectation_id")?,
+            note: self.opt_string(p, pkey, "note")?,
             recorded,
         };
         self.ident(&probe.name, &join(pkey, "name"))?;
@@ -405,6 +409,16 @@ impl ProbeSpec {
             (Some(v), true) => v,
             _ => &self.expected,
         }
+    }
+}
+
+/// Why a probe of `operation` cannot run on Linux, if it cannot: these
+/// cells are skipped there, with this reason in the test output and trace.
+pub fn skip_on_linux(operation: &str) -> Option<&'static str> {
+    match operation {
+        "mach-lookup" => Some("mach-lookup has no meaning on Linux: there are no Mach bootstrap services to look up"),
+        "sysctl-read" => Some("sysctl-read has no Linux counterpart: Linux has no sysctl(2), and /proc/sys reads are file-read-data"),
+        _ => None,
     }
 }
 

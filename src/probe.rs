@@ -72,14 +72,10 @@ impl Kind {
 
     /// Why the probe cannot run on this platform, if it cannot.
     pub fn skip_reason(self) -> Option<&'static str> {
-        match self {
-            Kind::MachLookup if !cfg!(target_os = "macos") => {
-                Some("mach-lookup has no meaning on Linux: there are no Mach bootstrap services to look up")
-            }
-            Kind::Sysctl if !cfg!(target_os = "macos") => Some(
-                "sysctl-read has no Linux counterpart: Linux has no sysctl(2), and /proc/sys reads are file-read-data",
-            ),
-            _ => None,
+        if cfg!(target_os = "macos") {
+            None
+        } else {
+            crate::matrix::skip_on_linux(self.operation())
         }
     }
 

@@ -78,6 +78,7 @@ pub fn record_json(r: &CellRecord) -> Value {
         "profile": r.profile,
         "probe": r.probe,
         "label": r.label,
+        "profile_bucket": r.profile_bucket,
         "expectation_id": r.expectation_id,
         "operation": r.operation,
         "target": r.target,
@@ -180,10 +181,11 @@ pub fn mismatches_json(records: &[CellRecord]) -> Value {
     json!({ "schema": SCHEMA, "mismatches": bad.len(), "cells": bad })
 }
 
-/// Cells grouped by the research project's bucket label (the profile name
-/// where a profile has none).
+/// Cells grouped by profile bucket: the node `default` points at (the
+/// research plan's "bucket 4" / "bucket 5" profiles).
 pub struct Bucket {
     pub name: String,
+    pub number: u16,
     pub cells: usize,
     pub matched: usize,
     pub mismatched: usize,
@@ -193,12 +195,13 @@ pub struct Bucket {
 pub fn buckets(records: &[CellRecord]) -> Vec<Bucket> {
     let mut out: Vec<Bucket> = Vec::new();
     for r in records {
-        let name = r.label.clone().unwrap_or_else(|| r.profile.clone());
+        let name = format!("bucket {}", r.profile_bucket);
         let i = match out.iter().position(|b| b.name == name) {
             Some(i) => i,
             None => {
                 out.push(Bucket {
                     name,
+                    number: r.profile_bucket,
                     cells: 0,
                     matched: 0,
                     mismatched: 0,
@@ -217,10 +220,11 @@ pub fn buckets(records: &[CellRecord]) -> Vec<Bucket> {
             b.mismatched += 1;
         }
     }
+    out.sort_by_key(|b| b.number);
     out
 }
 
-/// One line per bucket: `bucket4: 3 cells, 3 match`.
+/// One line per bucket: `bucket 4: 3 cells, 3 match`.
 pub fn bucket_summary(records: &[CellRecord]) -> String {
     buckets(records)
         .iter()
@@ -259,7 +263,11 @@ pub fn table(records: &[CellRecord], colour: bool) -> String {
                 r.decoder.bucket.to_string(),
                 r.expected.as_str().to_owned(),
                 verdict_cell(r.decoder.verdict).to_owned(),
-                r.observed.describe(),
+                match &r.observed {
+                    // The reason is listed once under the table.
+                    Observed::Skipped(_) => "skipped".to_owned(),
+                    o => o.describe(),
+                },
                 status.to_owned(),
             ]
         })
@@ -293,6 +301,18 @@ pub fn table(records: &[CellRecord], colour: bool) -> String {
         };
         out.push_str(&painted);
         out.push('\n');
+    }
+    let mut reasons: Vec<&str> = records
+        .iter()
+        .filter_map(|r| match &r.observed {
+            Observed::Skipped(why) => Some(why.as_str()),
+            _ => None,
+        })
+        .collect();
+    reasons.sort_unstable();
+    reasons.dedup();
+    for why in reasons {
+        out.push_str(&format!("skipped: {why}\n"));
     }
     out
 }
