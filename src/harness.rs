@@ -400,3 +400,97 @@ fn exec_allowed(intercepts: &[Intercept]) -> bool {
         .iter()
         .any(|i| i.syscall.starts_with("execve") && i.verdict == Verdict::Allow)
 }
+
+/// A cell whose hand-written expectation, or recorded prediction, disagrees
+/// with what the decoder predicts now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disagreement {
+    pub profile: String,
+    pub probe: String,
+    /// `matrix paths` or `macOS paths`.
+    pub layout: &'static str,
+    pub what: String,
+}
+
+impl std::fmt::Display for Disagreement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}::{} ({}): {}",
+            self.profile, self.probe, self.layout, self.what
+        )
+    }
+}
+
+/// The decoder's prediction for every cell, without running anything, in
+/// both path layouts: `(profile, probe, prediction as the matrix lays paths
+/// out, prediction in macOS's layout)`.
+pub fn predict_matrix(
+    matrix: &Matrix,
+    root: &Path,
+) -> Result<Vec<(String, String, Prediction, Prediction)>, CellError> {
+    // Network predictions do not depend on the peer's address.
+    let peer = Some(std::net::SocketAddrV4::new(
+        std::net::Ipv4Addr::LOCALHOST,
+        9,
+    ));
+    let mut out = Vec::new();
+    for spec in &matrix.profiles {
+        let loaded = load_profile(root, &spec.source, &spec.params)?;
+        for p in &spec.probes {
+            let probe = Probe::new(&p.operation, &p.target, false, peer)
+                .map_err(|e| CellError::Probe(e.0))?;
+            let plain = predict(&loaded.profile, &probe, false);
+            let macos = predict(&loaded.profile, &probe, true);
+            out.push((spec.name.clone(), p.name.clone(), plain, macos));
+        }
+    }
+    Ok(out)
+}
+
+/// The static check behind `sbcheck expect`: every expectation against the
+/// decoder, and every recorded prediction against today's.
+pub fn static_check(matrix: &Matrix, root: &Path) -> Result<Vec<Disagreement>, CellError> {
+    let mut out = Vec::new();
+    for (profile, probe, plain, macos) in predict_matrix(matrix, root)? {
+        let Some(spec) = matrix.profile(&profile).and_then(|s| s.probe(&probe)) else {
+            continue;
+        };
+        let mut flag = |layout, what: String| {
+            out.push(Disagreement {
+                profile: profile.clone(),
+                probe: probe.clone(),
+                layout,
+                what,
+            })
+        };
+        for (layout, prediction, expected) in [
+            ("matrix paths", &plain, spec.expected_for(false)),
+            ("macOS paths", &macos, spec.expected_for(true)),
+        ] {
+            let got = prediction.verdict.map_or("undetermined", |v| v.as_str());
+            if got != expected {
+                flag(
+                    layout,
+                    format!(
+                        "expected {expected}, decoder predicts {got} by {}",
+                        prediction.rule
+                    ),
+                );
+            }
+        }
+        if let Some(rec) = &spec.recorded {
+            let now = plain.verdict.map_or("undetermined", |v| v.as_str());
+            if rec.bucket != u64::from(plain.bucket) || rec.verdict != now {
+                flag(
+                    "matrix paths",
+                    format!(
+                        "recorded decoder prediction bucket {} {}, now bucket {} {now}",
+                        rec.bucket, rec.verdict, plain.bucket
+                    ),
+                );
+            }
+        }
+    }
+    Ok(out)
+}

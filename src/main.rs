@@ -11,10 +11,15 @@ commands:
         run the runtime-check matrix: a table on screen, traces in out/
   compile PROFILE.sb [-o OUT.sb.bin] [--param KEY=VALUE]...
         compile SBPL to a blob in Apple's macOS 14 format
+  expect [--matrix DIR] [--bless]
+        check every expectation against the decoder without running anything
   decode BLOB|PROFILE.sb
         header, op table grouped by bucket, nodes
   eval BLOB|PROFILE.sb OPERATION PATH
         the decision for one operation on one path, and the rule behind it
+  report A/runtime_results.json [B/runtime_results.json] [-o OUT.html]
+        render a run as HTML (report.html beside A), or the difference
+        from run A to run B (report-diff.html beside B)
 ";
 
 fn main() -> ExitCode {
@@ -25,6 +30,8 @@ fn main() -> ExitCode {
         Some("compile") => cli::compile::main(rest),
         Some("decode") => cli::decode::main(rest),
         Some("eval") => cli::decode::eval(rest),
+        Some("expect") => cli::expect::main(rest),
+        Some("report") => cli::report::main(rest),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(ExitCode::SUCCESS)

@@ -2,6 +2,8 @@
 
 pub mod compile;
 pub mod decode;
+pub mod expect;
+pub mod report;
 pub mod run;
 
 use crate::blob::Profile;
