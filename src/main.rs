@@ -11,6 +11,12 @@ commands:
         run the runtime-check matrix: a table on screen, traces in out/
   compile PROFILE.sb [-o OUT.sb.bin] [--param KEY=VALUE]...
         compile SBPL to a blob in Apple's macOS 14 format
+  probe --profile PROFILE(.sb|.sb.bin) [--param K=V] [--macos-paths] OPERATION TARGET
+        one cell from the command line: decoder, observed verdict, errno, rule
+  diff A/runtime_results.json B/runtime_results.json
+        cells whose verdict changed between two runs
+  merge -o OUT.json A.json B.json...
+        one results file from the shards of a partitioned run
   expect [--matrix DIR] [--bless]
         check every expectation against the decoder without running anything
   decode BLOB|PROFILE.sb
@@ -31,6 +37,9 @@ fn main() -> ExitCode {
         Some("decode") => cli::decode::main(rest),
         Some("eval") => cli::decode::eval(rest),
         Some("expect") => cli::expect::main(rest),
+        Some("probe") => cli::probe::main(rest),
+        Some("diff") => cli::diff::main(rest),
+        Some("merge") => cli::diff::merge(rest),
         Some("report") => cli::report::main(rest),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");

@@ -2,7 +2,9 @@
 
 pub mod compile;
 pub mod decode;
+pub mod diff;
 pub mod expect;
+pub mod probe;
 pub mod report;
 pub mod run;
 

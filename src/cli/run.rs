@@ -34,6 +34,7 @@ pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
             "--jobs",
             "--backend",
             "--timeout",
+            "--partition",
         ],
         &["--macos-paths"],
     )?;
@@ -98,6 +99,7 @@ pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
             }
         }
     }
+    let (shard, shards) = partition(p.one("--partition"))?;
     let work: Vec<Job<'_>> = loaded
         .iter()
         .flat_map(|(spec, l)| {
@@ -108,6 +110,9 @@ pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
                 owned: matrix.fixtures.files.contains(&probe.target),
             })
         })
+        .enumerate()
+        .filter(|(i, _)| i % shards == shard)
+        .map(|(_, job)| job)
         .collect();
 
     let (records, errors) = run_jobs(&work, &opts, &out, jobs);
@@ -142,6 +147,23 @@ pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `--partition K/N`: this run takes every cell whose index is K-1 modulo N
+/// (the same split on every machine, so N shards cover the matrix once).
+fn partition(arg: Option<String>) -> Result<(usize, usize), Usage> {
+    let Some(arg) = arg else { return Ok((0, 1)) };
+    let bad = || {
+        Usage(format!(
+            "--partition takes K/N with 1 <= K <= N, got {arg:?}"
+        ))
+    };
+    let (k, n) = arg.split_once('/').ok_or_else(bad)?;
+    let (k, n): (usize, usize) = (k.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
+    if k == 0 || k > n {
+        return Err(bad());
+    }
+    Ok((k - 1, n))
 }
 
 /// Runs the jobs on `jobs` threads; each trace is written the moment its
