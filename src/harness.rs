@@ -86,6 +86,8 @@ pub enum Observed {
     ApplyFailed(String),
     /// Not run, and why (a probe with no meaning on this platform).
     Skipped(String),
+    /// Not run: the profile could not be read, compiled or decoded.
+    ProfileError(String),
 }
 
 impl Observed {
@@ -108,6 +110,7 @@ impl Observed {
             Observed::Died(why) => format!("child died: {why}"),
             Observed::ApplyFailed(why) => format!("apply failed: {why}"),
             Observed::Skipped(why) => format!("skipped: {why}"),
+            Observed::ProfileError(why) => format!("profile error: {why}"),
         }
     }
 }
@@ -274,7 +277,14 @@ pub fn run_named(
     let probe_spec = spec
         .probe(probe)
         .ok_or_else(|| CellError::Probe(format!("no probe {probe} in profile {profile}")))?;
-    let loaded = load_profile(&opts.root, &spec.source, &spec.params)?;
+    let loaded = match load_profile(&opts.root, &spec.source, &spec.params) {
+        Ok(l) => l,
+        // Still a record, so the failure leaves a trace like any cell.
+        Err(e) => {
+            let observed = Observed::ProfileError(e.to_string());
+            return Ok(unrunnable(spec, probe_spec, observed, opts));
+        }
+    };
     ensure_fixtures(matrix).map_err(|e| CellError::Probe(format!("creating fixtures: {e}")))?;
     let owned = matrix
         .fixtures
@@ -282,6 +292,40 @@ pub fn run_named(
         .iter()
         .any(|f| f == &probe_spec.target);
     run_cell(spec, probe_spec, &loaded, owned, opts)
+}
+
+/// The record of a cell that could not run at all (its profile is broken).
+pub fn unrunnable(
+    spec: &ProfileSpec,
+    probe_spec: &ProbeSpec,
+    observed: Observed,
+    opts: &RunOptions,
+) -> CellRecord {
+    let why = observed.describe();
+    let expected = Verdict::parse(probe_spec.expected_for(opts.macos_paths));
+    CellRecord {
+        profile: spec.name.clone(),
+        probe: probe_spec.name.clone(),
+        label: spec.label.clone(),
+        profile_bucket: 0,
+        expectation_id: probe_spec.expectation_id.clone(),
+        operation: probe_spec.operation.clone(),
+        target: probe_spec.target.clone(),
+        expected: expected.unwrap_or(Verdict::Deny),
+        decoder: Prediction {
+            operation: probe_spec.operation.clone(),
+            bucket: 0,
+            node_path: Vec::new(),
+            verdict: None,
+            rule: format!(";; {why}"),
+            nodes: Vec::new(),
+        },
+        observed,
+        backend: Backend::native(),
+        macos_paths: opts.macos_paths,
+        intercepts: Vec::new(),
+        duration: Duration::ZERO,
+    }
 }
 
 /// Runs one cell: predict, fork, apply, probe, observe.

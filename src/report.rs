@@ -39,6 +39,7 @@ fn observed_json(o: &Observed) -> Value {
         Observed::Died(why) => ("died", None, Some(why.clone())),
         Observed::ApplyFailed(why) => ("apply-failed", None, Some(why.clone())),
         Observed::Skipped(why) => ("skipped", None, Some(why.clone())),
+        Observed::ProfileError(why) => ("profile-error", None, Some(why.clone())),
     };
     json!({
         "kind": kind,

@@ -111,3 +111,94 @@ fn malformed_matrix_names_file_and_key(#[case] text: &str, #[case] wanted: &str)
     assert!(e.starts_with("expected/bad.json: "), "{e}");
     assert!(e.contains(wanted), "{e}");
 }
+
+/// A cell whose profile cannot be decoded still leaves a trace, and fails
+/// with the decoder's byte offset.
+#[test]
+fn corrupted_profile_fails_its_cell_with_the_offset_and_a_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let apple = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("profiles/apple/macos-14.4.1/baseline_deny_all.sb.bin");
+    let blob = std::fs::read(apple).unwrap();
+    let broken = dir.path().join("truncated.sb.bin");
+    std::fs::write(&broken, &blob[..300]).unwrap();
+    let matrix = serde_json::json!({ "profiles": { "broken": {
+        "source": broken,
+        "probes": [{ "name": "read_etc_hosts", "operation": "file-read*", "target": "/etc/hosts", "expected": "allow" }]
+    }}});
+    let file = dir.path().join("matrix.json");
+    std::fs::write(&file, matrix.to_string()).unwrap();
+    let out = dir.path().join("out");
+    let err = std::panic::catch_unwind(|| {
+        common::check_cell(&file, Path::new("/"), &out, "broken", "read_etc_hosts")
+    })
+    .expect_err("a broken profile must fail its cell");
+    let text = panic_text(err);
+    assert!(
+        text.contains("truncated.sb.bin: byte 300: op_table[143]: truncated"),
+        "{text}"
+    );
+    let trace: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.join("traces/broken/read_etc_hosts.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(trace["observed"]["kind"], "profile-error");
+    assert_eq!(trace["match"], false);
+}
+
+/// A probe that blocks (opening a FIFO nobody writes) is killed at the
+/// per-cell timeout and reported as a timeout, with nothing left running.
+#[test]
+fn hanging_probe_is_killed_at_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let matrix = serde_json::json!({ "profiles": { "v1_read": {
+        "source": Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/v1_read.sb"),
+        "probes": [{ "name": "read_fifo", "operation": "file-read*", "target": fifo, "expected": "allow" }]
+    }}})
+    .to_string();
+    let matrix = Matrix::parse(&matrix, Path::new("fixture.json")).unwrap();
+    let mut opts = sbcheck::harness::RunOptions::new("/");
+    opts.timeout = std::time::Duration::from_millis(300);
+    let started = std::time::Instant::now();
+    let record = sbcheck::harness::run_named(&matrix, "v1_read", "read_fifo", &opts).unwrap();
+    assert_eq!(
+        record.observed,
+        sbcheck::harness::Observed::TimedOut(opts.timeout)
+    );
+    assert!(!record.matches());
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // The open was judged (allowed) before it blocked in the kernel.
+    assert_eq!(record.intercepts.len(), 1);
+    assert_eq!(record.observed.describe(), "timeout after 300 ms");
+}
+
+/// A child that crashes before reporting is reported as such.
+#[test]
+fn crashing_child_is_reported_with_its_signal() {
+    use sbcheck::apply::linux::{Filter, Options, Supervisor};
+    use sbcheck::apply::process::{run_supervised, Ending, ExitStatus};
+    let blob = sbcheck::sbpl::compile("(version 1)(allow default)", &Default::default()).unwrap();
+    let profile = sbcheck::blob::Profile::decode(&blob).unwrap();
+    let mut supervisor = Supervisor::new(&profile, Options::default());
+    // abort() is async-signal-safe: it raises SIGABRT.
+    let body = || std::process::abort();
+    let ending = run_supervised(
+        &Filter::new(),
+        &mut supervisor,
+        std::time::Duration::from_secs(5),
+        &body,
+    )
+    .unwrap();
+    assert_eq!(
+        ending,
+        Ending::Died {
+            status: ExitStatus::Signal(libc::SIGABRT)
+        }
+    );
+}

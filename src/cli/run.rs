@@ -5,7 +5,8 @@
 use super::{parse, project_root, Usage};
 use crate::apply::Backend;
 use crate::harness::{
-    ensure_fixtures, load_profile, run_cell, CellRecord, LoadedProfile, RunOptions,
+    ensure_fixtures, load_profile, run_cell, unrunnable, CellRecord, LoadedProfile, Observed,
+    RunOptions,
 };
 use crate::matrix::{Matrix, ProbeSpec, ProfileSpec};
 use crate::report;
@@ -90,12 +91,21 @@ pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
         .collect();
     let mut failed = false;
     let mut loaded: Vec<(&ProfileSpec, LoadedProfile)> = Vec::new();
+    let mut broken: Vec<CellRecord> = Vec::new();
     for spec in selected {
         match load_profile(&root, &spec.source, &spec.params) {
             Ok(l) => loaded.push((spec, l)),
             Err(e) => {
                 eprintln!("sbcheck: {}: {}: {e}", spec.file.display(), spec.name);
                 failed = true;
+                // Every cell of a broken profile still gets its record and trace.
+                for probe in &spec.probes {
+                    let r = unrunnable(spec, probe, Observed::ProfileError(e.to_string()), &opts);
+                    if let Err(e) = report::write_trace(&out, &r) {
+                        eprintln!("sbcheck: writing trace: {e}");
+                    }
+                    broken.push(r);
+                }
             }
         }
     }
@@ -115,7 +125,8 @@ pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
         .map(|(_, job)| job)
         .collect();
 
-    let (records, errors) = run_jobs(&work, &opts, &out, jobs);
+    let (mut records, errors) = run_jobs(&work, &opts, &out, jobs);
+    records.extend(broken);
     failed |= errors > 0;
     write_results(&out, &records)?;
     print!(
