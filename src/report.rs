@@ -317,3 +317,30 @@ pub fn table(records: &[CellRecord], colour: bool) -> String {
     }
     out
 }
+
+/// The matrix as a Markdown table (`out/matrix.md`, pasted into the README).
+pub fn markdown(records: &[CellRecord]) -> String {
+    let mut out = String::from(
+        "| profile | probe | operation | target | bucket | expected | decoder | observed |\n|---|---|---|---|---|---|---|---|\n",
+    );
+    for r in records {
+        let observed = match &r.observed {
+            Observed::Skipped(_) => "skipped".to_owned(),
+            o => o.describe(),
+        };
+        let mark = if r.skipped() || r.matches() { "" } else { " **MISMATCH**" };
+        out.push_str(&format!(
+            "| {} | {} | {} | `{}` | {} | {} | {} | {}{} |\n",
+            r.profile,
+            r.probe,
+            r.decoder.operation,
+            r.target,
+            r.decoder.bucket,
+            r.expected,
+            verdict_cell(r.decoder.verdict),
+            observed,
+            mark
+        ));
+    }
+    out
+}

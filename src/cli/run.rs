@@ -250,5 +250,7 @@ fn write_results(out: &Path, records: &[CellRecord]) -> Result<(), Usage> {
             .map_err(|e| Usage(format!("writing {name}: {e}")))
     };
     write("runtime_results.json", report::results_json(records))?;
-    write("mismatches.json", report::mismatches_json(records))
+    write("mismatches.json", report::mismatches_json(records))?;
+    report::write_atomic(&out.join("matrix.md"), report::markdown(records).as_bytes())
+        .map_err(|e| Usage(format!("writing matrix.md: {e}")))
 }
