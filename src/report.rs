@@ -131,7 +131,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     ));
     let mut f = std::fs::File::create(&tmp)?;
     f.write_all(bytes)?;
-    f.sync_data()?;
+    // No fsync: rename is atomic for readers and for a killed run; only a
+    // power cut could lose a trace, and a rerun rewrites it.
     drop(f);
     std::fs::rename(&tmp, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
