@@ -7,7 +7,7 @@
 //! sbpl (read, evaluate, compile) -> blob (decode/encode) -> eval (decision)
 //!   -> apply (enforce: seatbelt on macOS, seccomp notify on Linux)
 //!   -> probe (the syscall a cell exercises) -> harness (fork, verdict)
-//!   -> report (trace, table, runtime_results.json)
+//!   -> report (trace, table, runtime_results.json) -> html (report.html)
 //! ```
 //!
 //! `matrix` reads the expectations that drive the harness; `vocab` holds
@@ -18,6 +18,7 @@ pub mod blob;
 pub mod cli;
 pub mod eval;
 pub mod harness;
+pub mod html;
 pub mod matrix;
 pub mod probe;
 pub mod report;

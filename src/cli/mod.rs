@@ -5,6 +5,7 @@ pub mod decode;
 pub mod diff;
 pub mod expect;
 pub mod probe;
+pub mod report;
 pub mod run;
 
 use crate::blob::Profile;

@@ -129,6 +129,8 @@ pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
     records.extend(broken);
     failed |= errors > 0;
     write_results(&out, &records)?;
+    crate::html::write_run_report(&out, &report::results_json(&records))
+        .map_err(|e| Usage(e.to_string()))?;
     print!(
         "{}",
         report::table(&records, std::io::stdout().is_terminal())
