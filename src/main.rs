@@ -23,6 +23,9 @@ commands:
         header, op table grouped by bucket, nodes
   eval BLOB|PROFILE.sb OPERATION PATH
         the decision for one operation on one path, and the rule behind it
+  report A/runtime_results.json [B/runtime_results.json] [-o OUT.html]
+        render a run as HTML (report.html beside A), or the difference
+        from run A to run B (report-diff.html beside B)
 ";
 
 fn main() -> ExitCode {
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
         Some("probe") => cli::probe::main(rest),
         Some("diff") => cli::diff::main(rest),
         Some("merge") => cli::diff::merge(rest),
+        Some("report") => cli::report::main(rest),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(ExitCode::SUCCESS)
