@@ -210,7 +210,7 @@ fn sbcheck_report_renders_the_difference_between_two_runs() {
     assert!(changed.contains("was ⊘ deny"), "{changed}");
     let same = button(&page, "v11_read_subpath/read_tmp_foo").unwrap();
     assert!(!same.contains("changed"), "{same}");
-    assert!(page.contains("1 cell(s) changed outcome between A and B"));
+    assert!(page.contains("1 cell(s) changed outcome between A and B; 0 only in A, 0 only in B."));
     let d = detail(&page, "v11_read_subpath/read_tmp_bar").unwrap();
     assert!(d.contains("A (before)") && d.contains("B (after)"));
 

@@ -138,10 +138,8 @@ fn rows(d: &Decoder) -> Vec<Row> {
         Some(GraphNode::Terminal { .. })
     ) || (d.nodes.is_none() && d.verdict.is_some());
     if !ended {
-        if let Some(last) = rows.last_mut() {
-            last.taken = Some("stopped");
-            last.other = None;
-        }
+        // The last visited node's edge leads to the node the walk could
+        // not decide; the rule names it and says why.
         rows.push(Row {
             text: format!("? {}", d.rule.trim_start_matches(";; ")),
             class: "g-undetermined",
@@ -243,4 +241,69 @@ pub fn describe(d: &Decoder) -> String {
         None => d.node_path.iter().map(|n| format!("node {n}")).collect(),
     };
     format!("Decision walk{start}: {}", steps.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filter(index: u64, sbpl: &str, took_match: bool) -> GraphNode {
+        GraphNode::Filter {
+            index,
+            sbpl: sbpl.into(),
+            matched: index + 1,
+            unmatched: index + 2,
+            took_match: Some(took_match),
+        }
+    }
+
+    fn decoder(nodes: Vec<GraphNode>, verdict: Option<&str>, rule: &str) -> Decoder {
+        Decoder {
+            operation: "file-read-data".into(),
+            bucket: nodes.first().map(GraphNode::index),
+            node_path: nodes.iter().map(GraphNode::index).collect(),
+            verdict: verdict.map(str::to_owned),
+            rule: rule.into(),
+            nodes: Some(nodes),
+        }
+    }
+
+    #[test]
+    fn each_filter_shows_the_edge_taken_and_a_stub_for_the_other() {
+        let d = decoder(
+            vec![
+                filter(3, "(subpath \"/tmp/<x>\")", false),
+                GraphNode::Terminal {
+                    index: 5,
+                    verdict: Some("deny".into()),
+                },
+            ],
+            Some("deny"),
+            "(deny default)",
+        );
+        let svg = svg(&d);
+        assert!(svg.contains(">[3] (subpath &quot;/tmp/&lt;x&gt;&quot;)</text>"));
+        assert!(svg.contains(">unmatch</text>"), "the edge taken");
+        assert!(svg.contains(">match</text>") && svg.contains(">[4]</text>"));
+        assert!(svg.contains("g-deny") && svg.contains(">[5] ⊘ deny</text>"));
+        assert!(!svg.contains("g-undetermined"));
+        assert_eq!(
+            describe(&d),
+            "Decision walk from bucket 3: node 3 (subpath \"/tmp/<x>\") did not match; \
+             node 5 is the deny terminal"
+        );
+    }
+
+    #[test]
+    fn a_walk_that_stops_short_says_why() {
+        let d = decoder(
+            vec![filter(2, "(target self)", true)],
+            None,
+            ";; undetermined at node 3: no global-name argument given",
+        );
+        let svg = svg(&d);
+        assert!(svg.contains("g-undetermined"));
+        assert!(svg.contains(">? undetermined at node 3: no global-name argument given</text>"));
+        assert!(svg.contains(">match</text>"));
+    }
 }

@@ -291,12 +291,16 @@ fn summary(mode: &Mode, entries: &[Entry]) -> String {
     let (rows, extra) = match mode {
         Mode::Single(run) => (row("this run", run), String::new()),
         Mode::Diff(a, b) => {
-            let changed = entries.iter().filter(|e| e.changed()).count();
+            let count = |f: fn(&Entry) -> bool| entries.iter().filter(|e| f(e)).count();
+            let changed = count(|e| e.before.is_some() && e.after.is_some() && e.changed());
+            let only_a = count(|e| e.after.is_none());
+            let only_b = count(|e| e.before.is_none());
             (
                 row("A (before)", a) + &row("B (after)", b),
                 format!(
                     "<p class=\"changed-count\"><span aria-hidden=\"true\">Δ</span> \
-                     {changed} cell(s) changed outcome between A and B.</p>"
+                     {changed} cell(s) changed outcome between A and B; \
+                     {only_a} only in A, {only_b} only in B.</p>"
                 ),
             )
         }
