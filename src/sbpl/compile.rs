@@ -1,513 +1,95 @@
-//! From SBPL forms to rules, and from rules to a blob as Apple's libsandbox
-//! (macOS 14.4.1) lays it out.
+//! From rules to a blob as Apple's libsandbox (macOS 14.4.1) lays it out.
 //!
-//! Rules: every `(allow|deny OPS... FILTERS...)` becomes one [`Rule`] whose
-//! operations are resolved to concrete op-table ids at compile time
-//! (`file-read*` stands for itself and every operation that inherits from
-//! it). For each operation, its rules are chained with the latest first: a
-//! filtered rule is a test whose match edge goes to the rule's action and
-//! whose unmatch edge falls through to the earlier rules; the chain ends at
-//! the latest unfiltered rule, which `(allow|deny default)` guarantees.
+//! Rules: every `(allow|deny OPS... FILTERS...)` is one [`Rule`] whose
+//! operations are resolved to op-table ids when evaluated (`file-read*` stands
+//! for itself and every operation that inherits from it). For each
+//! operation, its rules are chained with the latest first: a filtered rule is
+//! a test whose match edge goes to the rule's terminal and whose unmatch edge
+//! falls through to the earlier rules; the chain ends at the latest
+//! unfiltered rule, which `(allow|deny default)` guarantees. `require-all` is
+//! a chain of match edges, `require-any` a chain of unmatch edges (so nested
+//! `require-all`s flatten), `require-not` swaps the edges.
 //!
-//! Layout, as read off Apple's blobs (see `tests/apple_blobs.rs`): nodes are
-//! created operation by operation in ascending id, each chain from its tail up,
-//! identical subgraphs shared; they are numbered in reverse creation order,
-//! with the terminals last and the default's terminal the very last. Data
-//! items are placed walking the operations in ascending id, each graph from
-//! its head.
+//! Layout, as read off Apple's blobs (`tests/apple_blobs.rs` holds all 38
+//! that have SBPL to it, byte for byte):
+//! - identical subgraphs are one (nodes are hash-consed), except the nodes
+//!   of compiler-added rules, which Apple keeps apart; a test whose edges
+//!   meet is dropped [blob];
+//! - nodes are numbered in reverse post-order of a walk over the operations
+//!   in ascending id, unmatch edge before match edge, so the default's
+//!   terminal is the last node [blob];
+//! - data items are placed walking the operations in ascending id, each
+//!   graph in pre-order, match edge first; equal items are stored once; each
+//!   item starts on an 8-byte boundary and the blob ends with the last item
+//!   [blob];
+//! - regexes are numbered in the order they first appear in the source, and
+//!   their items are placed like any other item, when the walk first meets
+//!   a node that uses them [model: the iOS 17 profile shows regex items
+//!   interleaved with other items, out of index order, which fits].
+//! - terminals with a modifier are nodes of their own; a string argument
+//!   (`(with message "...")`) is a NUL-terminated item placed when the walk
+//!   reaches the terminal [model].
 
-use super::reader::{read, Datum, Sexp, Span};
-use crate::blob::encode::{encode, DataArea, Layout};
-use crate::blob::pattern::Pattern;
-use crate::blob::{Action, Node};
-use crate::vocab::{filter, op, OpId, Vocab};
+use super::error::CompileError;
+use super::eval::{evaluate, Options, SearchPath};
+use super::reader::Span;
+use super::regex::Regex;
+use super::rules::{Filter, Leaf, ModifierArg, Outcome, PathKind, Rule, Rules};
+use crate::blob::encode::encode_node;
+use crate::blob::{action, Action, Modifier, Node};
+use crate::vocab::{OpId, Vocab};
 use std::collections::HashMap;
-use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// A compile error with the place at fault.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CompileError {
-    pub file: Option<PathBuf>,
-    pub span: Span,
-    pub message: String,
-}
-
-impl fmt::Display for CompileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.file {
-            Some(file) => write!(f, "{}:{}: {}", file.display(), self.span, self.message),
-            None => write!(f, "<sbpl>:{}: {}", self.span, self.message),
-        }
-    }
-}
-
-impl std::error::Error for CompileError {}
-
-fn err<T>(span: Span, message: impl Into<String>) -> Result<T, CompileError> {
-    Err(CompileError {
-        file: None,
-        span,
-        message: message.into(),
-    })
-}
-
-/// Compile options: parameters for `(param "KEY")`.
-#[derive(Debug, Clone, Default)]
-pub struct Options {
-    pub params: Vec<(String, String)>,
-}
-
-/// A leaf test: one filter node.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Leaf {
-    /// A string filter (path, global-name, control-name, ...) with its pattern.
-    Pattern { filter: u8, pattern: Vec<u8> },
-    /// An integer filter (socket-domain, target, ...).
-    Int { filter: u8, value: u16 },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Filter {
-    Leaf(Leaf),
-    All(Vec<Filter>),
-    Any(Vec<Filter>),
-    Not(Box<Filter>),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rule {
-    pub action: Action,
-    pub ops: Vec<OpId>,
-    pub filter: Option<Filter>,
-    /// Where the rule was written; `None` for rules the compiler adds.
-    pub span: Option<Span>,
-}
-
-/// A profile read and evaluated, before layout.
-#[derive(Debug, Clone, Default)]
-pub struct Rules {
-    pub rules: Vec<Rule>,
-}
-
-/// Compiles SBPL source text to a blob.
+/// Compiles SBPL source text to a blob. Imports are looked for on the
+/// standard search path ([`SearchPath::standard`]).
 pub fn compile(src: &str, options: &Options) -> Result<Vec<u8>, CompileError> {
-    let rules = evaluate(src, options)?;
-    Ok(layout(&rules))
+    compile_source(src, None, options, &SearchPath::standard())
 }
 
-/// Compiles an SBPL file; errors carry the file name.
+/// Compiles an SBPL file; errors carry the file name, and imports are looked
+/// for beside it first.
 pub fn compile_file(path: &Path, options: &Options) -> Result<Vec<u8>, CompileError> {
+    compile_file_with(path, options, &SearchPath::standard())
+}
+
+/// [`compile_file`] with an explicit import search path.
+pub fn compile_file_with(
+    path: &Path,
+    options: &Options,
+    search: &SearchPath,
+) -> Result<Vec<u8>, CompileError> {
     let src = std::fs::read_to_string(path).map_err(|e| CompileError {
         file: Some(path.to_owned()),
-        span: Span::default(),
-        message: format!("cannot read: {e}"),
+        ..CompileError::new(Span::default(), format!("cannot read: {e}"))
     })?;
-    compile(&src, options).map_err(|mut e| {
-        e.file = Some(path.to_owned());
-        e
+    compile_source(&src, Some(path), options, search)
+}
+
+/// Compiles `src`, read from `file` if given.
+pub fn compile_source(
+    src: &str,
+    file: Option<&Path>,
+    options: &Options,
+    search: &SearchPath,
+) -> Result<Vec<u8>, CompileError> {
+    let rules = evaluate(src, file, options, search)?;
+    layout(&rules).map_err(|message| CompileError {
+        file: file.map(Path::to_path_buf),
+        ..CompileError::new(Span { line: 1, column: 1 }, message)
     })
-}
-
-/// Reads and evaluates the forms into rules, adding the implicit ones.
-pub fn evaluate(src: &str, options: &Options) -> Result<Rules, CompileError> {
-    let forms = read(src).map_err(|e| CompileError {
-        file: None,
-        span: e.span,
-        message: e.message,
-    })?;
-    let mut ev = Evaluator {
-        vocab: Vocab::macos_14(),
-        options,
-        rules: Vec::new(),
-        default_seen: false,
-    };
-    for form in &forms {
-        ev.top_level(form)?;
-    }
-    if !ev.default_seen {
-        return err(
-            Span { line: 1, column: 1 },
-            "profile has no (allow default) or (deny default)",
-        );
-    }
-    ev.add_flow_divert();
-    Ok(Rules { rules: ev.rules })
-}
-
-struct Evaluator<'a> {
-    vocab: &'static Vocab,
-    options: &'a Options,
-    rules: Vec<Rule>,
-    default_seen: bool,
-}
-
-/// Operations Apple's compiler sends straight to allow under `(deny default)`
-/// (macOS 14.4.1; read off golden_strict_1 and the other deny-default blobs).
-const ALLOWED_UNDER_DENY_DEFAULT: [&str; 54] = [
-    "darwin-notification-post",
-    "dynamic-code-generation",
-    "file-clone",
-    "file-link",
-    "file-lock",
-    "file-map-executable",
-    "file-test-existence",
-    "fs-quota*",
-    "fs-quota-get",
-    "fs-quota-on",
-    "fs-quota-off",
-    "fs-quota-set*",
-    "fs-quota-set-limits",
-    "fs-quota-set-usage",
-    "fs-quota-stat",
-    "fs-quota-sync",
-    "fs-snapshot-mount",
-    "iokit-get-properties",
-    "iokit-open-service",
-    "mach-bootstrap",
-    "mach-cross-domain-lookup",
-    "mach-derive-port",
-    "mach-kernel-endpoint",
-    "mach-task-special-port*",
-    "mach-task-special-port-get",
-    "mach-task-special-port-set",
-    "necp-client-open",
-    "nvram*",
-    "nvram-delete",
-    "nvram-get",
-    "nvram-set",
-    "process-codesigning",
-    "process-info*",
-    "process-info-codesignature",
-    "process-info-dirtycontrol",
-    "process-info-ledger",
-    "process-info-listpids",
-    "process-info-rusage",
-    "process-info-pidinfo",
-    "process-info-pidfdinfo",
-    "process-info-pidfileportinfo",
-    "process-info-setcontrol",
-    "socket-ioctl",
-    "socket-option-get",
-    "socket-option-set",
-    "syscall-unix",
-    "syscall-mach",
-    "syscall-mig",
-    "system-fcntl",
-    "system-mac-syscall",
-    "system-memorystatus-control",
-    "system-necp-client-action",
-    "system-privilege",
-    "process-exec-update-label",
-];
-
-/// Under `(deny default)` a process may still inspect and signal itself: three
-/// `(target self)` rules, kept as separate nodes as Apple's compiler keeps them.
-const TARGET_SELF_OPS: [&[OpId]; 3] = [
-    &[op::MACH_TASK_INSPECT],
-    &[op::MACH_TASK_NAME],
-    &[op::MACH_TASK_READ, op::SIGNAL],
-];
-
-impl Evaluator<'_> {
-    fn top_level(&mut self, form: &Sexp) -> Result<(), CompileError> {
-        let Some(items) = form.list() else {
-            return err(form.span, format!("expected a form, found {form}"));
-        };
-        match form.head() {
-            Some("version") => match items.get(1).map(|v| &v.datum) {
-                Some(Datum::Int(1)) => Ok(()),
-                _ => err(form.span, "only (version 1) is supported"),
-            },
-            Some("debug") => Ok(()),
-            Some(verb @ ("allow" | "deny")) => self.rule(verb == "deny", form.span, &items[1..]),
-            Some(other) => err(
-                items[0].span,
-                format!("unknown form ({other} ...); expected version, allow, deny or debug"),
-            ),
-            None => err(form.span, "a form must start with a symbol"),
-        }
-    }
-
-    fn rule(&mut self, deny: bool, span: Span, items: &[Sexp]) -> Result<(), CompileError> {
-        let action = if deny { Action::DENY } else { Action::ALLOW };
-        let mut ops = Vec::new();
-        let mut filters = Vec::new();
-        for item in items {
-            match &item.datum {
-                Datum::Symbol(name) if name == "default" => {
-                    if !filters.is_empty() || items.len() != 1 {
-                        return err(item.span, "default takes no other operations or filters");
-                    }
-                    self.default_rule(action);
-                    return Ok(());
-                }
-                Datum::Symbol(name) => ops.extend(self.operation(name, item.span)?),
-                Datum::List(_) => filters.push(self.filter(item)?),
-                _ => {
-                    return err(
-                        item.span,
-                        format!("expected an operation or a filter, found {item}"),
-                    )
-                }
-            }
-        }
-        if ops.is_empty() {
-            return err(span, "rule names no operation");
-        }
-        ops.sort_unstable();
-        ops.dedup();
-        let filter = match filters.len() {
-            0 => None,
-            1 => filters.pop(),
-            // Several filters in one rule: the rule applies when any holds.
-            _ => Some(Filter::Any(filters)),
-        };
-        self.rules.push(Rule {
-            action,
-            ops,
-            filter,
-            span: Some(span),
-        });
-        Ok(())
-    }
-
-    /// `(allow|deny default)` plus what Apple's compiler adds with it.
-    fn default_rule(&mut self, action: Action) {
-        self.default_seen = true;
-        let all: Vec<OpId> = (0..self.vocab.op_table_len as OpId)
-            .filter(|&o| !self.vocab.named_only(o))
-            .collect();
-        self.rules.push(Rule {
-            action,
-            ops: all,
-            filter: None,
-            span: None,
-        });
-        if action.is_deny() {
-            let ops = ALLOWED_UNDER_DENY_DEFAULT
-                .iter()
-                .filter_map(|n| self.vocab.op_id(n))
-                .collect();
-            self.rules.push(Rule {
-                action: Action::ALLOW,
-                ops,
-                filter: None,
-                span: None,
-            });
-            for ops in TARGET_SELF_OPS {
-                self.rules.push(Rule {
-                    action: Action::ALLOW,
-                    ops: ops.to_vec(),
-                    filter: Some(Filter::Leaf(Leaf::Int {
-                        filter: filter::TARGET,
-                        value: 1,
-                    })),
-                    span: None,
-                });
-            }
-        }
-    }
-
-    /// Apple's compiler lets flow-divert sockets out whenever a rule of the
-    /// profile touches network-outbound; the check is tested first.
-    fn add_flow_divert(&mut self) {
-        let touched = self
-            .rules
-            .iter()
-            .any(|r| r.span.is_some() && r.ops.contains(&op::NETWORK_OUTBOUND));
-        if touched {
-            self.rules.push(Rule {
-                action: Action::ALLOW,
-                ops: vec![op::NETWORK_OUTBOUND],
-                filter: Some(Filter::Leaf(Leaf::Pattern {
-                    filter: filter::CONTROL_NAME,
-                    pattern: Pattern::Literal(b"com.apple.flow-divert".to_vec()).encode(),
-                })),
-                span: None,
-            });
-        }
-    }
-
-    fn operation(&self, name: &str, span: Span) -> Result<Vec<OpId>, CompileError> {
-        // `process-exec` is the historical spelling of `process-exec*`.
-        let name = if name == "process-exec" {
-            "process-exec*"
-        } else {
-            name
-        };
-        match self.vocab.expand(name) {
-            Some(ops) if !ops.is_empty() => Ok(ops),
-            _ => {
-                let hint = self
-                    .vocab
-                    .closest_op(name)
-                    .map(|n| format!("; did you mean {n}?"))
-                    .unwrap_or_default();
-                err(span, format!("unknown operation {name}{hint}"))
-            }
-        }
-    }
-
-    fn string_arg(&self, form: &Sexp, what: &str) -> Result<String, CompileError> {
-        let items = form.list().unwrap_or_default();
-        match items {
-            [_, arg] => self.string_value(arg, what),
-            _ => err(form.span, format!("({what} ...) takes exactly one string")),
-        }
-    }
-
-    fn string_value(&self, arg: &Sexp, what: &str) -> Result<String, CompileError> {
-        match &arg.datum {
-            Datum::Str(s) => Ok(s.clone()),
-            Datum::List(items) if arg.head() == Some("param") => match items.get(1).map(|k| &k.datum) {
-                Some(Datum::Str(key)) => match self.options.params.iter().find(|(k, _)| k == key) {
-                    Some((_, v)) => Ok(v.clone()),
-                    None => err(
-                        arg.span,
-                        format!("invalid data type of {what} filter; expected pattern, got boolean (parameter {key} is not set)"),
-                    ),
-                },
-                _ => err(arg.span, "(param ...) takes a string key"),
-            },
-            Datum::List(items) if arg.head() == Some("string-append") => {
-                let mut out = String::new();
-                for part in &items[1..] {
-                    out.push_str(&self.string_value(part, what)?);
-                }
-                Ok(out)
-            }
-            _ => err(arg.span, format!("invalid data type of {what} filter; expected a string, found {arg}")),
-        }
-    }
-
-    fn int_arg(&self, form: &Sexp, what: &str) -> Result<u16, CompileError> {
-        let items = form.list().unwrap_or_default();
-        let [_, arg] = items else {
-            return err(form.span, format!("({what} ...) takes exactly one value"));
-        };
-        let value = match &arg.datum {
-            Datum::Int(n) => *n,
-            Datum::Symbol(sym) => match symbolic_constant(sym) {
-                Some(n) => n,
-                None => return err(arg.span, format!("unknown constant {sym} for {what}")),
-            },
-            _ => {
-                return err(
-                    arg.span,
-                    format!("({what} ...) takes an integer or a constant, found {arg}"),
-                )
-            }
-        };
-        u16::try_from(value).or_else(|_| {
-            err(
-                arg.span,
-                format!("{value} does not fit the 16-bit argument of {what}"),
-            )
-        })
-    }
-
-    fn filter(&self, form: &Sexp) -> Result<Filter, CompileError> {
-        let Some(head) = form.head() else {
-            return err(form.span, format!("expected a filter, found {form}"));
-        };
-        let items = form.list().unwrap_or_default();
-        let path = |pattern: Pattern| {
-            Filter::Leaf(Leaf::Pattern {
-                filter: filter::PATH,
-                pattern: pattern.encode(),
-            })
-        };
-        Ok(match head {
-            "literal" => path(Pattern::Literal(
-                self.string_arg(form, "path")?.into_bytes(),
-            )),
-            "subpath" => path(Pattern::Subpath(
-                self.string_arg(form, "path")?.into_bytes(),
-            )),
-            "prefix" => path(Pattern::Prefix(self.string_arg(form, "path")?.into_bytes())),
-            "require-all" | "require-any" => {
-                let parts = items[1..]
-                    .iter()
-                    .map(|f| self.filter(f))
-                    .collect::<Result<Vec<_>, _>>()?;
-                if head == "require-all" {
-                    Filter::All(parts)
-                } else {
-                    Filter::Any(parts)
-                }
-            }
-            "require-not" => match items {
-                [_, inner] => Filter::Not(Box::new(self.filter(inner)?)),
-                _ => return err(form.span, "(require-not ...) takes exactly one filter"),
-            },
-            name => match self.vocab.filter_id(name) {
-                Some(id) if int_filter(id) => Filter::Leaf(Leaf::Int {
-                    filter: id,
-                    value: self.int_arg(form, name)?,
-                }),
-                Some(id) if string_filter(id) => Filter::Leaf(Leaf::Pattern {
-                    filter: id,
-                    pattern: Pattern::Literal(self.string_arg(form, name)?.into_bytes()).encode(),
-                }),
-                Some(_) => {
-                    return err(
-                        form.span,
-                        format!("filter {name} is not supported by this compiler yet"),
-                    )
-                }
-                None => {
-                    let hint = self
-                        .vocab
-                        .closest_filter(name)
-                        .map(|n| format!("; did you mean {n}?"))
-                        .unwrap_or_default();
-                    return err(items[0].span, format!("unknown filter {name}{hint}"));
-                }
-            },
-        })
-    }
-}
-
-/// Integer filters: the value is the node's argument.
-fn int_filter(id: u8) -> bool {
-    matches!(id, 10..=13)
-}
-
-/// The symbolic constants SBPL accepts for integer filters (Darwin values).
-fn symbolic_constant(sym: &str) -> Option<i64> {
-    Some(match sym {
-        "self" => 1,
-        "AF_UNIX" | "AF_LOCAL" => 1,
-        "AF_INET" => 2,
-        "AF_ROUTE" => 17,
-        "AF_INET6" => 30,
-        "AF_SYSTEM" => 32,
-        "SOCK_STREAM" => 1,
-        "SOCK_DGRAM" => 2,
-        "SOCK_RAW" => 3,
-        "IPPROTO_IP" => 0,
-        "IPPROTO_ICMP" => 1,
-        "IPPROTO_TCP" => 6,
-        "IPPROTO_UDP" => 17,
-        "IPPROTO_ICMPV6" => 58,
-        _ => return None,
-    })
-}
-
-/// String filters whose argument compiles to a literal pattern.
-fn string_filter(id: u8) -> bool {
-    crate::blob::filter_has_data(id, false) && id != filter::PATH
 }
 
 /// A node of the graph under construction.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum GNode {
-    Terminal(Action),
+    Terminal(Outcome),
     Test {
         leaf: Leaf,
         matched: usize,
         unmatched: usize,
+        /// Nodes of different groups are never merged: `usize::MAX` for user
+        /// rules, the rule's index for compiler-added ones.
         group: usize,
     },
 }
@@ -553,51 +135,59 @@ impl Graph {
                 .fold(f, |next, part| self.test(part, t, next, group)),
         }
     }
+
+    fn edges(&self, i: usize) -> Option<(usize, usize)> {
+        match self.nodes[i] {
+            GNode::Test {
+                matched, unmatched, ..
+            } => Some((matched, unmatched)),
+            GNode::Terminal(_) => None,
+        }
+    }
 }
 
-/// Lays the rules out as a blob.
-pub fn layout(rules: &Rules) -> Vec<u8> {
+/// Lays the rules out as a blob; the error says which limit of the format
+/// the profile exceeds.
+pub fn layout(rules: &Rules) -> Result<Vec<u8>, String> {
     let vocab = Vocab::macos_14();
     let mut graph = Graph::default();
-    // Terminals first: the default's action, then the other.
-    let default_action = rules.rules.first().map_or(Action::DENY, |r| r.action);
-    let other = if default_action.is_deny() {
-        Action::ALLOW
-    } else {
-        Action::DENY
-    };
-    graph.intern(GNode::Terminal(default_action));
-    graph.intern(GNode::Terminal(other));
-
-    let mut roots = Vec::with_capacity(vocab.op_table_len);
-    for operation in 0..vocab.op_table_len as OpId {
-        roots.push(chain(&mut graph, rules, operation));
-    }
+    let roots: Vec<usize> = (0..vocab.op_table_len as OpId)
+        .map(|operation| chain(&mut graph, rules, operation))
+        .collect();
 
     let order = reverse_post_order(&graph, &roots);
+    if order.len() > usize::from(u16::MAX) {
+        return Err(format!(
+            "profile needs {} nodes; the format holds at most {}",
+            order.len(),
+            u16::MAX
+        ));
+    }
     let mut number = vec![0u16; graph.nodes.len()];
     for (n, &i) in order.iter().enumerate() {
         number[i] = n as u16;
     }
 
-    let data_args = place_data(&graph, &roots);
+    let regexes = number_regexes(rules, &graph, &order);
+    let data = place_data(&graph, &roots, &regexes)?;
     let nodes: Vec<Node> = order
         .iter()
         .map(|&i| match &graph.nodes[i] {
-            GNode::Terminal(a) => Node::Terminal(*a),
+            GNode::Terminal(outcome) => Node::Terminal(terminal(outcome, data.arg_of(i))),
             GNode::Test {
                 leaf,
                 matched,
                 unmatched,
                 ..
             } => {
-                let (filter, arg) = match leaf {
-                    Leaf::Pattern { filter, .. } => (*filter, data_args.arg_of(i)),
-                    Leaf::Int { filter, value } => (*filter, *value),
+                let (alt, arg) = match leaf {
+                    Leaf::Int { value, .. } => (false, *value),
+                    Leaf::Regex { regex, .. } => (true, regexes.index[regex]),
+                    _ => (false, data.arg_of(i)),
                 };
                 Node::Filter {
-                    filter,
-                    alt: false,
+                    filter: leaf.filter_id(),
+                    alt,
                     arg,
                     matched: number[*matched],
                     unmatched: number[*unmatched],
@@ -606,12 +196,28 @@ pub fn layout(rules: &Rules) -> Vec<u8> {
         })
         .collect();
     let op_table: Vec<u16> = roots.iter().map(|&r| number[r]).collect();
-    encode(&Layout {
-        kind: 0,
-        op_table: &op_table,
-        nodes: &nodes,
-        data: &data_args.area,
-    })
+    let regex_table: Vec<u16> = regexes.order.iter().map(|r| data.regex_items[r]).collect();
+    Ok(serialize(&op_table, &regex_table, &nodes, &data.bytes))
+}
+
+fn terminal(outcome: &Outcome, data_arg: u16) -> Action {
+    let modifier = outcome.modifier.as_ref().map(|m| Modifier {
+        id: m.id,
+        policy_op: 0,
+        arg: match m.arg {
+            ModifierArg::Int(n) => n,
+            ModifierArg::Str(_) => data_arg,
+        },
+    });
+    let flag = if modifier.is_some() {
+        action::INLINE_MODIFIER
+    } else {
+        0
+    };
+    Action {
+        word: outcome.word | flag,
+        modifier,
+    }
 }
 
 /// Node numbering as Apple's: a post-order walk from each operation's root
@@ -634,10 +240,7 @@ fn reverse_post_order(graph: &Graph, roots: &[usize]) -> Vec<usize> {
                 continue;
             }
             stack.push((i, true));
-            if let GNode::Test {
-                matched, unmatched, ..
-            } = graph.nodes[i]
-            {
+            if let Some((matched, unmatched)) = graph.edges(i) {
                 // Pushed last, popped first: unmatch is walked before match.
                 stack.push((matched, false));
                 stack.push((unmatched, false));
@@ -660,14 +263,14 @@ fn chain(graph: &mut Graph, rules: &Rules, operation: OpId) -> usize {
     // Operations no unfiltered rule covers (the named-only ones) fall to deny.
     let (mut next, filtered) = match mine.iter().rposition(|(_, r)| r.filter.is_none()) {
         Some(floor) => (
-            graph.intern(GNode::Terminal(mine[floor].1.action)),
+            graph.intern(GNode::Terminal(mine[floor].1.outcome.clone())),
             &mine[floor + 1..],
         ),
-        None => (graph.intern(GNode::Terminal(Action::DENY)), &mine[..]),
+        None => (graph.intern(GNode::Terminal(Outcome::DENY)), &mine[..]),
     };
     for (index, rule) in filtered {
         let Some(filter) = &rule.filter else { continue };
-        let target = graph.intern(GNode::Terminal(rule.action));
+        let target = graph.intern(GNode::Terminal(rule.outcome.clone()));
         // Compiler-added rules keep their own nodes (Apple does not share them).
         let group = if rule.span.is_none() {
             *index
@@ -679,51 +282,229 @@ fn chain(graph: &mut Graph, rules: &Rules, operation: OpId) -> usize {
     next
 }
 
-struct DataArgs {
-    area: DataArea,
-    args: HashMap<usize, u16>,
+/// Regex-table indices: the regexes the graph uses, in source order.
+struct RegexNumbers {
+    order: Vec<Regex>,
+    index: HashMap<Regex, u16>,
 }
 
-impl DataArgs {
-    fn arg_of(&self, node: usize) -> u16 {
-        self.args.get(&node).copied().unwrap_or(0)
+fn number_regexes(rules: &Rules, graph: &Graph, order: &[usize]) -> RegexNumbers {
+    let mut rank: HashMap<&Regex, usize> = HashMap::new();
+    for rule in &rules.rules {
+        if let Some(f) = &rule.filter {
+            visit_regexes(f, &mut |r| {
+                let next = rank.len();
+                rank.entry(r).or_insert(next);
+            });
+        }
+    }
+    let mut used: Vec<Regex> = Vec::new();
+    for &i in order {
+        if let GNode::Test {
+            leaf: Leaf::Regex { regex, .. },
+            ..
+        } = &graph.nodes[i]
+        {
+            if !used.contains(regex) {
+                used.push(regex.clone());
+            }
+        }
+    }
+    used.sort_by_key(|r| rank.get(r).copied().unwrap_or(usize::MAX));
+    let index = used
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.clone(), i as u16))
+        .collect();
+    RegexNumbers { order: used, index }
+}
+
+fn visit_regexes<'a>(f: &'a Filter, visit: &mut impl FnMut(&'a Regex)) {
+    match f {
+        Filter::Leaf(Leaf::Regex { regex, .. }) => visit(regex),
+        Filter::Leaf(_) => {}
+        Filter::All(parts) | Filter::Any(parts) => {
+            for p in parts {
+                visit_regexes(p, visit);
+            }
+        }
+        Filter::Not(inner) => visit_regexes(inner, visit),
     }
 }
 
-/// Places pattern data walking operations in ascending id, each graph from
-/// its head; identical items are stored once.
-fn place_data(graph: &Graph, roots: &[usize]) -> DataArgs {
-    let mut area = DataArea::default();
-    let mut args = HashMap::new();
-    let mut by_bytes: HashMap<Vec<u8>, u16> = HashMap::new();
+/// The data area: items on 8-byte boundaries, referenced in 8-byte units.
+struct Data {
+    bytes: Vec<u8>,
+    /// Each item once: its bytes (with any length prefix) to its reference.
+    placed: HashMap<Vec<u8>, u16>,
+    args: HashMap<usize, u16>,
+    regex_items: HashMap<Regex, u16>,
+}
+
+impl Data {
+    fn arg_of(&self, node: usize) -> u16 {
+        self.args.get(&node).copied().unwrap_or(0)
+    }
+
+    /// Places `item` (already carrying its length prefix, if it has one)
+    /// unless an equal item is there.
+    fn place(&mut self, item: Vec<u8>) -> Result<u16, String> {
+        if let Some(&at) = self.placed.get(&item) {
+            return Ok(at);
+        }
+        let start = self.bytes.len().next_multiple_of(8);
+        let at = u16::try_from(start / 8).map_err(|_| {
+            format!(
+                "data area of more than {} bytes is beyond the format's 16-bit references",
+                8 * usize::from(u16::MAX)
+            )
+        })?;
+        self.bytes.resize(start, 0);
+        self.bytes.extend_from_slice(&item);
+        self.placed.insert(item, at);
+        Ok(at)
+    }
+}
+
+/// `u16 length` then the bytes.
+fn with_length(body: &[u8]) -> Result<Vec<u8>, String> {
+    let len = u16::try_from(body.len())
+        .map_err(|_| format!("data item of {} bytes exceeds 65535", body.len()))?;
+    let mut out = Vec::with_capacity(2 + body.len());
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(body);
+    Ok(out)
+}
+
+/// The data item a node refers to, if any.
+fn item_of(node: &GNode) -> Result<Option<Vec<u8>>, String> {
+    let body = match node {
+        GNode::Test { leaf, .. } => match leaf {
+            Leaf::Pattern { kind, text, .. } => encode_pattern(*kind, text),
+            Leaf::Str { text, .. } => nul_terminated(text),
+            // The address item has no length prefix [reported].
+            Leaf::Network { host, port, .. } => {
+                let mut raw = host.to_le_bytes().to_vec();
+                raw.extend_from_slice(&port.to_le_bytes());
+                return Ok(Some(raw));
+            }
+            Leaf::Int { .. } | Leaf::Regex { .. } => return Ok(None),
+        },
+        GNode::Terminal(outcome) => match &outcome.modifier {
+            Some(m) => match &m.arg {
+                ModifierArg::Str(s) => nul_terminated(s),
+                ModifierArg::Int(_) => return Ok(None),
+            },
+            None => return Ok(None),
+        },
+    };
+    with_length(&body).map(Some)
+}
+
+fn nul_terminated(text: &[u8]) -> Vec<u8> {
+    let mut out = text.to_vec();
+    out.push(0);
+    out
+}
+
+/// Places data walking operations in ascending id, each graph in pre-order
+/// from its head, match edge first.
+fn place_data(graph: &Graph, roots: &[usize], regexes: &RegexNumbers) -> Result<Data, String> {
+    let mut data = Data {
+        bytes: Vec::new(),
+        placed: HashMap::new(),
+        args: HashMap::new(),
+        regex_items: HashMap::new(),
+    };
+    let mut seen = vec![false; graph.nodes.len()];
     let mut stack = Vec::new();
     for &root in roots {
         stack.push(root);
         while let Some(i) = stack.pop() {
-            let GNode::Test {
-                leaf,
-                matched,
-                unmatched,
-                ..
-            } = &graph.nodes[i]
-            else {
-                continue;
-            };
-            if args.contains_key(&i) {
+            if std::mem::replace(&mut seen[i], true) {
                 continue;
             }
-            let arg = match leaf {
-                Leaf::Pattern { pattern, .. } => *by_bytes
-                    .entry(pattern.clone())
-                    .or_insert_with(|| area.push(pattern)),
-                Leaf::Int { .. } => 0,
-            };
-            args.insert(i, arg);
-            stack.push(*unmatched);
-            stack.push(*matched);
+            if let GNode::Test {
+                leaf: Leaf::Regex { regex, .. },
+                ..
+            } = &graph.nodes[i]
+            {
+                if regexes.index.contains_key(regex) && !data.regex_items.contains_key(regex) {
+                    let item = regex.item().map_err(|e| e.to_string())?;
+                    let at = data.place(with_length(&item)?)?;
+                    data.regex_items.insert(regex.clone(), at);
+                }
+            }
+            if let Some(item) = item_of(&graph.nodes[i])? {
+                let at = data.place(item)?;
+                data.args.insert(i, at);
+            }
+            if let Some((matched, unmatched)) = graph.edges(i) {
+                stack.push(unmatched);
+                stack.push(matched);
+            }
         }
     }
-    DataArgs { area, args }
+    Ok(data)
+}
+
+/// Most bytes one literal-run instruction holds (`04 k`: k + 0x41 bytes).
+const LONG_LITERAL_MAX: usize = 0xff + 0x41;
+/// Most bytes of a short literal (`0x40 + n - 1`).
+const SHORT_LITERAL_MAX: usize = 64;
+
+/// The path-pattern bytecode of `(literal|subpath|prefix TEXT)`:
+///
+/// ```text
+/// literal  <lit TEXT> 0f 00 0f 0a                 must reach the end
+/// subpath  <lit TEXT> 0f 40 2f 80 0a 00 0f 0a     then "/" or the end
+/// prefix   <lit TEXT> 0f 0a                        nothing more
+/// ```
+///
+/// `<lit s>` is `40+n-1 s` for 1..=64 bytes [blob] and `04 n-0x41 s` for
+/// 65..=320 [blob: iOS 17]; longer text is split into 320-byte runs, each
+/// with its own `0f` [model].
+pub fn encode_pattern(kind: PathKind, text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() + 12);
+    for run in text.chunks(LONG_LITERAL_MAX) {
+        if run.len() <= SHORT_LITERAL_MAX {
+            out.push(0x40 + (run.len() - 1) as u8);
+        } else {
+            out.extend_from_slice(&[0x04, (run.len() - 0x41) as u8]);
+        }
+        out.extend_from_slice(run);
+        out.push(0x0f);
+    }
+    out.extend_from_slice(match kind {
+        PathKind::Literal => &[0x00, 0x0f, 0x0a],
+        PathKind::Subpath => &[0x40, b'/', 0x80, 0x0a, 0x00, 0x0f, 0x0a],
+        PathKind::Prefix => &[0x0a],
+    });
+    out
+}
+
+/// The 14-byte header, regex table, op table, padding, nodes, data.
+fn serialize(op_table: &[u16], regex_table: &[u16], nodes: &[Node], data: &[u8]) -> Vec<u8> {
+    const HEADER_LEN: usize = 14;
+    let tables_end = HEADER_LEN + 2 * (regex_table.len() + op_table.len());
+    let nodes_offset = tables_end.next_multiple_of(8);
+    let mut out = Vec::with_capacity(nodes_offset + 8 * nodes.len() + data.len());
+    out.extend_from_slice(&0u16.to_le_bytes()); // type: a single profile
+    out.extend_from_slice(&(nodes.len() as u16).to_le_bytes());
+    out.push(op_table.len() as u8);
+    out.extend_from_slice(&[0, 0, 0]); // global vars, state flags, pad
+    out.extend_from_slice(&0u16.to_le_bytes()); // profiles
+    out.extend_from_slice(&(regex_table.len() as u16).to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes()); // policies
+    for entry in regex_table.iter().chain(op_table) {
+        out.extend_from_slice(&entry.to_le_bytes());
+    }
+    out.resize(nodes_offset, 0);
+    for node in nodes {
+        out.extend_from_slice(&encode_node(node));
+    }
+    out.extend_from_slice(data);
+    out
 }
 
 #[cfg(test)]
@@ -740,7 +521,8 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "<sbpl>:3:8: unknown operation file-reed*; did you mean file-read*?"
+            "<sbpl>:3:8: unknown operation file-reed*; did you mean file-read*?\n    \
+             in (allow file-reed* (literal \"/x\"))"
         );
     }
 
@@ -749,19 +531,28 @@ mod tests {
         let e = compile_str("(version 1)\n(frobnicate)").unwrap_err();
         assert!(
             e.to_string()
-                .starts_with("<sbpl>:2:2: unknown form (frobnicate"),
+                .starts_with("<sbpl>:2:1: unknown form (frobnicate ...)"),
             "{e}"
         );
         let e = compile_str("(version 1)(deny default)(allow file-read* (socket-domian 2))")
             .unwrap_err();
-        assert!(e.to_string().contains("did you mean socket-domain?"), "{e}");
+        assert!(
+            e.message
+                .contains("unknown filter socket-domian; did you mean socket-domain?"),
+            "{e}"
+        );
     }
 
     #[test]
     fn missing_param_fails_like_apple() {
         let src = "(version 1)(deny default)(allow file-read* (subpath (param \"ROOT\")))";
         let e = compile_str(src).unwrap_err();
-        assert!(e.message.contains("expected pattern, got boolean"), "{e}");
+        assert!(
+            e.message
+                .contains("invalid data type of path filter; expected pattern, got boolean"),
+            "{e}"
+        );
+        assert!(e.message.contains("--param ROOT=VALUE"), "{e}");
         let ok = compile(
             src,
             &Options {
@@ -769,5 +560,20 @@ mod tests {
             },
         );
         assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn pattern_encodings() {
+        let lit = encode_pattern(PathKind::Literal, b"/etc/hosts");
+        assert_eq!(lit[0], 0x49);
+        assert_eq!(&lit[11..], [0x0f, 0x00, 0x0f, 0x0a]);
+        // 83 bytes: the long form, as in the iOS 17 profile.
+        let long = encode_pattern(PathKind::Subpath, &[b'a'; 83]);
+        assert_eq!(&long[..2], [0x04, 0x12]);
+        assert_eq!(long.len(), 2 + 83 + 8);
+        let huge = encode_pattern(PathKind::Prefix, &[b'a'; 330]);
+        assert_eq!(&huge[..2], [0x04, 0xff]);
+        assert_eq!(&huge[322..325], [0x0f, 0x49, b'a']);
+        assert_eq!(encode_pattern(PathKind::Prefix, b""), [0x0a]);
     }
 }

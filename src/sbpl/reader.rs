@@ -107,7 +107,7 @@ pub fn read(src: &str) -> Result<Vec<Sexp>, ReadError> {
     };
     let mut forms = Vec::new();
     loop {
-        lx.skip_blank();
+        lx.skip_blank()?;
         if lx.peek().is_none() {
             return Ok(forms);
         }
@@ -150,18 +150,58 @@ impl Lexer<'_> {
         })
     }
 
-    fn skip_blank(&mut self) {
+    fn peek_at(&self, ahead: usize) -> Option<u8> {
+        self.src.get(self.pos + ahead).copied()
+    }
+
+    /// Skips whitespace, `;` line comments, `#| ... |#` block comments
+    /// (nested) and `#;` datum comments.
+    fn skip_blank(&mut self) -> Result<(), ReadError> {
         while let Some(c) = self.peek() {
-            match c {
-                b';' => {
+            match (c, self.peek_at(1)) {
+                (b';', _) => {
                     while self.peek().is_some_and(|c| c != b'\n') {
                         self.bump();
                     }
                 }
-                c if c.is_ascii_whitespace() => {
+                (b'#', Some(b'|')) => self.block_comment()?,
+                (b'#', Some(b';')) => {
+                    self.bump();
+                    self.bump();
+                    self.skip_blank()?;
+                    self.datum(0)?;
+                }
+                (c, _) if c.is_ascii_whitespace() => {
                     self.bump();
                 }
-                _ => return,
+                _ => return Ok(()),
+            }
+        }
+        Ok(())
+    }
+
+    fn block_comment(&mut self) -> Result<(), ReadError> {
+        let span = self.span();
+        let mut depth = 0usize;
+        loop {
+            match (self.peek(), self.peek_at(1)) {
+                (None, _) => return self.error(span, "unterminated #| comment opened here"),
+                (Some(b'#'), Some(b'|')) => {
+                    depth += 1;
+                    self.bump();
+                    self.bump();
+                }
+                (Some(b'|'), Some(b'#')) => {
+                    self.bump();
+                    self.bump();
+                    depth -= 1;
+                    if depth == 0 {
+                        return Ok(());
+                    }
+                }
+                _ => {
+                    self.bump();
+                }
             }
         }
     }
@@ -177,7 +217,7 @@ impl Lexer<'_> {
                 self.bump();
                 let mut items = Vec::new();
                 loop {
-                    self.skip_blank();
+                    self.skip_blank()?;
                     match self.peek() {
                         None => return self.error(span, "unclosed '(' opened here"),
                         Some(b')') => {
@@ -201,6 +241,9 @@ impl Lexer<'_> {
                 Datum::List(vec![quote, quoted])
             }
             Some(b'#') => self.hash(span)?,
+            Some(b'`' | b',') => {
+                return self.error(span, "quasiquote is not part of the SBPL subset")
+            }
             Some(_) => self.atom(),
         };
         Ok(Sexp { datum, span })
@@ -209,7 +252,7 @@ impl Lexer<'_> {
     fn hash(&mut self, span: Span) -> Result<Datum, ReadError> {
         self.bump();
         match self.peek() {
-            Some(b'"') => Ok(Datum::Regex(self.string()?)),
+            Some(b'"') => Ok(Datum::Regex(self.raw_string()?)),
             Some(b't') | Some(b'f') => {
                 let word = self.word();
                 match word.as_str() {
@@ -218,12 +261,21 @@ impl Lexer<'_> {
                     _ => self.error(span, format!("unknown syntax #{word}")),
                 }
             }
-            Some(b'x') => {
+            Some(c @ (b'x' | b'X' | b'o' | b'O' | b'b' | b'B' | b'd' | b'D')) => {
                 self.bump();
+                let radix = match c.to_ascii_lowercase() {
+                    b'x' => 16,
+                    b'o' => 8,
+                    b'b' => 2,
+                    _ => 10,
+                };
                 let digits = self.word();
-                i64::from_str_radix(&digits, 16)
+                parse_int(&digits, radix)
                     .map(Datum::Int)
-                    .or_else(|_| self.error(span, format!("bad hex number #x{digits}")))
+                    .ok_or_else(|| ReadError {
+                        span,
+                        message: format!("bad number #{}{digits}", c as char),
+                    })
             }
             _ => self.error(span, "unknown '#' syntax"),
         }
@@ -242,15 +294,37 @@ impl Lexer<'_> {
 
     fn atom(&mut self) -> Datum {
         let word = self.word();
-        if let Some(hex) = word.strip_prefix("0x") {
-            if let Ok(n) = i64::from_str_radix(hex, 16) {
-                return Datum::Int(n);
+        let hex = word.strip_prefix("0x").or_else(|| word.strip_prefix("0X"));
+        let number = match hex {
+            Some(digits) => parse_int(digits, 16),
+            None => parse_int(&word, 10),
+        };
+        match number {
+            Some(n) => Datum::Int(n),
+            None => Datum::Symbol(word),
+        }
+    }
+
+    /// A `#"..."` regex literal: the text between the quotes as written, so
+    /// the regex parser sees every backslash; `\"` does not end it.
+    fn raw_string(&mut self) -> Result<String, ReadError> {
+        let span = self.span();
+        self.bump();
+        let start = self.pos;
+        loop {
+            match self.bump() {
+                None => return self.error(span, "unterminated regex literal"),
+                Some(b'"') => break,
+                Some(b'\\') => {
+                    if self.bump().is_none() {
+                        return self.error(span, "unterminated regex literal");
+                    }
+                }
+                Some(_) => {}
             }
         }
-        match word.parse::<i64>() {
-            Ok(n) => Datum::Int(n),
-            Err(_) => Datum::Symbol(word),
-        }
+        let text = &self.src[start..self.pos - 1];
+        String::from_utf8(text.to_vec()).or_else(|_| self.error(span, "regex is not valid UTF-8"))
     }
 
     fn string(&mut self) -> Result<String, ReadError> {
@@ -268,6 +342,8 @@ impl Lexer<'_> {
                         Some(b't') => out.push(b'\t'),
                         Some(b'r') => out.push(b'\r'),
                         Some(b'0') => out.push(0),
+                        Some(b'a') => out.push(7),
+                        Some(b'x') => out.push(self.hex_escape(esc)?),
                         Some(c @ (b'"' | b'\\')) => out.push(c),
                         // Regex text keeps its own escapes: `\.` stays `\.`.
                         Some(c) => out.extend_from_slice(&[b'\\', c]),
@@ -279,6 +355,29 @@ impl Lexer<'_> {
         }
         String::from_utf8(out).or_else(|_| self.error(span, "string is not valid UTF-8"))
     }
+
+    /// `\xHH;` (R7RS): one byte given in hex, ended by `;`.
+    fn hex_escape(&mut self, esc: Span) -> Result<u8, ReadError> {
+        let mut digits = String::new();
+        loop {
+            match self.bump() {
+                Some(b';') => break,
+                Some(c) if c.is_ascii_hexdigit() && digits.len() < 2 => digits.push(c as char),
+                _ => return self.error(esc, "bad \\x escape; expected \\xHH;"),
+            }
+        }
+        u8::from_str_radix(&digits, 16)
+            .or_else(|_| self.error(esc, "bad \\x escape; expected \\xHH;"))
+    }
+}
+
+/// An integer with an optional sign; `None` when `text` is not one.
+fn parse_int(text: &str, radix: u32) -> Option<i64> {
+    let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    i64::from_str_radix(text, radix).ok()
 }
 
 #[cfg(test)]
