@@ -205,6 +205,7 @@ pub fn is_constant(name: &str) -> bool {
     ]
     .iter()
     .any(|table| table.iter().any(|(n, _)| *n == name))
+        || NETWORK_PROTOCOLS.iter().any(|(n, _)| *n == name)
 }
 
 pub fn constant(table: &[(&str, i64)], name: &str) -> Option<i64> {
