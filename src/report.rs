@@ -329,7 +329,11 @@ pub fn markdown(records: &[CellRecord]) -> String {
             Observed::Skipped(_) => "skipped".to_owned(),
             o => o.describe(),
         };
-        let mark = if r.skipped() || r.matches() { "" } else { " **MISMATCH**" };
+        let mark = if r.skipped() || r.matches() {
+            ""
+        } else {
+            " **MISMATCH**"
+        };
         out.push_str(&format!(
             "| {} | {} | {} | `{}` | {} | {} | {} | {}{} |\n",
             r.profile,

@@ -232,7 +232,10 @@ mod tests {
         assert_eq!(v.filter_name(filter::GLOBAL_NAME), Some("global-name"));
         assert_eq!(v.filter_name(filter::SOCKET_DOMAIN), Some("socket-domain"));
         assert_eq!(v.filter_name(filter::SOCKET_TYPE), Some("socket-type"));
-        assert_eq!(v.filter_name(filter::SOCKET_PROTOCOL), Some("socket-protocol"));
+        assert_eq!(
+            v.filter_name(filter::SOCKET_PROTOCOL),
+            Some("socket-protocol")
+        );
         assert_eq!(v.filter_name(filter::SYSCTL_NAME), Some("sysctl-name"));
         assert_eq!(v.operations.len(), 196);
     }

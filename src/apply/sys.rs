@@ -70,7 +70,14 @@ pub fn execve(path: &CStr, argv: &[*const libc::c_char], envp: &[*const libc::c_
     }
     // SAFETY: path is a C string; argv and envp are NULL-terminated arrays
     // of C strings that outlive the call (it does not return on success).
-    unsafe { libc::syscall(libc::SYS_execve, path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+    unsafe {
+        libc::syscall(
+            libc::SYS_execve,
+            path.as_ptr(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+        )
+    };
     errno()
 }
 
@@ -98,7 +105,15 @@ pub fn sendto(fd: RawFd, buf: &[u8], addr: &libc::sockaddr_in) -> Result<usize, 
     let len = std::mem::size_of::<libc::sockaddr_in>();
     // SAFETY: buf is readable for its length; addr is a sockaddr_in of `len` bytes.
     let rc = unsafe {
-        libc::syscall(libc::SYS_sendto, fd, buf.as_ptr(), buf.len(), 0, addr as *const libc::sockaddr_in, len)
+        libc::syscall(
+            libc::SYS_sendto,
+            fd,
+            buf.as_ptr(),
+            buf.len(),
+            0,
+            addr as *const libc::sockaddr_in,
+            len,
+        )
     };
     check(rc).map(|n| n as usize)
 }
