@@ -379,6 +379,15 @@ impl Evaluator<'_> {
     }
 
     fn unknown_head(&self, name: &str, form: &Sexp, env: usize) -> CompileError {
+        if self.vocab.filter_id(name).is_some() {
+            return self.error(
+                form,
+                format!(
+                    "filter {name} is in the macOS 14.4.1 vocabulary, but this compiler does not \
+                     know how its argument is encoded yet"
+                ),
+            );
+        }
         if self.in_rule > 0 {
             let names = filters::forms().map(|f| f.name).chain([
                 "require-all",
