@@ -388,6 +388,15 @@ fn runaway_recursion_is_an_error_not_a_hang() {
 }
 
 #[test]
+fn doubling_values_is_an_error_not_an_allocation_storm() {
+    let e =
+        error("(version 1)\n(deny default)\n(define (f s) (f (string-append s s)))\n(f \"ab\")");
+    assert!(e.contains("exceeds the limit"), "{e}");
+    let e = error("(version 1)\n(deny default)\n(define (g l) (g (append l l)))\n(g '(1))");
+    assert!(e.contains("exceeds the limit"), "{e}");
+}
+
+#[test]
 fn deep_nesting_is_an_error_not_a_stack_overflow() {
     // Run on a small stack, as a test thread has: no overflow, an error.
     let src = format!(

@@ -30,8 +30,9 @@
 //!   (`(with message "...")`) is a NUL-terminated item placed when the walk
 //!   reaches the terminal [model].
 
-use super::error::CompileError;
-use super::eval::{evaluate, Options, SearchPath};
+pub use super::error::CompileError;
+use super::eval::evaluate;
+pub use super::eval::{Options, SearchPath};
 use super::reader::Span;
 use super::regex::Regex;
 use super::rules::{Filter, Leaf, ModifierArg, Outcome, PathKind, Rule, Rules};

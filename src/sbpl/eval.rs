@@ -35,7 +35,10 @@ pub struct Options {
 /// Deepest evaluation nesting (forms inside forms, calls inside calls).
 const MAX_DEPTH: usize = 160;
 /// Most evaluation steps one profile may take.
-const MAX_STEPS: u64 = 2_000_000;
+const MAX_STEPS: u64 = 1_000_000;
+/// Longest string or list a profile may build: bounds memory when a
+/// profile doubles a value in a loop.
+const MAX_VALUE_LEN: usize = 1 << 16;
 
 /// A value of the SBPL Scheme subset.
 #[derive(Debug, Clone)]
@@ -1032,6 +1035,7 @@ impl Evaluator<'_> {
                         }
                     }
                 }
+                self.bounded(out.len(), form)?;
                 Ok(Value::Str(out))
             }
             Builtin::List => Ok(Value::List(args)),
@@ -1057,7 +1061,10 @@ impl Evaluator<'_> {
                 let mut out = Vec::new();
                 for a in args {
                     match a {
-                        Value::List(items) => out.extend(items),
+                        Value::List(items) => {
+                            out.extend(items);
+                            self.bounded(out.len(), form)?;
+                        }
                         other => {
                             return Err(self
                                 .error(form, format!("append takes lists, got {}", other.kind())))
@@ -1083,6 +1090,16 @@ impl Evaluator<'_> {
                 _ => Err(self.error(form, "takes one list")),
             },
         }
+    }
+
+    fn bounded(&self, len: usize, form: &Sexp) -> Result<()> {
+        if len > MAX_VALUE_LEN {
+            return Err(self.error(
+                form,
+                format!("value of {len} elements or bytes exceeds the limit of {MAX_VALUE_LEN}"),
+            ));
+        }
+        Ok(())
     }
 
     fn map(&mut self, args: Vec<Value>, form: &Sexp) -> Result<Value> {

@@ -440,6 +440,33 @@ mod tests {
     }
 
     #[test]
+    fn reads_the_rest_of_the_syntax() {
+        let src = "#| a #| nested |# comment |# #;(skipped form) #o17 #b101 #d9 -4 +5 \
+                   \"\\x41;\\tz\" #\"a\\\"b\\.c\" file-read*";
+        let data: Vec<_> = read(src).unwrap().into_iter().map(|s| s.datum).collect();
+        assert_eq!(
+            data,
+            [
+                Datum::Int(15),
+                Datum::Int(5),
+                Datum::Int(9),
+                Datum::Int(-4),
+                Datum::Int(5),
+                Datum::Str("A\tz".into()),
+                // Regex literals keep their backslashes for the regex parser.
+                Datum::Regex(r#"a\"b\.c"#.into()),
+                Datum::Symbol("file-read*".into()),
+            ]
+        );
+        // A sign alone, or digits then letters, is a symbol.
+        let data: Vec<_> = read("- 1a").unwrap().into_iter().map(|s| s.datum).collect();
+        assert_eq!(
+            data,
+            [Datum::Symbol("-".into()), Datum::Symbol("1a".into())]
+        );
+    }
+
+    #[test]
     fn errors_name_the_place() {
         assert_eq!(
             read("(allow\n  (literal \"/x\")").unwrap_err().to_string(),
@@ -450,6 +477,17 @@ mod tests {
             read("\n  \"abc").unwrap_err().to_string(),
             "2:3: unterminated string"
         );
+        assert_eq!(
+            read("\n #| open").unwrap_err().to_string(),
+            "2:2: unterminated #| comment opened here"
+        );
+        assert_eq!(
+            read("(a `b)").unwrap_err().to_string(),
+            "1:4: quasiquote is not part of the SBPL subset"
+        );
+        assert_eq!(read("#o9").unwrap_err().to_string(), "1:1: bad number #o9");
+        assert!(read("\"\\x4g;\"").is_err());
+        assert!(read("#\"abc").is_err());
         let deep = "(".repeat(1000);
         assert!(read(&deep).unwrap_err().message.contains("nested deeper"));
     }
