@@ -89,8 +89,8 @@ const HEAD: &str = "(version 1)\n(deny default)\n";
     r#"(allow file-read* (require-any (literal "/a") (literal "/b")))"#
 )]
 #[case::aliases(
-    r#"(allow process-exec (path "/bin/ls"))"#,
-    r#"(allow process-exec* (literal "/bin/ls"))"#
+    r#"(allow process-exec (path "/bin/ls")) (allow ipc-posix-shm (ipc-posix-name "n"))"#,
+    r#"(allow process-exec* (literal "/bin/ls")) (allow ipc-posix-shm* (ipc-posix-name "n"))"#
 )]
 #[case::subpath_trailing_slash(
     r#"(allow file-read* (subpath "/tmp/foo/"))"#,

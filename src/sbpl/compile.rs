@@ -261,7 +261,9 @@ fn chain(graph: &mut Graph, rules: &Rules, operation: OpId) -> usize {
         .enumerate()
         .filter(|(_, r)| r.ops.binary_search(&operation).is_ok())
         .collect();
-    // Operations no unfiltered rule covers (the named-only ones) fall to deny.
+    // Operations no unfiltered rule covers (the named-only ones) fall to a
+    // plain deny [blob: baseline_allow_all], whatever modifiers the default
+    // has [model].
     let (mut next, filtered) = match mine.iter().rposition(|(_, r)| r.filter.is_none()) {
         Some(floor) => (
             graph.intern(GNode::Terminal(mine[floor].1.outcome.clone())),

@@ -836,16 +836,25 @@ impl Evaluator<'_> {
     }
 
     fn is_operation(&self, name: &str) -> bool {
-        name == "process-exec" || self.vocab.op_id(name).is_some()
+        self.canonical_op(name).is_some()
+    }
+
+    /// The vocabulary name `name` stands for. An operation family may be
+    /// named without its `*`, as older profiles do: `process-exec` is
+    /// `process-exec*` [blob: param_path_*], and Apple's own profiles write
+    /// `ipc-posix-shm` for `ipc-posix-shm*`; the same holds for every family
+    /// [model].
+    fn canonical_op(&self, name: &str) -> Option<String> {
+        if self.vocab.op_id(name).is_some() {
+            return Some(name.to_owned());
+        }
+        let family = format!("{name}*");
+        self.vocab.op_id(&family).map(|_| family)
     }
 
     fn operation(&self, name: &str) -> std::result::Result<Vec<OpId>, String> {
-        // `process-exec` is the historical spelling of `process-exec*`.
-        let name = if name == "process-exec" {
-            "process-exec*"
-        } else {
-            name
-        };
+        let name = self.canonical_op(name).unwrap_or_else(|| name.to_owned());
+        let name = name.as_str();
         match self.vocab.expand(name) {
             Some(ops) if !ops.is_empty() => Ok(ops),
             Some(_) => Err(format!(
