@@ -11,25 +11,43 @@ fn apple(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// The first difference between two blobs, described by region.
+/// The first difference between two blobs, described by region, with the
+/// differing node or data item decoded from both.
 fn first_difference(ours: &[u8], apple: &[u8]) -> Option<String> {
     let at = ours
         .iter()
         .zip(apple)
         .position(|(a, b)| a != b)
         .or_else(|| (ours.len() != apple.len()).then_some(ours.len().min(apple.len())))?;
-    let region = match Profile::decode(apple) {
-        Ok(p) if at < p.nodes_offset => {
-            format!("header/op table (op {})", at.saturating_sub(14) / 2)
-        }
-        Ok(p) if at < p.data_base => format!("node {}", (at - p.nodes_offset) / 8),
-        Ok(p) => format!("data item at arg {}", (at - p.data_base) / 8),
-        Err(e) => format!("undecodable apple blob: {e}"),
+    let a = match Profile::decode(apple) {
+        Ok(a) => a,
+        Err(e) => return Some(format!("byte {at}: undecodable apple blob: {e}")),
+    };
+    let o = Profile::decode(ours).map_err(|e| format!("(ours does not decode: {e})"));
+    let region = if at < a.nodes_offset {
+        format!(
+            "header/op table (op {}): ours {:?}, apple {:?}",
+            at.saturating_sub(14) / 2,
+            o.as_ref().map(|o| &o.op_table),
+            &a.op_table
+        )
+    } else if at < a.data_base {
+        let i = (at - a.nodes_offset) / 8;
+        format!(
+            "node {i}: ours {:?}, apple {:?}",
+            o.as_ref().map(|o| o.nodes.get(i)),
+            a.nodes.get(i)
+        )
+    } else {
+        let arg = ((at - a.data_base) / 8) as u16;
+        format!(
+            "data item at arg {arg}: ours {:02x?}, apple {:02x?}",
+            o.as_ref().map(|o| o.data_item(arg).ok()),
+            a.data_item(arg).ok()
+        )
     };
     Some(format!(
-        "first difference at byte {at} ({region}): ours {:02x?} apple {:02x?}; lengths {} vs {}",
-        ours.get(at..(at + 8).min(ours.len())),
-        apple.get(at..(at + 8).min(apple.len())),
+        "first difference at byte {at}, {region}; lengths {} vs {}",
         ours.len(),
         apple.len()
     ))
@@ -66,6 +84,20 @@ fn apple_sources() -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// The reporter names the region that differs.
+#[test]
+fn difference_report_names_the_node() {
+    let apple = std::fs::read(apple("golden_strict_1_file.sb.bin")).unwrap();
+    let mut ours = apple.clone();
+    ours[400 + 8 * 3 + 4] ^= 2; // node 3's match edge: 6 -> 4
+    let report = first_difference(&ours, &apple).unwrap();
+    assert!(
+        report.starts_with("first difference at byte 428, node 3: "),
+        "{report}"
+    );
+    assert_eq!(first_difference(&apple, &apple), None);
 }
 
 /// Our compiler reproduces Apple's bytes for every blob whose SBPL we have.
