@@ -19,6 +19,8 @@ commands:
         one results file from the shards of a partitioned run
   expect [--matrix DIR] [--bless]
         check every expectation against the decoder without running anything
+  exec --profile PROFILE(.sb|.sb.bin) [--param K=V] [--log FILE] [--backend B] -- CMD ARGS...
+        run a command under a profile (sandbox-exec for Linux); denials logged
   decode BLOB|PROFILE.sb
         header, op table grouped by bucket, nodes
   eval BLOB|PROFILE.sb OPERATION PATH
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
         Some("eval") => cli::decode::eval(rest),
         Some("expect") => cli::expect::main(rest),
         Some("probe") => cli::probe::main(rest),
+        Some("exec") => cli::exec::main(rest),
         Some("diff") => cli::diff::main(rest),
         Some("merge") => cli::diff::merge(rest),
         Some("report") => cli::report::main(rest),

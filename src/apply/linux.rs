@@ -3,180 +3,53 @@
 //!
 //! Child side ([`Filter::install`], after `fork()`): raw syscalls on memory
 //! prepared before the fork: no allocation, no locks, no panics.
-//! Parent side ([`Supervisor`]): receives each notification, reads the path
-//! from the child's memory, resolves it as the kernel will, evaluates the
-//! profile and answers CONTINUE (allow) or an errno (deny).
+//! Parent side ([`Supervisor`]): receives each notification (from any thread
+//! of any process of the sandboxed tree: filters are inherited), reads the
+//! arguments from the caller's memory, resolves paths as the kernel will,
+//! evaluates the profile and answers:
+//!
+//! - deny: the profile's errno (`(with errno N)`, else EPERM), after the
+//!   profile's signal if it asks for one (`(with send-signal N)`);
+//! - allow an open whose verdict depends on the path: the supervisor opens
+//!   the checked path itself and injects the fd (SECCOMP_IOCTL_NOTIF_ADDFD),
+//!   so a thread that rewrites the path after the check gets nothing;
+//! - any other allow: CONTINUE. That is safe where the verdict does not
+//!   depend on the arguments; where it does (stat, unlink, exec, connect,
+//!   ...) a rewrite after the check is not caught: see README, threat model.
 //!
 //! Fails closed: if the supervisor dies, notified syscalls return ENOSYS.
 
+pub use super::bpf::Filter;
+use super::log::{Event, Log};
 use super::resolve::{self, Base, Request};
-use super::syscalls::{self, Flags, Follow, Kind, Ops};
+use super::syscalls::{self, op, Follow, Kind};
 use super::ApplyError;
-use crate::blob::Profile;
-use crate::eval::{evaluate, explain, Args, Decision, Verdict};
-use crate::vocab::{OpId, Vocab};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::path::PathBuf;
-
-/// `AUDIT_ARCH_X86_64` (not in the libc crate).
-const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
-/// Syscall numbers at or above this are x32 ABI calls.
-const X32_SYSCALL_BIT: u32 = 0x4000_0000;
-/// `offsetof(struct seccomp_data, nr)` and `arch`.
-const OFFSET_NR: u32 = 0;
-const OFFSET_ARCH: u32 = 4;
-
-const BPF_LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
-const BPF_JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
-const BPF_JGE_K: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
-const BPF_RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
-
-fn stmt(code: u16, k: u32) -> libc::sock_filter {
-    libc::sock_filter {
-        code,
-        jt: 0,
-        jf: 0,
-        k,
-    }
-}
-
-fn jump(code: u16, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
-    libc::sock_filter { code, jt, jf, k }
-}
-
-/// The BPF program, built before `fork()` so the child only hands it to the
-/// kernel.
-pub struct Filter {
-    program: Vec<libc::sock_filter>,
-}
-
-impl Default for Filter {
-    fn default() -> Self {
-        Filter::new()
-    }
-}
-
-impl Filter {
-    /// Wrong architecture: kill (an i386 `int 0x80` call would otherwise
-    /// bypass the x86_64 numbers); x32 numbers and the refused syscalls:
-    /// EPERM; the intercepted syscalls: notify; everything else: allow.
-    pub fn new() -> Filter {
-        let notify = syscalls::INTERCEPTED.iter().map(|s| s.nr as u32);
-        let refuse = syscalls::REFUSED.iter().map(|&nr| nr as u32);
-        let checks: Vec<(u32, bool)> = notify
-            .map(|nr| (nr, true))
-            .chain(refuse.map(|nr| (nr, false)))
-            .collect();
-        let n = checks.len();
-        let mut p = vec![
-            stmt(BPF_LD_W_ABS, OFFSET_ARCH),
-            // jf skips to KILL, which sits after ALLOW, NOTIFY, ERRNO.
-            jump(BPF_JEQ_K, AUDIT_ARCH_X86_64, 0, (n + 5) as u8),
-            stmt(BPF_LD_W_ABS, OFFSET_NR),
-            jump(BPF_JGE_K, X32_SYSCALL_BIT, (n + 2) as u8, 0),
-        ];
-        for (i, &(nr, notified)) in checks.iter().enumerate() {
-            // Distance from the next instruction to ALLOW is n - i - 1.
-            let to_allow = n - i - 1;
-            let target = if notified { to_allow + 1 } else { to_allow + 2 };
-            p.push(jump(BPF_JEQ_K, nr, target as u8, 0));
-        }
-        p.push(stmt(BPF_RET_K, libc::SECCOMP_RET_ALLOW));
-        p.push(stmt(BPF_RET_K, libc::SECCOMP_RET_USER_NOTIF));
-        p.push(stmt(
-            BPF_RET_K,
-            libc::SECCOMP_RET_ERRNO | libc::EPERM as u32,
-        ));
-        p.push(stmt(BPF_RET_K, libc::SECCOMP_RET_KILL_PROCESS));
-        Filter { program: p }
-    }
-
-    /// Installs the filter in the calling process and returns the listener
-    /// fd, or the errno of the step that failed.
-    ///
-    /// Async-signal-safe: raw syscalls on memory prepared before `fork()`.
-    pub fn install(&self) -> Result<RawFd, i32> {
-        if !cfg!(target_arch = "x86_64") {
-            return Err(libc::ENOSYS);
-        }
-        let prog = libc::sock_fprog {
-            len: self.program.len() as u16,
-            filter: self.program.as_ptr() as *mut libc::sock_filter,
-        };
-        // SAFETY: prctl with integer arguments only; no memory is passed.
-        let rc = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
-        if rc != 0 {
-            return Err(errno());
-        }
-        // Yama's ptrace_scope=1 would stop the parent reading our memory.
-        // SAFETY: prctl with integer arguments; failure is harmless (no Yama).
-        unsafe { libc::prctl(libc::PR_SET_PTRACER, libc::PR_SET_PTRACER_ANY, 0, 0, 0) };
-        let flags =
-            libc::SECCOMP_FILTER_FLAG_NEW_LISTENER | libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
-        // SAFETY: `prog` points at `self.program`, alive for the call; the
-        // kernel copies the program.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_seccomp,
-                libc::SECCOMP_SET_MODE_FILTER,
-                flags,
-                &prog as *const libc::sock_fprog,
-            )
-        };
-        if fd < 0 {
-            return Err(errno());
-        }
-        Ok(fd as RawFd)
-    }
-}
-
-/// The calling thread's errno.
-pub fn errno() -> i32 {
-    // SAFETY: __errno_location returns this thread's errno slot.
-    unsafe { *libc::__errno_location() }
-}
-
-/// Takes the listener fd `fd` of process `pid` into this process.
-pub fn take_listener(pid: i32, fd: RawFd) -> Result<OwnedFd, ApplyError> {
-    // SAFETY: pidfd_open takes a pid and flags; returns a new fd or -1.
-    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if pidfd < 0 {
-        return Err(ApplyError::Sys {
-            call: "pidfd_open",
-            errno: errno(),
-        });
-    }
-    // SAFETY: pidfd is a fresh fd we own.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as RawFd) };
-    // SAFETY: pidfd_getfd duplicates the child's fd into ours; integer args.
-    let listener = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) };
-    if listener < 0 {
-        return Err(ApplyError::Sys {
-            call: "pidfd_getfd",
-            errno: errno(),
-        });
-    }
-    // SAFETY: the returned fd is new and ours alone.
-    Ok(unsafe { OwnedFd::from_raw_fd(listener as RawFd) })
-}
+use crate::blob::{action, Profile};
+use crate::eval::{evaluate, explain, Args, Branch, Decision, Verdict};
+use crate::vocab::{filter, OpId, Vocab};
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
 /// One intercepted syscall and what the supervisor decided.
 #[derive(Debug, Clone)]
 pub struct Intercept {
     pub syscall: &'static str,
-    /// The path as the process passed it.
+    /// The path (or address) as the process passed it.
     pub requested: String,
-    /// The path the profile was evaluated against.
+    /// The path (or address) the profile was evaluated against.
     pub resolved: String,
     /// Each operation checked, with its decision.
     pub decisions: Vec<Decision>,
     pub verdict: Verdict,
-    /// The errno returned (0 when the call continued).
+    /// The errno returned (0 when the call went ahead).
     pub errno: i32,
-    /// Seatbelt-style log line for a denial: `deny(1) file-read-data /etc/hosts`.
+    /// Seatbelt-style summary of a denial: `deny(1) file-read-data /etc/hosts`.
     pub log: Option<String>,
     /// The deciding rule, as SBPL.
     pub rule: String,
+    /// The supervisor opened the file and injected the fd.
+    pub injected: bool,
 }
 
 /// Options of the Linux engine.
@@ -186,11 +59,89 @@ pub struct Options {
     pub macos_paths: bool,
 }
 
+/// Counts over a supervised run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub allowed: u64,
+    pub denied: u64,
+    /// Allowed opens answered with an injected fd.
+    pub injected: u64,
+}
+
 /// Answers notifications for one sandboxed process tree.
 pub struct Supervisor<'p> {
     pub profile: &'p Profile,
     pub options: Options,
+    /// Every judged call, when recording (the harness's traces).
     pub intercepts: Vec<Intercept>,
+    pub stats: Stats,
+    record: bool,
+    log: Log,
+    passthrough: bool,
+    /// Why fds are not injected, if they are not.
+    no_injection: Option<&'static str>,
+}
+
+/// What to answer.
+#[derive(Debug)]
+enum Plan {
+    Continue,
+    Fail(i32),
+    Signal { signal: i32, errno: i32 },
+    Open(OpenPlan),
+}
+
+/// An open the supervisor makes on the process's behalf.
+#[derive(Debug)]
+struct OpenPlan {
+    path: CString,
+    flags: i32,
+    mode: u32,
+    /// The process's umask, for opens that may create.
+    umask: Option<u32>,
+    magic: bool,
+}
+
+/// A call the profile was asked about.
+struct Checked {
+    syscall: &'static str,
+    requested: String,
+    /// What the log shows: the (matched) path or the address.
+    target: String,
+    decisions: Vec<Decision>,
+    /// Index of the decision that denied, if one did.
+    denied: Option<usize>,
+}
+
+struct Judgement {
+    plan: Plan,
+    checked: Option<Checked>,
+}
+
+impl Judgement {
+    fn plain(plan: Plan) -> Judgement {
+        Judgement {
+            plan,
+            checked: None,
+        }
+    }
+}
+
+/// The filter arguments of one check, owned.
+#[derive(Default)]
+struct Subject {
+    path: Option<Vec<u8>>,
+    ints: Vec<(u8, u16)>,
+    strings: Vec<(u8, Vec<u8>)>,
+}
+
+impl Subject {
+    fn path(p: &Path) -> Subject {
+        Subject {
+            path: Some(p.as_os_str().as_bytes().to_vec()),
+            ..Subject::default()
+        }
+    }
 }
 
 impl<'p> Supervisor<'p> {
@@ -199,286 +150,991 @@ impl<'p> Supervisor<'p> {
             profile,
             options,
             intercepts: Vec::new(),
+            stats: Stats::default(),
+            record: true,
+            log: Log::off(),
+            passthrough: false,
+            no_injection: injection_unsafe_because(),
         }
     }
 
-    /// Receives and answers one notification. `Ok(false)` when the target
-    /// died before it could be answered.
-    pub fn handle_one(&mut self, listener: &OwnedFd) -> Result<bool, ApplyError> {
-        // SAFETY: seccomp_notif is plain data; all-zero is valid (and required
-        // by NOTIF_RECV).
-        let mut req: libc::seccomp_notif = unsafe { std::mem::zeroed() };
-        // SAFETY: NOTIF_RECV writes one seccomp_notif into `req`.
-        let rc = unsafe {
-            libc::ioctl(
-                listener.as_raw_fd(),
-                libc::SECCOMP_IOCTL_NOTIF_RECV as _,
-                &mut req,
-            )
+    /// Where denials (and `(with report)` allows) are logged.
+    pub fn set_log(&mut self, log: Log) {
+        self.log = log;
+    }
+
+    /// Whether to keep an [`Intercept`] per judged call (on by default; a
+    /// long `sbcheck exec` turns it off).
+    pub fn set_record(&mut self, record: bool) {
+        self.record = record;
+    }
+
+    /// For measuring: answer every notification CONTINUE unread, the bare
+    /// cost of a round trip.
+    pub fn set_passthrough(&mut self, on: bool) {
+        self.passthrough = on;
+    }
+
+    /// Why allowed opens are answered CONTINUE instead of by fd injection,
+    /// if they are.
+    pub fn injection_off(&self) -> Option<&'static str> {
+        self.no_injection
+    }
+
+    /// Evaluates the checks; the first denial (or undetermined decision:
+    /// an engine that cannot decide refuses) decides.
+    fn check(
+        &self,
+        syscall: &'static str,
+        requested: &[u8],
+        target: String,
+        checks: &[(OpId, Subject)],
+    ) -> Checked {
+        let decisions: Vec<Decision> = checks
+            .iter()
+            .map(|(op, s)| {
+                let strings: Vec<(u8, &[u8])> =
+                    s.strings.iter().map(|(f, v)| (*f, v.as_slice())).collect();
+                let args = Args {
+                    path: s.path.as_deref(),
+                    ints: &s.ints,
+                    strings: &strings,
+                };
+                evaluate(self.profile, *op, &args)
+            })
+            .collect();
+        let denied = decisions
+            .iter()
+            .position(|d| d.verdict() != Some(Verdict::Allow));
+        Checked {
+            syscall,
+            requested: String::from_utf8_lossy(requested).into_owned(),
+            target,
+            decisions,
+            denied,
+        }
+    }
+
+    /// The plan for a denial: the errno and signal the deciding terminal's
+    /// modifiers ask for (Darwin numbers in the blob, this system's here).
+    fn deny_plan(checked: &Checked) -> Plan {
+        let action = checked
+            .denied
+            .and_then(|i| checked.decisions[i].outcome.as_ref().ok());
+        let errno = action
+            .and_then(|a| a.errno())
+            .map_or(libc::EPERM, super::darwin::errno);
+        let signal = action
+            .and_then(|a| a.modifier)
+            .filter(|m| m.id == crate::blob::modifier::SEND_SIGNAL)
+            .and_then(|m| super::darwin::signal(i32::from(m.arg)));
+        match signal {
+            Some(signal) => Plan::Signal { signal, errno },
+            None => Plan::Fail(errno),
+        }
+    }
+
+    /// The path matched against the profile: the caller's own `/proc/PID`
+    /// as `/proc/self` (a profile cannot know the pid), in macOS's layout
+    /// if asked.
+    fn matched(&self, resolved: &Path, pid: i32) -> PathBuf {
+        let own = resolve::own_proc(resolved, pid);
+        let path = own.as_deref().unwrap_or(resolved);
+        if self.options.macos_paths {
+            resolve::to_macos(path)
+        } else {
+            path.to_owned()
+        }
+    }
+
+    /// The decision that decided: the first denial, else the last allow.
+    fn deciding(checked: &Checked) -> Option<&Decision> {
+        let i = checked.denied.or(checked.decisions.len().checked_sub(1))?;
+        checked.decisions.get(i)
+    }
+
+    /// Logs a reported decision, before the answer goes out (so the line
+    /// comes before whatever the process prints about it). Returns the
+    /// deciding rule when it was worked out.
+    fn log_decision(&mut self, pid: i32, checked: &Checked) -> String {
+        let decision = Supervisor::deciding(checked);
+        let logged = self.log.is_on() && decision.is_some_and(reported);
+        let rule = match decision {
+            Some(d) if self.record || logged => explain(self.profile, d),
+            _ => String::new(),
         };
-        if rc != 0 {
-            let e = errno();
-            // ENOENT: the target died or the call was interrupted.
-            return if e == libc::ENOENT || e == libc::EINTR {
-                Ok(false)
+        if logged {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            let line = Event {
+                process: comm.trim_end(),
+                pid: resolve::tgid_of(pid),
+                deny: checked.denied.is_some(),
+                operation: op_name(decision),
+                target: &checked.target,
+                rule: &rule,
+            }
+            .line();
+            self.log.line(&line);
+        }
+        rule
+    }
+
+    /// Counts and records what was decided and answered.
+    fn record(&mut self, checked: Checked, rule: String, errno: i32, injected: bool) {
+        let denied = checked.denied.is_some();
+        if denied {
+            self.stats.denied += 1;
+        } else {
+            self.stats.allowed += 1;
+        }
+        if injected && errno == 0 {
+            self.stats.injected += 1;
+        }
+        if !self.record {
+            return;
+        }
+        let summary = Event {
+            process: "",
+            pid: 0,
+            deny: denied,
+            operation: op_name(Supervisor::deciding(&checked)),
+            target: &checked.target,
+            rule: "",
+        }
+        .summary();
+        self.intercepts.push(Intercept {
+            syscall: checked.syscall,
+            requested: checked.requested,
+            resolved: checked.target,
+            verdict: if denied {
+                Verdict::Deny
             } else {
-                Err(ApplyError::Sys {
-                    call: "SECCOMP_IOCTL_NOTIF_RECV",
-                    errno: e,
-                })
+                Verdict::Allow
+            },
+            errno,
+            log: denied.then_some(summary),
+            rule,
+            injected,
+            decisions: checked.decisions,
+        });
+    }
+}
+
+fn op_name(decision: Option<&Decision>) -> &'static str {
+    decision
+        .and_then(|d| Vocab::macos_14().op_name(d.operation))
+        .unwrap_or("?")
+}
+
+/// Whether a decision is logged: a denial unless `(with no-report)` (a plain
+/// deny carries the report bit), an allow only with `(with report)`.
+/// Undetermined decisions always are.
+fn reported(d: &Decision) -> bool {
+    match &d.outcome {
+        Err(_) => true,
+        Ok(a) => {
+            let m = a.modifier.map(|m| m.id);
+            (a.word & action::REPORT != 0 || m == Some(3)) && m != Some(4)
+        }
+    }
+}
+
+/// Whether a verdict depended on the arguments: the walk tested a filter.
+fn argument_dependent(decisions: &[Decision]) -> bool {
+    decisions
+        .iter()
+        .any(|d| d.steps.iter().any(|s| s.branch != Branch::Terminal))
+}
+
+/// Why fds opened by the supervisor could give the process rights it would
+/// not have itself; `None` when injection is safe. The child starts with
+/// the supervisor's credentials; they stay equal unless the child changes
+/// them (notified: see [`Kind::Creds`]) or an exec changes its capabilities,
+/// which it cannot when the supervisor's are either none at all or the full
+/// bounding set, with no ambient ones.
+fn injection_unsafe_because() -> Option<&'static str> {
+    let field = |name| {
+        resolve::status_field(std::process::id() as i32, name)
+            .and_then(|v| u64::from_str_radix(&v, 16).ok())
+    };
+    match (
+        field("CapEff:"),
+        field("CapPrm:"),
+        field("CapBnd:"),
+        field("CapAmb:"),
+    ) {
+        (Some(eff), Some(prm), Some(bnd), Some(amb)) if caps_survive_exec(eff, prm, bnd, amb) => {
+            None
+        }
+        (Some(_), ..) => Some("the supervisor's capabilities would change at the child's exec"),
+        _ => Some("the supervisor's capabilities cannot be read"),
+    }
+}
+
+/// No capabilities at all, or all of the bounding set and no ambient ones:
+/// what an exec leaves as it is.
+fn caps_survive_exec(eff: u64, prm: u64, bnd: u64, amb: u64) -> bool {
+    amb == 0 && eff == prm && (eff == 0 || eff == bnd)
+}
+
+#[cfg(target_os = "linux")]
+mod engine {
+    use super::super::net::{Address, Socket};
+    use super::super::notify::{self, errno};
+    use super::*;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+    impl Filter {
+        /// Installs the filter in the calling process and returns the
+        /// listener fd, or the errno of the step that failed.
+        ///
+        /// Async-signal-safe: raw syscalls on memory prepared before `fork()`.
+        pub fn install(&self) -> Result<RawFd, i32> {
+            if !cfg!(target_arch = "x86_64") {
+                return Err(libc::ENOSYS);
+            }
+            let program = self.program();
+            let prog = libc::sock_fprog {
+                len: program.len() as u16,
+                filter: program.as_ptr() as *mut libc::sock_filter,
             };
+            // SAFETY: prctl with integer arguments only.
+            if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+                return Err(errno());
+            }
+            // Yama's ptrace_scope=1 lets only ancestors read our memory; the
+            // supervisor is our parent, so name it (it stays the tracer even
+            // if we are reparented).
+            // SAFETY: integer arguments; failure is harmless (no Yama).
+            unsafe {
+                libc::prctl(
+                    libc::PR_SET_PTRACER,
+                    libc::getppid() as libc::c_ulong,
+                    0,
+                    0,
+                    0,
+                )
+            };
+            let flags = libc::SECCOMP_FILTER_FLAG_NEW_LISTENER
+                | libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+            // SAFETY: `prog` points at the program (an array of
+            // `struct sock_filter`, which `Insn` mirrors), alive for the
+            // call; the kernel copies it.
+            let fd = unsafe {
+                libc::syscall(
+                    libc::SYS_seccomp,
+                    libc::SECCOMP_SET_MODE_FILTER,
+                    flags,
+                    &prog as *const libc::sock_fprog,
+                )
+            };
+            if fd < 0 {
+                return Err(errno());
+            }
+            Ok(fd as RawFd)
         }
-        let (errno_out, record) = self.decide(&req);
-        if !id_valid(listener, req.id) {
-            return Ok(false);
+    }
+
+    /// Takes the listener fd `fd` of process `pid` into this process and
+    /// asks for synchronous wake-ups.
+    pub fn take_listener(pid: i32, fd: RawFd) -> Result<OwnedFd, ApplyError> {
+        let sys = |call| move |errno| ApplyError::Sys { call, errno };
+        let pidfd = notify::pidfd(pid).map_err(sys("pidfd_open"))?;
+        let listener = notify::getfd(&pidfd, fd).map_err(sys("pidfd_getfd"))?;
+        let _ = notify::set_sync_wake_up(&listener);
+        Ok(listener)
+    }
+
+    impl Supervisor<'_> {
+        /// Receives and answers one notification. `Ok(false)` when the
+        /// target died before it could be answered.
+        pub fn handle_one(&mut self, listener: &OwnedFd) -> Result<bool, ApplyError> {
+            let req = match notify::recv(listener) {
+                Ok(r) => r,
+                Err(libc::ENOENT) => return Ok(false),
+                Err(errno) => {
+                    return Err(ApplyError::Sys {
+                        call: "SECCOMP_IOCTL_NOTIF_RECV",
+                        errno,
+                    })
+                }
+            };
+            if self.passthrough {
+                return Ok(notify::send_continue(listener, req.id).is_ok());
+            }
+            let j = self.judge(&req);
+            // What we read through the pid is only trustworthy if the call
+            // is still pending (the pid was not reused meanwhile).
+            if !notify::id_valid(listener, req.id) {
+                return Ok(false);
+            }
+            let rule = match &j.checked {
+                Some(checked) => self.log_decision(req.pid as i32, checked),
+                None => String::new(),
+            };
+            let (sent, errno, injected) = self.answer(listener, &req, j.plan);
+            if let Some(checked) = j.checked {
+                self.record(checked, rule, errno, injected);
+            }
+            Ok(sent)
         }
-        let mut resp = libc::seccomp_notif_resp {
-            id: req.id,
-            val: 0,
-            error: -errno_out,
-            flags: if errno_out == 0 {
-                libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32
+
+        /// Carries out a plan: `(answered, errno returned, fd injected)`.
+        fn answer(
+            &mut self,
+            listener: &OwnedFd,
+            req: &libc::seccomp_notif,
+            plan: Plan,
+        ) -> (bool, i32, bool) {
+            let id = req.id;
+            match plan {
+                Plan::Continue => (notify::send_continue(listener, id).is_ok(), 0, false),
+                Plan::Fail(e) => (notify::send_error(listener, id, e).is_ok(), e, false),
+                Plan::Signal { signal, errno } => {
+                    // SAFETY: kill takes integers; a thread id signals its
+                    // whole process.
+                    unsafe { libc::kill(req.pid as i32, signal) };
+                    (
+                        notify::send_error(listener, id, errno).is_ok(),
+                        errno,
+                        false,
+                    )
+                }
+                Plan::Open(open) => match open_for(&open) {
+                    Ok(fd) => {
+                        let cloexec = open.flags & libc::O_CLOEXEC != 0;
+                        match notify::send_fd(listener, id, &fd, cloexec) {
+                            Ok(_) => (true, 0, true),
+                            Err(libc::ENOENT) => (false, 0, true),
+                            Err(e) => (notify::send_error(listener, id, e).is_ok(), e, true),
+                        }
+                    }
+                    // The checked path itself fails: so would the call.
+                    Err(e) => (notify::send_error(listener, id, e).is_ok(), e, true),
+                },
+            }
+        }
+
+        fn judge(&mut self, req: &libc::seccomp_notif) -> Judgement {
+            let Some(sc) = syscalls::lookup(i64::from(req.data.nr)) else {
+                // Not ours to judge: the filter only sends intercepted calls.
+                return Judgement::plain(Plan::Continue);
+            };
+            let pid = req.pid as i32;
+            let args = req.data.args;
+            let result = match sc.kind {
+                Kind::Open { dirfd, path, flags } => {
+                    self.judge_open(sc.name, pid, &args, dirfd, path, flags)
+                }
+                Kind::Path {
+                    op,
+                    dirfd,
+                    path,
+                    follow,
+                    at,
+                } => self.judge_path(sc.name, pid, &args, op, dirfd, path, follow, at),
+                Kind::Fd { op, fd } => self.judge_fd(sc.name, pid, op, args[fd] as i32),
+                Kind::Rename {
+                    olddir,
+                    old,
+                    newdir,
+                    new,
+                    flags,
+                } => self.judge_rename(sc.name, pid, &args, (olddir, old), (newdir, new), flags),
+                Kind::Net { op, addr } => self.judge_net(sc.name, pid, &args, op, addr),
+                Kind::Fork => {
+                    let checked = self.check(
+                        sc.name,
+                        b"",
+                        String::new(),
+                        &[(op::PROCESS_FORK, Subject::default())],
+                    );
+                    Ok(self.plan(checked, |_| Plan::Continue))
+                }
+                Kind::Creds => {
+                    self.no_injection = Some("the sandboxed process changed its credentials");
+                    Ok(Judgement::plain(Plan::Continue))
+                }
+            };
+            result.unwrap_or_else(|e| Judgement::plain(Plan::Fail(e)))
+        }
+
+        /// Denied: the modifiers' answer; allowed: `allowed(checked)`.
+        fn plan(&self, checked: Checked, allowed: impl FnOnce(&Checked) -> Plan) -> Judgement {
+            let plan = if checked.denied.is_some() {
+                Supervisor::deny_plan(&checked)
+            } else {
+                allowed(&checked)
+            };
+            Judgement {
+                plan,
+                checked: Some(checked),
+            }
+        }
+
+        #[allow(clippy::too_many_arguments)]
+        fn judge_open(
+            &self,
+            name: &'static str,
+            pid: i32,
+            args: &[u64; 6],
+            dirfd: Option<usize>,
+            path: usize,
+            flags: syscalls::Flags,
+        ) -> Result<Judgement, i32> {
+            let openat2 = matches!(flags, syscalls::Flags::OpenHow(_));
+            let (flags, mode) = open_flags(pid, flags, args)?;
+            let raw = read_path(pid, args[path])?;
+            if raw.is_empty() {
+                return Err(libc::ENOENT);
+            }
+            let resolved = resolve::resolve(&Request {
+                pid,
+                base: base(dirfd, args),
+                path: &raw,
+                follow_last: !syscalls::open_nofollow(flags),
+            })?;
+            // As on macOS, the lookup fails before any check: a missing
+            // file is ENOENT, not a denial.
+            if !resolved.exists() && !syscalls::open_creates(flags) {
+                return Err(libc::ENOENT);
+            }
+            let ops = syscalls::open_operations(flags, resolved.exists());
+            let matched = self.matched(&resolved.path, pid);
+            let checks: Vec<(OpId, Subject)> = ops
+                .as_slice()
+                .iter()
+                .map(|&o| (o, Subject::path(&matched)))
+                .collect();
+            let checked = self.check(name, &raw, matched.display().to_string(), &checks);
+            let creates = syscalls::open_creates(flags);
+            let inject = openat2 || creates || argument_dependent(&checked.decisions);
+            Ok(self.plan(checked, |_| {
+                if !inject || resolved.path == Path::new("/dev/tty") {
+                    // /dev/tty names the opener's terminal: only the
+                    // process itself can open its own.
+                    return Plan::Continue;
+                }
+                if self.no_injection.is_some() {
+                    // openat2's flags live in memory: only an injected fd
+                    // makes sure the checked ones are the ones used.
+                    return if openat2 {
+                        Plan::Fail(libc::ENOSYS)
+                    } else {
+                        Plan::Continue
+                    };
+                }
+                let umask = if creates {
+                    match resolve::status_field(pid, "Umask:")
+                        .and_then(|u| u32::from_str_radix(&u, 8).ok())
+                    {
+                        Some(u) => Some(u),
+                        None if openat2 => return Plan::Fail(libc::ENOSYS),
+                        None => return Plan::Continue,
+                    }
+                } else {
+                    None
+                };
+                match CString::new(resolved.path.as_os_str().as_bytes()) {
+                    Ok(path) => Plan::Open(OpenPlan {
+                        path,
+                        flags: flags as i32,
+                        mode: mode as u32 & 0o7777,
+                        umask,
+                        magic: resolved.magic,
+                    }),
+                    Err(_) => Plan::Fail(libc::EINVAL),
+                }
+            }))
+        }
+
+        #[allow(clippy::too_many_arguments)]
+        fn judge_path(
+            &self,
+            name: &'static str,
+            pid: i32,
+            args: &[u64; 6],
+            op: OpId,
+            dirfd: Option<usize>,
+            path: usize,
+            follow: Follow,
+            at: Option<usize>,
+        ) -> Result<Judgement, i32> {
+            let at_flags = at.map_or(0, |i| args[i] as i32);
+            let on_fd = |fd: i32| -> Result<Judgement, i32> {
+                // The call acts on an fd already open: reads pass (fstat),
+                // changes are checked against the file it names.
+                if op == op::FILE_READ_METADATA || op == op::FILE_READ_XATTR {
+                    return Ok(Judgement::plain(Plan::Continue));
+                }
+                if fd == libc::AT_FDCWD {
+                    let cwd = resolve::resolve(&Request {
+                        pid,
+                        base: Base::Cwd,
+                        path: b".",
+                        follow_last: true,
+                    })?;
+                    return Ok(self.judge_file(name, pid, b"", &cwd.path, op));
+                }
+                self.judge_fd(name, pid, op, fd)
+            };
+            // utimensat(fd, NULL, ...) is futimens(fd).
+            if args[path] == 0 && name == "utimensat" {
+                return on_fd(args[0] as i32);
+            }
+            let raw = read_path(pid, args[path])?;
+            if raw.is_empty() {
+                return match dirfd {
+                    Some(d) if at_flags & libc::AT_EMPTY_PATH != 0 => on_fd(args[d] as i32),
+                    _ => Err(libc::ENOENT),
+                };
+            }
+            let follow_last = match follow {
+                Follow::Always => true,
+                Follow::Never => false,
+                Follow::UnlessNofollow => at_flags & libc::AT_SYMLINK_NOFOLLOW == 0,
+            };
+            let resolved = resolve::resolve(&Request {
+                pid,
+                base: base(dirfd, args),
+                path: &raw,
+                follow_last,
+            })?;
+            if !resolved.exists() && op != op::FILE_WRITE_CREATE {
+                return Err(libc::ENOENT);
+            }
+            Ok(self.judge_file(name, pid, &raw, &resolved.path, op))
+        }
+
+        /// One operation on one resolved path; allowed calls continue.
+        fn judge_file(
+            &self,
+            name: &'static str,
+            pid: i32,
+            raw: &[u8],
+            resolved: &Path,
+            op: OpId,
+        ) -> Judgement {
+            let matched = self.matched(resolved, pid);
+            let checked = self.check(
+                name,
+                raw,
+                matched.display().to_string(),
+                &[(op, Subject::path(&matched))],
+            );
+            self.plan(checked, |_| Plan::Continue)
+        }
+
+        fn judge_fd(
+            &self,
+            name: &'static str,
+            pid: i32,
+            op: OpId,
+            fd: i32,
+        ) -> Result<Judgement, i32> {
+            let path = resolve::fd_path(pid, fd).ok_or(libc::EBADF)?;
+            if !path.is_absolute() {
+                // A pipe or socket: no file, nothing Seatbelt checks.
+                return Ok(Judgement::plain(Plan::Continue));
+            }
+            Ok(self.judge_file(name, pid, b"", &path, op))
+        }
+
+        fn judge_rename(
+            &self,
+            name: &'static str,
+            pid: i32,
+            args: &[u64; 6],
+            old: (Option<usize>, usize),
+            new: (Option<usize>, usize),
+            flags: Option<usize>,
+        ) -> Result<Judgement, i32> {
+            let exchange = flags.is_some_and(|i| args[i] as u32 & libc::RENAME_EXCHANGE != 0);
+            let mut checks = Vec::new();
+            let mut shown = Vec::new();
+            let mut requested = Vec::new();
+            for ((dirfd, path), first) in [(old, true), (new, false)] {
+                let raw = read_path(pid, args[path])?;
+                if raw.is_empty() {
+                    return Err(libc::ENOENT);
+                }
+                let r = resolve::resolve(&Request {
+                    pid,
+                    base: base(dirfd, args),
+                    path: &raw,
+                    follow_last: false,
+                })?;
+                if first && !r.exists() {
+                    return Err(libc::ENOENT);
+                }
+                let matched = self.matched(&r.path, pid);
+                let ops: &[OpId] = match (exchange, first) {
+                    (true, _) => &[op::FILE_WRITE_UNLINK, op::FILE_WRITE_CREATE],
+                    (false, true) => &[op::FILE_WRITE_UNLINK],
+                    (false, false) => &[op::FILE_WRITE_CREATE],
+                };
+                for &o in ops {
+                    checks.push((o, Subject::path(&matched)));
+                    shown.push(matched.display().to_string());
+                }
+                requested.push(String::from_utf8_lossy(&raw).into_owned());
+            }
+            let mut checked = self.check(
+                name,
+                requested.join(" -> ").as_bytes(),
+                String::new(),
+                &checks,
+            );
+            // The log names the path that was denied (or the new name).
+            let i = checked.denied.unwrap_or(shown.len() - 1);
+            checked.target = shown.swap_remove(i);
+            Ok(self.plan(checked, |_| Plan::Continue))
+        }
+
+        fn judge_net(
+            &self,
+            name: &'static str,
+            pid: i32,
+            args: &[u64; 6],
+            op: OpId,
+            addr: syscalls::Addr,
+        ) -> Result<Judgement, i32> {
+            let addresses = read_addresses(pid, args, addr)?;
+            if addresses.is_empty() {
+                // No address: a connected socket, checked at connect.
+                return Ok(Judgement::plain(Plan::Continue));
+            }
+            let pidfd = notify::pidfd(pid)?;
+            let sock = notify::getfd(&pidfd, args[0] as RawFd)?;
+            let socket = Socket::of(&sock)?;
+            let mut checks = Vec::new();
+            let mut shown = Vec::new();
+            for bytes in &addresses {
+                let address = Address::parse(bytes);
+                let path = match &address {
+                    Address::Unspec => continue,
+                    Address::Unix(p) if !p.is_empty() => {
+                        let r = resolve::resolve(&Request {
+                            pid,
+                            base: Base::Cwd,
+                            path: p,
+                            follow_last: op != op::NETWORK_BIND,
+                        })?;
+                        self.matched(&r.path, pid).as_os_str().as_bytes().to_vec()
+                    }
+                    // No path: a path filter must not match (an empty path
+                    // matches no literal, subpath or prefix of a path).
+                    _ => Vec::new(),
+                };
+                let shown_as = if path.is_empty() {
+                    address.to_string()
+                } else {
+                    String::from_utf8_lossy(&path).into_owned()
+                };
+                checks.push((
+                    op,
+                    Subject {
+                        path: Some(path),
+                        ints: socket.filter_args().to_vec(),
+                        // A plain socket has no kernel-control name: the
+                        // compiler's flow-divert test must not match.
+                        strings: vec![(filter::CONTROL_NAME, Vec::new())],
+                    },
+                ));
+                shown.push(shown_as);
+            }
+            if checks.is_empty() {
+                return Ok(Judgement::plain(Plan::Continue));
+            }
+            let mut checked = self.check(name, shown.join(", ").as_bytes(), String::new(), &checks);
+            checked.target = shown.swap_remove(checked.denied.unwrap_or(0));
+            Ok(self.plan(checked, |_| Plan::Continue))
+        }
+    }
+
+    /// Where a relative path starts.
+    fn base(dirfd: Option<usize>, args: &[u64; 6]) -> Base {
+        match dirfd.map(|i| args[i] as i32) {
+            Some(fd) if fd != libc::AT_FDCWD => Base::Fd(fd),
+            _ => Base::Cwd,
+        }
+    }
+
+    fn read_path(pid: i32, addr: u64) -> Result<Vec<u8>, i32> {
+        notify::read_c_string(pid, addr).map_err(|e| match e {
+            notify::StringError::Fault => libc::EFAULT,
+            notify::StringError::TooLong => libc::ENAMETOOLONG,
+        })
+    }
+
+    /// An open's flags and mode.
+    fn open_flags(pid: i32, flags: syscalls::Flags, args: &[u64; 6]) -> Result<(u64, u64), i32> {
+        match flags {
+            syscalls::Flags::Arg(i) => Ok((args[i], args[i + 1])),
+            syscalls::Flags::Creat => Ok((
+                (libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64,
+                args[1],
+            )),
+            syscalls::Flags::OpenHow(i) => {
+                if args[i + 1] < 24 {
+                    return Err(libc::EINVAL);
+                }
+                let how = notify::read_remote::<24>(pid, args[i]).ok_or(libc::EFAULT)?;
+                let word = |k: usize| {
+                    u64::from_le_bytes(how[8 * k..8 * k + 8].try_into().unwrap_or([0; 8]))
+                };
+                // RESOLVE_* flags change how the kernel walks the path in
+                // ways the supervisor does not model: the caller falls back
+                // to openat.
+                if word(2) != 0 {
+                    return Err(libc::ENOSYS);
+                }
+                Ok((word(0), word(1)))
+            }
+        }
+    }
+
+    /// The socket addresses a call carries (none for a connected socket).
+    fn read_addresses(
+        pid: i32,
+        args: &[u64; 6],
+        addr: syscalls::Addr,
+    ) -> Result<Vec<Vec<u8>>, i32> {
+        /// sizeof(struct sockaddr_storage).
+        const MAX: usize = 128;
+        let read = |ptr: u64, len: u64| -> Result<Option<Vec<u8>>, i32> {
+            if ptr == 0 {
+                return Ok(None);
+            }
+            let mut buf = vec![0u8; (len as usize).min(MAX)];
+            if notify::read_into(pid, ptr, &mut buf) != buf.len() {
+                return Err(libc::EFAULT);
+            }
+            Ok(Some(buf))
+        };
+        // struct msghdr: msg_name at 0, msg_namelen (u32) at 8.
+        let from_msghdr = |at: u64| -> Result<Option<Vec<u8>>, i32> {
+            let m = notify::read_remote::<16>(pid, at).ok_or(libc::EFAULT)?;
+            let name = u64::from_le_bytes(m[0..8].try_into().unwrap_or([0; 8]));
+            let len = u32::from_le_bytes(m[8..12].try_into().unwrap_or([0; 4]));
+            read(name, u64::from(len))
+        };
+        let found = match addr {
+            syscalls::Addr::Arg { ptr, len } => read(args[ptr], args[len])?.into_iter().collect(),
+            syscalls::Addr::Msg(i) => from_msghdr(args[i])?.into_iter().collect(),
+            syscalls::Addr::Mmsg { vec, len } => {
+                // struct mmsghdr is 64 bytes; the kernel sends at most
+                // UIO_MAXIOV (1024) per call.
+                let n = args[len].min(1024);
+                let mut out = Vec::new();
+                for k in 0..n {
+                    out.extend(from_msghdr(args[vec] + 64 * k)?);
+                }
+                out
+            }
+        };
+        Ok(found)
+    }
+
+    /// Opens the checked path for the process: its flags, never taking a
+    /// controlling terminal, never blocking (O_NONBLOCK is dropped again
+    /// when the process did not ask for it), following no symlink (the path
+    /// is resolved already, so a symlink swapped in since is refused), and
+    /// creating with the process's umask.
+    fn open_for(plan: &OpenPlan) -> Result<OwnedFd, i32> {
+        let known = libc::O_ACCMODE
+            | libc::O_CREAT
+            | libc::O_EXCL
+            | libc::O_TRUNC
+            | libc::O_APPEND
+            | libc::O_NONBLOCK
+            | libc::O_DSYNC
+            | libc::O_SYNC
+            | libc::O_DIRECT
+            | libc::O_DIRECTORY
+            | libc::O_NOFOLLOW
+            | libc::O_NOATIME
+            | libc::O_CLOEXEC
+            | libc::O_PATH
+            | libc::O_TMPFILE
+            | libc::O_LARGEFILE;
+        let flags = (plan.flags & known) | libc::O_CLOEXEC | libc::O_NOCTTY | libc::O_NONBLOCK;
+        // struct open_how { flags, mode, resolve }.
+        let how: [u64; 3] = [
+            flags as u64,
+            if plan.umask.is_some() {
+                u64::from(plan.mode)
             } else {
                 0
             },
-        };
-        // SAFETY: NOTIF_SEND reads one seccomp_notif_resp from `resp`.
-        let rc = unsafe {
-            libc::ioctl(
-                listener.as_raw_fd(),
-                libc::SECCOMP_IOCTL_NOTIF_SEND as _,
-                &mut resp,
-            )
-        };
-        if let Some(record) = record {
-            self.intercepts.push(record);
-        }
-        Ok(rc == 0)
-    }
-
-    /// The errno to answer with (0 = continue) and the record of the call.
-    fn decide(&self, req: &libc::seccomp_notif) -> (i32, Option<Intercept>) {
-        let Some(sc) = syscalls::lookup(i64::from(req.data.nr)) else {
-            // Not ours to judge: the filter only sends intercepted calls.
-            return (0, None);
-        };
-        let pid = req.pid as i32;
-        let args = req.data.args;
-        let (dirfd, path_arg, follow) = match sc.kind {
-            Kind::Open { dirfd, path, flags } => {
-                let f = open_flags(pid, flags, &args);
-                (dirfd, path, !syscalls::open_nofollow(f))
-            }
-            Kind::Metadata {
-                dirfd,
-                path,
-                follow,
-            } => {
-                let follow = match follow {
-                    Follow::Always => true,
-                    Follow::Never => false,
-                    Follow::UnlessNofollowAt(i) => args[i] as i32 & libc::AT_SYMLINK_NOFOLLOW == 0,
-                };
-                (dirfd, path, follow)
+            if plan.magic {
+                0
+            } else {
+                libc::RESOLVE_NO_SYMLINKS
+            },
+        ];
+        let open = || {
+            // SAFETY: path is a C string and `how` an open_how, both alive
+            // for the call.
+            let fd = unsafe {
+                libc::syscall(
+                    libc::SYS_openat2,
+                    libc::AT_FDCWD,
+                    plan.path.as_ptr(),
+                    how.as_ptr(),
+                    std::mem::size_of_val(&how),
+                )
+            };
+            if fd < 0 {
+                Err(errno())
+            } else {
+                // SAFETY: the fd is new and ours alone.
+                Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
             }
         };
-        let Some(raw) = read_c_string(pid, args[path_arg]) else {
-            // Unreadable path: the kernel would fail with EFAULT too.
-            return (libc::EFAULT, None);
+        let fd = match plan.umask {
+            Some(umask) => with_umask(umask, open)?,
+            None => open()?,
         };
-        // An empty path with AT_EMPTY_PATH acts on an fd already open.
-        if raw.is_empty() {
-            return (0, None);
+        if plan.flags & (libc::O_NONBLOCK | libc::O_PATH) == 0 {
+            let keep = plan.flags & (libc::O_APPEND | libc::O_DIRECT | libc::O_NOATIME);
+            // SAFETY: F_SETFL takes an integer.
+            unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, keep) };
         }
-        let base = match dirfd.map(|i| args[i] as i32) {
-            Some(fd) if fd != libc::AT_FDCWD => Base::Fd(fd),
-            _ => Base::Cwd,
-        };
-        let resolved = resolve::resolve(&Request {
-            pid,
-            base,
-            path: &raw,
-            follow_last: follow,
-        });
-        let Some(resolved) = resolved else {
-            return (libc::ENOENT, None);
-        };
-        let ops = match sc.kind {
-            Kind::Open { flags, .. } => {
-                syscalls::open_operations(open_flags(pid, flags, &args), resolved.exists())
+        Ok(fd)
+    }
+
+    thread_local! {
+        /// This thread has its own umask (unshare(CLONE_FS)), so setting it
+        /// affects no other thread of the supervising process.
+        static OWN_FS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    /// Runs `f` with the umask set to `umask` in this thread alone.
+    fn with_umask<T>(umask: u32, f: impl FnOnce() -> Result<T, i32>) -> Result<T, i32> {
+        if !OWN_FS.get() {
+            // SAFETY: unshare with an integer flag; CLONE_FS only detaches
+            // this thread's cwd, root and umask from the other threads'.
+            if unsafe { libc::unshare(libc::CLONE_FS) } != 0 {
+                return Err(errno());
             }
-            Kind::Metadata { .. } => Ops::one(crate::vocab::op::FILE_READ_METADATA),
-        };
-        let matched: PathBuf = if self.options.macos_paths {
-            resolve::to_macos(&resolved)
-        } else {
-            resolved
-        };
-        let record = self.judge(sc.name, &raw, &matched, ops.as_slice());
-        (record.errno, Some(record))
-    }
-
-    /// Evaluates every operation; the first denial decides.
-    fn judge(
-        &self,
-        syscall: &'static str,
-        raw: &[u8],
-        path: &std::path::Path,
-        ops: &[OpId],
-    ) -> Intercept {
-        use std::os::unix::ffi::OsStrExt;
-        let bytes = path.as_os_str().as_bytes();
-        let decisions: Vec<Decision> = ops
-            .iter()
-            .map(|&op| evaluate(self.profile, op, &Args::path(bytes)))
-            .collect();
-        // Undetermined counts as deny: an engine that cannot decide refuses.
-        let denied = decisions
-            .iter()
-            .find(|d| d.verdict() != Some(Verdict::Allow));
-        let deciding = denied.or(decisions.last());
-        let rule = deciding
-            .map(|d| explain(self.profile, d))
-            .unwrap_or_default();
-        let shown = path.display().to_string();
-        let (verdict, errno, log) = match denied {
-            None => (Verdict::Allow, 0, None),
-            Some(d) => {
-                let errno = d
-                    .outcome
-                    .as_ref()
-                    .ok()
-                    .and_then(|a| a.errno())
-                    .unwrap_or(libc::EPERM);
-                let op = Vocab::macos_14().op_name(d.operation).unwrap_or("?");
-                (Verdict::Deny, errno, Some(format!("deny(1) {op} {shown}")))
-            }
-        };
-        Intercept {
-            syscall,
-            requested: String::from_utf8_lossy(raw).into_owned(),
-            resolved: shown,
-            decisions,
-            verdict,
-            errno,
-            log,
-            rule,
+            OWN_FS.set(true);
         }
+        // SAFETY: umask takes and returns integers.
+        let old = unsafe { libc::umask(umask as libc::mode_t) };
+        let r = f();
+        // SAFETY: as above.
+        unsafe { libc::umask(old) };
+        r
     }
 }
 
-fn open_flags(pid: i32, flags: Flags, args: &[u64; 6]) -> u64 {
-    match flags {
-        Flags::Arg(i) => args[i],
-        Flags::Creat => (libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64,
-        Flags::OpenHow(i) => read_remote::<8>(pid, args[i]).map_or(0, u64::from_le_bytes),
+#[cfg(target_os = "linux")]
+pub use engine::take_listener;
+
+#[cfg(not(target_os = "linux"))]
+impl Filter {
+    /// Seccomp exists on Linux only.
+    pub fn install(&self) -> Result<std::os::fd::RawFd, i32> {
+        Err(libc::ENOSYS)
     }
-}
-
-fn id_valid(listener: &OwnedFd, id: u64) -> bool {
-    let mut id = id;
-    // SAFETY: NOTIF_ID_VALID reads one u64.
-    unsafe {
-        libc::ioctl(
-            listener.as_raw_fd(),
-            libc::SECCOMP_IOCTL_NOTIF_ID_VALID as _,
-            &mut id,
-        ) == 0
-    }
-}
-
-/// Reads `N` bytes at `addr` in process `pid`.
-fn read_remote<const N: usize>(pid: i32, addr: u64) -> Option<[u8; N]> {
-    let mut buf = [0u8; N];
-    (read_into(pid, addr, &mut buf) == N).then_some(buf)
-}
-
-/// Reads into `buf` from `addr` in `pid`; returns the bytes read.
-fn read_into(pid: i32, addr: u64, buf: &mut [u8]) -> usize {
-    let local = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
-    let remote = libc::iovec {
-        iov_base: addr as *mut libc::c_void,
-        iov_len: buf.len(),
-    };
-    // SAFETY: `local` describes `buf`, which we own for the call; the remote
-    // side is only read by the kernel, which checks it.
-    let n = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
-    n.max(0) as usize
-}
-
-/// Reads a NUL-terminated string of at most PATH_MAX bytes, page by page so
-/// a string ending just before an unmapped page is still read.
-fn read_c_string(pid: i32, addr: u64) -> Option<Vec<u8>> {
-    const PAGE: u64 = 4096;
-    let mut out = Vec::new();
-    let mut at = addr;
-    while out.len() < libc::PATH_MAX as usize {
-        let chunk = (PAGE - at % PAGE) as usize;
-        let mut buf = [0u8; PAGE as usize];
-        let n = read_into(pid, at, &mut buf[..chunk]);
-        if n == 0 {
-            return None;
-        }
-        if let Some(end) = buf[..n].iter().position(|&b| b == 0) {
-            out.extend_from_slice(&buf[..end]);
-            return Some(out);
-        }
-        out.extend_from_slice(&buf[..n]);
-        at += n as u64;
-    }
-    None
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::blob::{Action, Modifier};
 
-    #[test]
-    fn filter_jumps_land_on_the_returns() {
-        let f = Filter::new();
-        let p = &f.program;
-        let n = p.len();
-        let ret = |i: usize| p[i].k;
-        assert_eq!(ret(n - 4), libc::SECCOMP_RET_ALLOW);
-        // Arch mismatch lands on KILL.
-        assert_eq!(ret(2 + p[1].jf as usize), libc::SECCOMP_RET_KILL_PROCESS);
-        // x32 lands on ERRNO.
-        assert_eq!(
-            ret(4 + p[3].jt as usize),
-            libc::SECCOMP_RET_ERRNO | libc::EPERM as u32
-        );
-        for (i, sc) in syscalls::INTERCEPTED.iter().enumerate() {
-            let ins = &p[4 + i];
-            assert_eq!(ins.k, sc.nr as u32);
-            assert_eq!(
-                ret(4 + i + 1 + ins.jt as usize),
-                libc::SECCOMP_RET_USER_NOTIF,
-                "{}",
-                sc.name
-            );
+    fn decision(outcome: Result<Action, crate::eval::Undetermined>) -> Decision {
+        Decision {
+            operation: op::FILE_READ_DATA,
+            bucket: 0,
+            steps: Vec::new(),
+            outcome,
         }
-        let base = 4 + syscalls::INTERCEPTED.len();
-        for (i, &nr) in syscalls::REFUSED.iter().enumerate() {
-            let ins = &p[base + i];
-            assert_eq!(ins.k, nr as u32);
-            assert_eq!(
-                ret(base + i + 1 + ins.jt as usize),
-                libc::SECCOMP_RET_ERRNO | libc::EPERM as u32
-            );
+    }
+
+    fn with(word: u32, id: u8, arg: u16) -> Action {
+        Action {
+            word: word | action::INLINE_MODIFIER,
+            modifier: Some(Modifier {
+                id,
+                policy_op: 0,
+                arg,
+            }),
         }
     }
 
     #[test]
-    fn reads_strings_from_a_process() {
-        let s = b"/tmp/some/path\0";
-        let me = std::process::id() as i32;
-        assert_eq!(
-            read_c_string(me, s.as_ptr() as u64),
-            Some(b"/tmp/some/path".to_vec())
+    fn which_decisions_are_logged() {
+        assert!(reported(&decision(Ok(Action::DENY))));
+        assert!(!reported(&decision(Ok(Action::ALLOW))));
+        // (deny ... (with no-report)) compiles to a deny without REPORT.
+        let quiet = Action {
+            word: action::DENY,
+            modifier: None,
+        };
+        assert!(!reported(&decision(Ok(quiet))));
+        assert!(!reported(&decision(Ok(with(
+            action::DENY | action::REPORT,
+            4,
+            0
+        )))));
+        assert!(reported(&decision(Ok(with(0, 3, 0)))));
+        assert!(reported(&decision(Ok(Action {
+            word: action::REPORT,
+            modifier: None
+        }))));
+        assert!(reported(&decision(Err(crate::eval::Undetermined::Cycle {
+            node: 1
+        }))));
+    }
+
+    #[test]
+    fn modifiers_choose_the_answer() {
+        let checked = |action| Checked {
+            syscall: "openat",
+            requested: String::new(),
+            target: String::new(),
+            decisions: vec![decision(Ok(action))],
+            denied: Some(0),
+        };
+        let errno13 = with(action::DENY | action::REPORT, 2, 13);
+        assert!(matches!(
+            Supervisor::deny_plan(&checked(errno13)),
+            Plan::Fail(13)
+        ));
+        // Darwin's ENOTSUP (45) is Linux's EOPNOTSUPP.
+        let notsup = with(action::DENY | action::REPORT, 2, 45);
+        assert!(matches!(
+            Supervisor::deny_plan(&checked(notsup)),
+            Plan::Fail(e) if e == libc::EOPNOTSUPP
+        ));
+        // Darwin's SIGUSR1 (30) is Linux's 10.
+        let sig = with(action::DENY | action::REPORT, 1, 30);
+        assert!(matches!(
+            Supervisor::deny_plan(&checked(sig)),
+            Plan::Signal { signal, errno: libc::EPERM } if signal == libc::SIGUSR1
+        ));
+        assert!(matches!(
+            Supervisor::deny_plan(&checked(Action::DENY)),
+            Plan::Fail(libc::EPERM)
+        ));
+    }
+
+    #[test]
+    fn injection_needs_capabilities_an_exec_keeps() {
+        let full = (1u64 << 41) - 1;
+        assert!(caps_survive_exec(0, 0, full, 0), "a plain user");
+        assert!(caps_survive_exec(full, full, full, 0), "root");
+        assert!(
+            !caps_survive_exec(1, 1, full, 0),
+            "a user with some capabilities"
         );
-        assert_eq!(read_c_string(me, 8), None);
+        assert!(!caps_survive_exec(0, 0, full, 1), "ambient capabilities");
+        assert!(
+            !caps_survive_exec(full, full, full >> 1, 0),
+            "more than the bounding set"
+        );
     }
 }

@@ -1,27 +1,44 @@
 //! Enforcement: applying a compiled profile to a process.
 //!
-//! Two backends share one shape. Work that may allocate happens in the parent
-//! before `fork()`; the child only enters the sandbox with raw syscalls and
-//! runs its probe.
+//! One interface, [`apply`], prepares a blob for a backend and returns an
+//! [`Enforcement`] that runs a body ([`Enforcement::run`], for probes) or a
+//! command ([`Enforcement::exec`], for `sbcheck exec`) under it. Work that
+//! may allocate happens in the parent before `fork()`; the child only
+//! enters the sandbox with raw calls and runs what it was given.
 //!
 //! - [`linux`]: seccomp user notification. The child installs a filter that
-//!   sends every path-bearing syscall to a listener, hands the listener to the
-//!   parent, and the parent's [`linux::Supervisor`] evaluates the blob's node
-//!   graph for each call and answers CONTINUE or an errno. The kernel enforces
-//!   *our reading* of the blob.
+//!   sends every syscall of the operation map ([`syscalls`]) to a listener,
+//!   hands the listener to the parent, and the parent's
+//!   [`linux::Supervisor`] evaluates the blob's node graph for each call.
+//!   The kernel enforces *our reading* of the blob.
 //! - [`seatbelt`]: macOS's own `sandbox_apply` from libsandbox, loaded at run
 //!   time. Only this backend checks Apple's kernel.
 //!
 //! All `unsafe` code of the crate lives under this module.
 
+pub mod bpf;
+pub mod calls;
+pub mod darwin;
+pub mod exec;
 pub mod linux;
+pub mod log;
+#[cfg(target_os = "linux")]
+pub mod net;
+#[cfg(target_os = "linux")]
+pub mod notify;
 pub mod process;
 pub mod resolve;
 pub mod seatbelt;
 pub mod sys;
 pub mod syscalls;
 
+use crate::blob::Profile;
+use linux::{Filter, Options, Supervisor};
+use log::{Log, LogTarget};
+use process::{Ending, Enforcer, ExitStatus, Spec};
+use seatbelt::Libsandbox;
 use std::fmt;
+use std::time::Duration;
 
 /// Which enforcement produced an observation; recorded in every trace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +87,8 @@ pub enum ApplyError {
     /// `sandbox_apply` refused: the process is already sandboxed or SIP
     /// forbids it.
     NotPermitted(String),
+    /// The log file could not be opened.
+    Log(String),
 }
 
 impl fmt::Display for ApplyError {
@@ -83,8 +102,276 @@ impl fmt::Display for ApplyError {
             ApplyError::NotPermitted(why) => {
                 write!(f, "sandbox_apply: Operation not permitted ({why})")
             }
+            ApplyError::Log(why) => write!(f, "log: {why}"),
         }
     }
 }
 
 impl std::error::Error for ApplyError {}
+
+/// The error for a failed setup call: `sandbox_apply`'s EPERM gets its
+/// likely cause.
+pub fn apply_error(call: &'static str, errno: i32) -> ApplyError {
+    if call == "sandbox_apply" && errno == libc::EPERM {
+        ApplyError::NotPermitted(
+            "the process is already sandboxed, or SIP / missing entitlements forbid applying a profile"
+                .into(),
+        )
+    } else {
+        ApplyError::Sys { call, errno }
+    }
+}
+
+/// How to enforce.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// `None`: the platform's own.
+    pub backend: Option<Backend>,
+    /// Linux: match paths in macOS's layout.
+    pub macos_paths: bool,
+    /// Linux: where denials are logged (macOS logs them to its kernel log).
+    pub log: LogTarget,
+    /// Linux: keep a record of every judged call.
+    pub record: bool,
+    /// [`Enforcement::exec`]: become the child subreaper, so orphans of the
+    /// sandboxed tree stay our descendants (their memory stays readable
+    /// under Yama) and are reaped here. Only for a process that owns all its
+    /// children (`sbcheck exec`): any child of it may be reaped.
+    pub subreaper: bool,
+}
+
+/// A profile ready to be enforced.
+pub struct Enforcement<'p> {
+    inner: Inner<'p>,
+    subreaper: bool,
+}
+
+enum Inner<'p> {
+    Linux {
+        filter: Filter,
+        supervisor: Box<Supervisor<'p>>,
+    },
+    Seatbelt {
+        lib: Libsandbox,
+        profile: &'p Profile,
+    },
+}
+
+/// Prepares `profile` for enforcement by `config`'s backend: checks the
+/// platform, builds the filter and supervisor (Linux) or loads libsandbox
+/// (macOS). Nothing is applied to this process.
+pub fn apply<'p>(profile: &'p Profile, config: &Config) -> Result<Enforcement<'p>, ApplyError> {
+    let backend = config.backend.unwrap_or_else(Backend::native);
+    let inner = match backend {
+        Backend::Linux => {
+            linux_supported()?;
+            let mut supervisor = Supervisor::new(
+                profile,
+                Options {
+                    macos_paths: config.macos_paths,
+                },
+            );
+            supervisor.set_record(config.record);
+            supervisor.set_log(Log::open(&config.log).map_err(|e| ApplyError::Log(e.to_string()))?);
+            Inner::Linux {
+                filter: Filter::new(),
+                supervisor: Box::new(supervisor),
+            }
+        }
+        Backend::Seatbelt => Inner::Seatbelt {
+            lib: Libsandbox::load(seatbelt::LIBSANDBOX)?,
+            profile,
+        },
+    };
+    Ok(Enforcement {
+        inner,
+        subreaper: config.subreaper,
+    })
+}
+
+/// Whether this machine can run the Linux engine: x86_64 Linux (the filter
+/// checks that architecture), and a Yama ptrace scope that lets the
+/// supervisor read its children's memory.
+fn linux_supported() -> Result<(), ApplyError> {
+    if !cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+        return Err(ApplyError::Unsupported(
+            "the seccomp engine needs Linux on x86_64".into(),
+        ));
+    }
+    let yama = std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .unwrap_or(0);
+    // 2: only CAP_SYS_PTRACE may read other processes; 3: nobody may.
+    // SAFETY: geteuid takes nothing and cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    if yama >= 3 || (yama == 2 && !root) {
+        return Err(ApplyError::Unsupported(format!(
+            "Yama ptrace_scope is {yama}: the supervisor cannot read the sandboxed process's memory"
+        )));
+    }
+    Ok(())
+}
+
+impl<'p> Enforcement<'p> {
+    pub fn backend(&self) -> Backend {
+        match self.inner {
+            Inner::Linux { .. } => Backend::Linux,
+            Inner::Seatbelt { .. } => Backend::Seatbelt,
+        }
+    }
+
+    /// The Linux supervisor (its records and counts), if this is Linux.
+    pub fn supervisor(&self) -> Option<&Supervisor<'p>> {
+        match &self.inner {
+            Inner::Linux { supervisor, .. } => Some(supervisor),
+            Inner::Seatbelt { .. } => None,
+        }
+    }
+
+    fn enforcer(&mut self) -> Enforcer<'_, 'p> {
+        match &mut self.inner {
+            Inner::Linux { filter, supervisor } => Enforcer::Linux { filter, supervisor },
+            Inner::Seatbelt { lib, profile } => Enforcer::Seatbelt {
+                lib,
+                blob: &profile.bytes,
+            },
+        }
+    }
+
+    /// Runs `body` in a sandboxed child, killing it at `timeout`. `body`
+    /// runs after `fork()`: raw calls only (see [`process::run_supervised`]).
+    pub fn run(&mut self, timeout: Duration, body: &dyn Fn() -> i32) -> Result<Ending, ApplyError> {
+        process::run(self.enforcer(), Spec::probe(timeout), body)
+    }
+
+    /// Runs `command` sandboxed, the exec itself included, and supervises
+    /// until every process of the sandboxed tree has exited. Returns the
+    /// command's exit status.
+    pub fn exec(&mut self, command: &exec::Command) -> Result<ExitStatus, ApplyError> {
+        let body = || command.exec();
+        let mut spec = Spec::command();
+        if self.subreaper {
+            become_subreaper()?;
+            spec.reap_orphans = true;
+        }
+        let ending = {
+            let _quiet = IgnoreInterrupts::new();
+            process::run(self.enforcer(), spec, &body)?
+        };
+        match ending {
+            Ending::Died { status } => Ok(status),
+            // The body never returns: exec or _exit.
+            Ending::Reported { result } => Ok(ExitStatus::Code(result)),
+            Ending::TimedOut => Ok(ExitStatus::Signal(libc::SIGKILL)),
+            Ending::SetupFailed(e) => Err(e),
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn become_subreaper() -> Result<(), ApplyError> {
+    // SAFETY: prctl with integer arguments.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
+        return Err(ApplyError::Sys {
+            call: "prctl(PR_SET_CHILD_SUBREAPER)",
+            errno: sys::errno(),
+        });
+    }
+    Ok(())
+}
+
+/// Elsewhere orphans go to launchd, which reaps them.
+#[cfg(not(target_os = "linux"))]
+fn become_subreaper() -> Result<(), ApplyError> {
+    Ok(())
+}
+
+/// While a command runs in the foreground, ^C and ^\ are for it: this
+/// process ignores them (as a shell does while it waits), so it lives to
+/// supervise the command's last calls and pass its status on.
+struct IgnoreInterrupts {
+    old: [libc::sighandler_t; 2],
+}
+
+impl IgnoreInterrupts {
+    fn new() -> IgnoreInterrupts {
+        // SAFETY: installing SIG_IGN for two signals; the old handlers are
+        // restored on drop.
+        let old = unsafe {
+            [
+                libc::signal(libc::SIGINT, libc::SIG_IGN),
+                libc::signal(libc::SIGQUIT, libc::SIG_IGN),
+            ]
+        };
+        IgnoreInterrupts { old }
+    }
+}
+
+impl Drop for IgnoreInterrupts {
+    fn drop(&mut self) {
+        // SAFETY: restoring the handlers saved in `new`.
+        unsafe {
+            libc::signal(libc::SIGINT, self.old[0]);
+            libc::signal(libc::SIGQUIT, self.old[1]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backends_parse_and_name() {
+        assert_eq!(Backend::parse("linux"), Some(Backend::Linux));
+        assert_eq!(Backend::parse("seatbelt"), Some(Backend::Seatbelt));
+        assert_eq!(Backend::parse("bsd"), None);
+        assert_eq!(Backend::Seatbelt.name(), "macos-seatbelt");
+    }
+
+    #[cfg(not(target_os = "macos"))]
+    #[test]
+    fn seatbelt_on_linux_is_a_clear_error() {
+        let blob = crate::sbpl::compile("(version 1)(allow default)", &Default::default()).unwrap();
+        let profile = Profile::decode(&blob).unwrap();
+        let config = Config {
+            backend: Some(Backend::Seatbelt),
+            ..Config::default()
+        };
+        let e = apply(&profile, &config).err().unwrap();
+        assert!(e.to_string().starts_with("libsandbox: cannot load"), "{e}");
+    }
+
+    #[test]
+    fn a_bad_log_file_is_named() {
+        let blob = crate::sbpl::compile("(version 1)(allow default)", &Default::default()).unwrap();
+        let profile = Profile::decode(&blob).unwrap();
+        let config = Config {
+            backend: Some(Backend::Linux),
+            log: LogTarget::File("/nonexistent/dir/log".into()),
+            ..Config::default()
+        };
+        let e = apply(&profile, &config).err().unwrap();
+        let text = e.to_string();
+        assert!(
+            text.contains("/nonexistent/dir/log") || text.starts_with("unsupported"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn sandbox_apply_eperm_names_the_cause() {
+        assert!(matches!(
+            apply_error("sandbox_apply", libc::EPERM),
+            ApplyError::NotPermitted(_)
+        ));
+        assert_eq!(
+            apply_error("seccomp", libc::EPERM),
+            ApplyError::Sys {
+                call: "seccomp",
+                errno: libc::EPERM
+            }
+        );
+    }
+}

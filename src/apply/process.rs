@@ -4,8 +4,15 @@
 //! Handing the listener over follows the measured recipe: SCM_RIGHTS would
 //! deadlock (sendmsg is itself notified), so the child writes the fd number
 //! to a pipe, the parent takes it with `pidfd_getfd` and acknowledges.
+//!
+//! The parent supervises until the child has exited and, for `sbcheck exec`
+//! ([`Spec::whole_tree`]), until every process of the sandboxed tree is gone
+//! (the listener reports POLLHUP once no task uses the filter), so nothing
+//! sandboxed is ever left running unsupervised.
 
-use super::linux::{errno, take_listener, Filter, Supervisor};
+use super::linux::{Filter, Supervisor};
+use super::seatbelt::Libsandbox;
+use super::sys::errno;
 use super::ApplyError;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
@@ -21,9 +28,9 @@ const EXIT_SETUP_FAILED: i32 = 125;
 /// How a supervised child ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ending {
-    /// The body ran and reported `result`; the child exited with `status`.
+    /// The body ran and reported `result`.
     Reported { result: i32 },
-    /// The body did not report: it crashed or exited early.
+    /// The body did not report: it exec'd, crashed or exited early.
     Died { status: ExitStatus },
     /// Still running at the deadline: the whole process group was killed.
     TimedOut,
@@ -37,6 +44,16 @@ pub enum ExitStatus {
     Signal(i32),
 }
 
+impl ExitStatus {
+    /// The status a shell would report: the code, or 128 + the signal.
+    pub fn shell_code(self) -> i32 {
+        match self {
+            ExitStatus::Code(c) => c,
+            ExitStatus::Signal(s) => 128 + s,
+        }
+    }
+}
+
 impl std::fmt::Display for ExitStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -46,17 +63,72 @@ impl std::fmt::Display for ExitStatus {
     }
 }
 
+/// How a child is run.
+#[derive(Debug, Clone, Copy)]
+pub struct Spec {
+    /// Kill the child's process group past this.
+    pub timeout: Option<Duration>,
+    /// A probe: the child closes every inherited fd but stdio (concurrent
+    /// tests' pipes must not leak into it) and gets its own process group,
+    /// killed when the child ends so nothing it started survives.
+    pub isolate: bool,
+    /// A command: keep supervising after the child exits until every
+    /// process of the sandboxed tree has exited.
+    pub whole_tree: bool,
+    /// Reap any exited child after the command's own (orphans of the tree
+    /// come here when this process is their subreaper). Only for a process
+    /// that owns all its children.
+    pub reap_orphans: bool,
+}
+
+impl Spec {
+    pub fn probe(timeout: Duration) -> Spec {
+        Spec {
+            timeout: Some(timeout),
+            isolate: true,
+            whole_tree: false,
+            reap_orphans: false,
+        }
+    }
+
+    pub fn command() -> Spec {
+        Spec {
+            timeout: None,
+            isolate: false,
+            whole_tree: true,
+            reap_orphans: false,
+        }
+    }
+}
+
+/// What enforces the profile in the child.
+pub enum Enforcer<'a, 'p> {
+    /// The seccomp filter, answered by the supervisor in this process.
+    Linux {
+        filter: &'a Filter,
+        supervisor: &'a mut Supervisor<'p>,
+    },
+    /// Seatbelt: the child applies the blob with libsandbox.
+    Seatbelt { lib: &'a Libsandbox, blob: &'a [u8] },
+}
+
 fn pipe() -> Result<(OwnedFd, OwnedFd), ApplyError> {
     let mut fds = [0 as RawFd; 2];
-    // SAFETY: pipe2 writes two fds into `fds`.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+    // SAFETY: pipe writes two fds into `fds`.
+    if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
         return Err(ApplyError::Sys {
-            call: "pipe2",
+            call: "pipe",
             errno: errno(),
         });
     }
     // SAFETY: both fds are new and owned by us alone.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    for fd in [&r, &w] {
+        // Close-on-exec, so an exec'd command does not hold them.
+        // SAFETY: fcntl on our own fd with integer arguments.
+        unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    Ok((r, w))
 }
 
 /// Writes one 8-byte message. Async-signal-safe.
@@ -67,45 +139,58 @@ fn send(fd: RawFd, tag: u32, value: i32) {
     let _ = super::sys::write(fd, &msg);
 }
 
-/// Closes every fd of the child except stdio and `keep`, so pipes other
-/// tests' children hold cannot leak into this one. Async-signal-safe.
-fn close_all_but(keep: [RawFd; 2]) {
-    let (lo, hi) = (keep[0].min(keep[1]) as u32, keep[0].max(keep[1]) as u32);
-    // SAFETY: close_range on integer ranges; fds outside `keep` are not used.
-    unsafe {
-        libc::syscall(libc::SYS_close_range, 3u32, lo.saturating_sub(1), 0u32);
-        if hi > lo + 1 {
-            libc::syscall(libc::SYS_close_range, lo + 1, hi - 1, 0u32);
-        }
-        libc::syscall(libc::SYS_close_range, hi + 1, u32::MAX, 0u32);
-    }
+/// Exits the child at once, without atexit handlers. Async-signal-safe.
+fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and runs nothing of this process.
+    unsafe { libc::_exit(code) }
 }
 
 /// The child after `fork()`: raw syscalls only, never returns.
-fn child(filter: &Filter, report: RawFd, ack: RawFd, body: &dyn Fn() -> i32) -> ! {
-    close_all_but([report, ack]);
-    // Own process group, so a timeout can kill everything the probe started.
-    // SAFETY: setpgid on ourselves.
-    unsafe { libc::setpgid(0, 0) };
-    match filter.install() {
-        Ok(listener) => {
-            send(report, MSG_LISTENER, listener);
-            let mut byte = [0u8; 1];
-            // Wait until the parent holds the listener.
-            let _ = super::sys::read(ack, &mut byte);
-            super::sys::close(listener);
-            super::sys::close(ack);
-            let result = body();
-            send(report, MSG_RESULT, result);
-            // SAFETY: _exit ends the child without running atexit handlers.
-            unsafe { libc::_exit(0) }
-        }
-        Err(e) => {
-            send(report, MSG_SETUP_FAILED, e);
-            // SAFETY: as above.
-            unsafe { libc::_exit(EXIT_SETUP_FAILED) }
+fn child(
+    enforcer: ChildSide<'_>,
+    report: RawFd,
+    ack: RawFd,
+    spec: Spec,
+    body: &dyn Fn() -> i32,
+) -> ! {
+    if spec.isolate {
+        super::sys::close_from(3, [report, ack]);
+        // Own process group, so the end can kill everything the probe started.
+        // SAFETY: setpgid on ourselves.
+        unsafe { libc::setpgid(0, 0) };
+    }
+    match enforcer {
+        ChildSide::Linux(filter) => match filter.install() {
+            Ok(listener) => {
+                send(report, MSG_LISTENER, listener);
+                let mut byte = [0u8; 1];
+                // Wait until the parent holds the listener.
+                let _ = super::sys::read(ack, &mut byte);
+                super::sys::close(listener);
+            }
+            Err(e) => {
+                send(report, MSG_SETUP_FAILED, e);
+                exit_now(EXIT_SETUP_FAILED)
+            }
+        },
+        ChildSide::Seatbelt(lib, blob) => {
+            if let Err(e) = lib.apply_raw(blob) {
+                send(report, MSG_SETUP_FAILED, e);
+                exit_now(EXIT_SETUP_FAILED)
+            }
         }
     }
+    super::sys::close(ack);
+    let result = body();
+    send(report, MSG_RESULT, result);
+    exit_now(0)
+}
+
+/// What the child needs of the enforcer (the supervisor stays here).
+#[derive(Clone, Copy)]
+enum ChildSide<'a> {
+    Linux(&'a Filter),
+    Seatbelt(&'a Libsandbox, &'a [u8]),
 }
 
 /// Runs `body` in a forked child under the seccomp filter, supervised by
@@ -113,16 +198,46 @@ fn child(filter: &Filter, report: RawFd, ack: RawFd, body: &dyn Fn() -> i32) -> 
 ///
 /// `body` runs after `fork()` in a possibly multi-threaded process: it must
 /// only make raw syscalls on memory prepared before the call (see
-/// [`super::sys`]), and must not allocate, lock or panic.
+/// [`super::sys`] and [`super::calls`]), and must not allocate, lock or panic.
 pub fn run_supervised(
     filter: &Filter,
     supervisor: &mut Supervisor<'_>,
     timeout: Duration,
     body: &dyn Fn() -> i32,
 ) -> Result<Ending, ApplyError> {
+    if cfg!(target_os = "macos") {
+        // macOS: the same blob, enforced by Seatbelt itself.
+        let lib = Libsandbox::load(super::seatbelt::LIBSANDBOX)?;
+        let blob = supervisor.profile.bytes.clone();
+        return run(
+            Enforcer::Seatbelt {
+                lib: &lib,
+                blob: &blob,
+            },
+            Spec::probe(timeout),
+            body,
+        );
+    }
+    run(
+        Enforcer::Linux { filter, supervisor },
+        Spec::probe(timeout),
+        body,
+    )
+}
+
+/// Runs `body` in a forked child under `enforcer`, as `spec` says.
+pub fn run(
+    enforcer: Enforcer<'_, '_>,
+    spec: Spec,
+    body: &dyn Fn() -> i32,
+) -> Result<Ending, ApplyError> {
     let (report_rx, report_tx) = pipe()?;
     let (ack_rx, ack_tx) = pipe()?;
-    let deadline = Instant::now() + timeout;
+    let deadline = spec.timeout.map(|t| Instant::now() + t);
+    let (side, supervisor) = match enforcer {
+        Enforcer::Linux { filter, supervisor } => (ChildSide::Linux(filter), Some(supervisor)),
+        Enforcer::Seatbelt { lib, blob } => (ChildSide::Seatbelt(lib, blob), None),
+    };
     // SAFETY: the child only runs `child`, which makes raw syscalls on memory
     // prepared before this point and never returns.
     let pid = unsafe { libc::fork() };
@@ -133,119 +248,262 @@ pub fn run_supervised(
         });
     }
     if pid == 0 {
-        child(filter, report_tx.as_raw_fd(), ack_rx.as_raw_fd(), body);
+        child(side, report_tx.as_raw_fd(), ack_rx.as_raw_fd(), spec, body);
     }
     drop((report_tx, ack_rx));
-    let mut guard = ChildGuard { pid, reaped: false };
-    let ending = parent(pid, supervisor, &report_rx, &ack_tx, deadline)?;
-    let status = guard.wait(deadline);
-    Ok(match (ending, status) {
-        (Some(e), _) => e,
-        (None, None) => Ending::TimedOut,
-        (None, Some(status)) => Ending::Died { status },
-    })
+    let mut guard = ChildGuard {
+        pid,
+        group: spec.isolate,
+        reaped: false,
+    };
+    let mut p = Parent {
+        pid,
+        spec,
+        deadline,
+        supervisor,
+        report: Some(report_rx),
+        ack: ack_tx,
+        listener: None,
+        exited: exit_notifier(pid),
+        status: None,
+        result: None,
+        setup_failed: None,
+        tree_gone: false,
+    };
+    let outcome = p.supervise(&mut guard);
+    if guard.group {
+        // Whatever the probe started dies with it.
+        // SAFETY: signalling the child's own process group.
+        unsafe { libc::kill(-pid, libc::SIGKILL) };
+    }
+    match outcome? {
+        Some(ending) => Ok(ending),
+        None => Ok(Ending::TimedOut),
+    }
 }
 
-/// Supervises until the child reports a result, dies, or the deadline.
-fn parent(
+struct Parent<'a, 'p> {
     pid: i32,
-    supervisor: &mut Supervisor<'_>,
-    report: &OwnedFd,
-    ack: &OwnedFd,
-    deadline: Instant,
-) -> Result<Option<Ending>, ApplyError> {
-    let mut listener: Option<OwnedFd> = None;
-    loop {
-        let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-            return Ok(None);
+    spec: Spec,
+    deadline: Option<Instant>,
+    supervisor: Option<&'a mut Supervisor<'p>>,
+    report: Option<OwnedFd>,
+    ack: OwnedFd,
+    listener: Option<OwnedFd>,
+    /// Readable when the child exits (a pidfd), where the platform has one.
+    exited: Option<OwnedFd>,
+    status: Option<ExitStatus>,
+    result: Option<i32>,
+    setup_failed: Option<i32>,
+    /// No process uses the filter any more.
+    tree_gone: bool,
+}
+
+/// How long to sleep between checks where nothing can wake us (no pidfd,
+/// or orphans to reap).
+const TICK: Duration = Duration::from_millis(20);
+
+impl Parent<'_, '_> {
+    /// Supervises to the end; `None` when the deadline passed (the child's
+    /// group has been killed).
+    fn supervise(&mut self, guard: &mut ChildGuard) -> Result<Option<Ending>, ApplyError> {
+        loop {
+            if self.finished() {
+                break;
+            }
+            let wait = match self.deadline {
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(left) => Some(left),
+                    None => {
+                        guard.kill_and_reap();
+                        return Ok(None);
+                    }
+                },
+                None => None,
+            };
+            self.poll_once(wait, guard)?;
+        }
+        Ok(Some(self.ending()))
+    }
+
+    fn finished(&self) -> bool {
+        let Some(_) = self.status else {
+            return false;
         };
-        let mut fds = [
-            libc::pollfd {
-                fd: report.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: listener.as_ref().map_or(-1, |l| l.as_raw_fd()),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
-        // SAFETY: fds is a valid array of two pollfd; a negative fd is ignored.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
+        !self.spec.whole_tree || self.listener.is_none() || self.tree_gone
+    }
+
+    fn ending(&mut self) -> Ending {
+        if let Some(e) = self.setup_failed {
+            let call = if self.supervisor.is_some() {
+                "seccomp(SECCOMP_SET_MODE_FILTER)"
+            } else {
+                "sandbox_apply"
+            };
+            return Ending::SetupFailed(super::apply_error(call, e));
+        }
+        match (self.result, self.status) {
+            (Some(result), _) => Ending::Reported { result },
+            (None, Some(status)) => Ending::Died { status },
+            (None, None) => Ending::TimedOut,
+        }
+    }
+
+    fn poll_once(
+        &mut self,
+        wait: Option<Duration>,
+        guard: &mut ChildGuard,
+    ) -> Result<(), ApplyError> {
+        let fd_of = |f: &Option<OwnedFd>| f.as_ref().map_or(-1, |f| f.as_raw_fd());
+        let listener = if self.tree_gone {
+            -1
+        } else {
+            fd_of(&self.listener)
+        };
+        let exited = if self.status.is_some() {
+            -1
+        } else {
+            fd_of(&self.exited)
+        };
+        let mut fds = [listener, fd_of(&self.report), exited].map(|fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        });
+        // Without a pidfd, or with orphans to reap, wake up now and then.
+        let needs_tick = (self.status.is_none() && exited < 0)
+            || (self.spec.reap_orphans && self.status.is_some());
+        let wait = match (wait, needs_tick) {
+            (Some(w), true) => Some(w.min(TICK)),
+            (None, true) => Some(TICK),
+            (w, false) => w,
+        };
+        let ms = wait.map_or(-1, |w| w.as_millis().clamp(1, i32::MAX as u128) as i32);
+        // SAFETY: fds is a valid array of three pollfd; negative fds are ignored.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 3, ms) };
         if n < 0 && errno() != libc::EINTR {
             return Err(ApplyError::Sys {
                 call: "poll",
                 errno: errno(),
             });
         }
-        if fds[1].revents & libc::POLLIN != 0 {
-            if let Some(l) = &listener {
-                supervisor.handle_one(l)?;
+        if fds[0].revents & libc::POLLIN != 0 {
+            if let (Some(l), Some(s)) = (&self.listener, self.supervisor.as_deref_mut()) {
+                s.handle_one(l)?;
             }
-            continue;
+        } else if fds[0].revents & (libc::POLLHUP | libc::POLLERR) != 0 {
+            self.tree_gone = true;
         }
-        if fds[0].revents & (libc::POLLIN | libc::POLLHUP) != 0 {
-            let mut msg = [0u8; 8];
-            let got = super::sys::read(report.as_raw_fd(), &mut msg).unwrap_or(0);
-            if got != 8 {
-                // EOF: the child died without reporting.
-                return Ok(None);
+        if fds[1].revents & (libc::POLLIN | libc::POLLHUP) != 0 {
+            self.read_report()?;
+        }
+        if self.status.is_none() && (exited < 0 || fds[2].revents != 0) {
+            self.status = guard.try_wait();
+        }
+        if self.status.is_some() && self.spec.reap_orphans {
+            reap_orphans();
+        }
+        Ok(())
+    }
+
+    fn read_report(&mut self) -> Result<(), ApplyError> {
+        let Some(report) = &self.report else {
+            return Ok(());
+        };
+        let mut msg = [0u8; 8];
+        let got = super::sys::read(report.as_raw_fd(), &mut msg).unwrap_or(0);
+        if got != 8 {
+            // EOF: the child exec'd or died.
+            self.report = None;
+            return Ok(());
+        }
+        let tag = u32::from_le_bytes([msg[0], msg[1], msg[2], msg[3]]);
+        let value = i32::from_le_bytes([msg[4], msg[5], msg[6], msg[7]]);
+        match tag {
+            MSG_LISTENER => {
+                self.listener = Some(take_listener(self.pid, value)?);
+                let _ = super::sys::write(self.ack.as_raw_fd(), &[1]);
             }
-            let tag = u32::from_le_bytes([msg[0], msg[1], msg[2], msg[3]]);
-            let value = i32::from_le_bytes([msg[4], msg[5], msg[6], msg[7]]);
-            match tag {
-                MSG_LISTENER => {
-                    listener = Some(take_listener(pid, value)?);
-                    let _ = super::sys::write(ack.as_raw_fd(), &[1]);
-                }
-                MSG_SETUP_FAILED => {
-                    return Ok(Some(Ending::SetupFailed(ApplyError::Sys {
-                        call: "seccomp(SECCOMP_SET_MODE_FILTER)",
-                        errno: value,
-                    })))
-                }
-                MSG_RESULT => return Ok(Some(Ending::Reported { result: value })),
-                _ => return Ok(None),
-            }
+            MSG_SETUP_FAILED => self.setup_failed = Some(value),
+            MSG_RESULT => self.result = Some(value),
+            _ => self.report = None,
+        }
+        Ok(())
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn take_listener(pid: i32, fd: RawFd) -> Result<OwnedFd, ApplyError> {
+    super::linux::take_listener(pid, fd)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn take_listener(_pid: i32, _fd: RawFd) -> Result<OwnedFd, ApplyError> {
+    Err(ApplyError::Unsupported(
+        "seccomp user notification needs Linux".into(),
+    ))
+}
+
+/// A pidfd of the child: readable once it exits.
+#[cfg(target_os = "linux")]
+fn exit_notifier(pid: i32) -> Option<OwnedFd> {
+    super::notify::pidfd(pid).ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exit_notifier(_pid: i32) -> Option<OwnedFd> {
+    None
+}
+
+/// Reaps exited orphans of the sandboxed tree that were reparented to us.
+/// Only used where this process owns all its children (`sbcheck exec`).
+fn reap_orphans() {
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid with WNOHANG on any child; called only after the
+        // direct child has been reaped, by a process whose every child is
+        // part of the sandboxed tree.
+        let rc = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        if rc <= 0 {
+            return;
         }
     }
 }
 
-/// Reaps the child on every path; kills its process group if still alive.
+/// Reaps the child on every path; kills it (and its group, for probes) if
+/// it is still alive.
 struct ChildGuard {
     pid: i32,
+    group: bool,
     reaped: bool,
 }
 
 impl ChildGuard {
-    /// Waits for this exact pid until `deadline`; `None` if it had to be killed.
-    fn wait(&mut self, deadline: Instant) -> Option<ExitStatus> {
-        loop {
-            let mut status = 0;
-            // SAFETY: waitpid on our own child's pid, never -1.
-            let rc = unsafe { libc::waitpid(self.pid, &mut status, libc::WNOHANG) };
-            if rc == self.pid {
-                self.reaped = true;
-                return Some(decode_status(status));
-            }
-            if rc < 0 {
-                self.reaped = true;
-                return None;
-            }
-            if Instant::now() >= deadline {
-                self.kill_and_reap();
-                return None;
-            }
-            std::thread::sleep(Duration::from_micros(200));
+    /// The child's status if it has exited (reaping it).
+    fn try_wait(&mut self) -> Option<ExitStatus> {
+        if self.reaped {
+            return None;
         }
+        let mut status = 0;
+        // SAFETY: waitpid on our own child's pid, never -1.
+        let rc = unsafe { libc::waitpid(self.pid, &mut status, libc::WNOHANG) };
+        if rc == self.pid {
+            self.reaped = true;
+            return Some(decode_status(status));
+        }
+        None
     }
 
     fn kill_and_reap(&mut self) {
-        // SAFETY: signalling our child's process group, then our child.
+        if self.reaped {
+            return;
+        }
+        // SAFETY: signalling our child (and its group, which only a probe
+        // has of its own), then reaping that exact pid.
         unsafe {
-            libc::kill(-self.pid, libc::SIGKILL);
+            if self.group {
+                libc::kill(-self.pid, libc::SIGKILL);
+            }
             libc::kill(self.pid, libc::SIGKILL);
             let mut status = 0;
             libc::waitpid(self.pid, &mut status, 0);
@@ -256,9 +514,7 @@ impl ChildGuard {
 
 impl Drop for ChildGuard {
     fn drop(&mut self) {
-        if !self.reaped {
-            self.kill_and_reap();
-        }
+        self.kill_and_reap();
     }
 }
 

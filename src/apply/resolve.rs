@@ -1,7 +1,14 @@
 //! Resolving a path as the kernel will for the sandboxed process: relative
-//! paths from its cwd or dirfd, symlinks followed before `..` is applied, the
-//! last component left alone where the call does not follow it, missing
-//! targets through their parent, `/proc/self` rewritten to the process.
+//! paths from its cwd or dirfd (read through `/proc/TID`), symlinks followed
+//! component by component before `..` is applied, the last component left
+//! alone where the call does not follow it, missing targets through their
+//! parent, `/proc/self` and `/proc/thread-self` rewritten to the process,
+//! and `/proc/PID/fd/N`-style magic links jumped through like the kernel
+//! does (or kept as they are when they name no path: pipes, sockets).
+//!
+//! The sandboxed tree shares the supervisor's root and mount namespace
+//! (chroot, unshare and setns are refused by the filter), so paths are
+//! looked up from the supervisor's `/`.
 //!
 //! Seatbelt matches resolved paths, so the supervisor evaluates the profile
 //! against what this returns. With `macos_paths`, the result is mapped onto
@@ -10,7 +17,7 @@
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 /// Kernel's limit on symlinks followed in one lookup (ELOOP past it).
 const MAX_SYMLINKS: usize = 40;
@@ -24,85 +31,296 @@ pub enum Base {
 
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
+    /// The thread that made the call (a notification's pid is a tid).
     pub pid: i32,
     pub base: Base,
     pub path: &'a [u8],
     pub follow_last: bool,
 }
 
-/// Resolves `req`; `None` when the base cannot be read (the process is gone
-/// or the fd is not open) or the lookup loops.
-pub fn resolve(req: &Request<'_>) -> Option<PathBuf> {
-    let path = Path::new(OsStr::from_bytes(req.path));
-    let start = if path.is_absolute() {
-        PathBuf::from("/")
-    } else {
-        let link = match req.base {
-            Base::Cwd => format!("/proc/{}/cwd", req.pid),
-            Base::Fd(fd) => format!("/proc/{}/fd/{fd}", req.pid),
-        };
-        std::fs::read_link(link).ok()?
-    };
-    walk(start, path, req.follow_last, req.pid)
+/// What the last component turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Last {
+    Missing,
+    Symlink,
+    Dir,
+    File,
+    /// A device, FIFO or socket.
+    Special,
 }
 
-/// Walks `path` from `start`, resolving symlinks component by component.
-fn walk(start: PathBuf, path: &Path, follow_last: bool, pid: i32) -> Option<PathBuf> {
-    let mut out = start;
-    let mut pending: Vec<PathBuf> = vec![path.to_owned()];
-    let mut links = 0;
-    let mut missing = false;
-    while let Some(next) = pending.pop() {
-        let mut comps: Vec<Component<'_>> = next.components().collect();
-        comps.reverse();
-        while let Some(c) = comps.pop() {
-            match c {
-                Component::RootDir => out = PathBuf::from("/"),
-                Component::CurDir | Component::Prefix(_) => {}
-                Component::ParentDir => {
-                    out.pop();
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    pub path: PathBuf,
+    pub last: Last,
+    /// The path stops at a magic link that names no path (`pipe:[..]`):
+    /// it can only be opened through `/proc`, never with RESOLVE_NO_SYMLINKS.
+    pub magic: bool,
+}
+
+impl Resolved {
+    pub fn exists(&self) -> bool {
+        self.last != Last::Missing
+    }
+}
+
+/// Resolves `req`. Errors are the errno the kernel's own lookup would give
+/// where it must fail regardless of the path (a closed dirfd: EBADF, a
+/// dirfd that is not a directory: ENOTDIR, a symlink loop: ELOOP, a cwd
+/// that was removed: ENOENT).
+pub fn resolve(req: &Request<'_>) -> Result<Resolved, i32> {
+    let mut w = Walk::new(req.pid);
+    if req.path.first() != Some(&b'/') {
+        w.out = match req.base {
+            Base::Cwd => proc_link(req.pid, b"cwd").ok_or(libc::ENOENT)?,
+            Base::Fd(fd) => {
+                let link = proc_link(req.pid, format!("fd/{fd}").as_bytes()).ok_or(libc::EBADF)?;
+                if link.first() != Some(&b'/') {
+                    return Err(libc::ENOTDIR);
                 }
-                Component::Normal(name) => {
-                    out.push(rewrite_self(name, &out, pid));
-                    let last = comps.is_empty() && pending.is_empty();
-                    if missing || (last && !follow_last) {
-                        continue;
-                    }
-                    match std::fs::symlink_metadata(&out) {
-                        Ok(meta) if meta.file_type().is_symlink() => {
-                            links += 1;
-                            if links > MAX_SYMLINKS {
-                                return None;
-                            }
-                            let target = std::fs::read_link(&out).ok()?;
-                            out.pop();
-                            // The rest of this path is walked after the target.
-                            let rest: PathBuf =
-                                comps.drain(..).rev().map(|c| c.as_os_str()).collect();
-                            if !rest.as_os_str().is_empty() {
-                                pending.push(rest);
-                            }
-                            pending.push(target);
-                            break;
-                        }
-                        Ok(_) => {}
-                        // Below a missing component nothing can be a symlink.
-                        Err(_) => missing = true,
-                    }
-                }
+                link
             }
+        };
+        if w.out.ends_with(b" (deleted)") {
+            return Err(libc::ENOENT);
         }
     }
-    Some(out)
+    // A trailing slash makes even a no-follow call follow the last symlink.
+    let follow = req.follow_last || req.path.ends_with(b"/");
+    w.run(req.path, follow)?;
+    Ok(Resolved {
+        path: PathBuf::from(OsStr::from_bytes(&w.out)),
+        last: w.last,
+        magic: w.magic,
+    })
 }
 
-/// `/proc/self` names the process doing the lookup: the sandboxed one.
-fn rewrite_self(name: &OsStr, parent: &Path, pid: i32) -> PathBuf {
-    if parent == Path::new("/proc") && name == "self" {
-        PathBuf::from(pid.to_string())
-    } else {
-        PathBuf::from(name)
+/// The path an fd of `pid` names, as `/proc/PID/fd/N` reads (`pipe:[..]`
+/// for an fd that names no file). `None` when the fd is not open.
+pub fn fd_path(pid: i32, fd: i32) -> Option<PathBuf> {
+    proc_link(pid, format!("fd/{fd}").as_bytes()).map(|b| PathBuf::from(OsStr::from_bytes(&b)))
+}
+
+/// `readlink /proc/PID/<what>`.
+fn proc_link(pid: i32, what: &[u8]) -> Option<Vec<u8>> {
+    let mut p = format!("/proc/{pid}/").into_bytes();
+    p.extend_from_slice(what);
+    readlink(&mut p)
+}
+
+struct Walk {
+    pid: i32,
+    tgid: Option<i32>,
+    out: Vec<u8>,
+    last: Last,
+    magic: bool,
+}
+
+impl Walk {
+    fn new(pid: i32) -> Walk {
+        Walk {
+            pid,
+            tgid: None,
+            out: b"/".to_vec(),
+            last: Last::Dir,
+            magic: false,
+        }
     }
+
+    /// Walks `path` from `self.out`, following symlinks as it goes.
+    fn run(&mut self, path: &[u8], follow_last: bool) -> Result<(), i32> {
+        // Components still to walk, the next one last.
+        let mut todo: Vec<Vec<u8>> = Vec::new();
+        push_components(&mut todo, path);
+        if path.first() == Some(&b'/') {
+            self.out = b"/".to_vec();
+        }
+        let mut links = 0;
+        let mut missing = false;
+        while let Some(name) = todo.pop() {
+            match name.as_slice() {
+                b"" | b"." => continue,
+                b".." => {
+                    pop(&mut self.out);
+                    self.last = Last::Dir;
+                    continue;
+                }
+                _ => {}
+            }
+            self.push_name(&name, &mut todo);
+            if missing || self.magic {
+                self.last = Last::Missing;
+                continue;
+            }
+            let last = todo.is_empty();
+            match lstat(&mut self.out) {
+                Err(_) => {
+                    // Below a missing (or unsearchable) component nothing
+                    // can be a symlink: the rest is lexical.
+                    missing = true;
+                    self.last = Last::Missing;
+                }
+                Ok(Last::Symlink) if !last || follow_last => {
+                    links += 1;
+                    if links > MAX_SYMLINKS {
+                        return Err(libc::ELOOP);
+                    }
+                    self.follow(&mut todo)?;
+                }
+                Ok(kind) => self.last = kind,
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends `name`, rewriting `/proc/self` and `/proc/thread-self` to
+    /// the calling process (they would name the supervisor here).
+    fn push_name(&mut self, name: &[u8], todo: &mut Vec<Vec<u8>>) {
+        if self.out == b"/proc" && (name == b"self" || name == b"thread-self") {
+            let tgid = *self.tgid.get_or_insert_with(|| tgid_of(self.pid));
+            push(&mut self.out, tgid.to_string().as_bytes());
+            if name == b"thread-self" {
+                push_components(todo, format!("task/{}", self.pid).as_bytes());
+            }
+            return;
+        }
+        push(&mut self.out, name);
+    }
+
+    /// Replaces the symlink at the end of `out` by its target.
+    fn follow(&mut self, todo: &mut Vec<Vec<u8>>) -> Result<(), i32> {
+        let target = readlink(&mut self.out).ok_or(libc::ENOENT)?;
+        if is_magic(&self.out) {
+            // The kernel jumps straight to what the fd (cwd, exe) names.
+            if target.first() == Some(&b'/') && !target.ends_with(b" (deleted)") {
+                self.out = b"/".to_vec();
+                push_components(todo, &target);
+            } else {
+                self.magic = true;
+                self.last = Last::Special;
+            }
+            return Ok(());
+        }
+        pop(&mut self.out);
+        if target.first() == Some(&b'/') {
+            self.out = b"/".to_vec();
+        }
+        push_components(todo, &target);
+        Ok(())
+    }
+}
+
+/// Pushes the components of `path` so that the first is popped next.
+fn push_components(todo: &mut Vec<Vec<u8>>, path: &[u8]) {
+    for c in path.rsplit(|&b| b == b'/') {
+        if !c.is_empty() {
+            todo.push(c.to_vec());
+        }
+    }
+}
+
+fn push(out: &mut Vec<u8>, name: &[u8]) {
+    if out.last() != Some(&b'/') {
+        out.push(b'/');
+    }
+    out.extend_from_slice(name);
+}
+
+fn pop(out: &mut Vec<u8>) {
+    if let Some(i) = out.iter().rposition(|&b| b == b'/') {
+        out.truncate(i.max(1));
+    }
+}
+
+/// `/proc/PID/{cwd,root,exe}`, `/proc/PID/{fd,map_files,ns}/X`, also under
+/// `/proc/PID/task/TID/`: links the kernel follows by what they point at.
+fn is_magic(path: &[u8]) -> bool {
+    let Some(rest) = path.strip_prefix(b"/proc/") else {
+        return false;
+    };
+    let digits = |s: &[u8]| -> Option<usize> {
+        let n = s.iter().take_while(|b| b.is_ascii_digit()).count();
+        (n > 0).then_some(n)
+    };
+    let Some(n) = digits(rest) else {
+        return false;
+    };
+    let mut rest = &rest[n..];
+    if let Some(task) = rest.strip_prefix(b"/task/") {
+        let Some(n) = digits(task) else {
+            return false;
+        };
+        rest = &task[n..];
+    }
+    let parts: Vec<&[u8]> = rest.split(|&b| b == b'/').skip(1).collect();
+    match parts.as_slice() {
+        [name] => matches!(*name, b"cwd" | b"root" | b"exe"),
+        [dir, entry] => !entry.is_empty() && matches!(*dir, b"fd" | b"map_files" | b"ns"),
+        _ => false,
+    }
+}
+
+/// The thread group (process) a thread belongs to; the thread itself when
+/// `/proc` cannot say.
+pub fn tgid_of(tid: i32) -> i32 {
+    status_field(tid, "Tgid:")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(tid)
+}
+
+/// A field of `/proc/TID/status`, trimmed.
+pub fn status_field(tid: i32, name: &str) -> Option<String> {
+    let text = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(name))
+        .map(|v| v.trim().to_owned())
+}
+
+/// `lstat(path)` on a buffer that gets a NUL for the call and loses it after.
+fn lstat(path: &mut Vec<u8>) -> Result<Last, i32> {
+    path.push(0);
+    // SAFETY: all-zero is a valid `struct stat`.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is NUL-terminated for the call and `st` is writable.
+    let rc = unsafe { libc::lstat(path.as_ptr().cast(), &mut st) };
+    let err = std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO);
+    path.pop();
+    if rc != 0 {
+        return Err(err);
+    }
+    Ok(match st.st_mode & libc::S_IFMT {
+        libc::S_IFLNK => Last::Symlink,
+        libc::S_IFDIR => Last::Dir,
+        libc::S_IFREG => Last::File,
+        _ => Last::Special,
+    })
+}
+
+/// `readlink(path)`, on the same kind of buffer as [`lstat`].
+fn readlink(path: &mut Vec<u8>) -> Option<Vec<u8>> {
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    path.push(0);
+    // SAFETY: `path` is NUL-terminated; `buf` is writable for its length.
+    let n = unsafe { libc::readlink(path.as_ptr().cast(), buf.as_mut_ptr().cast(), buf.len()) };
+    path.pop();
+    let n = usize::try_from(n).ok()?;
+    buf.truncate(n);
+    Some(buf)
+}
+
+/// `/proc/PID/...` of the calling process (thread `tid`) as
+/// `/proc/self/...`; `None` for any other path.
+pub fn own_proc(path: &Path, tid: i32) -> Option<PathBuf> {
+    let rest = path.strip_prefix("/proc").ok()?;
+    let mut parts = rest.components();
+    let first = parts.next()?.as_os_str().to_str()?;
+    let n: i32 = first.parse().ok()?;
+    if n != tid && n != tgid_of(tid) {
+        return None;
+    }
+    Some(Path::new("/proc/self").join(parts.as_path()))
 }
 
 /// Maps a resolved Linux path onto macOS's layout: `/tmp`, `/etc` and `/var`
@@ -121,13 +339,18 @@ mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
 
-    fn at(pid: i32, path: &str, follow_last: bool) -> Option<PathBuf> {
+    fn at(pid: i32, path: &str, follow_last: bool) -> Result<PathBuf, i32> {
         resolve(&Request {
             pid,
             base: Base::Cwd,
             path: path.as_bytes(),
             follow_last,
         })
+        .map(|r| r.path)
+    }
+
+    fn me() -> i32 {
+        std::process::id() as i32
     }
 
     #[test]
@@ -136,28 +359,99 @@ mod tests {
         let root = dir.path().canonicalize().unwrap();
         std::fs::create_dir_all(root.join("real/sub")).unwrap();
         symlink(root.join("real/sub"), root.join("link")).unwrap();
-        let me = std::process::id() as i32;
         // `link/..` is `real`, not the directory holding `link`.
         let p = format!("{}/link/../x", root.display());
-        assert_eq!(at(me, &p, true), Some(root.join("real/x")));
+        assert_eq!(at(me(), &p, true), Ok(root.join("real/x")));
         // The last component is left alone when the call does not follow it.
         let p = format!("{}/link", root.display());
-        assert_eq!(at(me, &p, false), Some(root.join("link")));
-        assert_eq!(at(me, &p, true), Some(root.join("real/sub")));
+        assert_eq!(at(me(), &p, false), Ok(root.join("link")));
+        assert_eq!(at(me(), &p, true), Ok(root.join("real/sub")));
+        // ... unless the path ends with a slash.
+        assert_eq!(at(me(), &format!("{p}/"), false), Ok(root.join("real/sub")));
         // A missing target resolves through its parent.
         let p = format!("{}/link/missing/../y", root.display());
-        assert_eq!(at(me, &p, true), Some(root.join("real/sub/y")));
+        assert_eq!(at(me(), &p, true), Ok(root.join("real/sub/y")));
+        // Relative symlinks resolve from the link's directory.
+        symlink("real/sub", root.join("rel")).unwrap();
+        let p = format!("{}/rel/z", root.display());
+        assert_eq!(at(me(), &p, true), Ok(root.join("real/sub/z")));
+    }
+
+    #[test]
+    fn kinds_of_the_last_component() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        std::fs::write(root.join("f"), b"x").unwrap();
+        symlink(root.join("f"), root.join("l")).unwrap();
+        let kind = |p: &str, follow| {
+            resolve(&Request {
+                pid: me(),
+                base: Base::Cwd,
+                path: format!("{}/{p}", root.display()).as_bytes(),
+                follow_last: follow,
+            })
+            .map(|r| r.last)
+        };
+        assert_eq!(kind("f", true), Ok(Last::File));
+        assert_eq!(kind("l", false), Ok(Last::Symlink));
+        assert_eq!(kind("l", true), Ok(Last::File));
+        assert_eq!(kind("nope", true), Ok(Last::Missing));
+        assert_eq!(kind("", true), Ok(Last::Dir));
     }
 
     #[test]
     fn relative_to_cwd_and_proc_self() {
-        let me = std::process::id() as i32;
         let cwd = std::env::current_dir().unwrap();
-        assert_eq!(at(me, "a/b", true), Some(cwd.join("a/b")));
+        assert_eq!(at(me(), "a/b", true), Ok(cwd.join("a/b")));
         assert_eq!(
-            at(me, "/proc/self/status", true),
-            Some(PathBuf::from(format!("/proc/{me}/status")))
+            at(me(), "/proc/self/status", true),
+            Ok(PathBuf::from(format!("/proc/{}/status", me())))
         );
+    }
+
+    #[test]
+    fn dirfds_and_magic_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let d = std::fs::File::open(&root).unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&d);
+        let r = resolve(&Request {
+            pid: me(),
+            base: Base::Fd(fd),
+            path: b"x/../y",
+            follow_last: true,
+        });
+        assert_eq!(r.map(|r| r.path), Ok(root.join("y")));
+        // /proc/self/fd/N jumps to the file the fd names.
+        let p = format!("/proc/self/fd/{fd}/z");
+        assert_eq!(at(me(), &p, true), Ok(root.join("z")));
+        // A socket names no path: the magic link itself is the result.
+        let (sock, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        let pfd = std::os::fd::AsRawFd::as_raw_fd(&sock);
+        let r = resolve(&Request {
+            pid: me(),
+            base: Base::Cwd,
+            path: format!("/dev/fd/{pfd}").as_bytes(),
+            follow_last: true,
+        })
+        .unwrap();
+        assert_eq!(r.path, PathBuf::from(format!("/proc/{}/fd/{pfd}", me())));
+        assert!(r.magic);
+        // A dirfd that is not open, or not a directory.
+        let bad = |fd| {
+            resolve(&Request {
+                pid: me(),
+                base: Base::Fd(fd),
+                path: b"x",
+                follow_last: true,
+            })
+        };
+        assert_eq!(bad(99_999), Err(libc::EBADF));
+        assert_eq!(bad(pfd), Err(libc::ENOTDIR));
+        assert!(is_magic(b"/proc/1/task/2/fd/3"));
+        assert!(is_magic(b"/proc/1/cwd"));
+        assert!(!is_magic(b"/proc/1/status"));
+        assert!(!is_magic(b"/proc/self/fd/1"));
     }
 
     #[test]
@@ -166,8 +460,19 @@ mod tests {
         let root = dir.path().canonicalize().unwrap();
         symlink(root.join("b"), root.join("a")).unwrap();
         symlink(root.join("a"), root.join("b")).unwrap();
-        let me = std::process::id() as i32;
-        assert_eq!(at(me, &format!("{}/a", root.display()), true), None);
+        assert_eq!(
+            at(me(), &format!("{}/a", root.display()), true),
+            Err(libc::ELOOP)
+        );
+    }
+
+    #[test]
+    fn own_proc_entries_are_proc_self() {
+        let p = PathBuf::from(format!("/proc/{}/status", me()));
+        assert_eq!(own_proc(&p, me()), Some(PathBuf::from("/proc/self/status")));
+        assert_eq!(own_proc(Path::new("/proc/1/status"), me()), None);
+        assert_eq!(own_proc(Path::new("/proc/cpuinfo"), me()), None);
+        assert_eq!(own_proc(Path::new("/tmp/1"), me()), None);
     }
 
     #[test]

@@ -1,13 +1,22 @@
-//! Raw syscalls for code that runs in a forked child: async-signal-safe, no
-//! allocation, no locks, no panics. Each returns the errno on failure.
+//! System calls for code that runs in a forked child, on every platform:
+//! libc's thin wrappers of async-signal-safe calls, so no allocation, no
+//! locks, no panics. Each returns the errno on failure.
+//!
+//! (Linux tests that need one particular syscall number, legacy or `*at`,
+//! use [`super::calls`] instead.)
 
 use std::ffi::CStr;
 use std::os::fd::RawFd;
 
-use super::linux::errno;
+/// The calling thread's errno.
+pub fn errno() -> i32 {
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
+}
 
-fn check(rc: libc::c_long) -> Result<libc::c_long, i32> {
-    if rc < 0 {
+fn check<T: Into<i64> + Copy>(rc: T) -> Result<T, i32> {
+    if rc.into() < 0 {
         Err(errno())
     } else {
         Ok(rc)
@@ -17,49 +26,71 @@ fn check(rc: libc::c_long) -> Result<libc::c_long, i32> {
 /// `openat(AT_FDCWD, path, flags, mode)`.
 pub fn open(path: &CStr, flags: i32, mode: u32) -> Result<RawFd, i32> {
     // SAFETY: path is a NUL-terminated string alive for the call.
-    let rc = unsafe { libc::syscall(libc::SYS_openat, libc::AT_FDCWD, path.as_ptr(), flags, mode) };
-    check(rc).map(|fd| fd as RawFd)
+    check(unsafe { libc::openat(libc::AT_FDCWD, path.as_ptr(), flags, mode as libc::c_uint) })
 }
 
-/// `newfstatat(AT_FDCWD, path, buf, 0)`: the errno of a metadata lookup.
+/// `stat(path)`: the errno of a metadata lookup.
 pub fn stat(path: &CStr) -> Result<(), i32> {
     // SAFETY: all-zero is a valid `struct stat`.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: path is a C string and `st` is writable for the call.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_newfstatat,
-            libc::AT_FDCWD,
-            path.as_ptr(),
-            &mut st,
-            0,
-        )
-    };
-    check(rc).map(drop)
+    check(unsafe { libc::stat(path.as_ptr(), &mut st) }).map(drop)
 }
 
 pub fn read(fd: RawFd, buf: &mut [u8]) -> Result<usize, i32> {
     // SAFETY: buf is writable for buf.len() bytes.
-    let rc = unsafe { libc::syscall(libc::SYS_read, fd, buf.as_mut_ptr(), buf.len()) };
-    check(rc).map(|n| n as usize)
+    check(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) } as i64).map(|n| n as usize)
 }
 
 pub fn write(fd: RawFd, buf: &[u8]) -> Result<usize, i32> {
     // SAFETY: buf is readable for buf.len() bytes.
-    let rc = unsafe { libc::syscall(libc::SYS_write, fd, buf.as_ptr(), buf.len()) };
-    check(rc).map(|n| n as usize)
+    check(unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) } as i64).map(|n| n as usize)
 }
 
 pub fn close(fd: RawFd) {
-    // SAFETY: closing an fd this child owns; errors are irrelevant here.
-    unsafe { libc::syscall(libc::SYS_close, fd) };
+    // SAFETY: closing an fd this process owns; errors are irrelevant here.
+    unsafe { libc::close(fd) };
+}
+
+/// One past the highest fd this process may have open.
+pub fn fd_limit() -> RawFd {
+    // SAFETY: getrlimit writes one rlimit.
+    let mut rl: libc::rlimit = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } != 0 {
+        return 1024;
+    }
+    RawFd::try_from(rl.rlim_cur).unwrap_or(RawFd::MAX)
+}
+
+/// Closes every fd from `from` up, except `keep`. Linux: close_range, so a
+/// high fd limit costs nothing.
+pub fn close_from(from: RawFd, keep: [RawFd; 2]) {
+    let (lo, hi) = (keep[0].min(keep[1]), keep[0].max(keep[1]));
+    #[cfg(target_os = "linux")]
+    {
+        let range = |a: RawFd, b: RawFd| {
+            if a <= b {
+                // SAFETY: close_range on an integer range of our own fds.
+                unsafe { libc::syscall(libc::SYS_close_range, a as u32, b as u32, 0u32) };
+            }
+        };
+        range(from, lo - 1);
+        range(lo + 1, hi - 1);
+        range(hi + 1, RawFd::MAX);
+    }
+    #[cfg(not(target_os = "linux"))]
+    for fd in from..fd_limit() {
+        if fd != lo && fd != hi {
+            close(fd);
+        }
+    }
 }
 
 /// `unlinkat(AT_FDCWD, path, 0)`.
 pub fn unlink(path: &CStr) -> Result<(), i32> {
     // SAFETY: path is a C string alive for the call.
-    let rc = unsafe { libc::syscall(libc::SYS_unlinkat, libc::AT_FDCWD, path.as_ptr(), 0) };
-    check(rc).map(drop)
+    check(unsafe { libc::unlinkat(libc::AT_FDCWD, path.as_ptr(), 0) }).map(drop)
 }
 
 /// `execve(path, argv, envp)`: returns only on failure. `argv` and `envp`
@@ -70,50 +101,45 @@ pub fn execve(path: &CStr, argv: &[*const libc::c_char], envp: &[*const libc::c_
     }
     // SAFETY: path is a C string; argv and envp are NULL-terminated arrays
     // of C strings that outlive the call (it does not return on success).
-    unsafe {
-        libc::syscall(
-            libc::SYS_execve,
-            path.as_ptr(),
-            argv.as_ptr(),
-            envp.as_ptr(),
-        )
-    };
+    unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
     errno()
 }
 
 pub fn socket(domain: i32, ty: i32) -> Result<RawFd, i32> {
     // SAFETY: integer arguments only.
-    let rc = unsafe { libc::syscall(libc::SYS_socket, domain, ty | libc::SOCK_CLOEXEC, 0) };
-    check(rc).map(|fd| fd as RawFd)
+    let fd = check(unsafe { libc::socket(domain, ty, 0) })?;
+    // SAFETY: fcntl on our own fd with integer arguments.
+    unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    Ok(fd)
+}
+
+fn in_len() -> libc::socklen_t {
+    std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t
 }
 
 pub fn connect(fd: RawFd, addr: &libc::sockaddr_in) -> Result<(), i32> {
-    let len = std::mem::size_of::<libc::sockaddr_in>();
-    // SAFETY: addr points at a sockaddr_in of `len` bytes.
-    let rc = unsafe { libc::syscall(libc::SYS_connect, fd, addr as *const libc::sockaddr_in, len) };
-    check(rc).map(drop)
+    // SAFETY: addr points at a sockaddr_in of `in_len()` bytes.
+    check(unsafe { libc::connect(fd, (addr as *const libc::sockaddr_in).cast(), in_len()) })
+        .map(drop)
 }
 
 pub fn bind(fd: RawFd, addr: &libc::sockaddr_in) -> Result<(), i32> {
-    let len = std::mem::size_of::<libc::sockaddr_in>();
-    // SAFETY: addr points at a sockaddr_in of `len` bytes.
-    let rc = unsafe { libc::syscall(libc::SYS_bind, fd, addr as *const libc::sockaddr_in, len) };
-    check(rc).map(drop)
+    // SAFETY: addr points at a sockaddr_in of `in_len()` bytes.
+    check(unsafe { libc::bind(fd, (addr as *const libc::sockaddr_in).cast(), in_len()) }).map(drop)
 }
 
 pub fn sendto(fd: RawFd, buf: &[u8], addr: &libc::sockaddr_in) -> Result<usize, i32> {
-    let len = std::mem::size_of::<libc::sockaddr_in>();
-    // SAFETY: buf is readable for its length; addr is a sockaddr_in of `len` bytes.
+    // SAFETY: buf is readable for its length; addr is a sockaddr_in of
+    // `in_len()` bytes.
     let rc = unsafe {
-        libc::syscall(
-            libc::SYS_sendto,
+        libc::sendto(
             fd,
-            buf.as_ptr(),
+            buf.as_ptr().cast(),
             buf.len(),
             0,
-            addr as *const libc::sockaddr_in,
-            len,
+            (addr as *const libc::sockaddr_in).cast(),
+            in_len(),
         )
     };
-    check(rc).map(|n| n as usize)
+    check(rc as i64).map(|n| n as usize)
 }

@@ -1,13 +1,44 @@
 //! Linux syscalls (x86_64) and the Seatbelt operations they exercise.
 //!
-//! The map follows ../shared/docs/linux-enforcement.md: opens are
-//! file-read-data / file-write-data / file-write-create by their flags, the
-//! stat family and access are file-read-metadata. Syscalls with no Seatbelt
-//! operation are not sent to the supervisor at all.
+//! The map follows ../shared/docs/linux-enforcement.md, legacy and `*at`
+//! forms alike: opens are file-read-data / file-write-data /
+//! file-write-create by their flags; the stat family, access and readlink
+//! are file-read-metadata; xattr reads file-read-xattr; chmod, chown, utimes
+//! and xattr writes file-write-mode / -owner / -times / -xattr; creations
+//! (mkdir, mknod, link, symlink, rename's new name) file-write-create;
+//! removals (unlink, rmdir, rename's old name) file-write-unlink; execve and
+//! execveat process-exec*; fork, vfork and clone without CLONE_THREAD
+//! process-fork; connect and sendto/sendmsg/sendmmsg with an address
+//! network-outbound; bind network-bind. Syscalls with no Seatbelt operation
+//! are not sent to the supervisor at all.
+//!
+//! Reads through an fd already open (fstat, fgetxattr) pass, as on macOS
+//! where the check happened at open; changes through an fd (fchmod, fchown,
+//! futimens, fsetxattr) are checked against the file the fd names.
 
-use crate::vocab::{op, OpId};
+use crate::vocab::OpId;
 
-/// Where a syscall's path lives and how it is resolved.
+/// Operation ids of macOS 14.4.1 the engine checks (tested against the
+/// vocabulary below).
+pub mod op {
+    use crate::vocab::OpId;
+    pub const FILE_READ_DATA: OpId = 22;
+    pub const FILE_READ_METADATA: OpId = 23;
+    pub const FILE_READ_XATTR: OpId = 24;
+    pub const FILE_WRITE_CREATE: OpId = 31;
+    pub const FILE_WRITE_DATA: OpId = 32;
+    pub const FILE_WRITE_MODE: OpId = 35;
+    pub const FILE_WRITE_OWNER: OpId = 36;
+    pub const FILE_WRITE_TIMES: OpId = 38;
+    pub const FILE_WRITE_UNLINK: OpId = 39;
+    pub const FILE_WRITE_XATTR: OpId = 40;
+    pub const NETWORK_BIND: OpId = 111;
+    pub const NETWORK_OUTBOUND: OpId = 112;
+    pub const PROCESS_EXEC: OpId = 120;
+    pub const PROCESS_FORK: OpId = 122;
+}
+
+/// Where a syscall's arguments live and what it exercises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// `open(path, flags)`-like: operations depend on the open flags.
@@ -16,12 +47,33 @@ pub enum Kind {
         path: usize,
         flags: Flags,
     },
-    /// A metadata lookup: file-read-metadata.
-    Metadata {
+    /// One path, one operation.
+    Path {
+        op: OpId,
         dirfd: Option<usize>,
         path: usize,
         follow: Follow,
+        /// Argument holding `AT_*` flags (`AT_EMPTY_PATH`, symlink flags).
+        at: Option<usize>,
     },
+    /// The file an open fd names (fchmod, fchown, fsetxattr, ...).
+    Fd { op: OpId, fd: usize },
+    /// rename family: the old name is unlinked, the new one created.
+    Rename {
+        olddir: Option<usize>,
+        old: usize,
+        newdir: Option<usize>,
+        new: usize,
+        /// `renameat2` flags (RENAME_EXCHANGE swaps both names).
+        flags: Option<usize>,
+    },
+    /// A socket call with an address.
+    Net { op: OpId, addr: Addr },
+    /// fork, vfork, clone without CLONE_THREAD: process-fork.
+    Fork,
+    /// A call that may change the process's credentials: not judged, but it
+    /// ends fd injection (the supervisor would open with other rights).
+    Creds,
 }
 
 /// Where an open's flags come from.
@@ -31,7 +83,7 @@ pub enum Flags {
     Arg(usize),
     /// `creat`: always `O_CREAT | O_WRONLY | O_TRUNC`.
     Creat,
-    /// `openat2`: the first u64 of the `struct open_how` at argument `n`.
+    /// `openat2`: the `struct open_how` at argument `n`, its size at `n + 1`.
     OpenHow(usize),
 }
 
@@ -40,8 +92,29 @@ pub enum Flags {
 pub enum Follow {
     Always,
     Never,
-    /// Follow unless `AT_SYMLINK_NOFOLLOW` is set in argument `n`.
-    UnlessNofollowAt(usize),
+    /// Follow unless `AT_SYMLINK_NOFOLLOW` is in the `at` argument.
+    UnlessNofollow,
+}
+
+/// Where a socket call's address is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Addr {
+    /// Pointer at argument `ptr`, length at `len`.
+    Arg { ptr: usize, len: usize },
+    /// In the `struct msghdr` at argument `n` (`msg_name`).
+    Msg(usize),
+    /// In each of the `len` `struct mmsghdr` at argument `vec`.
+    Mmsg { vec: usize, len: usize },
+}
+
+/// Which filter instruction sends a syscall to the supervisor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    Always,
+    /// clone: only without CLONE_THREAD (a new thread is not a fork).
+    CloneUnlessThread,
+    /// prctl: only the options that change capabilities at the next exec.
+    PrctlCaps,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -49,89 +122,585 @@ pub struct Syscall {
     pub nr: i64,
     pub name: &'static str,
     pub kind: Kind,
+    pub when: When,
 }
 
-const fn open(
-    nr: i64,
-    name: &'static str,
-    dirfd: Option<usize>,
-    path: usize,
-    flags: Flags,
-) -> Syscall {
+/// Syscall numbers the libc crate does not name on x86_64 (Linux 6.13+).
+pub mod nr {
+    pub const SETXATTRAT: i64 = 463;
+    pub const GETXATTRAT: i64 = 464;
+    pub const LISTXATTRAT: i64 = 465;
+    pub const REMOVEXATTRAT: i64 = 466;
+}
+
+/// prctl options that change what an exec grants: they end fd injection.
+pub const PRCTL_CAPS: [u32; 3] = [
+    libc::PR_CAPBSET_DROP as u32,
+    libc::PR_SET_SECUREBITS as u32,
+    libc::PR_CAP_AMBIENT as u32,
+];
+
+const fn sc(nr: i64, name: &'static str, kind: Kind) -> Syscall {
     Syscall {
         nr,
         name,
-        kind: Kind::Open { dirfd, path, flags },
+        kind,
+        when: When::Always,
     }
 }
 
-const fn meta(
+const fn open(nr: i64, name: &'static str, dirfd: Option<usize>, flags: Flags) -> Syscall {
+    let path = if dirfd.is_some() { 1 } else { 0 };
+    sc(nr, name, Kind::Open { dirfd, path, flags })
+}
+
+/// A path call: `dirfd` at 0 and the path at 1 when `at_form`, else the path
+/// at 0.
+const fn path(
     nr: i64,
     name: &'static str,
-    dirfd: Option<usize>,
-    path: usize,
+    op: OpId,
+    at_form: bool,
     follow: Follow,
+    at: Option<usize>,
 ) -> Syscall {
-    Syscall {
+    let (dirfd, path) = if at_form { (Some(0), 1) } else { (None, 0) };
+    sc(
         nr,
         name,
-        kind: Kind::Metadata {
+        Kind::Path {
+            op,
             dirfd,
             path,
             follow,
+            at,
         },
-    }
+    )
 }
 
+/// A call whose path is at `path` relative to the dirfd at `dirfd`.
+const fn path_at(
+    nr: i64,
+    name: &'static str,
+    op: OpId,
+    dirfd: Option<usize>,
+    path: usize,
+    follow: Follow,
+    at: Option<usize>,
+) -> Syscall {
+    sc(
+        nr,
+        name,
+        Kind::Path {
+            op,
+            dirfd,
+            path,
+            follow,
+            at,
+        },
+    )
+}
+
+const fn fd_call(nr: i64, name: &'static str, op: OpId) -> Syscall {
+    sc(nr, name, Kind::Fd { op, fd: 0 })
+}
+
+const fn net(nr: i64, name: &'static str, op: OpId, addr: Addr) -> Syscall {
+    sc(nr, name, Kind::Net { op, addr })
+}
+
+const fn creds(nr: i64, name: &'static str) -> Syscall {
+    sc(nr, name, Kind::Creds)
+}
+
+use Follow::{Always, Never, UnlessNofollow};
+
 /// Every syscall the Linux engine intercepts.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 pub const INTERCEPTED: &[Syscall] = &[
-    open(libc::SYS_open, "open", None, 0, Flags::Arg(1)),
-    open(libc::SYS_openat, "openat", Some(0), 1, Flags::Arg(2)),
-    open(libc::SYS_openat2, "openat2", Some(0), 1, Flags::OpenHow(2)),
-    open(libc::SYS_creat, "creat", None, 0, Flags::Creat),
-    meta(libc::SYS_stat, "stat", None, 0, Follow::Always),
-    meta(libc::SYS_lstat, "lstat", None, 0, Follow::Never),
-    meta(
+    // Opens.
+    open(libc::SYS_open, "open", None, Flags::Arg(1)),
+    open(libc::SYS_openat, "openat", Some(0), Flags::Arg(2)),
+    open(libc::SYS_openat2, "openat2", Some(0), Flags::OpenHow(2)),
+    open(libc::SYS_creat, "creat", None, Flags::Creat),
+    // file-read-metadata.
+    path(
+        libc::SYS_stat,
+        "stat",
+        op::FILE_READ_METADATA,
+        false,
+        Always,
+        None,
+    ),
+    path(
+        libc::SYS_lstat,
+        "lstat",
+        op::FILE_READ_METADATA,
+        false,
+        Never,
+        None,
+    ),
+    path(
         libc::SYS_newfstatat,
         "newfstatat",
-        Some(0),
-        1,
-        Follow::UnlessNofollowAt(3),
+        op::FILE_READ_METADATA,
+        true,
+        UnlessNofollow,
+        Some(3),
     ),
-    meta(
+    path(
         libc::SYS_statx,
         "statx",
-        Some(0),
-        1,
-        Follow::UnlessNofollowAt(2),
+        op::FILE_READ_METADATA,
+        true,
+        UnlessNofollow,
+        Some(2),
     ),
-    meta(libc::SYS_access, "access", None, 0, Follow::Always),
-    meta(libc::SYS_faccessat, "faccessat", Some(0), 1, Follow::Always),
-    meta(
+    path(
+        libc::SYS_access,
+        "access",
+        op::FILE_READ_METADATA,
+        false,
+        Always,
+        None,
+    ),
+    path(
+        libc::SYS_faccessat,
+        "faccessat",
+        op::FILE_READ_METADATA,
+        true,
+        Always,
+        None,
+    ),
+    path(
         libc::SYS_faccessat2,
         "faccessat2",
-        Some(0),
-        1,
-        Follow::UnlessNofollowAt(3),
+        op::FILE_READ_METADATA,
+        true,
+        UnlessNofollow,
+        Some(3),
     ),
-    meta(libc::SYS_readlink, "readlink", None, 0, Follow::Never),
-    meta(
+    path(
+        libc::SYS_readlink,
+        "readlink",
+        op::FILE_READ_METADATA,
+        false,
+        Never,
+        None,
+    ),
+    path(
         libc::SYS_readlinkat,
         "readlinkat",
-        Some(0),
-        1,
-        Follow::Never,
+        op::FILE_READ_METADATA,
+        true,
+        Never,
+        None,
     ),
+    // file-read-xattr.
+    path(
+        libc::SYS_getxattr,
+        "getxattr",
+        op::FILE_READ_XATTR,
+        false,
+        Always,
+        None,
+    ),
+    path(
+        libc::SYS_lgetxattr,
+        "lgetxattr",
+        op::FILE_READ_XATTR,
+        false,
+        Never,
+        None,
+    ),
+    path(
+        libc::SYS_listxattr,
+        "listxattr",
+        op::FILE_READ_XATTR,
+        false,
+        Always,
+        None,
+    ),
+    path(
+        libc::SYS_llistxattr,
+        "llistxattr",
+        op::FILE_READ_XATTR,
+        false,
+        Never,
+        None,
+    ),
+    path(
+        nr::GETXATTRAT,
+        "getxattrat",
+        op::FILE_READ_XATTR,
+        true,
+        UnlessNofollow,
+        Some(2),
+    ),
+    path(
+        nr::LISTXATTRAT,
+        "listxattrat",
+        op::FILE_READ_XATTR,
+        true,
+        UnlessNofollow,
+        Some(2),
+    ),
+    // file-write-data.
+    path(
+        libc::SYS_truncate,
+        "truncate",
+        op::FILE_WRITE_DATA,
+        false,
+        Always,
+        None,
+    ),
+    // file-write-create.
+    path(
+        libc::SYS_mkdir,
+        "mkdir",
+        op::FILE_WRITE_CREATE,
+        false,
+        Never,
+        None,
+    ),
+    path(
+        libc::SYS_mkdirat,
+        "mkdirat",
+        op::FILE_WRITE_CREATE,
+        true,
+        Never,
+        None,
+    ),
+    path(
+        libc::SYS_mknod,
+        "mknod",
+        op::FILE_WRITE_CREATE,
+        false,
+        Never,
+        None,
+    ),
+    path(
+        libc::SYS_mknodat,
+        "mknodat",
+        op::FILE_WRITE_CREATE,
+        true,
+        Never,
+        None,
+    ),
+    path_at(
+        libc::SYS_symlink,
+        "symlink",
+        op::FILE_WRITE_CREATE,
+        None,
+        1,
+        Never,
+        None,
+    ),
+    path_at(
+        libc::SYS_symlinkat,
+        "symlinkat",
+        op::FILE_WRITE_CREATE,
+        Some(1),
+        2,
+        Never,
+        None,
+    ),
+    path_at(
+        libc::SYS_link,
+        "link",
+        op::FILE_WRITE_CREATE,
+        None,
+        1,
+        Never,
+        None,
+    ),
+    path_at(
+        libc::SYS_linkat,
+        "linkat",
+        op::FILE_WRITE_CREATE,
+        Some(2),
+        3,
+        Never,
+        None,
+    ),
+    sc(
+        libc::SYS_rename,
+        "rename",
+        Kind::Rename {
+            olddir: None,
+            old: 0,
+            newdir: None,
+            new: 1,
+            flags: None,
+        },
+    ),
+    sc(
+        libc::SYS_renameat,
+        "renameat",
+        Kind::Rename {
+            olddir: Some(0),
+            old: 1,
+            newdir: Some(2),
+            new: 3,
+            flags: None,
+        },
+    ),
+    sc(
+        libc::SYS_renameat2,
+        "renameat2",
+        Kind::Rename {
+            olddir: Some(0),
+            old: 1,
+            newdir: Some(2),
+            new: 3,
+            flags: Some(4),
+        },
+    ),
+    // file-write-unlink.
+    path(
+        libc::SYS_unlink,
+        "unlink",
+        op::FILE_WRITE_UNLINK,
+        false,
+        Never,
+        None,
+    ),
+    path(
+        libc::SYS_unlinkat,
+        "unlinkat",
+        op::FILE_WRITE_UNLINK,
+        true,
+        Never,
+        None,
+    ),
+    path(
+        libc::SYS_rmdir,
+        "rmdir",
+        op::FILE_WRITE_UNLINK,
+        false,
+        Never,
+        None,
+    ),
+    // file-write-mode.
+    path(
+        libc::SYS_chmod,
+        "chmod",
+        op::FILE_WRITE_MODE,
+        false,
+        Always,
+        None,
+    ),
+    path(
+        libc::SYS_fchmodat,
+        "fchmodat",
+        op::FILE_WRITE_MODE,
+        true,
+        Always,
+        None,
+    ),
+    path(
+        libc::SYS_fchmodat2,
+        "fchmodat2",
+        op::FILE_WRITE_MODE,
+        true,
+        UnlessNofollow,
+        Some(3),
+    ),
+    fd_call(libc::SYS_fchmod, "fchmod", op::FILE_WRITE_MODE),
+    // file-write-owner.
+    path(
+        libc::SYS_chown,
+        "chown",
+        op::FILE_WRITE_OWNER,
+        false,
+        Always,
+        None,
+    ),
+    path(
+        libc::SYS_lchown,
+        "lchown",
+        op::FILE_WRITE_OWNER,
+        false,
+        Never,
+        None,
+    ),
+    path(
+        libc::SYS_fchownat,
+        "fchownat",
+        op::FILE_WRITE_OWNER,
+        true,
+        UnlessNofollow,
+        Some(4),
+    ),
+    fd_call(libc::SYS_fchown, "fchown", op::FILE_WRITE_OWNER),
+    // file-write-times. utimensat with a NULL path acts on its dirfd.
+    path(
+        libc::SYS_utime,
+        "utime",
+        op::FILE_WRITE_TIMES,
+        false,
+        Always,
+        None,
+    ),
+    path(
+        libc::SYS_utimes,
+        "utimes",
+        op::FILE_WRITE_TIMES,
+        false,
+        Always,
+        None,
+    ),
+    path(
+        libc::SYS_futimesat,
+        "futimesat",
+        op::FILE_WRITE_TIMES,
+        true,
+        Always,
+        None,
+    ),
+    path(
+        libc::SYS_utimensat,
+        "utimensat",
+        op::FILE_WRITE_TIMES,
+        true,
+        UnlessNofollow,
+        Some(3),
+    ),
+    // file-write-xattr.
+    path(
+        libc::SYS_setxattr,
+        "setxattr",
+        op::FILE_WRITE_XATTR,
+        false,
+        Always,
+        None,
+    ),
+    path(
+        libc::SYS_lsetxattr,
+        "lsetxattr",
+        op::FILE_WRITE_XATTR,
+        false,
+        Never,
+        None,
+    ),
+    path(
+        libc::SYS_removexattr,
+        "removexattr",
+        op::FILE_WRITE_XATTR,
+        false,
+        Always,
+        None,
+    ),
+    path(
+        libc::SYS_lremovexattr,
+        "lremovexattr",
+        op::FILE_WRITE_XATTR,
+        false,
+        Never,
+        None,
+    ),
+    path(
+        nr::SETXATTRAT,
+        "setxattrat",
+        op::FILE_WRITE_XATTR,
+        true,
+        UnlessNofollow,
+        Some(2),
+    ),
+    path(
+        nr::REMOVEXATTRAT,
+        "removexattrat",
+        op::FILE_WRITE_XATTR,
+        true,
+        UnlessNofollow,
+        Some(2),
+    ),
+    fd_call(libc::SYS_fsetxattr, "fsetxattr", op::FILE_WRITE_XATTR),
+    fd_call(libc::SYS_fremovexattr, "fremovexattr", op::FILE_WRITE_XATTR),
+    // process-exec*.
+    path(
+        libc::SYS_execve,
+        "execve",
+        op::PROCESS_EXEC,
+        false,
+        Always,
+        None,
+    ),
+    path(
+        libc::SYS_execveat,
+        "execveat",
+        op::PROCESS_EXEC,
+        true,
+        UnlessNofollow,
+        Some(4),
+    ),
+    // process-fork.
+    sc(libc::SYS_fork, "fork", Kind::Fork),
+    sc(libc::SYS_vfork, "vfork", Kind::Fork),
+    Syscall {
+        nr: libc::SYS_clone,
+        name: "clone",
+        kind: Kind::Fork,
+        when: When::CloneUnlessThread,
+    },
+    // network-outbound and network-bind.
+    net(
+        libc::SYS_connect,
+        "connect",
+        op::NETWORK_OUTBOUND,
+        Addr::Arg { ptr: 1, len: 2 },
+    ),
+    net(
+        libc::SYS_sendto,
+        "sendto",
+        op::NETWORK_OUTBOUND,
+        Addr::Arg { ptr: 4, len: 5 },
+    ),
+    net(
+        libc::SYS_sendmsg,
+        "sendmsg",
+        op::NETWORK_OUTBOUND,
+        Addr::Msg(1),
+    ),
+    net(
+        libc::SYS_sendmmsg,
+        "sendmmsg",
+        op::NETWORK_OUTBOUND,
+        Addr::Mmsg { vec: 1, len: 2 },
+    ),
+    net(
+        libc::SYS_bind,
+        "bind",
+        op::NETWORK_BIND,
+        Addr::Arg { ptr: 1, len: 2 },
+    ),
+    // Credential changes.
+    creds(libc::SYS_setuid, "setuid"),
+    creds(libc::SYS_setgid, "setgid"),
+    creds(libc::SYS_setreuid, "setreuid"),
+    creds(libc::SYS_setregid, "setregid"),
+    creds(libc::SYS_setresuid, "setresuid"),
+    creds(libc::SYS_setresgid, "setresgid"),
+    creds(libc::SYS_setfsuid, "setfsuid"),
+    creds(libc::SYS_setfsgid, "setfsgid"),
+    creds(libc::SYS_setgroups, "setgroups"),
+    creds(libc::SYS_capset, "capset"),
+    Syscall {
+        nr: libc::SYS_prctl,
+        name: "prctl",
+        kind: Kind::Creds,
+        when: When::PrctlCaps,
+    },
 ];
 
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
 pub const INTERCEPTED: &[Syscall] = &[];
 
-/// Syscalls refused outright: each is a way around a path sandbox
-/// (io_uring bypasses seccomp; handles skip path lookup; ptrace and
-/// userfaultfd can steer the supervisor; mounts change what paths mean).
-#[cfg(target_arch = "x86_64")]
+/// Syscalls refused outright with EPERM: each is a way around a path sandbox
+/// (io_uring bypasses seccomp; handles skip path lookup; ptrace,
+/// process_vm_writev and userfaultfd can steer other processes or the
+/// supervisor; mounts, chroot and namespaces change what paths mean).
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 pub const REFUSED: &[i64] = &[
     libc::SYS_io_uring_setup,
     libc::SYS_io_uring_enter,
@@ -156,8 +725,25 @@ pub const REFUSED: &[i64] = &[
     libc::SYS_setns,
 ];
 
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
 pub const REFUSED: &[i64] = &[];
+
+/// Syscalls answered ENOSYS, so callers fall back to an older call the
+/// filter can judge: clone3 keeps its flags in memory (a CLONE_THREAD the
+/// filter cannot see), glibc falls back to clone.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+pub const UNAVAILABLE: &[i64] = &[libc::SYS_clone3];
+
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+pub const UNAVAILABLE: &[i64] = &[];
+
+/// `seccomp(2)`: a new listener installed by the sandboxed process would
+/// receive the notifications before ours (the newest filter's listener
+/// wins a tie), so SECCOMP_FILTER_FLAG_NEW_LISTENER is refused.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+pub const SECCOMP: i64 = libc::SYS_seccomp;
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+pub const SECCOMP: i64 = -1;
 
 pub fn lookup(nr: i64) -> Option<&'static Syscall> {
     INTERCEPTED.iter().find(|s| s.nr == nr)
@@ -177,7 +763,7 @@ impl Ops {
         o
     }
 
-    fn push(&mut self, op: OpId) {
+    pub fn push(&mut self, op: OpId) {
         if let Some(slot) = self.ids.get_mut(usize::from(self.len)) {
             *slot = op;
             self.len += 1;
@@ -189,21 +775,33 @@ impl Ops {
     }
 }
 
+/// `__O_TMPFILE` without `O_DIRECTORY` (the libc crate only has the union).
+const O_TMPFILE_BIT: i32 = libc::O_TMPFILE & !libc::O_DIRECTORY;
+
+/// Whether an open may create a file (and so depends on the umask).
+pub fn open_creates(flags: u64) -> bool {
+    let flags = flags as i32;
+    flags & libc::O_CREAT != 0 || flags & O_TMPFILE_BIT != 0
+}
+
 /// The operations an open with `flags` exercises; `exists` tells whether the
-/// target exists (O_CREAT of a missing file is file-write-create).
+/// target exists. As in XNU's `vn_open_auth`, an open that creates its file
+/// is checked as file-write-create alone; an O_TMPFILE open creates in the
+/// directory it names.
 pub fn open_operations(flags: u64, exists: bool) -> Ops {
     let flags = flags as i32;
-    let mut ops = Ops::default();
     if flags & libc::O_PATH != 0 {
         return Ops::one(op::FILE_READ_METADATA);
     }
+    if flags & O_TMPFILE_BIT != 0 || (flags & libc::O_CREAT != 0 && !exists) {
+        return Ops::one(op::FILE_WRITE_CREATE);
+    }
+    let mut ops = Ops::default();
     let access = flags & libc::O_ACCMODE;
     if access == libc::O_RDONLY || access == libc::O_RDWR {
         ops.push(op::FILE_READ_DATA);
     }
-    if flags & libc::O_CREAT != 0 && !exists {
-        ops.push(op::FILE_WRITE_CREATE);
-    } else if access == libc::O_WRONLY
+    if access == libc::O_WRONLY
         || access == libc::O_RDWR
         || flags & (libc::O_TRUNC | libc::O_APPEND) != 0
     {
@@ -221,6 +819,30 @@ pub fn open_nofollow(flags: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vocab::Vocab;
+
+    #[test]
+    fn operation_ids_match_the_vocabulary() {
+        let v = Vocab::macos_14();
+        for (id, name) in [
+            (op::FILE_READ_DATA, "file-read-data"),
+            (op::FILE_READ_METADATA, "file-read-metadata"),
+            (op::FILE_READ_XATTR, "file-read-xattr"),
+            (op::FILE_WRITE_CREATE, "file-write-create"),
+            (op::FILE_WRITE_DATA, "file-write-data"),
+            (op::FILE_WRITE_MODE, "file-write-mode"),
+            (op::FILE_WRITE_OWNER, "file-write-owner"),
+            (op::FILE_WRITE_TIMES, "file-write-times"),
+            (op::FILE_WRITE_UNLINK, "file-write-unlink"),
+            (op::FILE_WRITE_XATTR, "file-write-xattr"),
+            (op::NETWORK_BIND, "network-bind"),
+            (op::NETWORK_OUTBOUND, "network-outbound"),
+            (op::PROCESS_EXEC, "process-exec*"),
+            (op::PROCESS_FORK, "process-fork"),
+        ] {
+            assert_eq!(v.op_name(id), Some(name));
+        }
+    }
 
     #[test]
     fn open_flags_map_to_operations() {
@@ -231,7 +853,7 @@ mod tests {
             [op::FILE_WRITE_DATA]
         );
         assert_eq!(
-            ops(libc::O_WRONLY | libc::O_CREAT, false),
+            ops(libc::O_RDWR | libc::O_CREAT, false),
             [op::FILE_WRITE_CREATE]
         );
         assert_eq!(
@@ -243,10 +865,19 @@ mod tests {
             [op::FILE_READ_DATA, op::FILE_WRITE_DATA]
         );
         assert_eq!(ops(libc::O_PATH, true), [op::FILE_READ_METADATA]);
+        assert_eq!(
+            ops(libc::O_TMPFILE | libc::O_RDWR, true),
+            [op::FILE_WRITE_CREATE]
+        );
+        assert!(open_creates(libc::O_TMPFILE as u64));
+        assert!(!open_creates(libc::O_DIRECTORY as u64));
+        assert!(open_nofollow((libc::O_CREAT | libc::O_EXCL) as u64));
+        assert!(!open_nofollow(libc::O_CREAT as u64));
     }
 
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
     #[test]
-    fn every_intercepted_syscall_is_unique() {
+    fn every_intercepted_syscall_is_unique_and_not_refused() {
         for (i, a) in INTERCEPTED.iter().enumerate() {
             assert!(
                 INTERCEPTED[i + 1..].iter().all(|b| b.nr != a.nr),
@@ -254,7 +885,10 @@ mod tests {
                 a.name
             );
             assert!(!REFUSED.contains(&a.nr), "{}", a.name);
+            assert!(!UNAVAILABLE.contains(&a.nr), "{}", a.name);
+            assert_ne!(a.nr, SECCOMP, "{}", a.name);
         }
         assert_eq!(lookup(libc::SYS_openat).map(|s| s.name), Some("openat"));
+        assert_eq!(lookup(nr::GETXATTRAT).map(|s| s.name), Some("getxattrat"));
     }
 }

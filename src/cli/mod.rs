@@ -3,6 +3,7 @@
 pub mod compile;
 pub mod decode;
 pub mod diff;
+pub mod exec;
 pub mod expect;
 pub mod probe;
 pub mod report;

@@ -1,0 +1,227 @@
+//! The filter arguments of a socket call: the socket's domain, type and
+//! protocol (as Darwin numbers them, since compiled profiles carry Darwin
+//! constants) and the address, decoded from the bytes the process passed.
+
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// Darwin's number for a Linux socket domain. AF_INET and AF_UNIX agree;
+/// AF_INET6 is 30 on Darwin (10 on Linux); Linux's routing sockets
+/// (AF_NETLINK, whose alias is AF_ROUTE) map to Darwin's AF_ROUTE. Other
+/// domains have no Darwin counterpart: they get a number no Darwin constant
+/// has, so a `(socket-domain ...)` filter never matches them.
+pub fn darwin_domain(linux: i32) -> u16 {
+    match linux {
+        libc::AF_UNIX => 1,
+        libc::AF_INET => 2,
+        libc::AF_INET6 => 30,
+        libc::AF_NETLINK => 17,
+        _ => NO_DARWIN_DOMAIN,
+    }
+}
+
+/// The domain number given for a socket Darwin has no domain for.
+pub const NO_DARWIN_DOMAIN: u16 = 0xffff;
+
+/// Socket types and IP protocol numbers are the same on both systems for
+/// everything a profile can name (SOCK_STREAM 1, SOCK_DGRAM 2, SOCK_RAW 3,
+/// SOCK_SEQPACKET 5; IANA protocol numbers).
+pub fn darwin_type(linux: i32) -> u16 {
+    u16::try_from(linux).unwrap_or(NO_DARWIN_DOMAIN)
+}
+
+/// A socket's domain, type and protocol, as Linux reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Socket {
+    pub domain: i32,
+    pub ty: i32,
+    pub protocol: i32,
+}
+
+impl Socket {
+    /// The integer filter arguments (socket-domain, socket-type,
+    /// socket-protocol) with Darwin's numbers.
+    pub fn filter_args(&self) -> [(u8, u16); 3] {
+        use crate::vocab::filter;
+        [
+            (filter::SOCKET_DOMAIN, darwin_domain(self.domain)),
+            (filter::SOCKET_TYPE, darwin_type(self.ty)),
+            (filter::SOCKET_PROTOCOL, darwin_type(self.protocol)),
+        ]
+    }
+}
+
+/// A decoded socket address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Address {
+    Inet(Ipv4Addr, u16),
+    Inet6(Ipv6Addr, u16),
+    /// A pathname Unix socket: the path as passed (maybe relative).
+    Unix(Vec<u8>),
+    /// An abstract Unix socket name (without the leading NUL).
+    Abstract(Vec<u8>),
+    /// AF_UNSPEC: connect's way of dissolving an association.
+    Unspec,
+    /// Too short for its family, or a family we do not decode.
+    Other {
+        family: u16,
+    },
+}
+
+impl Address {
+    /// Decodes `bytes` (a `struct sockaddr_*` of the length the call gave).
+    pub fn parse(bytes: &[u8]) -> Address {
+        let Some(family) = bytes.get(..2).map(|b| u16::from_ne_bytes([b[0], b[1]])) else {
+            return Address::Other { family: 0 };
+        };
+        let port = |b: &[u8]| u16::from_be_bytes([b[2], b[3]]);
+        match i32::from(family) {
+            libc::AF_UNSPEC => Address::Unspec,
+            libc::AF_INET if bytes.len() >= 8 => Address::Inet(
+                Ipv4Addr::new(bytes[4], bytes[5], bytes[6], bytes[7]),
+                port(bytes),
+            ),
+            libc::AF_INET6 if bytes.len() >= 24 => {
+                let mut ip = [0u8; 16];
+                ip.copy_from_slice(&bytes[8..24]);
+                Address::Inet6(Ipv6Addr::from(ip), port(bytes))
+            }
+            libc::AF_UNIX => {
+                let path = &bytes[2..];
+                match path.first() {
+                    Some(0) => Address::Abstract(
+                        path[1..].iter().copied().take_while(|&b| b != 0).collect(),
+                    ),
+                    _ => Address::Unix(path.iter().copied().take_while(|&b| b != 0).collect()),
+                }
+            }
+            _ => Address::Other { family },
+        }
+    }
+}
+
+impl fmt::Display for Address {
+    /// As Seatbelt's log shows addresses: `127.0.0.1:80`, `[::1]:80`, the
+    /// path of a Unix socket.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Address::Inet(ip, port) => write!(f, "{ip}:{port}"),
+            Address::Inet6(ip, port) => write!(f, "[{ip}]:{port}"),
+            Address::Unix(p) => f.write_str(&String::from_utf8_lossy(p)),
+            Address::Abstract(n) => write!(f, "@{}", String::from_utf8_lossy(n)),
+            Address::Unspec => f.write_str("unspec"),
+            Address::Other { family } => write!(f, "family {family}"),
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use super::Socket;
+    use std::os::fd::{AsRawFd, OwnedFd};
+
+    fn sockopt(fd: &OwnedFd, name: i32) -> Result<i32, i32> {
+        let mut v: i32 = 0;
+        let mut len = std::mem::size_of::<i32>() as libc::socklen_t;
+        // SAFETY: getsockopt writes at most `len` bytes into `v`.
+        let rc = unsafe {
+            libc::getsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                name,
+                (&mut v as *mut i32).cast(),
+                &mut len,
+            )
+        };
+        if rc < 0 {
+            Err(super::super::notify::errno())
+        } else {
+            Ok(v)
+        }
+    }
+
+    impl Socket {
+        /// Reads a socket's domain, type and protocol (ENOTSOCK if `fd` is
+        /// not a socket, as the kernel would answer the call).
+        pub fn of(fd: &OwnedFd) -> Result<Socket, i32> {
+            Ok(Socket {
+                domain: sockopt(fd, libc::SO_DOMAIN)?,
+                ty: sockopt(fd, libc::SO_TYPE)?,
+                protocol: sockopt(fd, libc::SO_PROTOCOL)?,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inet(ip: [u8; 4], port: u16) -> Vec<u8> {
+        let mut b = (libc::AF_INET as u16).to_ne_bytes().to_vec();
+        b.extend_from_slice(&port.to_be_bytes());
+        b.extend_from_slice(&ip);
+        b.extend_from_slice(&[0; 8]);
+        b
+    }
+
+    #[test]
+    fn decodes_addresses_as_seatbelt_shows_them() {
+        assert_eq!(
+            Address::parse(&inet([127, 0, 0, 1], 80)).to_string(),
+            "127.0.0.1:80"
+        );
+        let mut v6 = (libc::AF_INET6 as u16).to_ne_bytes().to_vec();
+        v6.extend_from_slice(&443u16.to_be_bytes());
+        v6.extend_from_slice(&[0; 4]);
+        v6.extend_from_slice(&Ipv6Addr::LOCALHOST.octets());
+        assert_eq!(Address::parse(&v6).to_string(), "[::1]:443");
+        let mut unix = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
+        unix.extend_from_slice(b"/run/x.sock\0\0\0");
+        assert_eq!(
+            Address::parse(&unix),
+            Address::Unix(b"/run/x.sock".to_vec())
+        );
+        let mut abs = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
+        abs.extend_from_slice(b"\0name");
+        assert_eq!(Address::parse(&abs).to_string(), "@name");
+        assert_eq!(Address::parse(&[0, 0]), Address::Unspec);
+        // Truncated: no crash, no guess.
+        assert_eq!(
+            Address::parse(&inet([1, 2, 3, 4], 5)[..6]),
+            Address::Other {
+                family: libc::AF_INET as u16
+            }
+        );
+        assert_eq!(Address::parse(&[]), Address::Other { family: 0 });
+    }
+
+    #[test]
+    fn domains_take_darwin_numbers() {
+        assert_eq!(darwin_domain(libc::AF_INET), 2);
+        assert_eq!(darwin_domain(libc::AF_INET6), 30);
+        assert_eq!(darwin_domain(libc::AF_UNIX), 1);
+        assert_eq!(darwin_domain(libc::AF_PACKET), NO_DARWIN_DOMAIN);
+        let s = Socket {
+            domain: libc::AF_INET6,
+            ty: libc::SOCK_DGRAM,
+            protocol: libc::IPPROTO_UDP,
+        };
+        assert_eq!(s.filter_args(), [(10, 30), (11, 2), (12, 17)]);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn reads_a_sockets_triple() {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let fd: std::os::fd::OwnedFd = s.into();
+        assert_eq!(
+            Socket::of(&fd),
+            Ok(Socket {
+                domain: libc::AF_INET,
+                ty: libc::SOCK_DGRAM,
+                protocol: libc::IPPROTO_UDP
+            })
+        );
+    }
+}

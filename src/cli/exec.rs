@@ -1,0 +1,101 @@
+//! `sbcheck exec`: `sandbox-exec` for Linux (and a front end to the real
+//! one's mechanism on macOS). Runs a command under a profile, the exec
+//! itself checked as process-exec*, logs every denial, and exits with the
+//! command's status (128 + N when a signal N ended it).
+
+use super::{load_any, Usage};
+use crate::apply::exec::Command;
+use crate::apply::log::LogTarget;
+use crate::apply::{apply, Backend, Config};
+use std::process::ExitCode;
+
+const WITH_VALUE: &[&str] = &["--profile", "--param", "--log", "--backend"];
+const SWITCHES: &[&str] = &["--macos-paths"];
+
+/// Splits `[OPTIONS] [--] CMD ARGS...` at the command: options before it
+/// are ours, everything from it on is the command's, options included.
+fn split(args: &[String]) -> Result<(&[String], &[String]), Usage> {
+    let mut i = 0;
+    while let Some(a) = args.get(i) {
+        if a == "--" {
+            return Ok((&args[..i], &args[i + 1..]));
+        }
+        if WITH_VALUE.contains(&a.as_str()) {
+            i += 2;
+        } else if SWITCHES.contains(&a.as_str()) {
+            i += 1;
+        } else if a.starts_with('-') && a.len() > 1 {
+            return Err(Usage(format!("unknown option {a}")));
+        } else {
+            return Ok((&args[..i], &args[i..]));
+        }
+    }
+    Ok((args, &[]))
+}
+
+pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
+    let (ours, command) = split(args)?;
+    let p = super::parse(ours, WITH_VALUE, SWITCHES)?;
+    let source = p
+        .one("--profile")
+        .ok_or_else(|| Usage("exec needs --profile PROFILE(.sb|.sb.bin)".into()))?;
+    let Some((program, rest)) = command.split_first() else {
+        return Err(Usage(
+            "exec needs a command: exec --profile P -- CMD ARGS...".into(),
+        ));
+    };
+    let profile = load_any(&source, &p.params()?)?;
+    let backend = match p.one("--backend") {
+        Some(b) => Some(
+            Backend::parse(&b)
+                .ok_or_else(|| Usage(format!("unknown backend {b:?}: linux or seatbelt")))?,
+        ),
+        None => None,
+    };
+    let config = Config {
+        backend,
+        macos_paths: p.has("--macos-paths"),
+        log: p
+            .one("--log")
+            .map_or(LogTarget::Stderr, |f| LogTarget::File(f.into())),
+        record: false,
+        subreaper: true,
+    };
+    let command = Command::new(program, rest).map_err(|e| Usage(e.to_string()))?;
+    let mut enforcement = apply(&profile, &config).map_err(|e| Usage(e.to_string()))?;
+    let status = enforcement
+        .exec(&command)
+        .map_err(|e| Usage(format!("{}: {e}", command.display)))?;
+    Ok(ExitCode::from(status.shell_code().clamp(0, 255) as u8))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_command_starts_at_dashdash_or_the_first_word() {
+        let a = strings(&["--profile", "p.sb", "--", "ls", "-l"]);
+        let (ours, cmd) = split(&a).unwrap();
+        assert_eq!((ours.len(), cmd), (2, &strings(&["ls", "-l"])[..]));
+        let a = strings(&["--log", "f", "--macos-paths", "cat", "--help"]);
+        let (ours, cmd) = split(&a).unwrap();
+        assert_eq!((ours.len(), cmd), (3, &strings(&["cat", "--help"])[..]));
+        let a = strings(&["--bogus", "cat"]);
+        assert_eq!(split(&a).unwrap_err().0, "unknown option --bogus");
+    }
+
+    #[test]
+    fn usage_errors_are_named() {
+        let e = main(&strings(&["--", "true"])).unwrap_err();
+        assert!(e.0.contains("needs --profile"), "{}", e.0);
+        let e = main(&strings(&["--profile", "x.sb"])).unwrap_err();
+        assert!(e.0.contains("needs a command"), "{}", e.0);
+        let e = main(&strings(&["--profile", "/nonexistent.sb.bin", "true"])).unwrap_err();
+        assert!(e.0.starts_with("/nonexistent.sb.bin: "), "{}", e.0);
+    }
+}
