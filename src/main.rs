@@ -9,7 +9,7 @@ usage: sbcheck <command> [options]
 commands:
   run [--profile NAME]... [--macos-paths] [--matrix FILE] [--out DIR]
         run the runtime-check matrix: a table on screen, traces in out/
-  compile PROFILE.sb [-o OUT.sb.bin] [--param KEY=VALUE]...
+  compile PROFILE.sb [-o OUT.sb.bin] [--param KEY=VALUE]... [-I DIR]...
         compile SBPL to a blob in Apple's macOS 14 format
   probe --profile PROFILE(.sb|.sb.bin) [--param K=V] [--macos-paths] OPERATION TARGET
         one cell from the command line: decoder, observed verdict, errno, rule
