@@ -9,14 +9,16 @@
 //!    with Apple's implicit rules) done here, independently of the compiler
 //!    (only the list of operations allowed under `(deny default)`, which the
 //!    Apple blobs pin, is shared).
+//!    The evaluator's rules are also read at the SBPL level
+//!    (`sbpl::rules::decide`), so a failure says which stage is wrong.
 //! 2. Random regexes: the compiled AppleMatch program, run by the VM, must
 //!    match exactly the strings the parsed regex matches.
 
 use sbcheck::blob::Profile;
 use sbcheck::eval::{evaluate, Args, Verdict};
 use sbcheck::sbpl::regex::{run_program, Regex};
-use sbcheck::sbpl::rules::ALLOWED_UNDER_DENY_DEFAULT;
-use sbcheck::sbpl::{compile, Options};
+use sbcheck::sbpl::rules::{self, ALLOWED_UNDER_DENY_DEFAULT};
+use sbcheck::sbpl::{self, compile, Options, SearchPath};
 use sbcheck::vocab::{OpId, Vocab};
 
 /// splitmix64.
@@ -384,6 +386,8 @@ fn compiled_profiles_decide_like_their_rules() {
         let blob = compile(&src, &Options::default())
             .unwrap_or_else(|e| panic!("seed {seed}: {e}\n{src}"));
         let profile = Profile::decode(&blob).unwrap_or_else(|e| panic!("seed {seed}: {e}\n{src}"));
+        let evaluated =
+            sbpl::evaluate(&src, None, &Options::default(), &SearchPath::default()).unwrap();
         let coverage = Coverage::new(v, &model);
         let paths = nearby_paths(&mut rng);
         for _ in 0..40 {
@@ -397,8 +401,26 @@ fn compiled_profiles_decide_like_their_rules() {
                 ints: &r.ints,
                 strings: &strings,
             };
+            let request = rules::Request {
+                path: Some(&r.path),
+                strings: strings.to_vec(),
+                ints: r.ints.to_vec(),
+            };
             for &op in &ops {
                 let expected = decide(v, &model, &coverage, op, &r);
+                // The evaluator's rules, read at the SBPL level: tells an
+                // evaluator bug from a layout bug.
+                let sbpl_level = if rules::decide(&evaluated, op, &request).is_deny() {
+                    Verdict::Deny
+                } else {
+                    Verdict::Allow
+                };
+                assert_eq!(
+                    sbpl_level,
+                    expected,
+                    "seed {seed}: evaluated rules, {} on {r:?}\n{src}",
+                    v.op_name(op).unwrap()
+                );
                 let decision = evaluate(&profile, op, &args);
                 assert_eq!(
                     decision.verdict(),

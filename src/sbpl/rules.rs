@@ -1,7 +1,7 @@
 //! A profile after evaluation and before layout: rules over concrete
 //! operation ids, with the rules Apple's compiler adds implicitly, and the
 //! SBPL-level meaning of those rules ([`decide`]: the last matching rule
-//! wins), which the property tests hold the compiled blob to.
+//! wins), read from the rules rather than from their encoding.
 
 use super::reader::Span;
 use super::regex::Regex;
