@@ -15,9 +15,9 @@
 //! Matching is a search: the program may start at any position, and it
 //! accepts as soon as it reaches `15`; only `$` ties a match to the end.
 //!
-//! Code generation follows the eight regexes of the iOS 17 platform profile
-//! (`tests/compiler_regex.rs` rebuilds each byte for byte from its source as
-//! rendered by the decoder), which fix these rules [blob]:
+//! Code generation follows the regexes of the iOS 17 and iOS 26 platform
+//! profiles (`tests/compiler_regex.rs` rebuilds all nine byte for byte from
+//! their sources as rendered by the decoder), which fix these rules [blob]:
 //! - the regex is a graph (Thompson construction) written out depth first,
 //!   a fork's first edge inline and its second edge later, pending second
 //!   edges taken last-pushed first;
@@ -25,8 +25,9 @@
 //! - `(A|B|C)` = `fork C'; fork B'; A; <rest of the regex>; B': B; jmp rest;
 //!   C': C; jmp rest` (the branches meet at an empty node, which costs a
 //!   jump when reached after the code that follows it is written);
-//! - `(G)?` forks straight to what follows the group, `a?` on a single atom
-//!   is `(a|)`: `^/mnt/?$`-style sources end `fork F; 02 2f; 29; 15 00; F: jmp`.
+//! - `(G)?` forks straight to what follows the group (`(com\.apple\.)?`),
+//!   while `a?` on a single atom is `(a|)`: `/?$` is `fork F; 02 2f; 29;
+//!   15 00; F: jmp 29` (two samples each; why they differ is unknown).
 //! - a negated class is its complement, written as ranges with one range
 //!   wrapping past 0xff: `[^/]` = `1b 30 2e`.
 //!
