@@ -236,3 +236,25 @@ fn bad_regex_is_a_compile_error_at_the_filter() {
         "{e}"
     );
 }
+
+/// Regex indices follow the order the node-numbering walk finishes their
+/// nodes (post-order), items the data walk (pre-order): in a chain, the last
+/// test gets index 0 and the first test's item comes first, as in the iOS
+/// profiles.
+#[test]
+fn regex_numbering_and_placement_follow_the_two_walks() {
+    let src = r#"(version 1)
+(deny default)
+(allow file-read-data (require-any (regex #"^/x") (regex #"^/y")))
+"#;
+    let blob = compile(src, &Options::default()).unwrap();
+    let p = Profile::decode(&blob).unwrap();
+    assert_eq!(p.header.regex_count, 2);
+    let table: Vec<u16> = (0..2)
+        .map(|i| u16::from_le_bytes([blob[14 + 2 * i], blob[15 + 2 * i]]))
+        .collect();
+    let item = |s: &str| Regex::parse(s).unwrap().item().unwrap();
+    assert_eq!(p.data_item(table[0]).unwrap(), item("^/y"));
+    assert_eq!(p.data_item(table[1]).unwrap(), item("^/x"));
+    assert!(table[1] < table[0], "{table:?}");
+}

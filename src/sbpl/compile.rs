@@ -22,10 +22,11 @@
 //!   graph in pre-order, match edge first; equal items are stored once; each
 //!   item starts on an 8-byte boundary and the blob ends with the last item
 //!   [blob];
-//! - regexes are numbered in the order they first appear in the source, and
-//!   their items are placed like any other item, when the walk first meets
-//!   a node that uses them [model: the iOS 17 profile shows regex items
-//!   interleaved with other items, out of index order, which fits].
+//! - regexes are numbered in the order the node-numbering walk finishes
+//!   their first node (post-order, before the reversal: the order nodes are
+//!   created in), and their items are placed like any other item, when the
+//!   data walk first meets a node that uses them [blob: iOS 17 and iOS 26,
+//!   whose eight regexes each are numbered and placed exactly so].
 //! - terminals with a modifier are nodes of their own; a string argument
 //!   (`(with message "...")`) is a NUL-terminated item placed when the walk
 //!   reaches the terminal [model].
@@ -169,7 +170,7 @@ pub fn layout(rules: &Rules) -> Result<Vec<u8>, String> {
         number[i] = n as u16;
     }
 
-    let regexes = number_regexes(rules, &graph, &order);
+    let regexes = number_regexes(&graph, &order);
     let data = place_data(&graph, &roots, &regexes)?;
     let nodes: Vec<Node> = order
         .iter()
@@ -285,54 +286,30 @@ fn chain(graph: &mut Graph, rules: &Rules, operation: OpId) -> usize {
     next
 }
 
-/// Regex-table indices: the regexes the graph uses, in source order.
+/// Regex-table indices: the regexes the graph uses, in the order their first
+/// node is finished by the numbering walk (`order` reversed is that walk's
+/// post-order).
 struct RegexNumbers {
     order: Vec<Regex>,
     index: HashMap<Regex, u16>,
 }
 
-fn number_regexes(rules: &Rules, graph: &Graph, order: &[usize]) -> RegexNumbers {
-    let mut rank: HashMap<&Regex, usize> = HashMap::new();
-    for rule in &rules.rules {
-        if let Some(f) = &rule.filter {
-            visit_regexes(f, &mut |r| {
-                let next = rank.len();
-                rank.entry(r).or_insert(next);
-            });
-        }
-    }
+fn number_regexes(graph: &Graph, order: &[usize]) -> RegexNumbers {
     let mut used: Vec<Regex> = Vec::new();
-    for &i in order {
+    let mut index = HashMap::new();
+    for &i in order.iter().rev() {
         if let GNode::Test {
             leaf: Leaf::Regex { regex, .. },
             ..
         } = &graph.nodes[i]
         {
-            if !used.contains(regex) {
+            if !index.contains_key(regex) {
+                index.insert(regex.clone(), used.len() as u16);
                 used.push(regex.clone());
             }
         }
     }
-    used.sort_by_key(|r| rank.get(r).copied().unwrap_or(usize::MAX));
-    let index = used
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.clone(), i as u16))
-        .collect();
     RegexNumbers { order: used, index }
-}
-
-fn visit_regexes<'a>(f: &'a Filter, visit: &mut impl FnMut(&'a Regex)) {
-    match f {
-        Filter::Leaf(Leaf::Regex { regex, .. }) => visit(regex),
-        Filter::Leaf(_) => {}
-        Filter::All(parts) | Filter::Any(parts) => {
-            for p in parts {
-                visit_regexes(p, visit);
-            }
-        }
-        Filter::Not(inner) => visit_regexes(inner, visit),
-    }
 }
 
 /// The data area: items on 8-byte boundaries, referenced in 8-byte units.
