@@ -16,8 +16,10 @@
 //!   of compiler-added rules, which Apple keeps apart; a test whose edges
 //!   meet is dropped [blob];
 //! - nodes are numbered in reverse post-order of a walk over the operations
-//!   in ascending id, unmatch edge before match edge, so the default's
-//!   terminal is the last node [blob];
+//!   in ascending id, match edge before unmatch edge, so the default's
+//!   terminal is the last node [blob: the 38 macOS blobs fit either edge
+//!   order; the iOS 17 and iOS 26 profiles, 9957 and 9652 nodes, are
+//!   numbered exactly so, and not with the unmatch edge first];
 //! - data items are placed walking the operations in ascending id, each
 //!   graph in pre-order, match edge first; equal items are stored once; each
 //!   item starts on an 8-byte boundary and the blob ends with the last item
@@ -225,7 +227,7 @@ fn terminal(outcome: &Outcome, data_arg: u16) -> Action {
 }
 
 /// Node numbering as Apple's: a post-order walk from each operation's root
-/// in ascending id (the unmatch edge before the match edge), reversed. The
+/// in ascending id (the match edge before the unmatch edge), reversed. The
 /// default's terminal, finished first, ends up last.
 fn reverse_post_order(graph: &Graph, roots: &[usize]) -> Vec<usize> {
     let mut done = vec![false; graph.nodes.len()];
@@ -245,9 +247,9 @@ fn reverse_post_order(graph: &Graph, roots: &[usize]) -> Vec<usize> {
             }
             stack.push((i, true));
             if let Some((matched, unmatched)) = graph.edges(i) {
-                // Pushed last, popped first: unmatch is walked before match.
-                stack.push((matched, false));
+                // Pushed last, popped first: match is walked before unmatch.
                 stack.push((unmatched, false));
+                stack.push((matched, false));
             }
         }
     }
