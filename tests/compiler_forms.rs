@@ -154,6 +154,14 @@ fn modifiers_set_the_terminal(
 }
 
 #[test]
+fn a_parameter_given_twice_takes_the_last_value() {
+    let src = "(version 1)\n(deny default)\n(allow file-read* (subpath (param \"ROOT\")))";
+    let twice = compile(src, &opts(&[("ROOT", "/a"), ("ROOT", "/b")])).unwrap();
+    let once = compile(src, &opts(&[("ROOT", "/b")])).unwrap();
+    assert_eq!(twice, once);
+}
+
+#[test]
 fn message_modifier_is_a_string_item() {
     let p = decoded(
         "(version 1)\n(allow default)\n(deny file-read-data (literal \"/x\") (with message \"no reading\"))",

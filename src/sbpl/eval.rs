@@ -1018,10 +1018,13 @@ impl Evaluator<'_> {
                 }
             }
             Builtin::Param => match args.as_slice() {
+                // A key given twice takes its last value, as a later
+                // sandbox_set_param call would.
                 [Value::Str(key)] => Ok(self
                     .options
                     .params
                     .iter()
+                    .rev()
                     .find(|(k, _)| k == key)
                     .map_or(Value::Bool(false), |(_, v)| Value::Str(v.clone()))),
                 _ => Err(self.error(form, "(param \"KEY\") takes one string")),
