@@ -1,21 +1,32 @@
 //! Decisions: walk an operation's graph from its op-table entry (its bucket)
 //! to a terminal, recording every node on the way so a decision can say which
 //! rule decided it.
+//!
+//! Everything a filter needs was decoded with the profile (pattern programs,
+//! regexes, bitmaps, strings), so a decision reads no bytes and allocates
+//! only its step list. A filter whose argument the caller did not give, or a
+//! pattern that needs a global variable with no value, stops the walk:
+//! the decision is *undetermined at that node*, never guessed.
 
-use crate::blob::pattern::Pattern;
-use crate::blob::{Action, Node, Profile};
-use crate::vocab::{filter, OpId, Vocab};
+use crate::blob::pattern::{Match, Program};
+use crate::blob::render::{self, Texts};
+use crate::blob::{Action, FilterArg, Node, Profile};
+use crate::vocab::{filter, OpId};
 use std::fmt;
 
 /// The arguments an operation is checked with. Filters whose argument is not
 /// given are reported as undetermined, never guessed.
+///
+/// A filter may be given several values (a process with several
+/// attributes): it matches when any of them does.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Args<'a> {
     pub path: Option<&'a [u8]>,
     /// Integer arguments by filter id: socket-domain, socket-type,
-    /// socket-protocol, target (1 = self), vnode-type.
+    /// socket-protocol, target (1 = self), vnode-type, syscall-number, ...
     pub ints: &'a [(u8, u16)],
     /// String arguments by filter id: global-name, control-name, ...
+    /// (an empty string stands for "none": it matches no name).
     pub strings: &'a [(u8, &'a [u8])],
 }
 
@@ -26,7 +37,30 @@ impl<'a> Args<'a> {
             ..Args::default()
         }
     }
+
+    /// The string inputs of filter `f`: the path for the path filter, then
+    /// any string given for it.
+    fn strings_for(&self, f: u8) -> impl Iterator<Item = &'a [u8]> + '_ {
+        let path = self.path.filter(|_| f == filter::PATH);
+        path.into_iter().chain(
+            self.strings
+                .iter()
+                .filter(move |(id, _)| *id == f)
+                .map(|(_, v)| *v),
+        )
+    }
+
+    fn ints_for(&self, f: u8) -> impl Iterator<Item = u16> + '_ {
+        self.ints
+            .iter()
+            .filter(move |(id, _)| *id == f)
+            .map(|(_, v)| *v)
+    }
 }
+
+/// Values of global variables by name (`("HOME", b"/Users/me")`); a name
+/// may repeat for a variable with several values.
+pub type Vars<'a> = [(&'a str, &'a [u8])];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -78,30 +112,63 @@ pub enum Undetermined {
     UnknownOperation(OpId),
     /// The filter at `node` needs an argument the caller did not give.
     MissingArgument { node: u16, filter: u8 },
-    /// The node's pattern or filter is not interpreted by this evaluator.
+    /// The pattern at `node` needs global variable `var` (its index in the
+    /// blob's table), whose value was not given.
+    MissingVariable { node: u16, var: u8 },
+    /// The node's filter is one whose argument this decoder cannot read.
     Uninterpreted { node: u16, filter: u8 },
     /// The walk came back to `node`: the graph has a cycle.
     Cycle { node: u16 },
 }
 
+impl Undetermined {
+    /// The reason with the profile's own names for filters and variables.
+    pub fn describe(&self, profile: &Profile) -> String {
+        let v = profile.vocab;
+        match self {
+            Undetermined::UnknownOperation(op) => {
+                format!("operation {} has no op-table entry", v.op_label(*op))
+            }
+            Undetermined::MissingArgument { node, filter } => format!(
+                "undetermined at node {node}: no {} argument given",
+                v.filter_label(*filter)
+            ),
+            Undetermined::MissingVariable { node, var } => format!(
+                "undetermined at node {node}: no value given for ${{{}}}",
+                profile
+                    .var_name(*var)
+                    .map_or_else(|| format!("var#{var}"), str::to_owned)
+            ),
+            Undetermined::Uninterpreted { node, filter } => format!(
+                "undetermined at node {node}: the {} filter's argument is not interpreted",
+                v.filter_label(*filter)
+            ),
+            Undetermined::Cycle { node } => format!("cycle in the node graph at node {node}"),
+        }
+    }
+}
+
 impl fmt::Display for Undetermined {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let v = Vocab::macos_14();
-        let fname = |id: u8| v.filter_name(id).unwrap_or("?");
+        // Without the profile only ids can be named.
         match self {
             Undetermined::UnknownOperation(op) => write!(f, "operation {op} has no op-table entry"),
             Undetermined::MissingArgument { node, filter } => {
                 write!(
                     f,
-                    "undetermined at node {node}: no {} argument given",
-                    fname(*filter)
+                    "undetermined at node {node}: no filter#{filter} argument given"
+                )
+            }
+            Undetermined::MissingVariable { node, var } => {
+                write!(
+                    f,
+                    "undetermined at node {node}: no value given for variable {var}"
                 )
             }
             Undetermined::Uninterpreted { node, filter } => {
                 write!(
                     f,
-                    "undetermined at node {node}: {} filter not interpreted",
-                    fname(*filter)
+                    "undetermined at node {node}: filter#{filter} not interpreted"
                 )
             }
             Undetermined::Cycle { node } => write!(f, "cycle in the node graph at node {node}"),
@@ -134,10 +201,28 @@ impl Decision {
     pub fn node_path(&self) -> Vec<u16> {
         self.steps.iter().map(|s| s.node).collect()
     }
+
+    /// The terminal's modifiers and flags as SBPL `(with ...)` forms.
+    pub fn modifiers(&self, profile: &Profile) -> Vec<String> {
+        self.outcome
+            .as_ref()
+            .map(|a| render::action_modifiers(profile, a))
+            .unwrap_or_default()
+    }
 }
 
-/// Decides `operation` with `args`.
+/// Decides `operation` with `args` (no global variable values).
 pub fn evaluate(profile: &Profile, operation: OpId, args: &Args<'_>) -> Decision {
+    evaluate_with(profile, operation, args, &[])
+}
+
+/// Decides `operation` with `args` and values for global variables.
+pub fn evaluate_with(
+    profile: &Profile,
+    operation: OpId,
+    args: &Args<'_>,
+    vars: &Vars<'_>,
+) -> Decision {
     let Some(&bucket) = profile.op_table.get(usize::from(operation)) else {
         return Decision {
             operation,
@@ -146,15 +231,22 @@ pub fn evaluate(profile: &Profile, operation: OpId, args: &Args<'_>) -> Decision
             outcome: Err(Undetermined::UnknownOperation(operation)),
         };
     };
-    let mut steps = Vec::new();
+    // Variables by index in the blob's table (allocates only when given).
+    let indexed: Vec<(u8, &[u8])> = vars
+        .iter()
+        .filter_map(|(name, v)| {
+            let k = profile.global_vars.iter().position(|g| g.name == *name)?;
+            Some((k as u8, *v))
+        })
+        .collect();
+    let mut steps = Vec::with_capacity(16);
     let mut node = bucket;
-    // A well-formed graph reaches a terminal in fewer steps than it has nodes.
+    // Decode rejected cycles; the bound only keeps a bug from hanging.
     for _ in 0..=profile.nodes.len() {
-        // Decode validated every index, so this lookup cannot fail.
         let Some(current) = profile.nodes.get(usize::from(node)) else {
             break;
         };
-        match *current {
+        let (matched, unmatched, id) = match *current {
             Node::Terminal(action) => {
                 steps.push(Step {
                     node,
@@ -169,31 +261,27 @@ pub fn evaluate(profile: &Profile, operation: OpId, args: &Args<'_>) -> Decision
             }
             Node::Filter {
                 filter,
-                alt,
-                arg,
                 matched,
                 unmatched,
-            } => match test_filter(profile, filter, alt, arg, args) {
-                Ok(hit) => {
-                    steps.push(Step {
-                        node,
-                        branch: if hit { Branch::Match } else { Branch::Unmatch },
-                    });
-                    node = if hit { matched } else { unmatched };
+                ..
+            } => (matched, unmatched, filter),
+        };
+        match test(profile, node, id, args, &indexed) {
+            Ok(hit) => {
+                steps.push(Step {
+                    node,
+                    branch: if hit { Branch::Match } else { Branch::Unmatch },
+                });
+                node = if hit { matched } else { unmatched };
+            }
+            Err(why) => {
+                return Decision {
+                    operation,
+                    bucket,
+                    steps,
+                    outcome: Err(why),
                 }
-                Err(missing) => {
-                    return Decision {
-                        operation,
-                        bucket,
-                        steps,
-                        outcome: Err(if missing {
-                            Undetermined::MissingArgument { node, filter }
-                        } else {
-                            Undetermined::Uninterpreted { node, filter }
-                        }),
-                    }
-                }
-            },
+            }
         }
     }
     Decision {
@@ -204,91 +292,249 @@ pub fn evaluate(profile: &Profile, operation: OpId, args: &Args<'_>) -> Decision
     }
 }
 
-/// `Ok(matched)`, or `Err(true)` for a missing argument, `Err(false)` for a
-/// filter this evaluator cannot interpret.
-fn test_filter(
+/// Whether filter node `node` (filter `f`) matches the arguments.
+fn test(
     profile: &Profile,
-    filter: u8,
-    alt: bool,
-    arg: u16,
+    node: u16,
+    f: u8,
     args: &Args<'_>,
-) -> Result<bool, bool> {
-    if crate::blob::filter_has_data(filter, alt) {
-        let value = if filter == filter::PATH {
-            args.path
-        } else {
-            args.strings
-                .iter()
-                .find(|(f, _)| *f == filter)
-                .map(|(_, v)| *v)
-        };
-        let value = value.ok_or(true)?;
-        let code = profile.data_item(arg).map_err(|_| false)?;
-        return Pattern::decode(code).matches(value).ok_or(false);
+    vars: &[(u8, &[u8])],
+) -> Result<bool, Undetermined> {
+    let missing = Undetermined::MissingArgument { node, filter: f };
+    match profile.args[usize::from(node)] {
+        FilterArg::Int(v) => any_int(args.ints_for(f), missing, |x| x == v),
+        FilterArg::Bitmap(k) => {
+            let bitmap = &profile.bitmaps[k as usize];
+            any_int(args.ints_for(f), missing, |x| bitmap.contains(x))
+        }
+        FilterArg::Str(k) => {
+            let want = profile.strings[k as usize].bytes.as_slice();
+            let mut given = false;
+            for s in args.strings_for(f) {
+                given = true;
+                if s == want {
+                    return Ok(true);
+                }
+            }
+            if given {
+                Ok(false)
+            } else {
+                Err(missing)
+            }
+        }
+        FilterArg::Regex(k) => {
+            let regex = &profile.regexes[usize::from(k)].regex;
+            let mut given = false;
+            for s in args.strings_for(f) {
+                given = true;
+                if regex.matches(s) {
+                    return Ok(true);
+                }
+            }
+            if given {
+                Ok(false)
+            } else {
+                Err(missing)
+            }
+        }
+        FilterArg::Pattern(k) => {
+            let program = &profile.patterns[k as usize].program;
+            pattern_test(program, args.strings_for(f), vars, node, missing)
+        }
+        FilterArg::Unknown(_) | FilterArg::None => {
+            Err(Undetermined::Uninterpreted { node, filter: f })
+        }
     }
-    if alt {
-        return Err(false);
+}
+
+fn any_int(
+    mut given: impl Iterator<Item = u16>,
+    missing: Undetermined,
+    hit: impl Fn(u16) -> bool,
+) -> Result<bool, Undetermined> {
+    let first = given.next().ok_or(missing)?;
+    Ok(hit(first) || given.any(hit))
+}
+
+fn pattern_test<'a>(
+    program: &Program,
+    inputs: impl Iterator<Item = &'a [u8]>,
+    vars: &[(u8, &[u8])],
+    node: u16,
+    missing: Undetermined,
+) -> Result<bool, Undetermined> {
+    let mut given = false;
+    let mut unknown = None;
+    for s in inputs {
+        given = true;
+        match program.matches(s, vars) {
+            Match::Yes => return Ok(true),
+            Match::No => {}
+            Match::UnknownVar(var) => unknown = Some(var),
+        }
     }
-    let value = args
-        .ints
-        .iter()
-        .find(|(f, _)| *f == filter)
-        .map(|(_, v)| *v)
-        .ok_or(true)?;
-    Ok(value == arg)
+    match (given, unknown) {
+        (false, _) => Err(missing),
+        (true, Some(var)) => Err(Undetermined::MissingVariable { node, var }),
+        (true, None) => Ok(false),
+    }
 }
 
 /// Renders one filter node as its SBPL form.
 pub fn filter_sbpl(profile: &Profile, node: u16) -> String {
-    let v = Vocab::macos_14();
-    let Some(Node::Filter {
-        filter, alt, arg, ..
-    }) = profile.nodes.get(usize::from(node)).copied()
-    else {
-        return String::new();
-    };
-    let name = v.filter_name(filter).unwrap_or("unknown-filter");
-    if crate::blob::filter_has_data(filter, alt) {
-        let item = profile.data_item(arg).map(Pattern::decode);
-        return match (filter, item) {
-            (filter::PATH, Ok(p)) => p.sbpl(),
-            (_, Ok(Pattern::Literal(s))) => format!("({name} {})", crate::blob::pattern::quote(&s)),
-            (_, Ok(p)) => format!("({name} {})", p.sbpl()),
-            (_, Err(e)) => format!("({name} <{e}>)"),
-        };
+    Texts::new(profile).filter_sbpl(node)
+}
+
+/// The operation a decision's rule names: the most general operation that
+/// shares the bucket (`file-read-data` decided by a `file-read*` rule reads
+/// `file-read*`).
+pub fn rule_operation(profile: &Profile, operation: OpId, bucket: u16) -> OpId {
+    let mut best = operation;
+    for ancestor in profile.vocab.lineage(operation).skip(1) {
+        if profile.op_table.get(usize::from(ancestor)) != Some(&bucket) {
+            break;
+        }
+        best = ancestor;
     }
-    match (filter, arg) {
-        (filter::TARGET, 1) => "(target self)".to_owned(),
-        _ if alt => format!("({name} #regex{arg})"),
-        _ => format!("({name} {arg})"),
-    }
+    best
 }
 
 /// The rule that produced a decision, as SBPL: the terminal's action on the
-/// operation, with the filters that matched on the way. A walk that matched
-/// nothing and ended at the default's terminal is the default rule.
+/// operation, with the filters that matched on the way and the modifiers.
+/// A walk that matched nothing and ended at the default's terminal is the
+/// default rule.
 pub fn explain(profile: &Profile, decision: &Decision) -> String {
-    let v = Vocab::macos_14();
+    explain_with(profile, decision, None, &[])
+}
+
+/// As [`explain`]; given the arguments, a pattern filter with several forms
+/// is shown by the form the input matched.
+pub fn explain_with(
+    profile: &Profile,
+    decision: &Decision,
+    args: Option<&Args<'_>>,
+    vars: &Vars<'_>,
+) -> String {
     let action = match &decision.outcome {
         Ok(action) => action,
-        Err(why) => return format!(";; {why}"),
+        Err(why) => return format!(";; {}", why.describe(profile)),
     };
-    let verb = if action.is_deny() { "deny" } else { "allow" };
+    let mut texts = Texts::new(profile);
     let filters: Vec<String> = decision
         .steps
         .iter()
         .filter(|s| s.branch == Branch::Match)
-        .map(|s| filter_sbpl(profile, s.node))
+        .map(|s| matched_form(&mut texts, profile, s.node, args, vars))
         .collect();
     let terminal = decision.steps.last().map(|s| s.node);
-    if filters.is_empty() && terminal == profile.op_table.first().copied() {
-        return format!("({verb} default)");
-    }
-    let op = v.op_name(decision.operation).unwrap_or("unknown-operation");
-    let body = match filters.len() {
-        0 => String::new(),
-        1 => format!(" {}", filters[0]),
-        _ => format!(" (require-all {})", filters.join(" ")),
+    let op = if filters.is_empty() && terminal == profile.op_table.first().copied() {
+        "default".to_owned()
+    } else {
+        let op = rule_operation(profile, decision.operation, decision.bucket);
+        if op == crate::vocab::op::DEFAULT {
+            "default".to_owned()
+        } else {
+            profile.vocab.op_label(op)
+        }
     };
-    format!("({verb} {op}{body})")
+    let mut parts = filters;
+    parts.extend(render::action_modifiers(profile, action));
+    let verb = render::verb(action);
+    if parts.is_empty() {
+        format!("({verb} {op})")
+    } else {
+        format!("({verb} {op} {})", parts.join(" "))
+    }
+}
+
+/// A matched filter node as SBPL: the one form the input matched when the
+/// pattern has several and the arguments are known.
+fn matched_form(
+    texts: &mut Texts<'_>,
+    profile: &Profile,
+    node: u16,
+    args: Option<&Args<'_>>,
+    vars: &Vars<'_>,
+) -> String {
+    let (Some(args), FilterArg::Pattern(k), Some(Node::Filter { filter: f, .. })) = (
+        args,
+        profile.args[usize::from(node)],
+        profile.nodes.get(usize::from(node)),
+    ) else {
+        return texts.filter_sbpl(node);
+    };
+    let indexed: Vec<(u8, &[u8])> = vars
+        .iter()
+        .filter_map(|(name, v)| {
+            let k = profile.global_vars.iter().position(|g| g.name == *name)?;
+            Some((k as u8, *v))
+        })
+        .collect();
+    let inputs: Vec<&[u8]> = args.strings_for(*f).collect();
+    let name = profile.vocab.filter_label(*f);
+    let hit = match texts.pattern_forms(k) {
+        Ok(forms) => forms
+            .iter()
+            .find(|form| {
+                inputs
+                    .iter()
+                    .any(|s| form.matches(s, &indexed) == Match::Yes)
+            })
+            .cloned(),
+        Err(_) => None,
+    };
+    match hit {
+        Some(form) => texts.form_sbpl(&name, &form),
+        None => texts.filter_sbpl(node),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vocab::Vocab;
+
+    const GOLDEN: &[u8] =
+        include_bytes!("../profiles/apple/macos-14.4.1/golden_strict_1_file.sb.bin");
+
+    #[test]
+    fn explains_the_deciding_rule_with_the_rule_operation() {
+        let p = Profile::decode(GOLDEN).unwrap();
+        let v = Vocab::macos_14();
+        let read = v.op_id("file-read-data").unwrap();
+        let d = evaluate(&p, read, &Args::path(b"/etc/hosts"));
+        assert_eq!(d.verdict(), Some(Verdict::Deny));
+        assert_eq!(
+            explain(&p, &d),
+            "(deny file-read* (literal \"/etc/hosts\"))"
+        );
+        let d = evaluate(&p, read, &Args::path(b"/private/tmp/strict_ok/x"));
+        assert_eq!(
+            explain(&p, &d),
+            "(allow file-read* (subpath \"/private/tmp/strict_ok\"))"
+        );
+        let d = evaluate(&p, read, &Args::path(b"/private/tmp/other"));
+        assert_eq!(explain(&p, &d), "(deny default)");
+    }
+
+    #[test]
+    fn a_missing_argument_is_undetermined_at_its_node() {
+        let p = Profile::decode(GOLDEN).unwrap();
+        let read = Vocab::macos_14().op_id("file-read-data").unwrap();
+        let d = evaluate(&p, read, &Args::default());
+        assert_eq!(d.verdict(), None);
+        let Err(why) = &d.outcome else { panic!() };
+        assert_eq!(
+            why.describe(&p),
+            format!("undetermined at node {}: no path argument given", d.bucket)
+        );
+        assert_eq!(d.steps, []);
+    }
+
+    #[test]
+    fn unknown_operation_is_undetermined() {
+        let p = Profile::decode(GOLDEN).unwrap();
+        let d = evaluate(&p, 400, &Args::default());
+        assert_eq!(d.outcome, Err(Undetermined::UnknownOperation(400)));
+    }
 }

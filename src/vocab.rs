@@ -4,6 +4,10 @@
 //! except through the constants below, which are checked against the tables by
 //! unit tests. The tables are the libsandbox name lists of each release, shipped
 //! as tab-separated files in `src/vocabdata/`.
+//!
+//! Where a release's names are not known (iOS 26 is partly recovered, Mac OS X
+//! 10.6 barely at all), the table says `unknown-NNN` and [`Vocab::op_name`]
+//! returns `None`: callers show the id ([`Vocab::op_label`]), never a guess.
 
 use std::sync::OnceLock;
 
@@ -20,6 +24,9 @@ pub struct Vocab {
     pub filters: Vec<&'static str>,
     /// Number of operations that have op-table entries (the header's op_count).
     pub op_table_len: usize,
+    /// Whether some names are provisional (matched by content, not read from
+    /// the release's libsandbox), as for iOS 26.
+    pub provisional: bool,
     /// For every operation, the operation whose rules it inherits when it has
     /// none of its own (`file-read-data` -> `file-read*` -> `file*` -> `default`).
     parents: Vec<Option<OpId>>,
@@ -56,6 +63,9 @@ pub mod filter {
     pub const SYSCTL_NAME: u8 = 37;
 }
 
+/// Placeholder names in the tables for ids whose name is not known.
+const UNKNOWN_PREFIX: &str = "unknown-";
+
 fn parse_tsv(text: &'static str) -> Vec<&'static str> {
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
@@ -67,7 +77,8 @@ fn parse_tsv(text: &'static str) -> Vec<&'static str> {
 /// The parent of `name`: the longest `X*` wildcard operation, other than
 /// `name` itself, whose stem `X` is a prefix of `name`; `default` when none.
 fn parent_of(name: &str, operations: &[&str]) -> Option<OpId> {
-    if name == "default" {
+    // An unknown name has no known family: it inherits nothing we can name.
+    if name == "default" || name.starts_with(UNKNOWN_PREFIX) {
         return None;
     }
     let stem_of = |n: &str| n.strip_suffix('*').map(str::to_owned);
@@ -98,6 +109,7 @@ impl Vocab {
             operations,
             filters: parse_tsv(filters),
             op_table_len: n,
+            provisional: false,
             parents,
         }
     }
@@ -115,26 +127,115 @@ impl Vocab {
         })
     }
 
+    /// iOS 18-26 (16-byte header, 195 op-table operations). Operation names
+    /// are partly recovered (`unknown-NNN` elsewhere); filter names are
+    /// macOS 14.4.1's, which every filter whose argument the iOS 26 blob lets
+    /// us check agrees with, so they are marked provisional.
+    pub fn ios_26() -> &'static Vocab {
+        static V: OnceLock<Vocab> = OnceLock::new();
+        V.get_or_init(|| Vocab {
+            provisional: true,
+            ..Vocab::build(
+                "ios-26-partial",
+                include_str!("vocabdata/operations-ios-26-partial.tsv"),
+                include_str!("vocabdata/filters-macos-14.4.1.tsv"),
+                195,
+            )
+        })
+    }
+
+    /// Mac OS X 10.6: only what the one sample blob shows (its op table has
+    /// 59 entries; `default` is 0, `file-read-data` 5; filter byte 1 is a
+    /// path regex).
+    pub fn macos_10_6() -> &'static Vocab {
+        static V: OnceLock<Vocab> = OnceLock::new();
+        V.get_or_init(|| Vocab {
+            provisional: true,
+            ..Vocab::build(
+                "macos-10.6-partial",
+                include_str!("vocabdata/operations-macos-10.6-partial.tsv"),
+                include_str!("vocabdata/filters-macos-10.6-partial.tsv"),
+                59,
+            )
+        })
+    }
+
+    /// A release whose names are not known at all: every id is shown as is.
+    pub fn unknown() -> &'static Vocab {
+        static V: OnceLock<Vocab> = OnceLock::new();
+        V.get_or_init(|| Vocab {
+            release: "unknown",
+            operations: Vec::new(),
+            filters: Vec::new(),
+            op_table_len: 0,
+            provisional: true,
+            parents: Vec::new(),
+        })
+    }
+
+    /// The vocabulary registered under `release` (as in [`Vocab::release`]).
+    pub fn by_release(release: &str) -> Option<&'static Vocab> {
+        [
+            Vocab::macos_14(),
+            Vocab::ios_26(),
+            Vocab::macos_10_6(),
+            Vocab::unknown(),
+        ]
+        .into_iter()
+        .find(|v| v.release == release || v.release.strip_suffix("-partial") == Some(release))
+    }
+
     pub fn op_id(&self, name: &str) -> Option<OpId> {
         self.operations
             .iter()
-            .position(|n| *n == name)
+            .position(|n| *n == name && !n.starts_with(UNKNOWN_PREFIX))
             .map(|i| i as OpId)
     }
 
+    /// The operation's name, `None` when this release's name for it is unknown.
     pub fn op_name(&self, id: OpId) -> Option<&'static str> {
-        self.operations.get(id as usize).copied()
+        self.operations
+            .get(id as usize)
+            .copied()
+            .filter(|n| !n.starts_with(UNKNOWN_PREFIX))
+    }
+
+    /// The name, or `op#ID` when the name is not known.
+    pub fn op_label(&self, id: OpId) -> String {
+        self.op_name(id)
+            .map_or_else(|| format!("op#{id}"), str::to_owned)
+    }
+
+    /// An operation by name, or by id written as `op#ID` or a bare number.
+    pub fn parse_op(&self, text: &str) -> Option<OpId> {
+        let id = text.strip_prefix("op#").unwrap_or(text);
+        self.op_id(text).or_else(|| id.parse().ok())
     }
 
     pub fn filter_name(&self, id: u8) -> Option<&'static str> {
-        self.filters.get(id as usize).copied()
+        self.filters
+            .get(id as usize)
+            .copied()
+            .filter(|n| !n.starts_with(UNKNOWN_PREFIX))
+    }
+
+    /// The name, or `filter#ID` when the name is not known.
+    pub fn filter_label(&self, id: u8) -> String {
+        self.filter_name(id)
+            .map_or_else(|| format!("filter#{id}"), str::to_owned)
     }
 
     pub fn filter_id(&self, name: &str) -> Option<u8> {
         self.filters
             .iter()
-            .position(|n| *n == name)
+            .position(|n| *n == name && !n.starts_with(UNKNOWN_PREFIX))
             .map(|i| i as u8)
+    }
+
+    /// A filter by name, or by id written as `filter#ID`.
+    pub fn parse_filter(&self, text: &str) -> Option<u8> {
+        self.filter_id(text)
+            .or_else(|| text.strip_prefix("filter#")?.parse().ok())
     }
 
     pub fn parent(&self, id: OpId) -> Option<OpId> {
@@ -162,9 +263,10 @@ impl Vocab {
     /// denied unless a rule names them (macOS 14.4.1: `(allow default)` and
     /// `(allow file-write*)` leave file-write-setugid denied).
     pub fn named_only(&self, id: OpId) -> bool {
+        // By name, so the rule holds in every release that has these names.
         matches!(
-            id,
-            op::FILE_WRITE_SETUGID | op::JOB_CREATION | op::SYSTEM_KAS_INFO | op::STORAGE_CLASS_MAP
+            self.op_name(id),
+            Some("file-write-setugid" | "job-creation" | "system-kas-info" | "storage-class-map")
         )
     }
 
@@ -181,6 +283,7 @@ impl Vocab {
 fn closest(word: &str, names: &[&'static str]) -> Option<&'static str> {
     names
         .iter()
+        .filter(|n| !n.starts_with(UNKNOWN_PREFIX))
         .map(|n| (edit_distance(word, n), *n))
         .filter(|(d, n)| *d <= n.len().max(word.len()) / 2)
         .min_by_key(|(d, _)| *d)

@@ -1,14 +1,35 @@
 //! Compiled Seatbelt profiles ("blobs"): decoding and encoding.
 //!
-//! A blob is a header, an operation table (one node index per operation: the
-//! "bucket"), an array of 8-byte nodes and a data area of patterns and
-//! strings. Every read from the input goes through [`Reader`], which names the
-//! field and checks the bounds, so a truncated or inconsistent blob becomes a
-//! [`DecodeError`] carrying the byte offset, never a panic.
+//! Three layouts are read, told apart by the header ([`Format::detect`]):
+//!
+//! - `hdr14`: macOS 12-14 / iOS 15-17, a 14-byte header;
+//! - `hdr16`: macOS 15.2+ / iOS 18-26, a 16-byte header;
+//! - `legacy`: Mac OS X 10.6, a 4-byte header and AppleMatch v1 regexes.
+//!
+//! A modern blob is a header, tables (regexes, global variables, state
+//! flags, policies), an operation table (one node index per operation: the
+//! "bucket") or, in a bundle, one such table per profile, an array of 8-byte
+//! nodes and a data area of path patterns, strings and bitmaps. Every read from
+//! the input goes through [`Reader`], which names the field and checks the
+//! bounds, and every cross-reference is validated before a [`Profile`] is
+//! handed out, so a truncated or inconsistent blob becomes a [`DecodeError`]
+//! carrying the byte offset, never a panic. Decoding also builds what
+//! evaluation needs (decoded patterns, regexes, bitmaps per node), so a
+//! decision never re-reads the data area.
 
 pub mod encode;
+pub mod filters;
+pub mod forms;
+mod legacy;
+mod modern;
 pub mod pattern;
+pub mod program;
+pub mod regex;
+pub mod render;
 
+pub use filters::{ArgKind, Bitmap, FilterArg, NamedItem, PatternItem, RegexEntry, StringItem};
+
+use crate::vocab::Vocab;
 use std::fmt;
 
 /// Why a blob could not be decoded, and where.
@@ -29,6 +50,11 @@ pub enum DecodeErrorKind {
     NodeOutOfRange { index: u16, node_count: u16 },
     /// A data-area reference points past the end of the blob.
     DataOutOfRange { arg: u16 },
+    /// Following match/unmatch edges from `node` comes back to it.
+    Cycle { node: u16 },
+    /// A count the format cannot hold (no operations, a bundle of no
+    /// profiles, ...).
+    AbsurdCount { count: usize, why: &'static str },
     /// A value outside what the format allows.
     Invalid(String),
 }
@@ -49,6 +75,12 @@ impl fmt::Display for DecodeError {
             DecodeErrorKind::DataOutOfRange { arg } => {
                 write!(f, "data reference {arg} points past the end of the blob")
             }
+            DecodeErrorKind::Cycle { node } => {
+                write!(f, "cycle in the node graph through node {node}")
+            }
+            DecodeErrorKind::AbsurdCount { count, why } => {
+                write!(f, "absurd count {count}: {why}")
+            }
             DecodeErrorKind::Invalid(why) => f.write_str(why),
         }
     }
@@ -56,7 +88,23 @@ impl fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
-/// Bounds-checked little-endian reads that name the field they read.
+impl DecodeError {
+    pub(crate) fn invalid(offset: usize, field: impl Into<String>, why: impl Into<String>) -> Self {
+        DecodeError {
+            offset,
+            field: field.into(),
+            kind: DecodeErrorKind::Invalid(why.into()),
+        }
+    }
+
+    /// Prefixes the field with where it was reached from.
+    pub(crate) fn within(mut self, context: impl fmt::Display) -> Self {
+        self.field = format!("{context} {}", self.field);
+        self
+    }
+}
+
+/// Bounds-checked reads that name the field they read.
 pub(crate) struct Reader<'a> {
     bytes: &'a [u8],
 }
@@ -64,6 +112,10 @@ pub(crate) struct Reader<'a> {
 impl<'a> Reader<'a> {
     pub(crate) fn new(bytes: &'a [u8]) -> Self {
         Reader { bytes }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.bytes.len()
     }
 
     pub(crate) fn slice(
@@ -98,28 +150,121 @@ impl<'a> Reader<'a> {
         let b = self.slice(offset, 2, field)?;
         Ok(u16::from_le_bytes([b[0], b[1]]))
     }
+
+    pub(crate) fn u32(
+        &self,
+        offset: usize,
+        field: impl Fn() -> String,
+    ) -> Result<u32, DecodeError> {
+        let b = self.slice(offset, 4, field)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    pub(crate) fn u32_be(
+        &self,
+        offset: usize,
+        field: impl Fn() -> String,
+    ) -> Result<u32, DecodeError> {
+        let b = self.slice(offset, 4, field)?;
+        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    /// `count` little-endian u16s from `offset`, bounds-checked as a whole
+    /// before anything is allocated; a short table names its first missing
+    /// entry (`op_table[143]`).
+    pub(crate) fn u16s(
+        &self,
+        offset: usize,
+        count: usize,
+        field: &str,
+    ) -> Result<Vec<u16>, DecodeError> {
+        let Ok(raw) = self.slice(offset, 2 * count, String::new) else {
+            let k = (self.bytes.len().saturating_sub(offset) / 2).min(count);
+            let at = offset + 2 * k;
+            return Err(DecodeError {
+                offset: at,
+                field: format!("{field}[{k}]"),
+                kind: DecodeErrorKind::Truncated {
+                    needed: at + 2,
+                    len: self.bytes.len(),
+                },
+            });
+        };
+        Ok(raw
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect())
+    }
 }
 
-fn name(s: &str) -> impl Fn() -> String + '_ {
+pub(crate) fn name(s: &str) -> impl Fn() -> String + '_ {
     move || s.to_owned()
 }
 
 /// Which layout the header announced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
-    /// macOS 12-14 / iOS 15-17, a single profile: 14-byte header.
-    Macos14Single,
+    /// macOS 12-14 / iOS 15-17: 14-byte header.
+    Hdr14,
+    /// macOS 15.2+ / iOS 18-26: 16-byte header.
+    Hdr16,
+    /// Mac OS X 10.6: 4-byte header, absolute node offsets, AppleMatch v1.
+    Legacy,
 }
 
 impl Format {
+    /// The short name used in output and on the command line.
     pub fn name(self) -> &'static str {
         match self {
-            Format::Macos14Single => "macos-14 single profile",
+            Format::Hdr14 => "hdr14",
+            Format::Hdr16 => "hdr16",
+            Format::Legacy => "legacy",
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Format::Hdr14 => "macOS 12-14 / iOS 15-17, 14-byte header",
+            Format::Hdr16 => "macOS 15.2+ / iOS 18-26, 16-byte header",
+            Format::Legacy => "Mac OS X 10.6, 4-byte header",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Format> {
+        [Format::Hdr14, Format::Hdr16, Format::Legacy]
+            .into_iter()
+            .find(|f| f.name() == s)
+    }
+
+    pub fn header_len(self) -> usize {
+        match self {
+            Format::Hdr14 => 14,
+            Format::Hdr16 => 16,
+            Format::Legacy => 4,
+        }
+    }
+
+    /// Reads the format from the header. Modern blobs start with a type word
+    /// using only bits 0x4000 / 0x8000; the op count then names the release
+    /// (190: macOS 14 / iOS 17, 195: iOS 26). For other op counts the layout
+    /// is chosen by which header length gives an op table that points inside
+    /// the node array. A 10.6 blob starts with its regex-table offset / 8,
+    /// which is never such a type word.
+    pub fn detect(bytes: &[u8]) -> Result<Format, DecodeError> {
+        let r = Reader::new(bytes);
+        let kind = r.u16(0, name("header.type"))?;
+        if kind & !(KIND_HAS_MESSAGE_FILTERS | KIND_BUNDLE) != 0 {
+            return Ok(Format::Legacy);
+        }
+        match r.u8(4, name("header.op_count"))? {
+            modern::OP_COUNT_HDR14 => Ok(Format::Hdr14),
+            modern::OP_COUNT_HDR16 => Ok(Format::Hdr16),
+            _ => Ok(modern::guess_layout(bytes)),
         }
     }
 }
 
-/// The header of a macOS 12-14 blob.
+/// The header fields of every format (legacy blobs fill in what they have).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
     pub kind: u16,
@@ -130,12 +275,18 @@ pub struct Header {
     pub profile_count: u16,
     pub regex_count: u16,
     pub policy_count: u16,
+    /// hdr16 bytes 7, 8 and 9 (the counts of two further tables and one
+    /// unknown byte; all zero in iOS 26); hdr14 byte 7 (padding).
+    pub extra: [u8; 3],
 }
 
 /// Header `kind` bit: the profile carries message filters (policies).
 pub const KIND_HAS_MESSAGE_FILTERS: u16 = 0x4000;
 /// Header `kind` bit: a bundle of several profiles.
 pub const KIND_BUNDLE: u16 = 0x8000;
+
+pub(crate) const HEADER_LEN: usize = 14;
+pub(crate) const NODE_LEN: usize = 8;
 
 /// Terminal action bits (the low bits of the 24-bit action word).
 pub mod action {
@@ -164,6 +315,25 @@ pub mod action {
         (NO_APPROVAL_PROMPT, "no-approval-prompt"),
         (NO_STORAGE_CLASS, "no-storage-class"),
     ];
+
+    /// Bits of the action word no name is known for.
+    pub const KNOWN: u32 =
+        0x1 | 0x2 | 0x4 | 0x8 | 0x10 | 0x20 | 0x40 | 0x80 | 0x200 | 0x800 | INLINE_MODIFIER;
+}
+
+/// Modifier ids whose argument is a string in the data area.
+pub mod modifier {
+    pub const SEND_SIGNAL: u8 = 1;
+    pub const ERRNO: u8 = 2;
+    pub const MESSAGE: u8 = 10;
+    pub const DEFAULT_SANDBOX: u8 = 11;
+    pub const ASSIGN_STORAGE_CLASS: u8 = 12;
+    pub const MESSAGE_FILTER: u8 = 19;
+
+    /// Whether the modifier's argument names a data-area string.
+    pub fn has_string(id: u8) -> bool {
+        matches!(id, MESSAGE | DEFAULT_SANDBOX | ASSIGN_STORAGE_CLASS)
+    }
 }
 
 /// An inline modifier carried by a terminal node.
@@ -175,8 +345,9 @@ pub struct Modifier {
 }
 
 impl Modifier {
-    pub fn name(&self) -> &'static str {
-        match self.id {
+    /// The modifier's SBPL name; `None` for an id no list knows.
+    pub fn known_name(&self) -> Option<&'static str> {
+        Some(match self.id {
             1 => "send-signal",
             2 => "errno",
             3 => "report",
@@ -196,15 +367,19 @@ impl Modifier {
             17 => "enable-state-flag",
             18 => "no-storage-class",
             19 => "message-filter",
-            _ => "unknown-modifier",
-        }
+            _ => return None,
+        })
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.known_name().unwrap_or("unknown-modifier")
     }
 }
 
 /// A terminal's decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Action {
-    /// The 24-bit action word.
+    /// The 24-bit action word (10.6: the terminal's result, 0 or 1).
     pub word: u32,
     pub modifier: Option<Modifier>,
 }
@@ -227,7 +402,7 @@ impl Action {
     /// The errno an `(with errno N)` modifier asks for.
     pub fn errno(&self) -> Option<i32> {
         self.modifier
-            .filter(|m| m.id == 2)
+            .filter(|m| m.id == modifier::ERRNO)
             .map(|m| i32::from(m.arg))
     }
 
@@ -238,6 +413,11 @@ impl Action {
             .filter(|(bit, _)| self.word & bit != 0)
             .map(|(_, n)| *n)
             .collect()
+    }
+
+    /// Action-word bits no name is known for (shown as hex, not guessed).
+    pub fn unknown_bits(&self) -> u32 {
+        self.word & !action::KNOWN
     }
 }
 
@@ -258,12 +438,39 @@ pub enum Node {
     Terminal(Action),
 }
 
+/// One profile of a bundle: its record header and op table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubProfile {
+    /// Byte offset of the record.
+    pub offset: usize,
+    /// The record's header words before the op table (hdr14: name item and
+    /// one unknown word; hdr16: four words) [reported, no bundle to check].
+    pub header: Vec<u16>,
+    /// The profile's name when the first word names a NUL-terminated string.
+    pub name: Option<String>,
+    pub op_table: Vec<u16>,
+}
+
+/// How to decode: the defaults read everything from the header.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DecodeOptions {
+    /// Force a layout instead of detecting it.
+    pub format: Option<Format>,
+    /// Force a vocabulary instead of choosing it from the layout.
+    pub vocab: Option<&'static Vocab>,
+}
+
 /// A decoded profile. Owns its bytes so data-area items can be borrowed.
 #[derive(Debug, Clone)]
 pub struct Profile {
     pub format: Format,
+    /// The names of operations and filters of the release the blob is from.
+    pub vocab: &'static Vocab,
     pub header: Header,
+    /// The op table evaluation uses (a bundle's first profile).
     pub op_table: Vec<u16>,
+    /// Byte offset of the op table (of the first record in a bundle).
+    pub op_table_offset: usize,
     pub nodes: Vec<Node>,
     /// Byte offset of the node array.
     pub nodes_offset: usize,
@@ -271,128 +478,121 @@ pub struct Profile {
     /// references are `data_base + arg * 8`.
     pub data_base: usize,
     pub bytes: Vec<u8>,
+    /// The regex table, decoded.
+    pub regexes: Vec<RegexEntry>,
+    /// Global variables (`${HOME}` in patterns): pattern opcode 0x10 + k
+    /// reads variable k.
+    pub global_vars: Vec<NamedItem>,
+    pub state_flags: Vec<NamedItem>,
+    /// Node index of each message-filter policy graph.
+    pub policies: Vec<u16>,
+    /// hdr16: the two tables counted at bytes 7 and 8 (raw words).
+    pub extra_tables: Vec<Vec<u16>>,
+    /// Bundle records; empty for a single profile.
+    pub profiles: Vec<SubProfile>,
+    /// The decoded argument of every node (`FilterArg::None` for terminals).
+    pub args: Vec<FilterArg>,
+    /// Distinct pattern items, decoded.
+    pub patterns: Vec<PatternItem>,
+    /// Distinct string items.
+    pub strings: Vec<StringItem>,
+    /// Distinct bitmap items.
+    pub bitmaps: Vec<Bitmap>,
+    /// 10.6 only: the byte offset of each node (nodes are numbered densely
+    /// in offset order; the blob addresses them by offset / 8).
+    pub legacy_offsets: Vec<usize>,
 }
-
-const HEADER_LEN: usize = 14;
-const NODE_LEN: usize = 8;
 
 impl Profile {
     /// Decodes a blob, validating every cross-reference before returning.
     pub fn decode(bytes: &[u8]) -> Result<Profile, DecodeError> {
-        let r = Reader::new(bytes);
-        let header = Header {
-            kind: r.u16(0, name("header.type"))?,
-            node_count: r.u16(2, name("header.node_count"))?,
-            op_count: r.u8(4, name("header.op_count"))?,
-            global_var_count: r.u8(5, name("header.global_var_count"))?,
-            state_flag_count: r.u8(6, name("header.state_flag_count"))?,
-            profile_count: r.u16(8, name("header.profile_count"))?,
-            regex_count: r.u16(10, name("header.regex_count"))?,
-            policy_count: r.u16(12, name("header.policy_count"))?,
-        };
-        if header.kind & KIND_BUNDLE != 0 {
-            return Err(DecodeError {
-                offset: 0,
-                field: "header.type".into(),
-                kind: DecodeErrorKind::Invalid(format!(
-                    "bundle (type {:#06x}) is not supported by this decoder yet",
-                    header.kind
-                )),
-            });
-        }
-        let tables = usize::from(header.regex_count)
-            + usize::from(header.global_var_count)
-            + usize::from(header.state_flag_count)
-            + usize::from(header.policy_count);
-        let op_table_offset = HEADER_LEN + 2 * tables;
-        let op_count = usize::from(header.op_count);
-        let op_table = (0..op_count)
-            .map(|i| r.u16(op_table_offset + 2 * i, || format!("op_table[{i}]")))
-            .collect::<Result<Vec<_>, _>>()?;
-        let nodes_offset = (op_table_offset + 2 * op_count).next_multiple_of(NODE_LEN);
-        let nodes = (0..usize::from(header.node_count))
-            .map(|i| decode_node(&r, nodes_offset + NODE_LEN * i, i))
-            .collect::<Result<Vec<_>, _>>()?;
-        let data_base = nodes_offset + NODE_LEN * nodes.len();
-        let profile = Profile {
-            format: Format::Macos14Single,
-            header,
-            op_table,
-            nodes,
-            nodes_offset,
-            data_base,
-            bytes: bytes.to_vec(),
-        };
-        profile.validate(op_table_offset)?;
-        Ok(profile)
+        Profile::decode_with(bytes, &DecodeOptions::default())
     }
 
-    /// Every node index in range, every path pattern readable.
-    fn validate(&self, op_table_offset: usize) -> Result<(), DecodeError> {
-        let node_count = self.header.node_count;
-        let check = |index: u16, offset: usize, field: String| {
-            if index < node_count {
-                Ok(())
-            } else {
-                Err(DecodeError {
-                    offset,
-                    field,
-                    kind: DecodeErrorKind::NodeOutOfRange { index, node_count },
-                })
-            }
+    pub fn decode_with(bytes: &[u8], options: &DecodeOptions) -> Result<Profile, DecodeError> {
+        let format = match options.format {
+            Some(f) => f,
+            None => Format::detect(bytes)?,
         };
-        for (i, &entry) in self.op_table.iter().enumerate() {
-            check(entry, op_table_offset + 2 * i, format!("op_table[{i}]"))?;
-        }
-        for (i, node) in self.nodes.iter().enumerate() {
-            let offset = self.nodes_offset + NODE_LEN * i;
-            if let Node::Filter {
-                filter,
-                alt,
-                arg,
-                matched,
-                unmatched,
-            } = *node
-            {
-                check(matched, offset + 4, format!("node[{i}].match"))?;
-                check(unmatched, offset + 6, format!("node[{i}].unmatch"))?;
-                if filter_has_data(filter, alt) {
-                    self.data_item(arg).map_err(|mut e| {
-                        e.field = format!("node[{i}] data {}", e.field);
-                        e
-                    })?;
-                }
-            }
-        }
-        Ok(())
+        let mut profile = match format {
+            Format::Legacy => legacy::decode(bytes, options.vocab)?,
+            Format::Hdr14 | Format::Hdr16 => modern::decode(bytes, format, options.vocab)?,
+        };
+        check_acyclic(&profile)?;
+        profile.bytes = bytes.to_vec();
+        Ok(profile)
     }
 
     /// The data-area item at `base + arg * 8`: a u16 length, then the bytes.
     pub fn data_item(&self, arg: u16) -> Result<&[u8], DecodeError> {
-        let r = Reader::new(&self.bytes);
-        let offset = self.data_base + usize::from(arg) * 8;
-        if offset >= self.bytes.len() {
-            return Err(DecodeError {
-                offset,
-                field: format!("data[{arg}]"),
-                kind: DecodeErrorKind::DataOutOfRange { arg },
-            });
+        data_item(&Reader::new(&self.bytes), self.data_base, arg)
+    }
+
+    /// Byte offset of node `index` in the blob.
+    pub fn node_offset(&self, index: u16) -> usize {
+        match self.legacy_offsets.get(usize::from(index)) {
+            Some(&off) => off,
+            None => self.nodes_offset + NODE_LEN * usize::from(index),
         }
-        let len = r.u16(offset, || format!("data[{arg}].len"))?;
-        r.slice(offset + 2, usize::from(len), || format!("data[{arg}]"))
     }
 
     /// Operation ids grouped by the node their op-table entry points at.
     pub fn buckets(&self) -> Vec<(u16, Vec<u16>)> {
-        let mut groups: std::collections::BTreeMap<u16, Vec<u16>> = Default::default();
-        for (op, &node) in self.op_table.iter().enumerate() {
-            groups.entry(node).or_default().push(op as u16);
+        buckets_of(&self.op_table)
+    }
+
+    /// Makes bundle profile `k` the one evaluation uses.
+    pub fn select_profile(&mut self, k: usize) -> Option<()> {
+        self.op_table = self.profiles.get(k)?.op_table.clone();
+        Some(())
+    }
+
+    /// The name of global variable `k` (pattern opcode 0x10 + k).
+    pub fn var_name(&self, k: u8) -> Option<&str> {
+        self.global_vars
+            .get(usize::from(k))
+            .map(|v| v.name.as_str())
+    }
+
+    /// The string a string-valued modifier names, without its NUL.
+    pub fn modifier_string(&self, m: &Modifier) -> Option<String> {
+        if !modifier::has_string(m.id) {
+            return None;
         }
-        groups.into_iter().collect()
+        let item = self.data_item(m.arg).ok()?;
+        Some(filters::c_string(item).to_owned())
     }
 }
 
-/// Filters whose argument is a data-area pattern or string (not an integer).
+pub(crate) fn buckets_of(op_table: &[u16]) -> Vec<(u16, Vec<u16>)> {
+    let mut groups: std::collections::BTreeMap<u16, Vec<u16>> = Default::default();
+    for (op, &node) in op_table.iter().enumerate() {
+        groups.entry(node).or_default().push(op as u16);
+    }
+    groups.into_iter().collect()
+}
+
+/// The item at `base + arg * 8`: u16 length, then that many bytes.
+pub(crate) fn data_item<'a>(
+    r: &Reader<'a>,
+    base: usize,
+    arg: u16,
+) -> Result<&'a [u8], DecodeError> {
+    let offset = base + usize::from(arg) * 8;
+    if offset >= r.len() {
+        return Err(DecodeError {
+            offset,
+            field: format!("data[{arg}]"),
+            kind: DecodeErrorKind::DataOutOfRange { arg },
+        });
+    }
+    let len = r.u16(offset, || format!("data[{arg}].len"))?;
+    r.slice(offset + 2, usize::from(len), || format!("data[{arg}]"))
+}
+
+/// Filters whose argument the SBPL compiler places in the data area (path
+/// patterns and literal strings), by macOS 14.4.1 id. Decoding uses the
+/// fuller classification in [`filters::arg_kind`].
 pub fn filter_has_data(filter: u8, alt: bool) -> bool {
     use crate::vocab::filter::*;
     // Integer filters (socket-domain, target, vnode-type, ...) carry the value
@@ -403,42 +603,73 @@ pub fn filter_has_data(filter: u8, alt: bool) -> bool {
     )
 }
 
-fn decode_node(r: &Reader<'_>, offset: usize, i: usize) -> Result<Node, DecodeError> {
-    let b = r.slice(offset, NODE_LEN, || format!("node[{i}]"))?;
-    let u16_at = |k: usize| u16::from_le_bytes([b[k], b[k + 1]]);
-    match b[0] {
-        0 => {
-            if b[1] & 0x7f == 0 {
-                return Err(DecodeError {
-                    offset: offset + 1,
-                    field: format!("node[{i}].filter"),
-                    kind: DecodeErrorKind::Invalid("filter byte 0 names no filter".into()),
-                });
+/// Rejects a node graph with a cycle: evaluation and rendering may then
+/// assume every walk ends. Iterative three-colour DFS over every node.
+fn check_acyclic(p: &Profile) -> Result<(), DecodeError> {
+    const WHITE: u8 = 0;
+    const GREY: u8 = 1;
+    const BLACK: u8 = 2;
+    let n = p.nodes.len();
+    let mut colour = vec![WHITE; n];
+    let mut stack: Vec<(u16, u8)> = Vec::new();
+    let succ = |i: u16, k: u8| match p.nodes[usize::from(i)] {
+        Node::Filter {
+            matched, unmatched, ..
+        } => [Some(matched), Some(unmatched)][usize::from(k)],
+        Node::Terminal(_) => None,
+    };
+    for start in 0..n {
+        if colour[start] != WHITE {
+            continue;
+        }
+        colour[start] = GREY;
+        stack.push((start as u16, 0));
+        while let Some(top) = stack.last_mut() {
+            let (node, k) = *top;
+            if k >= 2 {
+                colour[usize::from(node)] = BLACK;
+                stack.pop();
+                continue;
             }
-            Ok(Node::Filter {
-                filter: (b[1] & 0x7f) - 1,
-                alt: b[1] & 0x80 != 0,
-                arg: u16_at(2),
-                matched: u16_at(4),
-                unmatched: u16_at(6),
-            })
+            top.1 += 1;
+            let Some(next) = succ(node, k) else { continue };
+            match colour[usize::from(next)] {
+                WHITE => {
+                    colour[usize::from(next)] = GREY;
+                    stack.push((next, 0));
+                }
+                GREY => {
+                    return Err(DecodeError {
+                        offset: p.node_offset(node),
+                        field: format!("node[{node}]"),
+                        kind: DecodeErrorKind::Cycle { node: next },
+                    })
+                }
+                _ => {}
+            }
         }
-        1 => {
-            let word = u32::from(b[1]) | u32::from(b[2]) << 8 | u32::from(b[3]) << 16;
-            let modifier = (word & action::INLINE_MODIFIER != 0).then(|| Modifier {
-                id: b[4],
-                policy_op: b[5],
-                arg: u16_at(6),
-            });
-            Ok(Node::Terminal(Action { word, modifier }))
-        }
-        tag => Err(DecodeError {
+    }
+    Ok(())
+}
+
+/// Checks a node index against the node count.
+pub(crate) fn check_node(
+    index: u16,
+    node_count: usize,
+    offset: usize,
+    field: impl Fn() -> String,
+) -> Result<(), DecodeError> {
+    if usize::from(index) < node_count {
+        Ok(())
+    } else {
+        Err(DecodeError {
             offset,
-            field: format!("node[{i}].tag"),
-            kind: DecodeErrorKind::Invalid(format!(
-                "node tag {tag:#04x} is neither filter (0) nor terminal (1)"
-            )),
-        }),
+            field: field(),
+            kind: DecodeErrorKind::NodeOutOfRange {
+                index,
+                node_count: node_count as u16,
+            },
+        })
     }
 }
 
@@ -453,6 +684,8 @@ mod tests {
     #[test]
     fn decodes_apple_allow_all() {
         let p = Profile::decode(ALLOW_ALL).unwrap();
+        assert_eq!(p.format, Format::Hdr14);
+        assert_eq!(p.vocab.release, "macos-14.4.1");
         assert_eq!(p.header.node_count, 2);
         assert_eq!(p.header.op_count, 190);
         assert_eq!(p.nodes_offset, 400);
@@ -486,5 +719,19 @@ mod tests {
             err.to_string(),
             "byte 56: op_table[21]: node index 9 out of range (node_count 2)"
         );
+    }
+
+    #[test]
+    fn a_cycle_is_an_error_not_a_hang() {
+        // golden_strict_1_file: node 3 is a path filter -> 6 / 4; point its
+        // unmatch edge back at itself.
+        let mut bytes =
+            include_bytes!("../../profiles/apple/macos-14.4.1/golden_strict_1_file.sb.bin")
+                .to_vec();
+        let node3 = 400 + 8 * 3;
+        bytes[node3 + 6] = 3;
+        let err = Profile::decode(&bytes).unwrap_err();
+        assert_eq!(err.kind, DecodeErrorKind::Cycle { node: 3 }, "{err}");
+        assert_eq!(err.offset, node3);
     }
 }

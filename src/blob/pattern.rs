@@ -1,6 +1,10 @@
-//! Path patterns in the data area: the small bytecode that `literal`,
-//! `subpath` and `prefix` compile to (one filter id; the bytecode tells them
-//! apart).
+//! Path patterns in the data area.
+//!
+//! The full bytecode (tries of many literals, classes, variables, searches)
+//! is decoded by [`Program`] and rendered back to SBPL forms by
+//! [`forms`](super::forms::forms). [`Pattern`] is the compiler's view: the
+//! three shapes `literal`, `subpath` and `prefix` compile to (one filter id;
+//! the bytecode tells them apart).
 //!
 //! ```text
 //! literal  /tmp/foo   <lit "/tmp/foo"> 0f 00 0f 0a           must reach end of string
@@ -9,6 +13,8 @@
 //! <lit s>             0x40 + len(s) - 1, then the bytes (1..=64 bytes a chunk)
 //! ```
 
+pub use super::forms::{forms, Atom, Form, FormKind};
+pub use super::program::{Match, Program};
 use std::fmt;
 
 /// A decoded path pattern.

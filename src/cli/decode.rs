@@ -1,78 +1,545 @@
 //! `sbcheck decode` and `sbcheck eval`: read a blob, ask it a question.
+//!
+//! The JSON output of both is described in docs/decode-json.md; its
+//! `schema` number changes whenever a field changes meaning or goes away.
 
-use super::{load_any, parse, Usage};
-use crate::blob::Node;
-use crate::eval::{evaluate, explain, Args};
-use crate::vocab::Vocab;
+use super::{parse, Parsed, Usage};
+use crate::blob::filters::{arg_kind, ArgKind};
+use crate::blob::render::{self, Outcome, Rendering, Rule, Texts};
+use crate::blob::{DecodeOptions, FilterArg, Format, Node, Profile};
+use crate::eval::{evaluate_with, explain_with, Args, Branch, Decision};
+use crate::sbpl::compile_file;
+use crate::vocab::{OpId, Vocab};
+use serde_json::{json, Value};
+use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 
+/// Version of the `decode --json` and `eval --json` output.
+pub const JSON_SCHEMA: u32 = 1;
+
+const DECODE_FLAGS: &[&str] = &["--param", "--format", "--release", "--profile"];
+
+/// A blob from a `.sb.bin` file (or compiled from `.sb`), decoded with the
+/// layout, vocabulary and bundle profile the options ask for.
+fn load(p: &Parsed, path: &str) -> Result<(Profile, usize), Usage> {
+    let bytes = if path.ends_with(".sb") {
+        compile_file(Path::new(path), &p.params()?).map_err(|e| Usage(e.to_string()))?
+    } else {
+        std::fs::read(path).map_err(|e| Usage(format!("{path}: {e}")))?
+    };
+    let mut options = DecodeOptions::default();
+    if let Some(f) = p.one("--format") {
+        options.format =
+            Some(Format::parse(&f).ok_or_else(|| {
+                Usage(format!("--format takes hdr14, hdr16 or legacy, got {f:?}"))
+            })?);
+    }
+    if let Some(r) = p.one("--release") {
+        options.vocab = Some(Vocab::by_release(&r).ok_or_else(|| {
+            Usage(format!(
+                "--release takes macos-14.4.1, ios-26, macos-10.6 or unknown, got {r:?}"
+            ))
+        })?);
+    }
+    let mut profile =
+        Profile::decode_with(&bytes, &options).map_err(|e| Usage(format!("{path}: {e}")))?;
+    if let Some(k) = p.one("--profile") {
+        let k: usize = k
+            .parse()
+            .map_err(|_| Usage(format!("--profile takes a bundle index, got {k:?}")))?;
+        profile.select_profile(k).ok_or_else(|| {
+            Usage(format!(
+                "{path}: no bundle profile {k} ({} profiles)",
+                profile.profiles.len()
+            ))
+        })?;
+    }
+    Ok((profile, bytes.len()))
+}
+
+/// Writes `text` to stdout; a closed pipe (`| head`) ends quietly.
+fn emit(text: &str) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sbcheck: writing output: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
-    let p = parse(args, &["--param"], &[])?;
+    let p = parse(args, DECODE_FLAGS, &["--json"])?;
     let [input] = p.positional.as_slice() else {
         return Err(Usage("decode takes one BLOB".into()));
     };
-    let profile = load_any(input, &p.params()?)?;
-    let v = Vocab::macos_14();
-    let h = &profile.header;
-    println!(
-        "format: {}\ntype: {:#06x}  nodes: {}  operations: {}  regexes: {}  policies: {}",
-        profile.format.name(),
-        h.kind,
-        h.node_count,
-        h.op_count,
-        h.regex_count,
-        h.policy_count
+    let (profile, len) = load(&p, input)?;
+    let rendering = render::rules(&profile);
+    let text = if p.has("--json") {
+        let mut v = decode_json(&profile, &rendering, input, len).to_string();
+        v.push('\n');
+        v
+    } else {
+        decode_text(&profile, &rendering, input, len)
+    };
+    Ok(emit(&text))
+}
+
+fn op_names(p: &Profile, ops: &[OpId]) -> String {
+    ops.iter()
+        .map(|&o| p.vocab.op_label(o))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn decode_text(p: &Profile, r: &Rendering, input: &str, len: usize) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let h = &p.header;
+    let _ = writeln!(s, "blob: {input} ({len} bytes)");
+    let _ = writeln!(
+        s,
+        "format: {} ({}); vocabulary: {}{}",
+        p.format.name(),
+        p.format.describe(),
+        p.vocab.release,
+        if p.vocab.provisional {
+            " (partly known: unknown ids shown as op#N / filter#N)"
+        } else {
+            ""
+        }
     );
-    println!("\nop table by bucket:");
-    for (node, ops) in profile.buckets() {
-        let names: Vec<&str> = ops.iter().map(|&o| v.op_name(o).unwrap_or("?")).collect();
-        println!("  bucket {node} ({} ops): {}", ops.len(), names.join(" "));
+    let _ = writeln!(
+        s,
+        "header: type {:#06x}  nodes {}  operations {}  global-vars {}  state-flags {}  profiles {}  regexes {}  policies {}",
+        h.kind, h.node_count, h.op_count, h.global_var_count, h.state_flag_count, h.profile_count, h.regex_count, h.policy_count
+    );
+    if p.format == Format::Hdr16 {
+        let _ = writeln!(s, "header bytes 7-9: {:?}", h.extra);
     }
-    println!("\nnodes:");
-    for (i, node) in profile.nodes.iter().enumerate() {
-        match node {
-            Node::Terminal(a) => {
-                let verb = if a.is_deny() { "deny" } else { "allow" };
-                let flags = a.flag_names();
-                println!(
-                    "  [{i}] terminal {verb}{}",
-                    if flags.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({})", flags.join(" "))
-                    }
-                );
-            }
-            Node::Filter {
-                matched, unmatched, ..
-            } => {
-                let f = crate::eval::filter_sbpl(&profile, i as u16);
-                println!("  [{i}] {f} -> match {matched}, unmatch {unmatched}");
-            }
+    let _ = writeln!(
+        s,
+        "layout: op table @{}, nodes @{}, data @{} ({} bytes)",
+        p.op_table_offset,
+        p.nodes_offset,
+        p.data_base,
+        len.saturating_sub(p.data_base)
+    );
+    let _ = writeln!(
+        s,
+        "\nregexes:{}",
+        if p.regexes.is_empty() { " none" } else { "" }
+    );
+    for (k, e) in p.regexes.iter().enumerate() {
+        let _ = writeln!(s, "  [{k}] data[{}]: {}", e.item, e.regex.render());
+    }
+    for (title, items) in [
+        ("global variables", &p.global_vars),
+        ("state flags", &p.state_flags),
+    ] {
+        let _ = writeln!(s, "{title}:{}", if items.is_empty() { " none" } else { "" });
+        for (k, v) in items.iter().enumerate() {
+            let _ = writeln!(s, "  [{k}] data[{}]: {}", v.item, v.name);
         }
     }
-    Ok(ExitCode::SUCCESS)
+    let _ = writeln!(
+        s,
+        "policies:{}",
+        if p.policies.is_empty() { " none" } else { "" }
+    );
+    for (k, n) in p.policies.iter().enumerate() {
+        let _ = writeln!(s, "  [{k}] node {n}");
+    }
+    for (k, t) in p
+        .extra_tables
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| !t.is_empty())
+    {
+        let _ = writeln!(s, "table {}: {t:?}", ["A", "B"][k.min(1)]);
+    }
+    for (k, prof) in p.profiles.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "bundle profile [{k}] @{} header {:?} name {}",
+            prof.offset,
+            prof.header,
+            prof.name.as_deref().unwrap_or("?")
+        );
+    }
+    let buckets = p.buckets();
+    let _ = writeln!(s, "\nop table by bucket ({} buckets):", buckets.len());
+    for (node, ops) in &buckets {
+        let _ = writeln!(s, "  node {node} ({} ops): {}", ops.len(), op_names(p, ops));
+    }
+    let mut texts = Texts::new(p);
+    let _ = writeln!(s, "\nnodes ({}):", p.nodes.len());
+    for i in 0..p.nodes.len() as u16 {
+        let _ = writeln!(
+            s,
+            "  [{i}] @{}: {}",
+            p.node_offset(i),
+            render::node_text(&mut texts, i)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nrules (SBPL order: later rules win; (use-block N ...) = block or bucket N decides):"
+    );
+    for b in &r.buckets {
+        let _ = writeln!(s, ";; bucket {}: {}", b.node, op_names(p, &b.operations));
+        let ops = op_names(p, &b.rule_operations);
+        for rule in &b.rules {
+            let _ = writeln!(s, "{}", Rendering::rule_text(&mut texts, &ops, rule));
+        }
+    }
+    for (node, rules) in &r.blocks {
+        let _ = writeln!(s, ";; block {node}");
+        for rule in rules {
+            let _ = writeln!(s, "{}", Rendering::rule_text(&mut texts, "", rule));
+        }
+    }
+    s
+}
+
+fn op_json(p: &Profile, op: OpId) -> Value {
+    json!({ "id": op, "name": p.vocab.op_name(op) })
+}
+
+fn decode_json(p: &Profile, r: &Rendering, input: &str, len: usize) -> Value {
+    let h = &p.header;
+    let mut texts = Texts::new(p);
+    let nodes: Vec<Value> = (0..p.nodes.len() as u16)
+        .map(|i| node_json(p, &mut texts, i))
+        .collect();
+    let rules = |texts: &mut Texts<'_>, ops: &str, rules: &[Rule]| -> Vec<Value> {
+        rules
+            .iter()
+            .map(|rule| {
+                json!({
+                    "sbpl": Rendering::rule_text(texts, ops, rule),
+                    "conditions": rule.conditions,
+                    "outcome": match rule.outcome {
+                        Outcome::Terminal(n) => json!({ "terminal": n }),
+                        Outcome::Block(n) => json!({ "block": n }),
+                    },
+                })
+            })
+            .collect()
+    };
+    let buckets: Vec<Value> = r
+        .buckets
+        .iter()
+        .map(|b| {
+            let ops = op_names(p, &b.rule_operations);
+            json!({
+                "node": b.node,
+                "operations": b.operations.iter().map(|&o| op_json(p, o)).collect::<Vec<_>>(),
+                "rule_operations": b.rule_operations,
+                "rules": rules(&mut texts, &ops, &b.rules),
+            })
+        })
+        .collect();
+    let blocks: Vec<Value> = r
+        .blocks
+        .iter()
+        .map(|(node, rs)| json!({ "node": node, "rules": rules(&mut texts, "", rs) }))
+        .collect();
+    let named = |items: &[crate::blob::NamedItem]| -> Vec<Value> {
+        items
+            .iter()
+            .enumerate()
+            .map(|(k, v)| json!({ "index": k, "item": v.item, "name": v.name }))
+            .collect()
+    };
+    json!({
+        "schema": JSON_SCHEMA,
+        "file": input,
+        "bytes": len,
+        "format": p.format.name(),
+        "format_description": p.format.describe(),
+        "vocabulary": { "release": p.vocab.release, "provisional": p.vocab.provisional },
+        "header": {
+            "type": h.kind,
+            "node_count": h.node_count,
+            "op_count": h.op_count,
+            "global_var_count": h.global_var_count,
+            "state_flag_count": h.state_flag_count,
+            "profile_count": h.profile_count,
+            "regex_count": h.regex_count,
+            "policy_count": h.policy_count,
+            "extra": h.extra,
+        },
+        "layout": {
+            "op_table_offset": p.op_table_offset,
+            "nodes_offset": p.nodes_offset,
+            "data_base": p.data_base,
+            "data_bytes": len.saturating_sub(p.data_base),
+        },
+        "tables": {
+            "regexes": p.regexes.iter().enumerate().map(|(k, e)| json!({
+                "index": k, "item": e.item, "regex": e.regex.render(),
+            })).collect::<Vec<_>>(),
+            "global_vars": named(&p.global_vars),
+            "state_flags": named(&p.state_flags),
+            "policies": p.policies.iter().enumerate().map(|(k, n)| json!({ "index": k, "node": n })).collect::<Vec<_>>(),
+            "extra_tables": p.extra_tables,
+        },
+        "profiles": p.profiles.iter().enumerate().map(|(k, prof)| json!({
+            "index": k, "offset": prof.offset, "header": prof.header, "name": prof.name, "op_table": prof.op_table,
+        })).collect::<Vec<_>>(),
+        "op_table": p.op_table,
+        "buckets": buckets,
+        "blocks": blocks,
+        "nodes": nodes,
+    })
+}
+
+fn node_json(p: &Profile, texts: &mut Texts<'_>, i: u16) -> Value {
+    let offset = p.node_offset(i);
+    match p.nodes[usize::from(i)] {
+        Node::Terminal(a) => json!({
+            "index": i,
+            "offset": offset,
+            "kind": "terminal",
+            "action": render::verb(&a),
+            "word": a.word,
+            "flags": a.flag_names(),
+            "unknown_bits": a.unknown_bits(),
+            "modifier": a.modifier.map(|m| json!({
+                "id": m.id,
+                "name": m.known_name(),
+                "policy_op": m.policy_op,
+                "arg": m.arg,
+                "string": p.modifier_string(&m),
+            })),
+            "sbpl": render::action_modifiers(p, &a),
+        }),
+        Node::Filter {
+            filter,
+            alt,
+            arg,
+            matched,
+            unmatched,
+        } => {
+            let (kind, value) = arg_json(p, texts, p.args[usize::from(i)]);
+            json!({
+                "index": i,
+                "offset": offset,
+                "kind": "filter",
+                "filter": { "id": filter, "name": p.vocab.filter_name(filter) },
+                "alt": alt,
+                "arg": arg,
+                "arg_kind": kind,
+                "value": value,
+                "sbpl": texts.filter_forms(i),
+                "match": matched,
+                "unmatch": unmatched,
+            })
+        }
+    }
+}
+
+fn arg_json(p: &Profile, texts: &mut Texts<'_>, arg: FilterArg) -> (&'static str, Value) {
+    match arg {
+        FilterArg::None => ("none", Value::Null),
+        FilterArg::Int(v) => ("int", json!(v)),
+        FilterArg::Unknown(v) => ("unknown", json!(v)),
+        FilterArg::Str(k) => {
+            let s = &p.strings[k as usize];
+            (
+                "string",
+                json!({ "item": s.item, "text": String::from_utf8_lossy(&s.bytes) }),
+            )
+        }
+        FilterArg::Regex(k) => (
+            "regex",
+            json!({ "index": k, "regex": p.regexes[usize::from(k)].regex.render() }),
+        ),
+        FilterArg::Bitmap(k) => {
+            let b = &p.bitmaps[k as usize];
+            (
+                "bitmap",
+                json!({ "item": b.item, "word0": b.word0, "ranges": b.ranges() }),
+            )
+        }
+        FilterArg::Pattern(k) => {
+            let item = p.patterns[k as usize].item;
+            let listed = texts.pattern_forms(k).clone();
+            let vars = |v: u8| texts.var_name(v);
+            let forms: Value = match listed {
+                Ok(forms) => forms
+                    .iter()
+                    .map(|f| json!({ "kind": f.kind.name(), "text": f.text(&vars) }))
+                    .collect::<Vec<_>>()
+                    .into(),
+                Err(why) => json!({ "error": why }),
+            };
+            ("pattern", json!({ "item": item, "forms": forms }))
+        }
+    }
+}
+
+/// The value of `--arg NAME=VALUE` for an integer filter: a number (decimal
+/// or 0x hex) or the symbol SBPL uses (`AF_INET`, `self`, `REGULAR-FILE`).
+fn int_value(filter: &str, text: &str) -> Option<u16> {
+    render::symbol_value(filter, text)
+        .or_else(|| text.parse().ok())
+        .or_else(|| u16::from_str_radix(text.strip_prefix("0x")?, 16).ok())
+}
+
+/// `--arg` values by filter id: integers and strings.
+type ArgLists = (Vec<(u8, u16)>, Vec<(u8, Vec<u8>)>);
+
+fn parse_args(p: &Parsed, v: &Vocab) -> Result<ArgLists, Usage> {
+    let mut ints = Vec::new();
+    let mut strings = Vec::new();
+    for kv in p.all("--arg") {
+        let (name, value) = kv
+            .split_once('=')
+            .ok_or_else(|| Usage(format!("--arg takes NAME=VALUE, got {kv:?}")))?;
+        let id = v.parse_filter(name).ok_or_else(|| {
+            let hint = v
+                .closest_filter(name)
+                .map(|n| format!("; did you mean {n}?"))
+                .unwrap_or_default();
+            Usage(format!("unknown filter {name}{hint}"))
+        })?;
+        let kind = v.filter_name(id).and_then(arg_kind);
+        match (kind, int_value(name, value)) {
+            (Some(ArgKind::Int), Some(n)) | (None, Some(n)) => ints.push((id, n)),
+            (Some(ArgKind::Int), None) => {
+                return Err(Usage(format!("--arg {name} takes a number, got {value:?}")))
+            }
+            _ => strings.push((id, value.as_bytes().to_vec())),
+        }
+    }
+    Ok((ints, strings))
 }
 
 pub fn eval(args: &[String]) -> Result<ExitCode, Usage> {
-    let p = parse(args, &["--param"], &[])?;
-    let [input, operation, path] = p.positional.as_slice() else {
-        return Err(Usage("eval takes BLOB OPERATION PATH".into()));
+    let mut flags = DECODE_FLAGS.to_vec();
+    flags.extend(["--arg", "--var"]);
+    let p = parse(args, &flags, &["--explain", "--json"])?;
+    let (input, operation, path) = match p.positional.as_slice() {
+        [i, o] => (i, o, None),
+        [i, o, path] => (i, o, Some(path)),
+        _ => {
+            return Err(Usage(
+                "eval takes BLOB OPERATION [PATH] [--arg NAME=VALUE]... [--var NAME=VALUE]..."
+                    .into(),
+            ))
+        }
     };
-    let profile = load_any(input, &p.params()?)?;
-    let v = Vocab::macos_14();
-    let op = v.op_id(operation).ok_or_else(|| {
+    let (profile, _) = load(&p, input)?;
+    let v = profile.vocab;
+    let op = v.parse_op(operation).ok_or_else(|| {
         let hint = v
             .closest_op(operation)
             .map(|n| format!("; did you mean {n}?"))
             .unwrap_or_default();
         Usage(format!("unknown operation {operation}{hint}"))
     })?;
-    let d = evaluate(&profile, op, &Args::path(path.as_bytes()));
+    let (ints, strings_owned) = parse_args(&p, v)?;
+    let strings: Vec<(u8, &[u8])> = strings_owned
+        .iter()
+        .map(|(f, s)| (*f, s.as_slice()))
+        .collect();
+    let var_pairs: Vec<(String, String)> = p
+        .all("--var")
+        .into_iter()
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| {
+                    (
+                        k.trim_start_matches("${").trim_end_matches('}').to_owned(),
+                        v.to_owned(),
+                    )
+                })
+                .ok_or_else(|| Usage(format!("--var takes NAME=VALUE, got {kv:?}")))
+        })
+        .collect::<Result<_, _>>()?;
+    let vars: Vec<(&str, &[u8])> = var_pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_bytes()))
+        .collect();
+    let call = Args {
+        path: path.map(|s| s.as_bytes()),
+        ints: &ints,
+        strings: &strings,
+    };
+    let d = evaluate_with(&profile, op, &call, &vars);
+    let rule = explain_with(&profile, &d, Some(&call), &vars);
+    let text = if p.has("--json") {
+        format!("{}\n", eval_json(&profile, &d, &rule))
+    } else {
+        eval_text(&profile, &d, &rule, p.has("--explain"))
+    };
+    Ok(emit(&text))
+}
+
+fn branch_name(b: Branch) -> &'static str {
+    match b {
+        Branch::Match => "match",
+        Branch::Unmatch => "unmatch",
+        Branch::Terminal => "terminal",
+    }
+}
+
+fn eval_text(p: &Profile, d: &Decision, rule: &str, explain: bool) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
     let verdict = d.verdict().map_or("undetermined", |v| v.as_str());
-    println!("{verdict}");
-    println!("bucket: {}", d.bucket);
-    println!("node path: {:?}", d.node_path());
-    println!("rule: {}", explain(&profile, &d));
-    Ok(ExitCode::SUCCESS)
+    let _ = writeln!(s, "{verdict}");
+    if let Err(why) = &d.outcome {
+        let _ = writeln!(s, "why: {}", why.describe(p));
+    }
+    let _ = writeln!(s, "bucket: {}", d.bucket);
+    let path: Vec<String> = d.node_path().iter().map(u16::to_string).collect();
+    let _ = writeln!(s, "node path: {}", path.join(" -> "));
+    let mods = d.modifiers(p);
+    if !mods.is_empty() {
+        let _ = writeln!(s, "modifiers: {}", mods.join(" "));
+    }
+    let _ = writeln!(s, "rule: {rule}");
+    if explain {
+        let mut texts = Texts::new(p);
+        let _ = writeln!(s, "walk:");
+        for step in &d.steps {
+            let _ = writeln!(
+                s,
+                "  [{}] {} -> {}",
+                step.node,
+                render::node_text(&mut texts, step.node),
+                branch_name(step.branch)
+            );
+        }
+    }
+    s
+}
+
+fn eval_json(p: &Profile, d: &Decision, rule: &str) -> Value {
+    let mut texts = Texts::new(p);
+    json!({
+        "schema": JSON_SCHEMA,
+        "operation": op_json(p, d.operation),
+        "verdict": d.verdict().map(|v| v.as_str()),
+        "undetermined": d.outcome.as_ref().err().map(|why| why.describe(p)),
+        "bucket": d.bucket,
+        "node_path": d.node_path(),
+        "steps": d.steps.iter().map(|s| json!({
+            "node": s.node,
+            "branch": branch_name(s.branch),
+            "sbpl": render::node_text(&mut texts, s.node),
+        })).collect::<Vec<_>>(),
+        "action": d.outcome.as_ref().ok().map(|a| json!({
+            "word": a.word,
+            "flags": a.flag_names(),
+        })),
+        "modifiers": d.modifiers(p),
+        "rule": rule,
+    })
 }

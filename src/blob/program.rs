@@ -1,0 +1,737 @@
+//! The path-pattern bytecode of the data area, decoded to a program and run
+//! without backtracking blow-up.
+//!
+//! A program is a straight line of *tests*, each followed by exactly one
+//! *connector*, and a few non-test instructions:
+//!
+//! ```text
+//! tests      40+n-1 s[n]     literal of n = 1..64 bytes      input at pos starts with s; pos += n
+//!            04 k s[k+0x41]  literal of 65..320 bytes
+//!            00              end                             pos == len(input)
+//!            10+k            global variable k (${HOME})     input at pos starts with its value
+//!            0b f ranges     one byte in a class (f < 0x80)  (f & 0x7f) + 1 pairs lo hi; lo > hi wraps
+//!            02 c            skip to: [^c]*c                 pos = after the first c at/after pos
+//!            03 c            search: .*c                     pos = after any c at/after pos
+//! connectors 0f              if the test fails, this thread fails
+//!            80+j            if it fails, go to pc_after + j + 1
+//!            08 lo hi        if it fails, go to pc_after + u16 + 0x81
+//! others     0b f ranges     (f >= 0x80) star: any number of bytes in the class
+//!            0a success (accept; the rest of the input is ignored)   09 fail
+//!            06 save pos as mark (only ever at pc 0)   05 pos = mark
+//! ```
+//!
+//! On success execution continues after the connector. Every jump goes
+//! forward, so a thread's pc strictly increases: matching is a walk over at
+//! most `steps x (len + 1)` states. Programs without a forking instruction
+//! (search, star, variable) run as one thread with no allocation; the others
+//! run a thread set with a visited bitmap, so `03` and star never blow up.
+
+use std::cell::RefCell;
+use std::fmt;
+
+/// A set of bytes (one bit per value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ByteSet(pub [u64; 4]);
+
+impl ByteSet {
+    /// From `lo hi` pairs; a pair with lo > hi wraps around (`30 2e` is
+    /// everything but `/`).
+    pub fn from_pairs(pairs: &[u8]) -> ByteSet {
+        let mut set = ByteSet([0; 4]);
+        for p in pairs.chunks_exact(2) {
+            let (lo, hi) = (p[0], p[1]);
+            for b in 0..=255u8 {
+                let inside = if lo <= hi {
+                    lo <= b && b <= hi
+                } else {
+                    b >= lo || b <= hi
+                };
+                if inside {
+                    set.insert(b);
+                }
+            }
+        }
+        set
+    }
+
+    pub fn insert(&mut self, b: u8) {
+        self.0[usize::from(b >> 6)] |= 1 << (b & 63);
+    }
+
+    pub fn contains(&self, b: u8) -> bool {
+        self.0[usize::from(b >> 6)] >> (b & 63) & 1 == 1
+    }
+
+    pub fn len(&self) -> u32 {
+        self.0.iter().map(|w| w.count_ones()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Regex class text: `.` for every byte, `[^/]`, `[0-9]`, ...
+    pub fn class_text(&self) -> String {
+        let count = self.len();
+        if count == 256 {
+            return ".".to_owned();
+        }
+        let negate = count > 128;
+        let selected = |b: u8| self.contains(b) != negate;
+        let mut out = String::from(if negate { "[^" } else { "[" });
+        let mut b = 0u16;
+        while b < 256 {
+            if !selected(b as u8) {
+                b += 1;
+                continue;
+            }
+            let start = b;
+            while b + 1 < 256 && selected((b + 1) as u8) {
+                b += 1;
+            }
+            out.push_str(&class_char(start as u8));
+            if b > start {
+                out.push('-');
+                out.push_str(&class_char(b as u8));
+            }
+            b += 1;
+        }
+        out.push(']');
+        out
+    }
+}
+
+fn class_char(b: u8) -> String {
+    match b {
+        b'^' | b']' | b'-' | b'\\' => format!("\\{}", b as char),
+        0x20..=0x7e => (b as char).to_string(),
+        _ => format!("\\x{b:02x}"),
+    }
+}
+
+/// A byte as regex text, escaped where it is a metacharacter.
+pub fn regex_char(b: u8) -> String {
+    match b {
+        b'.' | b'*' | b'+' | b'?' | b'(' | b')' | b'[' | b']' | b'{' | b'}' | b'|' | b'^'
+        | b'$' | b'\\' => format!("\\{}", b as char),
+        0x20..=0x7e => (b as char).to_string(),
+        _ => format!("\\x{b:02x}"),
+    }
+}
+
+/// One decoded instruction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Insn {
+    /// `code[at..at + len]`.
+    Lit {
+        at: u16,
+        len: u16,
+    },
+    End,
+    Var(u8),
+    /// One byte in `sets[k]`.
+    Class(u16),
+    SkipTo(u8),
+    Search(u8),
+    /// Any number of bytes in `sets[k]`.
+    Star(u16),
+    Save,
+    Restore,
+    Fail,
+    Success,
+}
+
+impl Insn {
+    pub fn is_test(&self) -> bool {
+        matches!(
+            self,
+            Insn::Lit { .. }
+                | Insn::End
+                | Insn::Var(_)
+                | Insn::Class(_)
+                | Insn::SkipTo(_)
+                | Insn::Search(_)
+        )
+    }
+}
+
+/// How a test's connector was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connector {
+    /// Not a test.
+    None,
+    /// `0f`: failing fails the thread.
+    Hard,
+    /// `80+j`.
+    Short,
+    /// `08 lo hi`.
+    Long,
+}
+
+/// Marks "no failure edge" in [`Step::on_fail`].
+pub const HARD: u32 = u32::MAX;
+
+/// An instruction with its place and edges (as step indices).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    pub insn: Insn,
+    /// Byte offset in the item.
+    pub pc: u16,
+    /// The step run after success (`steps.len()` = past the end: no match).
+    pub next: u32,
+    /// The step a failing test jumps to, or [`HARD`].
+    pub on_fail: u32,
+    pub connector: Connector,
+}
+
+/// Why a pattern item does not decode: the byte offset inside the item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatternError {
+    pub pc: usize,
+    pub why: String,
+}
+
+impl fmt::Display for PatternError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "pattern byte {}: {}", self.pc, self.why)
+    }
+}
+
+/// The outcome of matching: an unknown variable makes a "no" unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Match {
+    Yes,
+    No,
+    /// No thread accepted, and one needed global variable `k`, whose value
+    /// was not given.
+    UnknownVar(u8),
+}
+
+/// A decoded path-pattern item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Program {
+    code: Vec<u8>,
+    steps: Vec<Step>,
+    sets: Vec<ByteSet>,
+    /// Contains search, star or a variable: matching may fork.
+    forks: bool,
+}
+
+fn err<T>(pc: usize, why: impl Into<String>) -> Result<T, PatternError> {
+    Err(PatternError {
+        pc,
+        why: why.into(),
+    })
+}
+
+fn byte(code: &[u8], at: usize, what: &str) -> Result<u8, PatternError> {
+    match code.get(at) {
+        Some(&b) => Ok(b),
+        None => err(at, format!("{what} runs past the end of the item")),
+    }
+}
+
+fn bytes<'c>(code: &'c [u8], at: usize, n: usize, what: &str) -> Result<&'c [u8], PatternError> {
+    match code.get(at..at.saturating_add(n)) {
+        Some(b) if at.checked_add(n).is_some() => Ok(b),
+        _ => err(
+            at,
+            format!("{what} of {n} bytes runs past the end of the item"),
+        ),
+    }
+}
+
+impl Program {
+    /// Decodes an item. `var_count` bounds the variable opcodes (the blob's
+    /// global-variable count).
+    pub fn decode(code: &[u8], var_count: usize) -> Result<Program, PatternError> {
+        let mut p = Program {
+            code: code.to_vec(),
+            steps: Vec::new(),
+            sets: Vec::new(),
+            forks: false,
+        };
+        // Targets are byte offsets until every instruction start is known.
+        let mut targets: Vec<(usize, usize)> = Vec::new(); // (next pc, fail pc or MAX)
+        let mut i = 0;
+        while i < code.len() {
+            let start = i;
+            let (insn, len) = p.read_insn(code, i, var_count)?;
+            i += len;
+            let mut fail = usize::MAX;
+            let mut connector = Connector::None;
+            if insn.is_test() {
+                let c = byte(code, i, "the connector after a test")?;
+                match c {
+                    0x0f => {
+                        connector = Connector::Hard;
+                        i += 1;
+                    }
+                    0x08 => {
+                        let w = bytes(code, i + 1, 2, "a long connector")?;
+                        i += 3;
+                        fail = i + usize::from(u16::from_le_bytes([w[0], w[1]])) + 0x81;
+                        connector = Connector::Long;
+                    }
+                    0x80..=0xff => {
+                        i += 1;
+                        fail = i + usize::from(c & 0x7f) + 1;
+                        connector = Connector::Short;
+                    }
+                    _ => {
+                        return err(
+                            i,
+                            format!("test at byte {start} needs a connector, found {c:#04x}"),
+                        )
+                    }
+                }
+            }
+            if matches!(insn, Insn::Search(_) | Insn::Star(_) | Insn::Var(_)) {
+                p.forks = true;
+            }
+            if insn == Insn::Save && start != 0 {
+                // Every blob seen saves only at the start, which keeps the
+                // mark constant; anything else is not a format we know.
+                return err(start, "06 (save) after the start of the pattern");
+            }
+            p.steps.push(Step {
+                insn,
+                pc: start as u16,
+                next: 0,
+                on_fail: HARD,
+                connector,
+            });
+            targets.push((i, fail));
+        }
+        p.link(&targets)?;
+        Ok(p)
+    }
+
+    /// Reads the instruction at `i`: the instruction and its length.
+    fn read_insn(
+        &mut self,
+        code: &[u8],
+        i: usize,
+        var_count: usize,
+    ) -> Result<(Insn, usize), PatternError> {
+        let op = code[i];
+        Ok(match op {
+            0x40..=0x7f => {
+                let n = usize::from(op - 0x3f);
+                bytes(code, i + 1, n, "a literal")?;
+                (
+                    Insn::Lit {
+                        at: (i + 1) as u16,
+                        len: n as u16,
+                    },
+                    1 + n,
+                )
+            }
+            0x04 => {
+                let n = usize::from(byte(code, i + 1, "a long literal's length")?) + 0x41;
+                bytes(code, i + 2, n, "a long literal")?;
+                (
+                    Insn::Lit {
+                        at: (i + 2) as u16,
+                        len: n as u16,
+                    },
+                    2 + n,
+                )
+            }
+            0x00 => (Insn::End, 1),
+            0x02 => (Insn::SkipTo(byte(code, i + 1, "02's byte")?), 2),
+            0x03 => (Insn::Search(byte(code, i + 1, "03's byte")?), 2),
+            0x0b => {
+                let f = byte(code, i + 1, "a class's count")?;
+                let n = 2 * (usize::from(f & 0x7f) + 1);
+                let pairs = bytes(code, i + 2, n, "a class's ranges")?;
+                let k = self.sets.len() as u16;
+                self.sets.push(ByteSet::from_pairs(pairs));
+                let insn = if f & 0x80 != 0 {
+                    Insn::Star(k)
+                } else {
+                    Insn::Class(k)
+                };
+                (insn, 2 + n)
+            }
+            0x10..=0x3f => {
+                let k = op - 0x10;
+                if usize::from(k) >= var_count {
+                    return err(
+                        i,
+                        format!("variable {k} but the blob has {var_count} global variables"),
+                    );
+                }
+                (Insn::Var(k), 1)
+            }
+            0x05 => (Insn::Restore, 1),
+            0x06 => (Insn::Save, 1),
+            0x09 => (Insn::Fail, 1),
+            0x0a => (Insn::Success, 1),
+            _ => return err(i, format!("unknown opcode {op:#04x}")),
+        })
+    }
+
+    /// Turns byte targets into step indices; every target must be a later
+    /// instruction start (or, for `next`, the end of the item).
+    fn link(&mut self, targets: &[(usize, usize)]) -> Result<(), PatternError> {
+        let index_of = |pc: usize| {
+            self.steps
+                .binary_search_by_key(&pc, |s| usize::from(s.pc))
+                .ok()
+        };
+        let end = self.steps.len() as u32;
+        let mut linked = Vec::with_capacity(self.steps.len());
+        for (k, &(next, fail)) in targets.iter().enumerate() {
+            let step = self.steps[k];
+            let next = if next == self.code.len() {
+                end
+            } else {
+                index_of(next).map(|i| i as u32).unwrap_or(end)
+            };
+            let on_fail = if fail == usize::MAX {
+                HARD
+            } else {
+                match index_of(fail) {
+                    Some(t) if t > k => t as u32,
+                    _ => {
+                        return err(
+                            usize::from(step.pc),
+                            format!("branch target {fail} is not a later instruction"),
+                        )
+                    }
+                }
+            };
+            linked.push((next, on_fail));
+        }
+        for (s, (next, on_fail)) in self.steps.iter_mut().zip(linked) {
+            s.next = next;
+            s.on_fail = on_fail;
+        }
+        Ok(())
+    }
+
+    pub fn code(&self) -> &[u8] {
+        &self.code
+    }
+
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
+    pub fn set(&self, k: u16) -> &ByteSet {
+        &self.sets[usize::from(k)]
+    }
+
+    /// The bytes of a literal instruction.
+    pub fn lit(&self, at: u16, len: u16) -> &[u8] {
+        &self.code[usize::from(at)..usize::from(at) + usize::from(len)]
+    }
+
+    /// The global variables the program reads.
+    pub fn vars(&self) -> impl Iterator<Item = u8> + '_ {
+        self.steps.iter().filter_map(|s| match s.insn {
+            Insn::Var(k) => Some(k),
+            _ => None,
+        })
+    }
+
+    /// Whether `input` matches. `vars` gives values of global variables as
+    /// `(k, value)` pairs (a variable may have several).
+    pub fn matches(&self, input: &[u8], vars: &[(u8, &[u8])]) -> Match {
+        if self.forks {
+            self.run_threads(input, vars)
+        } else {
+            self.run_linear(input)
+        }
+    }
+
+    /// The end position of a deterministic test at `pos`, if it succeeds.
+    fn test_once(&self, insn: Insn, input: &[u8], pos: usize) -> Option<usize> {
+        match insn {
+            Insn::Lit { at, len } => input[pos..]
+                .starts_with(self.lit(at, len))
+                .then_some(pos + usize::from(len)),
+            Insn::End => (pos == input.len()).then_some(pos),
+            Insn::Class(k) => input
+                .get(pos)
+                .filter(|&&b| self.set(k).contains(b))
+                .map(|_| pos + 1),
+            Insn::SkipTo(c) => input[pos..]
+                .iter()
+                .position(|&b| b == c)
+                .map(|q| pos + q + 1),
+            _ => None,
+        }
+    }
+
+    /// One thread, no allocation: programs without forking instructions.
+    fn run_linear(&self, input: &[u8]) -> Match {
+        let (mut i, mut pos) = (0usize, 0usize);
+        while let Some(s) = self.steps.get(i) {
+            match s.insn {
+                Insn::Success => return Match::Yes,
+                Insn::Fail => return Match::No,
+                Insn::Save => i += 1,
+                Insn::Restore => {
+                    pos = 0;
+                    i = s.next as usize;
+                }
+                insn => match self.test_once(insn, input, pos) {
+                    Some(end) => {
+                        pos = end;
+                        i = s.next as usize;
+                    }
+                    None if s.on_fail == HARD => return Match::No,
+                    None => i = s.on_fail as usize,
+                },
+            }
+        }
+        Match::No
+    }
+
+    /// A thread set over (step, pos) with a visited bitmap: each state is
+    /// run once, so the work is bounded by `steps x (len + 1)`.
+    fn run_threads(&self, input: &[u8], vars: &[(u8, &[u8])]) -> Match {
+        SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            let Scratch { stack, seen } = &mut *scratch;
+            let width = input.len() + 1;
+            let states = self.steps.len() * width;
+            seen.clear();
+            seen.resize(states.div_ceil(64), 0);
+            stack.clear();
+            stack.push((0, 0));
+            let mut unknown = None;
+            while let Some((i, pos)) = stack.pop() {
+                let (i, pos) = (i as usize, pos as usize);
+                let Some(s) = self.steps.get(i) else { continue };
+                let bit = i * width + pos;
+                if seen[bit / 64] >> (bit % 64) & 1 == 1 {
+                    continue;
+                }
+                seen[bit / 64] |= 1 << (bit % 64);
+                let mut any = false;
+                let mut push = |end: usize| {
+                    any = true;
+                    stack.push((s.next, end as u32));
+                };
+                match s.insn {
+                    Insn::Success => return Match::Yes,
+                    Insn::Fail => continue,
+                    Insn::Save => {
+                        push(pos);
+                        continue;
+                    }
+                    Insn::Restore => {
+                        push(0);
+                        continue;
+                    }
+                    Insn::Star(k) => {
+                        let set = self.set(k);
+                        push(pos);
+                        for (q, &b) in input.iter().enumerate().skip(pos) {
+                            if !set.contains(b) {
+                                break;
+                            }
+                            push(q + 1);
+                        }
+                        continue;
+                    }
+                    Insn::Search(c) => {
+                        for (q, &b) in input.iter().enumerate().skip(pos) {
+                            if b == c {
+                                push(q + 1);
+                            }
+                        }
+                    }
+                    Insn::Var(k) => {
+                        let mut given = false;
+                        for &(_, v) in vars.iter().filter(|(vk, _)| *vk == k) {
+                            given = true;
+                            if input[pos..].starts_with(v) {
+                                push(pos + v.len());
+                            }
+                        }
+                        if !given {
+                            // Neither edge can be taken without the value.
+                            unknown = Some(k);
+                            continue;
+                        }
+                    }
+                    insn => {
+                        if let Some(end) = self.test_once(insn, input, pos) {
+                            push(end);
+                        }
+                    }
+                }
+                if !any && s.on_fail != HARD {
+                    stack.push((s.on_fail, pos as u32));
+                }
+            }
+            unknown.map_or(Match::No, Match::UnknownVar)
+        })
+    }
+
+    /// One line per instruction: `pc  kind  argument  ; else ...`.
+    pub fn disassemble(&self, var_name: &dyn Fn(u8) -> String) -> Vec<String> {
+        self.steps
+            .iter()
+            .map(|s| {
+                let (kind, arg) = match s.insn {
+                    Insn::Lit { at, len } => ("literal", super::pattern::quote(self.lit(at, len))),
+                    Insn::End => ("end", String::new()),
+                    Insn::Var(k) => ("variable", format!("${{{}}}", var_name(k))),
+                    Insn::Class(k) => ("class", self.set(k).class_text()),
+                    Insn::SkipTo(c) => ("skip-to", regex_char(c)),
+                    Insn::Search(c) => ("search", regex_char(c)),
+                    Insn::Star(k) => ("star", self.set(k).class_text()),
+                    Insn::Save => ("save", String::new()),
+                    Insn::Restore => ("restore", String::new()),
+                    Insn::Fail => ("fail", String::new()),
+                    Insn::Success => ("success", String::new()),
+                };
+                let conn = match s.connector {
+                    Connector::None => String::new(),
+                    Connector::Hard => " ; else fail".to_owned(),
+                    _ => {
+                        let target = self
+                            .steps
+                            .get(s.on_fail as usize)
+                            .map_or(self.code.len(), |t| usize::from(t.pc));
+                        format!(" ; else goto {target}")
+                    }
+                };
+                format!("{:5}  {kind:8} {arg}{conn}", s.pc)
+            })
+            .collect()
+    }
+}
+
+/// Reused buffers of the thread-set matcher, so matching does not allocate
+/// once warm.
+#[derive(Default)]
+struct Scratch {
+    stack: Vec<(u32, u32)>,
+    seen: Vec<u64>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lit(s: &str) -> Vec<u8> {
+        let mut v = vec![0x40 + s.len() as u8 - 1];
+        v.extend_from_slice(s.as_bytes());
+        v
+    }
+
+    fn prog(parts: &[&[u8]]) -> Program {
+        Program::decode(&parts.concat(), 4).unwrap()
+    }
+
+    #[test]
+    fn literal_subpath_prefix() {
+        let literal = prog(&[&lit("/tmp/foo"), &[0x0f, 0x00, 0x0f, 0x0a]]);
+        let subpath = prog(&[
+            &lit("/tmp/foo"),
+            &[0x0f, 0x40, b'/', 0x80, 0x0a, 0x00, 0x0f, 0x0a],
+        ]);
+        let prefix = prog(&[&lit("/tmp/foo"), &[0x0f, 0x0a]]);
+        for (p, input, want) in [
+            (&literal, "/tmp/foo", Match::Yes),
+            (&literal, "/tmp/foo/x", Match::No),
+            (&literal, "/tmp/foobar", Match::No),
+            (&subpath, "/tmp/foo", Match::Yes),
+            (&subpath, "/tmp/foo/", Match::Yes),
+            (&subpath, "/tmp/foo/x", Match::Yes),
+            (&subpath, "/tmp/foobar", Match::No),
+            (&subpath, "/tmp/fo", Match::No),
+            (&prefix, "/tmp/foobar", Match::Yes),
+            (&prefix, "/tmp/fo", Match::No),
+        ] {
+            assert_eq!(p.matches(input.as_bytes(), &[]), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn search_tries_every_occurrence() {
+        // `.*/[^/]+/SC_Info/` (ipsw's example): 03 '/' then [^/] then
+        // [^/]*/ then "SC_Info/".
+        let p = prog(&[
+            &[0x03, b'/', 0x0f],
+            &[0x0b, 0x01, 0x30, 0xff, 0x00, 0x2e, 0x0f],
+            &[0x02, b'/', 0x0f],
+            &lit("SC_Info/"),
+            &[0x0f, 0x0a],
+        ]);
+        assert_eq!(p.matches(b"/var/app/X.app/SC_Info/x", &[]), Match::Yes);
+        assert_eq!(p.matches(b"/SC_Info/", &[]), Match::No);
+        // Adversarial input: many '/' and no match stays linear.
+        let long = "/a".repeat(5000);
+        assert_eq!(p.matches(long.as_bytes(), &[]), Match::No);
+    }
+
+    #[test]
+    fn star_then_end_is_one_or_more() {
+        // [^/] [^/]* $ = `[^/]+$`
+        let p = prog(&[
+            &lit("/x/"),
+            &[0x0f, 0x0b, 0x01, 0x30, 0xff, 0x00, 0x2e, 0x0f],
+            &[0x0b, 0x81, 0x30, 0xff, 0x00, 0x2e],
+            &[0x00, 0x0f, 0x0a],
+        ]);
+        assert_eq!(p.matches(b"/x/abc", &[]), Match::Yes);
+        assert_eq!(p.matches(b"/x/", &[]), Match::No);
+        assert_eq!(p.matches(b"/x/a/b", &[]), Match::No);
+    }
+
+    #[test]
+    fn a_variable_without_a_value_is_unknown_unless_another_thread_accepts() {
+        // `06 | "/" 82 00 80 0a | 05 | ${0} 0f "/tmp" 0f 0a`: two sections;
+        // the first section's failure edges lead to the 05.
+        let first = [lit("/"), vec![0x82, 0x00, 0x80, 0x0a]].concat();
+        let p = prog(&[
+            &[0x06],
+            &first,
+            &[0x05, 0x10, 0x0f],
+            &lit("/tmp"),
+            &[0x0f, 0x0a],
+        ]);
+        assert_eq!(p.matches(b"/", &[]), Match::Yes);
+        assert_eq!(p.matches(b"/Users/me/tmp", &[]), Match::UnknownVar(0));
+        let home: &[u8] = b"/Users/me";
+        assert_eq!(p.matches(b"/Users/me/tmp", &[(0, home)]), Match::Yes);
+        assert_eq!(p.matches(b"/Users/you/tmp", &[(0, home)]), Match::No);
+    }
+
+    #[test]
+    fn malformed_items_are_errors_with_the_byte() {
+        for (code, pc) in [
+            (&[0x47, b'/', b't'][..], 1),       // literal past the end
+            (&[0x40, b'/', 0x0a][..], 2),       // test without connector
+            (&[0x40, b'/', 0x85, 0x0a][..], 0), // branch past the end
+            (&[0x01][..], 0),                   // unknown opcode
+            (&[0x0a, 0x06][..], 1),             // save after the start
+            (&[0x15, 0x0f, 0x0a][..], 0),       // variable 5 of 4
+        ] {
+            let e = Program::decode(code, 4).unwrap_err();
+            assert_eq!(e.pc, pc, "{code:02x?}: {e}");
+        }
+    }
+
+    #[test]
+    fn class_text() {
+        assert_eq!(
+            ByteSet::from_pairs(&[0x30, 0xff, 0x00, 0x2e]).class_text(),
+            "[^/]"
+        );
+        assert_eq!(ByteSet::from_pairs(&[0x00, 0xff]).class_text(), ".");
+        assert_eq!(ByteSet::from_pairs(b"09").class_text(), "[0-9]");
+        assert_eq!(ByteSet::from_pairs(b"--09AF").class_text(), "[\\-0-9A-F]");
+    }
+}
