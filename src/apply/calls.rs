@@ -402,6 +402,132 @@ pub mod buf {
     }
 }
 
+/// `struct xattr_args { value, size, flags }` of the `*xattrat` calls.
+#[repr(C)]
+struct XattrArgs {
+    value: u64,
+    size: u32,
+    flags: u32,
+}
+
+/// `getxattrat(dirfd, path, at_flags, name, &args, sizeof args)` (Linux 6.13).
+pub fn getxattrat(dirfd: RawFd, path: &CStr, at_flags: i32, name: &CStr) -> SysResult {
+    let mut value = [0u8; 256];
+    let args = XattrArgs {
+        value: value.as_mut_ptr() as u64,
+        size: value.len() as u32,
+        flags: 0,
+    };
+    // SAFETY: C strings read by the kernel; `args` points at `value`,
+    // writable for its length.
+    unsafe {
+        raw(
+            super::syscalls::nr::GETXATTRAT,
+            [
+                fd(dirfd),
+                p(path),
+                at_flags as u64,
+                p(name),
+                &args as *const XattrArgs as u64,
+                16,
+            ],
+        )
+    }
+}
+
+/// `setxattrat(dirfd, path, at_flags, name, &args, sizeof args)` (Linux 6.13).
+pub fn setxattrat(
+    dirfd: RawFd,
+    path: &CStr,
+    at_flags: i32,
+    name: &CStr,
+    value: &[u8],
+) -> SysResult {
+    let args = XattrArgs {
+        value: value.as_ptr() as u64,
+        size: value.len() as u32,
+        flags: 0,
+    };
+    // SAFETY: C strings and `value`, read by the kernel.
+    unsafe {
+        raw(
+            super::syscalls::nr::SETXATTRAT,
+            [
+                fd(dirfd),
+                p(path),
+                at_flags as u64,
+                p(name),
+                &args as *const XattrArgs as u64,
+                16,
+            ],
+        )
+    }
+}
+
+/// `listxattrat(dirfd, path, at_flags, list, size)` (Linux 6.13).
+pub fn listxattrat(dirfd: RawFd, path: &CStr, at_flags: i32) -> SysResult {
+    let mut list = [0u8; 512];
+    // SAFETY: `list` is writable for its length.
+    unsafe {
+        raw(
+            super::syscalls::nr::LISTXATTRAT,
+            [
+                fd(dirfd),
+                p(path),
+                at_flags as u64,
+                list.as_mut_ptr() as u64,
+                list.len() as u64,
+                0,
+            ],
+        )
+    }
+}
+
+/// `removexattrat(dirfd, path, at_flags, name)` (Linux 6.13).
+pub fn removexattrat(dirfd: RawFd, path: &CStr, at_flags: i32, name: &CStr) -> SysResult {
+    // SAFETY: C strings read by the kernel.
+    unsafe {
+        raw(
+            super::syscalls::nr::REMOVEXATTRAT,
+            [fd(dirfd), p(path), at_flags as u64, p(name), 0, 0],
+        )
+    }
+}
+
+/// `openat(dirfd, path, flags)` on a path another thread may be rewriting
+/// (the kernel reads the bytes; Rust never sees them as a string).
+pub fn openat_racy(dirfd: RawFd, path: &[std::sync::atomic::AtomicU8], flags: i32) -> SysResult {
+    if path
+        .last()
+        .map(|b| b.load(std::sync::atomic::Ordering::Relaxed))
+        != Some(0)
+    {
+        return Err(libc::EINVAL);
+    }
+    // SAFETY: `path` is NUL-terminated memory alive for the call; the
+    // kernel reads it while others may store to it atomically.
+    unsafe {
+        raw(
+            libc::SYS_openat,
+            [fd(dirfd), path.as_ptr() as u64, flags as u64, 0, 0, 0],
+        )
+    }
+}
+
+/// `clone(CLONE_VFORK | SIGCHLD)`: a fork that suspends the parent until
+/// the child exits (its own copy of memory, so Rust code may run in it).
+/// Returns 0 in the child and the child's pid in the parent.
+pub fn vfork_copy() -> SysResult {
+    // SAFETY: no pointer arguments; without CLONE_VM the child runs on a
+    // copy of this stack.
+    unsafe {
+        raw(
+            libc::SYS_clone,
+            [(libc::CLONE_VFORK | libc::SIGCHLD) as u64, 0, 0, 0, 0, 0],
+        )
+    }
+}
+
 /// `fork()` as the raw `clone(SIGCHLD)`: no atfork handlers run. Returns 0
 /// in the child and the child's pid in the parent.
 pub fn fork() -> SysResult {
@@ -436,7 +562,7 @@ pub fn in_child<T>(f: fn(&T) -> i32, ctx: &T) -> SysResult {
     }
 }
 
-pub use thread::in_thread;
+pub use thread::{in_thread, with_thread, ThreadStack};
 
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 mod thread {
@@ -445,6 +571,31 @@ mod thread {
 
     /// Stack size of a helper thread.
     pub const STACK: usize = 64 * 1024;
+
+    /// A stack for [`with_thread`], allocated before `fork()`. One thread at
+    /// a time may run on it (a second user gets EBUSY).
+    pub struct ThreadStack {
+        mem: std::cell::UnsafeCell<Vec<u8>>,
+        busy: std::sync::atomic::AtomicBool,
+    }
+
+    // SAFETY: the memory is only handed out while `busy` is held.
+    unsafe impl Sync for ThreadStack {}
+
+    impl Default for ThreadStack {
+        fn default() -> Self {
+            ThreadStack::new()
+        }
+    }
+
+    impl ThreadStack {
+        pub fn new() -> ThreadStack {
+            ThreadStack {
+                mem: std::cell::UnsafeCell::new(vec![0u8; STACK]),
+                busy: std::sync::atomic::AtomicBool::new(false),
+            }
+        }
+    }
 
     struct Payload<'a, T> {
         f: fn(&T) -> i32,
@@ -468,7 +619,35 @@ mod thread {
     /// CLONE_THREAD on `stack`), waits for it to exit and returns its result.
     /// For code running in a forked child: no pthread, no allocation. `f`
     /// must only make raw syscalls (it shares this thread's TLS).
-    pub fn in_thread<T: Sync>(stack: &mut [u8], f: fn(&T) -> i32, ctx: &T) -> SysResult {
+    pub fn in_thread<T: Sync>(stack: &ThreadStack, f: fn(&T) -> i32, ctx: &T) -> SysResult {
+        with_thread(stack, f, ctx, &|| 0).map(|(t, _)| t)
+    }
+
+    /// Runs `f(ctx)` in a second thread while this thread runs `meanwhile`,
+    /// then waits for the second thread: both results.
+    pub fn with_thread<T: Sync>(
+        stack: &ThreadStack,
+        f: fn(&T) -> i32,
+        ctx: &T,
+        meanwhile: &dyn Fn() -> i32,
+    ) -> Result<(i64, i64), i32> {
+        if stack.busy.swap(true, Ordering::Acquire) {
+            return Err(libc::EBUSY);
+        }
+        // SAFETY: `busy` gives this call the stack alone until it is
+        // released below, after the thread has exited.
+        let mem = unsafe { &mut *stack.mem.get() };
+        let r = spawn_and_join(mem, f, ctx, meanwhile);
+        stack.busy.store(false, Ordering::Release);
+        r
+    }
+
+    fn spawn_and_join<T: Sync>(
+        stack: &mut [u8],
+        f: fn(&T) -> i32,
+        ctx: &T,
+        meanwhile: &dyn Fn() -> i32,
+    ) -> Result<(i64, i64), i32> {
         let payload = Payload {
             f,
             ctx,
@@ -525,6 +704,7 @@ mod thread {
         if ret < 0 {
             return Err(-ret as i32);
         }
+        let mine = meanwhile();
         // Wait until the kernel clears the tid: the thread has exited.
         loop {
             let tid = payload.tid.load(Ordering::SeqCst);
@@ -539,7 +719,10 @@ mod thread {
                 )
             };
         }
-        Ok(i64::from(payload.result.load(Ordering::SeqCst)))
+        Ok((
+            i64::from(payload.result.load(Ordering::SeqCst)),
+            i64::from(mine),
+        ))
     }
 }
 
@@ -547,12 +730,55 @@ mod thread {
 mod thread {
     use super::SysResult;
     pub const STACK: usize = 64 * 1024;
-    pub fn in_thread<T: Sync>(_stack: &mut [u8], _f: fn(&T) -> i32, _ctx: &T) -> SysResult {
+    #[derive(Default)]
+    pub struct ThreadStack;
+    impl ThreadStack {
+        pub fn new() -> ThreadStack {
+            ThreadStack
+        }
+    }
+    pub fn in_thread<T: Sync>(_stack: &ThreadStack, _f: fn(&T) -> i32, _ctx: &T) -> SysResult {
+        Err(libc::ENOSYS)
+    }
+    pub fn with_thread<T: Sync>(
+        _stack: &ThreadStack,
+        _f: fn(&T) -> i32,
+        _ctx: &T,
+        _meanwhile: &dyn Fn() -> i32,
+    ) -> Result<(i64, i64), i32> {
         Err(libc::ENOSYS)
     }
 }
 
 pub use thread::STACK as THREAD_STACK;
+
+/// Syscall `nr` with every argument 0: NULL pointers, so no memory is
+/// touched; the kernel refuses or acts on nothing (for probing whether the
+/// filter refuses a syscall at all).
+pub fn zero_args(nr: i64) -> SysResult {
+    // SAFETY: no argument is a valid pointer: the kernel reads and writes
+    // no memory of ours.
+    unsafe { raw(nr, [0; 6]) }
+}
+
+/// `seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+/// NULL)`: EFAULT from the kernel (no program), EPERM from our filter.
+pub fn seccomp_new_listener() -> SysResult {
+    // SAFETY: the program pointer is NULL: the kernel reads nothing.
+    unsafe {
+        raw(
+            libc::SYS_seccomp,
+            [
+                u64::from(libc::SECCOMP_SET_MODE_FILTER),
+                u64::from(libc::SECCOMP_FILTER_FLAG_NEW_LISTENER),
+                0,
+                0,
+                0,
+                0,
+            ],
+        )
+    }
+}
 
 /// A syscall by the x32 ABI's numbering (`nr | 0x40000000`), with no
 /// arguments: the filter must refuse it.
@@ -604,7 +830,9 @@ mod tests {
                 -1
             }
         }
-        let mut stack = vec![0u8; THREAD_STACK];
-        assert_eq!(in_thread(&mut stack, work, &41), Ok(42));
+        let stack = ThreadStack::new();
+        assert_eq!(in_thread(&stack, work, &41), Ok(42));
+        // Both threads at once.
+        assert_eq!(with_thread(&stack, work, &1, &|| 7), Ok((2, 7)));
     }
 }

@@ -175,6 +175,17 @@ impl<'p> Supervisor<'p> {
         self.passthrough = on;
     }
 
+    /// Turns fd injection off (CONTINUE for every allowed open, as an
+    /// engine without it would answer: for measuring and for showing the
+    /// race it closes), or back on where it is safe.
+    pub fn set_injection(&mut self, on: bool) {
+        self.no_injection = if on {
+            injection_unsafe_because()
+        } else {
+            Some("turned off")
+        };
+    }
+
     /// Why allowed opens are answered CONTINUE instead of by fd injection,
     /// if they are.
     pub fn injection_off(&self) -> Option<&'static str> {
@@ -608,29 +619,35 @@ mod engine {
                 .collect();
             let checked = self.check(name, &raw, matched.display().to_string(), &checks);
             let creates = syscalls::open_creates(flags);
-            let inject = openat2 || creates || argument_dependent(&checked.decisions);
+            let needs_fd = openat2 || creates || argument_dependent(&checked.decisions);
+            // Where the supervisor cannot open the file for the process:
+            // O_PATH fds cannot be injected (the kernel's fget refuses them;
+            // they only reach metadata and are checked again when reopened);
+            // /dev/tty names the opener's own terminal.
+            let cannot = flags as i32 & libc::O_PATH != 0
+                || resolved.path == Path::new("/dev/tty")
+                || self.no_injection.is_some();
+            // openat2's flags live in memory: only an injected fd makes sure
+            // the checked ones are used, so without one the caller falls back
+            // to openat.
+            let fallback = if openat2 {
+                Plan::Fail(libc::ENOSYS)
+            } else {
+                Plan::Continue
+            };
             Ok(self.plan(checked, |_| {
-                if !inject || resolved.path == Path::new("/dev/tty") {
-                    // /dev/tty names the opener's terminal: only the
-                    // process itself can open its own.
+                if !needs_fd {
                     return Plan::Continue;
                 }
-                if self.no_injection.is_some() {
-                    // openat2's flags live in memory: only an injected fd
-                    // makes sure the checked ones are the ones used.
-                    return if openat2 {
-                        Plan::Fail(libc::ENOSYS)
-                    } else {
-                        Plan::Continue
-                    };
+                if cannot {
+                    return fallback;
                 }
                 let umask = if creates {
                     match resolve::status_field(pid, "Umask:")
                         .and_then(|u| u32::from_str_radix(&u, 8).ok())
                     {
                         Some(u) => Some(u),
-                        None if openat2 => return Plan::Fail(libc::ENOSYS),
-                        None => return Plan::Continue,
+                        None => return fallback,
                     }
                 } else {
                     None
