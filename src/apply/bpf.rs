@@ -195,10 +195,13 @@ impl Default for Filter {
     }
 }
 
-/// Every syscall number with an action, sorted.
-fn table() -> Vec<(u32, Action)> {
+/// Every syscall number with an action, sorted. `fork_allowed`: the
+/// profile allows process-fork whatever the arguments, so forks need no
+/// round trip.
+fn table(fork_allowed: bool) -> Vec<(u32, Action)> {
     let mut t: Vec<(u32, Action)> = syscalls::INTERCEPTED
         .iter()
+        .filter(|s| !(fork_allowed && s.kind == syscalls::Kind::Fork))
         .map(|s| {
             let action = match s.when {
                 When::Always => Action::Ret(Ret::Notify),
@@ -226,8 +229,23 @@ fn table() -> Vec<(u32, Action)> {
 }
 
 impl Filter {
+    /// Every syscall of the map goes to the supervisor.
     pub fn new() -> Filter {
-        let program = build(&table()).expect("the filter's jumps fit in 8 bits (unit-tested)");
+        Filter::build(false)
+    }
+
+    /// As [`Filter::new`], but fork, vfork and clone pass without a round
+    /// trip: for a profile that allows process-fork unconditionally and
+    /// without a report. (A notified call is interruptible until the
+    /// supervisor takes it, so a signal could fail a fork with EINTR where
+    /// the kernel's own fork would restart; unnotified forks cannot.)
+    pub fn forks_allowed() -> Filter {
+        Filter::build(true)
+    }
+
+    fn build(fork_allowed: bool) -> Filter {
+        let program =
+            build(&table(fork_allowed)).expect("the filter's jumps fit in 8 bits (unit-tested)");
         Filter { program }
     }
 
@@ -421,6 +439,25 @@ mod tests {
         let seccomp = |flags: u64| verdict(libc::SYS_seccomp, [1, flags, 0, 0, 0, 0]);
         assert_eq!(seccomp(0), RET_ALLOW);
         assert_eq!(seccomp(u64::from(NEW_LISTENER)), RET_ERRNO | EPERM);
+    }
+
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    #[test]
+    fn forks_can_pass_without_a_round_trip() {
+        let p = Filter::forks_allowed();
+        let v = |nr: i64, a0: u64| {
+            run(
+                p.program(),
+                AUDIT_ARCH_X86_64,
+                nr as u32,
+                [a0, 0, 0, 0, 0, 0],
+            )
+        };
+        assert_eq!(v(libc::SYS_fork, 0), RET_ALLOW);
+        assert_eq!(v(libc::SYS_vfork, 0), RET_ALLOW);
+        assert_eq!(v(libc::SYS_clone, libc::SIGCHLD as u64), RET_ALLOW);
+        assert_eq!(v(libc::SYS_openat, 0), RET_USER_NOTIF);
+        assert_eq!(v(libc::SYS_clone3, 0), RET_ERRNO | ENOSYS);
     }
 
     #[test]

@@ -337,6 +337,20 @@ fn op_name(decision: Option<&Decision>) -> &'static str {
         .unwrap_or("?")
 }
 
+/// The filter for `profile`: forks pass without a round trip when the
+/// profile allows process-fork whatever the arguments and asks for no report.
+pub fn filter_for(profile: &Profile) -> Filter {
+    let fork = evaluate(profile, op::PROCESS_FORK, &Args::default());
+    let unconditional = fork.verdict() == Some(Verdict::Allow)
+        && !argument_dependent(std::slice::from_ref(&fork))
+        && !reported(&fork);
+    if unconditional {
+        Filter::forks_allowed()
+    } else {
+        Filter::new()
+    }
+}
+
 /// Whether a decision is logged: a denial unless `(with no-report)` (a plain
 /// deny carries the report bit), an allow only with `(with report)`.
 /// Undetermined decisions always are.

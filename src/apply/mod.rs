@@ -174,7 +174,7 @@ pub fn apply<'p>(profile: &'p Profile, config: &Config) -> Result<Enforcement<'p
             supervisor.set_record(config.record);
             supervisor.set_log(Log::open(&config.log).map_err(|e| ApplyError::Log(e.to_string()))?);
             Inner::Linux {
-                filter: Filter::new(),
+                filter: linux::filter_for(profile),
                 supervisor: Box::new(supervisor),
             }
         }

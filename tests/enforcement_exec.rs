@@ -1,0 +1,486 @@
+//! `sbcheck exec`, the binary, on the real kernel: the sandbox-exec
+//! scenario (`cat /tmp/bar` denied with one logged denial naming the rule,
+//! `cat /tmp/foo` printed), a script forking 100 children, exit statuses
+//! passed through, an unprivileged run, and a supervisor that dies.
+
+#![cfg(all(target_os = "linux", target_arch = "x86_64"))]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sbcheck");
+const DEADLINE: Duration = Duration::from_secs(120);
+
+fn repo(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
+}
+
+/// A directory every user can read, for profiles, scripts and logs.
+fn open_dir() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("sbcheck-exec")
+        .tempdir_in("/tmp")
+        .unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    dir
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
+}
+
+struct Output {
+    status: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// Waits for `child` (killing it past the deadline) and collects its output.
+fn finish(mut child: Child) -> Output {
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let mut stderr = String::new();
+    let _ = err.read_to_string(&mut stderr);
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > DEADLINE {
+            let _ = child.kill();
+            panic!("sbcheck exec did not finish in {DEADLINE:?}; stderr: {stderr}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Output {
+        status: status.code(),
+        stdout: reader.join().unwrap(),
+        stderr,
+    }
+}
+
+/// `sbcheck exec`, in the environment of a shell rather than of cargo
+/// (whose LD_LIBRARY_PATH would send the loader to its build directories).
+fn sbcheck() -> Command {
+    let mut c = Command::new(BIN);
+    c.env_remove("LD_LIBRARY_PATH");
+    c
+}
+
+fn exec(args: &[&str]) -> Output {
+    let child = sbcheck()
+        .arg("exec")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    finish(child)
+}
+
+/// The harness's fixtures, as it creates them (content aside).
+fn fixtures() {
+    for f in ["/tmp/foo", "/tmp/bar"] {
+        if !Path::new(f).exists() {
+            let tmp = format!("{f}.{}", std::process::id());
+            std::fs::write(&tmp, "sbcheck fixture\n").unwrap();
+            let _ = std::fs::rename(&tmp, f);
+        }
+    }
+}
+
+/// v11_read_subpath plus the runtime a dynamically linked program needs.
+fn v11_runtime(dir: &Path) -> PathBuf {
+    let p = dir.join("v11-runtime.sb");
+    write(
+        &p,
+        &format!(
+            "(import \"{}\")\n(import \"{}\")\n",
+            repo("profiles/v11_read_subpath.sb").display(),
+            repo("profiles/linux-runtime.sb").display()
+        ),
+    );
+    p
+}
+
+#[test]
+fn cat_of_a_denied_file_fails_logs_one_denial_and_exits_with_cats_status() {
+    fixtures();
+    let dir = open_dir();
+    let profile = v11_runtime(dir.path());
+    let log = dir.path().join("log");
+    let profile = profile.to_str().unwrap();
+    let out = exec(&[
+        "--profile",
+        profile,
+        "--log",
+        log.to_str().unwrap(),
+        "--",
+        "cat",
+        "/tmp/bar",
+    ]);
+    assert_eq!(out.status, Some(1), "{}", out.stderr);
+    assert_eq!(out.stdout, "");
+    assert_eq!(out.stderr, "cat: /tmp/bar: Operation not permitted\n");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = logged.lines().collect();
+    assert_eq!(lines.len(), 1, "{logged}");
+    assert!(lines[0].starts_with("Sandbox: cat("), "{logged}");
+    assert!(
+        lines[0].ends_with(") deny(1) file-read-data /tmp/bar ;; (deny default)"),
+        "{logged}"
+    );
+    // Without --log the denial goes to stderr, before cat's own message.
+    let out = exec(&["--profile", profile, "--", "cat", "/tmp/bar"]);
+    assert_eq!(out.status, Some(1));
+    let err: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(err.len(), 2, "{}", out.stderr);
+    assert!(err[0].contains("deny(1) file-read-data /tmp/bar ;; (deny default)"));
+    assert_eq!(err[1], "cat: /tmp/bar: Operation not permitted");
+}
+
+#[test]
+fn cat_of_an_allowed_file_prints_it() {
+    fixtures();
+    let dir = open_dir();
+    let profile = v11_runtime(dir.path());
+    let log = dir.path().join("log");
+    let out = exec(&[
+        "--profile",
+        profile.to_str().unwrap(),
+        "--log",
+        log.to_str().unwrap(),
+        "--",
+        "cat",
+        "/tmp/foo",
+    ]);
+    assert_eq!(out.status, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout, std::fs::read_to_string("/tmp/foo").unwrap());
+    assert_eq!(out.stderr, "");
+    assert_eq!(std::fs::read_to_string(&log).unwrap_or_default(), "");
+}
+
+#[test]
+fn the_exec_itself_is_checked() {
+    fixtures();
+    let out = exec(&[
+        "--profile",
+        repo("profiles/v11_read_subpath.sb").to_str().unwrap(),
+        "--",
+        "cat",
+        "/tmp/foo",
+    ]);
+    assert_eq!(out.status, Some(126), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("deny(1) process-exec* /usr/bin/cat ;; (deny default)")
+            || out
+                .stderr
+                .contains("deny(1) process-exec* /bin/cat ;; (deny default)"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("sbcheck: cat: Operation not permitted"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn exit_statuses_pass_through() {
+    let dir = open_dir();
+    let profile = v11_runtime(dir.path());
+    let p = profile.to_str().unwrap();
+    assert_eq!(
+        exec(&["--profile", p, "--", "sh", "-c", "exit 42"]).status,
+        Some(42)
+    );
+    assert_eq!(
+        exec(&["--profile", p, "--", "sh", "-c", "kill -TERM $$"]).status,
+        Some(128 + 15)
+    );
+    let missing = exec(&["--profile", p, "--", "no-such-command-sbcheck"]);
+    assert_eq!(missing.status, Some(127));
+    assert!(
+        missing.stderr.contains("No such file or directory"),
+        "{}",
+        missing.stderr
+    );
+    let linux = exec(&["--profile", p, "--backend", "seatbelt", "--", "true"]);
+    assert_eq!(linux.status, Some(2));
+    assert!(
+        linux.stderr.contains("libsandbox: cannot load"),
+        "{}",
+        linux.stderr
+    );
+}
+
+/// Processes whose environment carries `marker`.
+fn processes_with(marker: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        if let Ok(env) = std::fs::read(entry.path().join("environ")) {
+            if env.split(|&b| b == 0).any(|kv| kv == marker.as_bytes()) {
+                found.push(name);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn a_script_forking_100_children_gets_100_allows_and_100_denials_and_leaves_nothing() {
+    let dir = open_dir();
+    let d = dir.path();
+    write(&d.join("allowed"), "ok\n");
+    write(&d.join("denied"), "secret\n");
+    let script = d.join("fork100.sh");
+    write(
+        &script,
+        &format!(
+            "i=0\n\
+             while [ $i -lt 100 ]; do\n\
+             \t( if read x < {a}; then echo allowed-ok; fi\n\
+             \t  if {{ read y < {dn}; }} 2>/dev/null; then echo denied-read; else echo denied-refused; fi ) &\n\
+             \ti=$((i+1))\n\
+             done\n\
+             wait\n",
+            a = d.join("allowed").display(),
+            dn = d.join("denied").display()
+        ),
+    );
+    let profile = d.join("p.sb");
+    write(
+        &profile,
+        &format!(
+            "(version 1)\n(deny default)\n(import \"{}\")\n\
+             (allow file-read* (literal \"{}\") (literal \"{}\"))\n",
+            repo("profiles/linux-runtime.sb").display(),
+            script.display(),
+            d.join("allowed").display()
+        ),
+    );
+    let log = d.join("log");
+    let marker = format!("SBCHECK_TEST_MARKER={}", d.display());
+    let child = sbcheck()
+        .args([
+            "exec",
+            "--profile",
+            profile.to_str().unwrap(),
+            "--log",
+            log.to_str().unwrap(),
+        ])
+        .args(["--", "sh", script.to_str().unwrap()])
+        .env("SBCHECK_TEST_MARKER", d)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = finish(child);
+    assert_eq!(out.status, Some(0), "{}", out.stderr);
+    let count = |what: &str| out.stdout.lines().filter(|l| *l == what).count();
+    assert_eq!(count("allowed-ok"), 100, "{}", out.stdout);
+    assert_eq!(count("denied-refused"), 100, "{}", out.stdout);
+    assert_eq!(count("denied-read"), 0);
+    let logged = std::fs::read_to_string(&log).unwrap();
+    let denials = logged
+        .lines()
+        .filter(|l| l.contains(&format!("deny(1) file-read-data {}/denied ", d.display())))
+        .count();
+    assert_eq!(denials, 100, "{logged}");
+    assert!(!logged.contains("/allowed"), "{logged}");
+    assert_eq!(processes_with(&marker), Vec::<String>::new());
+}
+
+#[test]
+fn background_processes_stay_supervised_after_the_command_exits() {
+    let dir = open_dir();
+    let d = dir.path();
+    write(&d.join("allowed"), "ok\n");
+    let profile = d.join("p.sb");
+    write(
+        &profile,
+        &format!(
+            "(version 1)\n(deny default)\n(import \"{}\")\n(allow file-read* (literal \"{}\"))\n",
+            repo("profiles/linux-runtime.sb").display(),
+            d.join("allowed").display()
+        ),
+    );
+    let marker = format!("SBCHECK_TEST_MARKER={}", d.display());
+    let script = format!(
+        "( sleep 0.3; read x < {a} && echo late-ok; read y < /etc/shadow || echo late-denied ) & exit 0",
+        a = d.join("allowed").display()
+    );
+    let child = sbcheck()
+        .args([
+            "exec",
+            "--profile",
+            profile.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .env("SBCHECK_TEST_MARKER", d)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = finish(child);
+    assert_eq!(out.status, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout, "late-ok\nlate-denied\n", "{}", out.stderr);
+    assert!(
+        out.stderr.contains("deny(1) file-read-data /etc/shadow"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(processes_with(&marker), Vec::<String>::new());
+}
+
+/// Runs as `nobody` when the tests run as root (dropping privileges in the
+/// forked child before exec), as the current user otherwise.
+#[test]
+fn an_unprivileged_user_can_sandbox_a_command() {
+    use std::os::unix::process::CommandExt;
+    let dir = open_dir();
+    let d = dir.path();
+    write(&d.join("allowed"), "ok for anyone\n");
+    write(&d.join("denied"), "not for the sandbox\n");
+    let profile = d.join("p.sb");
+    write(
+        &profile,
+        &format!(
+            "(version 1)\n(deny default)\n(import \"{}\")\n(allow file-read* (literal \"{}\"))\n",
+            repo("profiles/linux-runtime.sb").display(),
+            d.join("allowed").display()
+        ),
+    );
+    let log = d.join("log");
+    // SAFETY-free: geteuid through /proc, so the test needs no unsafe.
+    let uid: u32 = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|v| v.split_whitespace().nth(1).map(|s| s.parse().unwrap()))
+        .unwrap();
+    let nobody = 65534;
+    let script = format!(
+        "id -u; cat {a}; cat {dn}; echo status $?",
+        a = d.join("allowed").display(),
+        dn = d.join("denied").display()
+    );
+    let mut cmd = sbcheck();
+    cmd.args([
+        "exec",
+        "--profile",
+        profile.to_str().unwrap(),
+        "--log",
+        log.to_str().unwrap(),
+    ])
+    .args(["--", "sh", "-c", &script])
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let expected_uid = if uid == 0 {
+        cmd.uid(nobody).gid(nobody);
+        nobody
+    } else {
+        uid
+    };
+    let out = finish(cmd.spawn().unwrap());
+    assert_eq!(out.status, Some(0), "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        format!("{expected_uid}\nok for anyone\nstatus 1\n"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("Operation not permitted"),
+        "{}",
+        out.stderr
+    );
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains(&format!("deny(1) file-read-data {}/denied", d.display())),
+        "{logged}"
+    );
+}
+
+#[test]
+fn a_dead_supervisor_fails_closed() {
+    let dir = open_dir();
+    let d = dir.path();
+    write(&d.join("allowed"), "ok\n");
+    let profile = d.join("p.sb");
+    write(
+        &profile,
+        &format!(
+            "(version 1)\n(deny default)\n(import \"{}\")\n(allow file-read* (literal \"{}\"))\n",
+            repo("profiles/linux-runtime.sb").display(),
+            d.join("allowed").display()
+        ),
+    );
+    let a = d.join("allowed");
+    let script = format!(
+        "read x < {a} && echo first-ok; read line; \
+         if read y < {a}; then echo second-ok; else echo second-failed; fi",
+        a = a.display()
+    );
+    let mut child = sbcheck()
+        .args([
+            "exec",
+            "--profile",
+            profile.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert_eq!(first, "first-ok\n");
+    // The supervisor dies; the sandboxed shell lives on (wait would close
+    // its stdin: take it first).
+    let mut stdin = child.stdin.take().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    stdin.write_all(b"go\n").unwrap();
+    drop(stdin);
+    let start = Instant::now();
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert!(start.elapsed() < DEADLINE);
+    assert_eq!(rest, "second-failed\n");
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(err.contains("Function not implemented"), "{err}");
+}
