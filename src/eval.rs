@@ -231,15 +231,8 @@ pub fn evaluate_with(
             outcome: Err(Undetermined::UnknownOperation(operation)),
         };
     };
-    // Variables by index in the blob's table (allocates only when given).
-    let indexed: Vec<(u8, &[u8])> = vars
-        .iter()
-        .filter_map(|(name, v)| {
-            let k = profile.global_vars.iter().position(|g| g.name == *name)?;
-            Some((k as u8, *v))
-        })
-        .collect();
-    let mut steps = Vec::with_capacity(16);
+    let indexed = VarIndex::new(profile, vars);
+    let mut steps = Vec::with_capacity(128);
     let mut node = bucket;
     // Decode rejected cycles; the bound only keeps a bug from hanging.
     for _ in 0..=profile.nodes.len() {
@@ -266,7 +259,7 @@ pub fn evaluate_with(
                 ..
             } => (matched, unmatched, filter),
         };
-        match test(profile, node, id, args, &indexed) {
+        match test(profile, node, id, args, indexed.as_slice()) {
             Ok(hit) => {
                 steps.push(Step {
                     node,
@@ -289,6 +282,39 @@ pub fn evaluate_with(
         bucket,
         steps,
         outcome: Err(Undetermined::Cycle { node }),
+    }
+}
+
+/// Variable values by index in the blob's table; the usual handful stays on
+/// the stack, so a decision allocates nothing but its steps.
+enum VarIndex<'a> {
+    Inline([(u8, &'a [u8]); 8], usize),
+    Heap(Vec<(u8, &'a [u8])>),
+}
+
+impl<'a> VarIndex<'a> {
+    fn new(profile: &Profile, vars: &Vars<'a>) -> Self {
+        let indexed = vars.iter().filter_map(|(name, v)| {
+            let k = profile.global_vars.iter().position(|g| g.name == *name)?;
+            Some((k as u8, *v))
+        });
+        if vars.len() > 8 {
+            return VarIndex::Heap(indexed.collect());
+        }
+        let mut buf: [(u8, &[u8]); 8] = [(0, &[]); 8];
+        let mut n = 0;
+        for pair in indexed {
+            buf[n] = pair;
+            n += 1;
+        }
+        VarIndex::Inline(buf, n)
+    }
+
+    fn as_slice(&self) -> &[(u8, &'a [u8])] {
+        match self {
+            VarIndex::Inline(buf, n) => &buf[..*n],
+            VarIndex::Heap(v) => v,
+        }
     }
 }
 
@@ -463,13 +489,8 @@ fn matched_form(
     ) else {
         return texts.filter_sbpl(node);
     };
-    let indexed: Vec<(u8, &[u8])> = vars
-        .iter()
-        .filter_map(|(name, v)| {
-            let k = profile.global_vars.iter().position(|g| g.name == *name)?;
-            Some((k as u8, *v))
-        })
-        .collect();
+    let indexed = VarIndex::new(profile, vars);
+    let indexed = indexed.as_slice();
     let inputs: Vec<&[u8]> = args.strings_for(*f).collect();
     let name = profile.vocab.filter_label(*f);
     let hit = match texts.pattern_forms(k) {
@@ -478,7 +499,7 @@ fn matched_form(
             .find(|form| {
                 inputs
                     .iter()
-                    .any(|s| form.matches(s, &indexed) == Match::Yes)
+                    .any(|s| form.matches(s, indexed) == Match::Yes)
             })
             .cloned(),
         Err(_) => None,

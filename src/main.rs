@@ -21,10 +21,10 @@ commands:
         check every expectation against the decoder without running anything
   exec --profile PROFILE(.sb|.sb.bin) [--param K=V] [--log FILE] [--backend B] -- CMD ARGS...
         run a command under a profile (sandbox-exec for Linux); denials logged
-  decode BLOB|PROFILE.sb
-        header, op table grouped by bucket, nodes
-  eval BLOB|PROFILE.sb OPERATION PATH
-        the decision for one operation on one path, and the rule behind it
+  decode BLOB|PROFILE.sb [--json] [--format F] [--release R] [--profile N]
+        header, tables, op table grouped by bucket, nodes, rules as SBPL
+  eval BLOB|PROFILE.sb OPERATION [PATH] [--arg NAME=VALUE]... [--var NAME=VALUE]... [--explain] [--json]
+        the decision for one operation and its arguments, and the rule behind it
   report A/runtime_results.json [B/runtime_results.json] [-o OUT.html]
         render a run as HTML (report.html beside A), or the difference
         from run A to run B (report-diff.html beside B)

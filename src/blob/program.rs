@@ -213,8 +213,10 @@ pub struct Program {
     code: Vec<u8>,
     steps: Vec<Step>,
     sets: Vec<ByteSet>,
-    /// Contains search, star or a variable: matching may fork.
+    /// Contains search or star: matching may fork.
     forks: bool,
+    /// Reads a global variable (forks only if one has several values).
+    has_vars: bool,
 }
 
 fn err<T>(pc: usize, why: impl Into<String>) -> Result<T, PatternError> {
@@ -250,6 +252,7 @@ impl Program {
             steps: Vec::new(),
             sets: Vec::new(),
             forks: false,
+            has_vars: false,
         };
         // Targets are byte offsets until every instruction start is known.
         let mut targets: Vec<(usize, usize)> = Vec::new(); // (next pc, fail pc or MAX)
@@ -286,9 +289,8 @@ impl Program {
                     }
                 }
             }
-            if matches!(insn, Insn::Search(_) | Insn::Star(_) | Insn::Var(_)) {
-                p.forks = true;
-            }
+            p.forks |= matches!(insn, Insn::Search(_) | Insn::Star(_));
+            p.has_vars |= matches!(insn, Insn::Var(_));
             if insn == Insn::Save && start != 0 {
                 // Every blob seen saves only at the start, which keeps the
                 // mark constant; anything else is not a format we know.
@@ -439,10 +441,15 @@ impl Program {
     /// Whether `input` matches. `vars` gives values of global variables as
     /// `(k, value)` pairs (a variable may have several).
     pub fn matches(&self, input: &[u8], vars: &[(u8, &[u8])]) -> Match {
-        if self.forks {
+        let several_values = || {
+            vars.iter()
+                .enumerate()
+                .any(|(i, (k, _))| vars[..i].iter().any(|(k2, _)| k2 == k))
+        };
+        if self.forks || (self.has_vars && several_values()) {
             self.run_threads(input, vars)
         } else {
-            self.run_linear(input)
+            self.run_linear(input, vars)
         }
     }
 
@@ -465,26 +472,37 @@ impl Program {
         }
     }
 
-    /// One thread, no allocation: programs without forking instructions.
-    fn run_linear(&self, input: &[u8]) -> Match {
+    /// One thread, no allocation: programs without forking instructions
+    /// (variables have at most one value each). A variable without a value
+    /// ends the only thread: the match is unknown.
+    fn run_linear(&self, input: &[u8], vars: &[(u8, &[u8])]) -> Match {
         let (mut i, mut pos) = (0usize, 0usize);
         while let Some(s) = self.steps.get(i) {
-            match s.insn {
+            let end = match s.insn {
                 Insn::Success => return Match::Yes,
                 Insn::Fail => return Match::No,
-                Insn::Save => i += 1,
+                Insn::Save => {
+                    i = s.next as usize;
+                    continue;
+                }
                 Insn::Restore => {
                     pos = 0;
                     i = s.next as usize;
+                    continue;
                 }
-                insn => match self.test_once(insn, input, pos) {
-                    Some(end) => {
-                        pos = end;
-                        i = s.next as usize;
-                    }
-                    None if s.on_fail == HARD => return Match::No,
-                    None => i = s.on_fail as usize,
+                Insn::Var(k) => match vars.iter().find(|(vk, _)| *vk == k) {
+                    None => return Match::UnknownVar(k),
+                    Some((_, v)) => input[pos..].starts_with(v).then_some(pos + v.len()),
                 },
+                insn => self.test_once(insn, input, pos),
+            };
+            match end {
+                Some(end) => {
+                    pos = end;
+                    i = s.next as usize;
+                }
+                None if s.on_fail == HARD => return Match::No,
+                None => i = s.on_fail as usize,
             }
         }
         Match::No
