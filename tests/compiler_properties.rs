@@ -2,7 +2,9 @@
 //! dependency: splitmix64 is ten lines, and a failing case is reproduced by
 //! its printed seed).
 //!
-//! 1. Random profiles built from the supported forms are written as SBPL
+//! 1. Random profiles built from the supported forms (regexes included, so
+//!    the regex table is read back by the decoder's own AppleMatch engine)
+//!    are written as SBPL
 //!    text, compiled, decoded and evaluated by `sbcheck::eval` on random
 //!    requests near the profile's literals; every verdict must equal a
 //!    direct evaluation of the generated rules (last matching rule wins,
@@ -59,6 +61,18 @@ const PATHS: &[&str] = &[
     "/",
 ];
 const NAMES: &[&str] = &["com.apple.a", "com.apple.b", "com.apple.flow-divert"];
+/// Regexes over the same paths and names.
+const PATH_REGEXES: &[&str] = &[
+    "^/tmp/[^/]+$",
+    "foo",
+    "^/(tmp|etc)/",
+    "(bar|hosts)$",
+    "^/private/tmp/?",
+    "^/usr/li?b",
+    "^/$",
+    "/f.o(/|$)",
+];
+const NAME_REGEXES: &[&str] = &["^com\\.apple\\.[ab]$", "divert$", "^com\\."];
 const OPS: &[&str] = &[
     "file-read*",
     "file-read-data",
@@ -95,6 +109,8 @@ enum F {
     Prefix(&'static str),
     GlobalName(&'static str),
     ControlName(&'static str),
+    Regex(&'static str),
+    GlobalNameRegex(&'static str),
     Int(usize),
     All(Vec<F>),
     Any(Vec<F>),
@@ -130,7 +146,11 @@ fn gen_filter(rng: &mut Rng, depth: usize) -> F {
                 F::Int(rng.below(INTS.len()))
             }
         }
-        5 => F::Int(rng.below(INTS.len())),
+        5 => match rng.below(3) {
+            0 => F::Regex(rng.pick(PATH_REGEXES)),
+            1 => F::GlobalNameRegex(rng.pick(NAME_REGEXES)),
+            _ => F::Int(rng.below(INTS.len())),
+        },
         6 => F::All(
             (0..rng.below(3) + 1)
                 .map(|_| gen_filter(rng, depth + 1))
@@ -179,6 +199,8 @@ fn sbpl_filter(f: &F) -> String {
         F::Prefix(p) => format!("(prefix {p:?})"),
         F::GlobalName(n) => format!("(global-name {n:?})"),
         F::ControlName(n) => format!("(control-name {n:?})"),
+        F::Regex(r) => format!("(regex #\"{r}\")"),
+        F::GlobalNameRegex(r) => format!("(global-name-regex #\"{r}\")"),
         F::Int(i) => INTS[*i].0.to_owned(),
         F::All(parts) => format!("(require-all {})", join(parts)),
         F::Any(parts) => format!("(require-any {})", join(parts)),
@@ -235,6 +257,9 @@ fn holds(f: &F, r: &Request) -> bool {
             .is_some_and(|rest| rest.is_empty() || rest[0] == b'/'),
         F::GlobalName(n) => r.global_name == *n,
         F::ControlName(n) => r.control_name == *n,
+        // The regex's meaning read from its parse, not from its program.
+        F::Regex(re) => Regex::parse(re).unwrap().is_match(path),
+        F::GlobalNameRegex(re) => Regex::parse(re).unwrap().is_match(r.global_name.as_bytes()),
         F::Int(i) => {
             let (_, filter, value) = INTS[*i];
             r.ints.contains(&(filter, value))

@@ -143,3 +143,117 @@ pub fn sendto(fd: RawFd, buf: &[u8], addr: &libc::sockaddr_in) -> Result<usize, 
     };
     check(rc as i64).map(|n| n as usize)
 }
+
+/// Keeps the calling thread (and children forked from it afterwards) on
+/// one CPU: for measuring a round trip that stays on it.
+#[cfg(target_os = "linux")]
+pub fn pin_to_cpu(cpu: usize) -> Result<(), i32> {
+    // SAFETY: all-zero is an empty cpu_set_t; CPU_SET writes inside it.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    if cpu >= 8 * std::mem::size_of::<libc::cpu_set_t>() {
+        return Err(libc::EINVAL);
+    }
+    // SAFETY: cpu is within the set (checked above).
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: sched_setaffinity reads one cpu_set_t of the given size.
+    let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    check(rc).map(drop)
+}
+
+/// Numbers shared with forked children (an anonymous shared mapping), so a
+/// child can hand back more than an exit status: measurements, counts.
+pub struct Shared {
+    ptr: *mut std::sync::atomic::AtomicU64,
+    len: usize,
+}
+
+// SAFETY: the memory is only accessed through atomics.
+unsafe impl Sync for Shared {}
+// SAFETY: as above; the mapping is not tied to a thread.
+unsafe impl Send for Shared {}
+
+impl Shared {
+    /// `len` zeroed numbers.
+    pub fn new(len: usize) -> Result<Shared, i32> {
+        let bytes = len.max(1) * 8;
+        // SAFETY: a fresh anonymous shared mapping; no existing memory is
+        // touched.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                bytes,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(errno());
+        }
+        Ok(Shared { ptr: p.cast(), len })
+    }
+
+    fn slot(&self, i: usize) -> Option<&std::sync::atomic::AtomicU64> {
+        // SAFETY: i < len, inside the mapping, which lives as long as self;
+        // AtomicU64 has the alignment of the page-aligned mapping's slots.
+        (i < self.len).then(|| unsafe { &*self.ptr.add(i) })
+    }
+
+    pub fn set(&self, i: usize, v: u64) {
+        if let Some(s) = self.slot(i) {
+            s.store(v, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    pub fn get(&self, i: usize) -> u64 {
+        self.slot(i)
+            .map_or(0, |s| s.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // SAFETY: unmapping exactly the mapping made in `new`.
+        unsafe { libc::munmap(self.ptr.cast(), self.len.max(1) * 8) };
+    }
+}
+
+/// Nanoseconds on the monotonic clock (the vDSO: no syscall, safe after
+/// fork).
+pub fn now_ns() -> u64 {
+    // SAFETY: all-zero is a valid timespec, written by the call.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: clock_gettime writes one timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_numbers_cross_a_fork() {
+        let s = Shared::new(4).unwrap();
+        // SAFETY: the child only stores to the mapping and exits at once.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            s.set(2, 42);
+            // SAFETY: _exit in the forked child.
+            unsafe { libc::_exit(0) };
+        }
+        let mut status = 0;
+        // SAFETY: waiting for that exact child.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert_eq!((s.get(2), s.get(0), s.get(99), s.len()), (42, 0, 0, 4));
+    }
+}

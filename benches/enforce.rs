@@ -1,0 +1,152 @@
+//! What a supervised open costs, against a bare notify-and-continue round
+//! trip: `cargo bench --bench enforce` (release).
+//!
+//! The benchmark pins itself to one CPU (so the sandboxed child, forked from
+//! it, and the supervisor share it, as the filter's synchronous wake-ups
+//! intend), then times `openat` + `close` in a child, one sample per open,
+//! under:
+//!
+//! - no filter (the open alone, in this process);
+//! - bare: every openat notified and answered CONTINUE unread;
+//! - supervised, injected: the verdict depends on the path, so the
+//!   supervisor reads and resolves the path, evaluates the profile, opens
+//!   the file and injects the fd;
+//! - supervised, continue: the same work with the answer CONTINUE (the
+//!   verdict does not depend on the path, or injection is off).
+//!
+//! It prints the median and 90th percentile of each, and the ratio of each
+//! supervised median to the bare one.
+
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn main() {
+    bench::main();
+}
+
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+fn main() {
+    eprintln!("the enforcement benchmark needs Linux on x86_64");
+}
+
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+mod bench {
+    use sbcheck::apply::calls;
+    use sbcheck::apply::linux::{Filter, Options, Supervisor};
+    use sbcheck::apply::process::{self, Ending};
+    use sbcheck::apply::sys::{now_ns, pin_to_cpu, Shared};
+    use sbcheck::blob::Profile;
+    use std::ffi::CString;
+    use std::time::Duration;
+
+    /// Opens timed per configuration (after a warm-up of a tenth as many).
+    const OPENS: usize = 20_000;
+    const WARM_UP: usize = OPENS / 10;
+
+    fn compile(src: &str) -> Profile {
+        let blob = sbcheck::sbpl::compile(src, &Default::default()).expect("benchmark profile");
+        Profile::decode(&blob).expect("benchmark blob")
+    }
+
+    /// Times `OPENS` opens of `path`, each into `samples`.
+    fn time_opens(path: &CString, samples: &Shared) -> i32 {
+        for i in 0..WARM_UP + OPENS {
+            let t0 = now_ns();
+            let fd = match calls::openat(libc::AT_FDCWD, path, libc::O_RDONLY | libc::O_CLOEXEC, 0)
+            {
+                Ok(fd) => fd as i32,
+                Err(e) => return e,
+            };
+            let _ = calls::close(fd);
+            let t1 = now_ns();
+            if i >= WARM_UP {
+                samples.set(i - WARM_UP, t1 - t0);
+            }
+        }
+        0
+    }
+
+    struct Stats {
+        median: u64,
+        p90: u64,
+    }
+
+    fn stats(samples: &Shared) -> Stats {
+        let mut v: Vec<u64> = (0..samples.len()).map(|i| samples.get(i)).collect();
+        v.sort_unstable();
+        Stats {
+            median: v[v.len() / 2],
+            p90: v[v.len() * 9 / 10],
+        }
+    }
+
+    /// Runs the timed opens in a sandboxed child.
+    fn supervised(
+        profile: &Profile,
+        path: &CString,
+        setup: impl Fn(&mut Supervisor<'_>),
+    ) -> (Stats, String) {
+        let samples = Shared::new(OPENS).expect("shared memory");
+        let filter = Filter::new();
+        let mut sup = Supervisor::new(profile, Options::default());
+        sup.set_record(false);
+        setup(&mut sup);
+        let ending = process::run_supervised(&filter, &mut sup, Duration::from_secs(120), &|| {
+            time_opens(path, &samples)
+        })
+        .expect("run");
+        assert_eq!(
+            ending,
+            Ending::Reported { result: 0 },
+            "the timed child failed"
+        );
+        (stats(&samples), format!("{:?}", sup.stats))
+    }
+
+    pub fn main() {
+        let cpu_note = match pin_to_cpu(0) {
+            Ok(()) => "pinned to CPU 0",
+            Err(_) => "not pinned (sched_setaffinity failed)",
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("sbcheck-bench")
+            .tempdir_in("/tmp")
+            .expect("temp dir");
+        let root = dir.path().canonicalize().expect("canonical temp dir");
+        std::fs::write(root.join("f"), "x").expect("bench file");
+        let path = CString::new(root.join("f").to_str().expect("utf-8 path")).expect("no NUL");
+
+        // No filter at all: the open itself.
+        let samples = Shared::new(OPENS).expect("shared memory");
+        assert_eq!(time_opens(&path, &samples), 0);
+        let alone = stats(&samples);
+
+        let by_path = compile(&format!(
+            "(version 1)(deny default)(allow file-read* (subpath \"{}\"))",
+            root.display()
+        ));
+        let any = compile("(version 1)(allow default)");
+        let (bare, _) = supervised(&any, &path, |s| s.set_passthrough(true));
+        let (injected, inj_stats) = supervised(&by_path, &path, |_| {});
+        let (cont, cont_stats) = supervised(&any, &path, |_| {});
+        let (cont_path, _) = supervised(&by_path, &path, |s| s.set_injection(false));
+
+        println!("openat + close, {OPENS} samples each, release build, {cpu_note}");
+        println!(
+            "{:<48} {:>10} {:>10} {:>8}",
+            "configuration", "median", "p90", "x bare"
+        );
+        let row = |name: &str, s: &Stats| {
+            println!(
+                "{name:<48} {:>8.2}us {:>8.2}us {:>8.2}",
+                s.median as f64 / 1000.0,
+                s.p90 as f64 / 1000.0,
+                s.median as f64 / bare.median as f64
+            );
+        };
+        row("no filter", &alone);
+        row("bare notify + CONTINUE", &bare);
+        row("supervised, path-dependent verdict, fd injected", &injected);
+        row("supervised, path-independent verdict, CONTINUE", &cont);
+        row("supervised, path-dependent, injection off", &cont_path);
+        println!("supervisor counts: injected run {inj_stats}, continue run {cont_stats}");
+    }
+}
