@@ -770,7 +770,7 @@ pub fn seccomp_new_listener() -> SysResult {
             libc::SYS_seccomp,
             [
                 u64::from(libc::SECCOMP_SET_MODE_FILTER),
-                u64::from(libc::SECCOMP_FILTER_FLAG_NEW_LISTENER),
+                libc::SECCOMP_FILTER_FLAG_NEW_LISTENER,
                 0,
                 0,
                 0,
