@@ -33,6 +33,13 @@ commands:
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let rest = args.get(1..).unwrap_or_default();
+    // `sbcheck CMD --help`: the usage, whatever the command (options after
+    // `--` belong to the command `exec` runs).
+    let before_dashes = rest.iter().take_while(|a| a.as_str() != "--");
+    if before_dashes.any(|a| a == "--help" || a == "-h") {
+        print!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
     let result = match args.first().map(String::as_str) {
         Some("run") => cli::run::main(rest),
         Some("compile") => cli::compile::main(rest),
