@@ -35,7 +35,7 @@ fn main() -> ExitCode {
     let rest = args.get(1..).unwrap_or_default();
     // `sbcheck CMD --help`: the usage, whatever the command (options after
     // `--` belong to the command `exec` runs).
-    let before_dashes = rest.iter().take_while(|a| a.as_str() != "--");
+    let mut before_dashes = rest.iter().take_while(|a| a.as_str() != "--");
     if before_dashes.any(|a| a == "--help" || a == "-h") {
         print!("{USAGE}");
         return ExitCode::SUCCESS;
