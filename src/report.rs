@@ -139,6 +139,42 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     })
 }
 
+/// Removes the temporary files of [`write_atomic`] that a killed run left in
+/// `out` and `out/traces/*/` (named `.NAME.PID.N.tmp`; those of a process
+/// still alive are left alone: another run may be writing them).
+pub fn remove_stale_temps(out: &Path) {
+    if !cfg!(target_os = "linux") {
+        // Liveness is read from /proc.
+        return;
+    }
+    let mut dirs = vec![out.to_path_buf()];
+    if let Ok(entries) = std::fs::read_dir(out.join("traces")) {
+        dirs.extend(entries.flatten().map(|e| e.path()));
+    }
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(pid) = name.to_str().and_then(temp_owner) else {
+                continue;
+            };
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+/// The pid in a temporary file's name `.NAME.PID.N.tmp`.
+fn temp_owner(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let mut parts = rest.rsplit('.');
+    let _seq: u64 = parts.next()?.parse().ok()?;
+    parts.next()?.parse().ok()
+}
+
 /// `out/traces/<profile>/<probe>.json`.
 pub fn trace_path(out: &Path, r: &CellRecord) -> PathBuf {
     out.join("traces")

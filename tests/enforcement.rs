@@ -1251,7 +1251,11 @@ fn every_file_syscall_of_the_map_is_exercised() {
         .filter(|s| {
             matches!(
                 s.kind,
-                Kind::Open { .. } | Kind::Path { .. } | Kind::Fd { .. } | Kind::Rename { .. }
+                Kind::Open { .. }
+                    | Kind::Path { .. }
+                    | Kind::Fd { .. }
+                    | Kind::Rename { .. }
+                    | Kind::Link { .. }
             )
         })
         .map(|s| s.name)

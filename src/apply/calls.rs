@@ -125,6 +125,49 @@ calls! {
     socket = SYS_socket(domain: i32 => domain as u64, ty: i32 => ty as u64, proto: i32 => proto as u64);
     getpid = SYS_getpid();
     gettid = SYS_gettid();
+    getppid = SYS_getppid();
+    setsid = SYS_setsid();
+    kill = SYS_kill(pid: i32 => pid as i64 as u64, sig: i32 => sig as u64);
+    tkill = SYS_tkill(tid: i32 => tid as i64 as u64, sig: i32 => sig as u64);
+    tgkill = SYS_tgkill(tgid: i32 => tgid as i64 as u64, tid: i32 => tid as i64 as u64, sig: i32 => sig as u64);
+    pidfd_open = SYS_pidfd_open(pid: i32 => pid as u64, flags: u32 => flags as u64);
+    /// `pidfd_send_signal(pidfd, sig, NULL, 0)`.
+    pidfd_send_signal = SYS_pidfd_send_signal(pidfd: RawFd => fd(pidfd), sig: i32 => sig as u64);
+    pidfd_getfd = SYS_pidfd_getfd(pidfd: RawFd => fd(pidfd), target: RawFd => fd(target), flags: u32 => flags as u64);
+    /// `ptrace(request, pid, 0, 0)`.
+    ptrace = SYS_ptrace(request: i32 => request as u64, pid: i32 => pid as u64);
+}
+
+/// Sleeps `ms` milliseconds (`nanosleep`).
+pub fn sleep_ms(ms: u64) -> SysResult {
+    let ts = [ms / 1000, (ms % 1000) * 1_000_000];
+    // SAFETY: `ts` is a `struct timespec` read by the kernel; no remainder.
+    unsafe { raw(libc::SYS_nanosleep, [ts.as_ptr() as u64, 0, 0, 0, 0, 0]) }
+}
+
+/// `io_uring_setup(entries, &params)` with zeroed parameters: a ring, or
+/// the errno (the filter must refuse it: io_uring's requests bypass seccomp).
+pub fn io_uring_setup(entries: u32) -> SysResult {
+    // struct io_uring_params is 120 bytes; the kernel writes offsets back.
+    let mut params = [0u8; 120];
+    // SAFETY: params is writable for the 120 bytes the kernel reads/writes.
+    unsafe {
+        raw(
+            libc::SYS_io_uring_setup,
+            [u64::from(entries), params.as_mut_ptr() as u64, 0, 0, 0, 0],
+        )
+    }
+}
+
+/// `openat` by the x32 ABI's number: the filter must refuse it.
+pub fn x32_openat(dirfd: RawFd, path: &CStr, flags: i32) -> SysResult {
+    // SAFETY: path is a C string read by the kernel.
+    unsafe {
+        raw(
+            libc::SYS_openat | 0x4000_0000,
+            [fd(dirfd), p(path), flags as u64, 0, 0, 0],
+        )
+    }
 }
 
 /// `utimensat(dirfd, path, NULL, flags)`: both times set to now.
@@ -388,6 +431,65 @@ pub mod buf {
         }
     }
 
+    /// Sends one byte and the fd `passed` over the unix socket `sock`
+    /// (SCM_RIGHTS).
+    pub fn send_fd(sock: RawFd, passed: RawFd) -> SysResult {
+        let byte = [b'F'];
+        let mut iov = libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
+        };
+        let mut m = msghdr(&byte, &mut iov, &[]);
+        m.msg_name = std::ptr::null_mut();
+        // cmsghdr { len: u64, level: i32, type: i32 } then one int, padded.
+        let mut control = [0u64; 3];
+        control[0] = 20;
+        control[1] = (libc::SOL_SOCKET as u32 as u64) | ((libc::SCM_RIGHTS as u32 as u64) << 32);
+        control[2] = passed as u32 as u64;
+        m.msg_control = control.as_mut_ptr().cast();
+        m.msg_controllen = 24;
+        // SAFETY: m points at iov, byte and control, all alive for the call.
+        unsafe {
+            raw(
+                libc::SYS_sendmsg,
+                [fd(sock), &m as *const libc::msghdr as u64, 0, 0, 0, 0],
+            )
+        }
+    }
+
+    /// Receives one byte and one fd sent with [`send_fd`]: the new fd.
+    pub fn recv_fd(sock: RawFd) -> SysResult {
+        let mut byte = [0u8; 1];
+        let mut iov = libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
+        };
+        let mut m = msghdr(&[], &mut iov, &[]);
+        // The kernel writes the byte: point the iovec at writable memory.
+        let mut iov = libc::iovec {
+            iov_base: byte.as_mut_ptr().cast(),
+            iov_len: 1,
+        };
+        m.msg_iov = &mut iov;
+        m.msg_name = std::ptr::null_mut();
+        let mut control = [0u64; 3];
+        m.msg_control = control.as_mut_ptr().cast();
+        m.msg_controllen = 24;
+        // SAFETY: the kernel writes one byte into `byte` (through iov) and
+        // at most 24 bytes of control data into `control`, both locals.
+        unsafe {
+            raw(
+                libc::SYS_recvmsg,
+                [fd(sock), &mut m as *mut libc::msghdr as u64, 0, 0, 0, 0],
+            )
+        }?;
+        let level_type = control[1];
+        if control[0] < 20 || level_type as u32 != libc::SOL_SOCKET as u32 {
+            return Err(libc::EBADMSG);
+        }
+        Ok(i64::from(control[2] as u32 as i32))
+    }
+
     /// `wait4(pid, &status, 0, NULL)`: the raw wait status.
     pub fn wait4(pid: i64) -> SysResult {
         let mut status: i32 = 0;
@@ -510,6 +612,39 @@ pub fn openat_racy(dirfd: RawFd, path: &[std::sync::atomic::AtomicU8], flags: i3
         raw(
             libc::SYS_openat,
             [fd(dirfd), path.as_ptr() as u64, flags as u64, 0, 0, 0],
+        )
+    }
+}
+
+/// `chmod(path, mode)` on a path another thread may be rewriting.
+pub fn chmod_racy(path: &[std::sync::atomic::AtomicU8], mode: u32) -> SysResult {
+    if path
+        .last()
+        .map(|b| b.load(std::sync::atomic::Ordering::Relaxed))
+        != Some(0)
+    {
+        return Err(libc::EINVAL);
+    }
+    // SAFETY: as in `openat_racy`: NUL-terminated memory alive for the call.
+    unsafe {
+        raw(
+            libc::SYS_chmod,
+            [path.as_ptr() as u64, u64::from(mode), 0, 0, 0, 0],
+        )
+    }
+}
+
+/// `clone(flags | SIGCHLD)` without CLONE_VM: a child on a copy of this
+/// stack (CLONE_PARENT makes it the caller's sibling). Returns 0 in the
+/// child and its pid in the caller.
+pub fn clone_process(flags: i32) -> SysResult {
+    let flags = flags & !(libc::CLONE_VM | libc::CLONE_THREAD | libc::CLONE_SIGHAND);
+    // SAFETY: no pointer arguments; without CLONE_VM the child runs on a
+    // copy of this stack.
+    unsafe {
+        raw(
+            libc::SYS_clone,
+            [(flags | libc::SIGCHLD) as u64, 0, 0, 0, 0, 0],
         )
     }
 }
@@ -798,6 +933,58 @@ pub fn int80_getpid() -> SysResult {
     unsafe {
         std::arch::asm!("int 0x80", inlateout("rax") 20i64 => ret, options(nostack));
     }
+    let ret = ret as i32 as i64;
+    if (-4095..0).contains(&ret) {
+        Err(-ret as i32)
+    } else {
+        Ok(ret)
+    }
+}
+
+/// i386 `open(path, flags)` through `int 0x80`, the path copied to memory
+/// below 4 GiB (the i386 entry point sees 32-bit pointers). The filter must
+/// kill the process before the kernel opens anything. Returns the fd when
+/// no filter is installed and the kernel has IA-32 emulation.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+pub fn int80_open(path: &CStr, flags: i32) -> SysResult {
+    let bytes = path.to_bytes_with_nul();
+    if bytes.len() > 4096 {
+        return Err(libc::ENAMETOOLONG);
+    }
+    // SAFETY: a new private anonymous page; no memory of ours is touched.
+    let page = unsafe {
+        raw(
+            libc::SYS_mmap,
+            [
+                0,
+                4096,
+                (libc::PROT_READ | libc::PROT_WRITE) as u64,
+                (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_32BIT) as u64,
+                u64::MAX,
+                0,
+            ],
+        )
+    }?;
+    // SAFETY: the page is ours, writable and 4096 bytes long.
+    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), page as *mut u8, bytes.len()) };
+    let ret: i64;
+    // SAFETY: i386 open (5) reads the C string at `page` (below 4 GiB);
+    // int 0x80 preserves every register but eax.
+    unsafe {
+        // rbx is LLVM's: swap the argument in and out around the call.
+        std::arch::asm!(
+            "xchg rbx, {path}",
+            "int 0x80",
+            "xchg rbx, {path}",
+            path = inout(reg) page as u64 => _,
+            inlateout("rax") 5i64 => ret,
+            in("rcx") flags as u64,
+            in("rdx") 0u64,
+            options(nostack),
+        );
+    }
+    // SAFETY: unmapping the page mapped above.
+    let _ = unsafe { raw(libc::SYS_munmap, [page as u64, 4096, 0, 0, 0, 0]) };
     let ret = ret as i32 as i64;
     if (-4095..0).contains(&ret) {
         Err(-ret as i32)

@@ -477,6 +477,9 @@ mod engine {
             let req = match notify::recv(listener) {
                 Ok(r) => r,
                 Err(libc::ENOENT) => return Ok(false),
+                // A signal (Ctrl-C in `sbcheck run`) interrupted the wait:
+                // the notification stays pending for the next poll.
+                Err(libc::EINTR) => return Ok(true),
                 Err(errno) => {
                     return Err(ApplyError::Sys {
                         call: "SECCOMP_IOCTL_NOTIF_RECV",
@@ -566,6 +569,14 @@ mod engine {
                     new,
                     flags,
                 } => self.judge_rename(sc.name, pid, &args, (olddir, old), (newdir, new), flags),
+                Kind::Link {
+                    olddir,
+                    old,
+                    newdir,
+                    new,
+                    flags,
+                } => self.judge_link(sc.name, pid, &args, (olddir, old), (newdir, new), flags),
+                Kind::Signal(target) => Ok(Judgement::plain(signal_plan(pid, &args, target))),
                 Kind::Net { op, addr } => self.judge_net(sc.name, pid, &args, op, addr),
                 Kind::Fork => {
                     let checked = self.check(
@@ -613,7 +624,7 @@ mod engine {
             if raw.is_empty() {
                 return Err(libc::ENOENT);
             }
-            let resolved = resolve::resolve(&Request {
+            let resolved = resolve::resolve_sandboxed(&Request {
                 pid,
                 base: base(dirfd, args),
                 path: &raw,
@@ -699,7 +710,7 @@ mod engine {
                     return Ok(Judgement::plain(Plan::Continue));
                 }
                 if fd == libc::AT_FDCWD {
-                    let cwd = resolve::resolve(&Request {
+                    let cwd = resolve::resolve_sandboxed(&Request {
                         pid,
                         base: Base::Cwd,
                         path: b".",
@@ -725,7 +736,7 @@ mod engine {
                 Follow::Never => false,
                 Follow::UnlessNofollow => at_flags & libc::AT_SYMLINK_NOFOLLOW == 0,
             };
-            let resolved = resolve::resolve(&Request {
+            let resolved = resolve::resolve_sandboxed(&Request {
                 pid,
                 base: base(dirfd, args),
                 path: &raw,
@@ -789,7 +800,7 @@ mod engine {
                 if raw.is_empty() {
                     return Err(libc::ENOENT);
                 }
-                let r = resolve::resolve(&Request {
+                let r = resolve::resolve_sandboxed(&Request {
                     pid,
                     base: base(dirfd, args),
                     path: &raw,
@@ -822,6 +833,64 @@ mod engine {
             Ok(self.plan(checked, |_| Plan::Continue))
         }
 
+        /// A hard link: file-link on the existing file, file-write-create
+        /// on the new name; the log names the one denied.
+        fn judge_link(
+            &self,
+            name: &'static str,
+            pid: i32,
+            args: &[u64; 6],
+            old: (Option<usize>, usize),
+            new: (Option<usize>, usize),
+            flags: Option<usize>,
+        ) -> Result<Judgement, i32> {
+            let at = flags.map_or(0, |i| args[i] as i32);
+            let old_raw = read_path(pid, args[old.1])?;
+            let source = if old_raw.is_empty() {
+                // linkat(fd, "", ..., AT_EMPTY_PATH): the file the fd names.
+                match old.0 {
+                    Some(d) if at & libc::AT_EMPTY_PATH != 0 => {
+                        resolve::fd_path(pid, args[d] as i32).ok_or(libc::EBADF)?
+                    }
+                    _ => return Err(libc::ENOENT),
+                }
+            } else {
+                let r = resolve::resolve_sandboxed(&Request {
+                    pid,
+                    base: base(old.0, args),
+                    path: &old_raw,
+                    follow_last: at & libc::AT_SYMLINK_FOLLOW != 0,
+                })?;
+                if !r.exists() {
+                    return Err(libc::ENOENT);
+                }
+                r.path
+            };
+            let new_raw = read_path(pid, args[new.1])?;
+            if new_raw.is_empty() {
+                return Err(libc::ENOENT);
+            }
+            let target = resolve::resolve_sandboxed(&Request {
+                pid,
+                base: base(new.0, args),
+                path: &new_raw,
+                follow_last: false,
+            })?;
+            let shown = [self.matched(&source, pid), self.matched(&target.path, pid)];
+            let checks = [
+                (op::FILE_LINK, Subject::path(&shown[0])),
+                (op::FILE_WRITE_CREATE, Subject::path(&shown[1])),
+            ];
+            let requested = format!(
+                "{} -> {}",
+                String::from_utf8_lossy(&old_raw),
+                String::from_utf8_lossy(&new_raw)
+            );
+            let mut checked = self.check(name, requested.as_bytes(), String::new(), &checks);
+            checked.target = shown[checked.denied.unwrap_or(1)].display().to_string();
+            Ok(self.plan(checked, |_| Plan::Continue))
+        }
+
         fn judge_net(
             &self,
             name: &'static str,
@@ -845,7 +914,7 @@ mod engine {
                 let path = match &address {
                     Address::Unspec => continue,
                     Address::Unix(p) if !p.is_empty() => {
-                        let r = resolve::resolve(&Request {
+                        let r = resolve::resolve_sandboxed(&Request {
                             pid,
                             base: Base::Cwd,
                             path: p,
@@ -881,6 +950,54 @@ mod engine {
             checked.target = shown.swap_remove(checked.denied.unwrap_or(0));
             Ok(self.plan(checked, |_| Plan::Continue))
         }
+    }
+
+    /// The answer to a signal call: EPERM when it could reach the
+    /// supervisor, else CONTINUE (Seatbelt's `signal` operation is not
+    /// modelled; other processes are the kernel's business).
+    fn signal_plan(tid: i32, args: &[u64; 6], target: syscalls::Target) -> Plan {
+        let me = std::process::id() as i32;
+        let own_group = || {
+            // SAFETY: getpgrp takes no arguments.
+            unsafe { libc::getpgrp() }
+        };
+        let is_me = |pid: i32| pid > 0 && resolve::tgid_of(pid) == me;
+        let reaches_me = match target {
+            syscalls::Target::Pid => match args[0] as i32 {
+                -1 => true,
+                0 => caller_group(tid) == Some(own_group()),
+                pid if pid < 0 => -pid == own_group(),
+                pid => is_me(pid),
+            },
+            syscalls::Target::Tid => is_me(args[0] as i32),
+            syscalls::Target::Tgid => is_me(args[0] as i32) || is_me(args[1] as i32),
+            syscalls::Target::Pidfd => pidfd_target(tid, args[0] as i32).is_some_and(is_me),
+        };
+        if reaches_me {
+            Plan::Fail(libc::EPERM)
+        } else {
+            Plan::Continue
+        }
+    }
+
+    /// The process group of thread `tid`; `None` if it cannot be read (the
+    /// caller is gone: nothing to answer).
+    fn caller_group(tid: i32) -> Option<i32> {
+        resolve::status_field(tid, "NSpgid:")?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    }
+
+    /// The pid a pidfd of thread `tid` refers to (`Pid:` in its fdinfo).
+    fn pidfd_target(tid: i32, fd: i32) -> Option<i32> {
+        let info = std::fs::read_to_string(format!("/proc/{tid}/fdinfo/{fd}")).ok()?;
+        info.lines()
+            .find_map(|l| l.strip_prefix("Pid:"))?
+            .trim()
+            .parse()
+            .ok()
     }
 
     /// Where a relative path starts.

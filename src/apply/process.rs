@@ -148,12 +148,13 @@ fn exit_now(code: i32) -> ! {
 /// The child after `fork()`: raw syscalls only, never returns.
 fn child(
     enforcer: ChildSide<'_>,
-    report: RawFd,
-    ack: RawFd,
+    (report, ack): (RawFd, RawFd),
+    parent: i32,
     spec: Spec,
     body: &dyn Fn() -> i32,
 ) -> ! {
     if spec.isolate {
+        die_with_parent(parent);
         super::sys::close_from(3, [report, ack]);
         // Own process group, so the end can kill everything the probe started.
         // SAFETY: setpgid on ourselves.
@@ -184,6 +185,27 @@ fn child(
     let result = body();
     send(report, MSG_RESULT, result);
     exit_now(0)
+}
+
+/// A probe dies with its supervisor, so a killed `sbcheck run` leaves no
+/// probe blocked forever; if the supervisor is gone already, it stops here.
+/// Async-signal-safe.
+fn die_with_parent(parent: i32) {
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl and getppid take and return integers.
+    unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        );
+    }
+    // SAFETY: getppid takes no arguments.
+    if unsafe { libc::getppid() } != parent {
+        exit_now(EXIT_SETUP_FAILED);
+    }
 }
 
 /// What the child needs of the enforcer (the supervisor stays here).
@@ -238,6 +260,7 @@ pub fn run(
         Enforcer::Linux { filter, supervisor } => (ChildSide::Linux(filter), Some(supervisor)),
         Enforcer::Seatbelt { lib, blob } => (ChildSide::Seatbelt(lib, blob), None),
     };
+    let parent = std::process::id() as i32;
     // SAFETY: the child only runs `child`, which makes raw syscalls on memory
     // prepared before this point and never returns.
     let pid = unsafe { libc::fork() };
@@ -248,7 +271,8 @@ pub fn run(
         });
     }
     if pid == 0 {
-        child(side, report_tx.as_raw_fd(), ack_rx.as_raw_fd(), spec, body);
+        let pipes = (report_tx.as_raw_fd(), ack_rx.as_raw_fd());
+        child(side, pipes, parent, spec, body);
     }
     drop((report_tx, ack_rx));
     let mut guard = ChildGuard {

@@ -69,7 +69,21 @@ impl Resolved {
 /// dirfd that is not a directory: ENOTDIR, a symlink loop: ELOOP, a cwd
 /// that was removed: ENOENT).
 pub fn resolve(req: &Request<'_>) -> Result<Resolved, i32> {
+    walk(req, None)
+}
+
+/// As [`resolve`], for the sandboxed process: whatever of this process's
+/// (the supervisor's) own `/proc/PID` the path reaches, directly or through
+/// a magic link such as `/proc/PID/fd/N`, is refused with EPERM whatever
+/// the profile says: a same-user process could otherwise write the
+/// supervisor's memory or reopen its pipes and sockets.
+pub fn resolve_sandboxed(req: &Request<'_>) -> Result<Resolved, i32> {
+    walk(req, Some(std::process::id() as i32))
+}
+
+fn walk(req: &Request<'_>, guard: Option<i32>) -> Result<Resolved, i32> {
     let mut w = Walk::new(req.pid);
+    w.guard = guard;
     if req.path.first() != Some(&b'/') {
         w.out = match req.base {
             Base::Cwd => proc_link(req.pid, b"cwd").ok_or(libc::ENOENT)?,
@@ -88,6 +102,9 @@ pub fn resolve(req: &Request<'_>) -> Result<Resolved, i32> {
     // A trailing slash makes even a no-follow call follow the last symlink.
     let follow = req.follow_last || req.path.ends_with(b"/");
     w.run(req.path, follow)?;
+    if w.guarded(&w.out) {
+        return Err(libc::EPERM);
+    }
     Ok(Resolved {
         path: PathBuf::from(OsStr::from_bytes(&w.out)),
         last: w.last,
@@ -114,6 +131,8 @@ struct Walk {
     out: Vec<u8>,
     last: Last,
     magic: bool,
+    /// A process whose `/proc/PID` entries are refused.
+    guard: Option<i32>,
 }
 
 impl Walk {
@@ -124,7 +143,24 @@ impl Walk {
             out: b"/".to_vec(),
             last: Last::Dir,
             magic: false,
+            guard: None,
         }
+    }
+
+    /// Whether `path` is under `/proc/N` of the guarded process (N any of
+    /// its thread ids).
+    fn guarded(&self, path: &[u8]) -> bool {
+        let Some(guard) = self.guard else {
+            return false;
+        };
+        let Some(rest) = path.strip_prefix(b"/proc/") else {
+            return false;
+        };
+        let n = rest.split(|&b| b == b'/').next().unwrap_or_default();
+        std::str::from_utf8(n)
+            .ok()
+            .and_then(|n| n.parse::<i32>().ok())
+            .is_some_and(|n| tgid_of(n) == guard)
     }
 
     /// Walks `path` from `self.out`, following symlinks as it goes.
@@ -191,6 +227,9 @@ impl Walk {
     fn follow(&mut self, todo: &mut Vec<Vec<u8>>) -> Result<(), i32> {
         let target = readlink(&mut self.out).ok_or(libc::ENOENT)?;
         if is_magic(&self.out) {
+            if self.guarded(&self.out) {
+                return Err(libc::EPERM);
+            }
             // The kernel jumps straight to what the fd (cwd, exe) names.
             if target.first() == Some(&b'/') && !target.ends_with(b" (deleted)") {
                 self.out = b"/".to_vec();

@@ -237,6 +237,39 @@ pub fn now_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
+/// Set by the SIGINT/SIGTERM handler [`catch_interrupts`] installs.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn note_interrupt(_signal: libc::c_int) {
+    // Async-signal-safe: one atomic store.
+    INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// From now on SIGINT (Ctrl-C) and SIGTERM only set a flag
+/// ([`interrupted`]), so a long run can stop between cells and still write
+/// what it has. A second signal of either kind ends the process at once
+/// (SA_RESETHAND restores the default action).
+pub fn catch_interrupts() -> Result<(), i32> {
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: all-zero is a valid sigaction (empty mask, no flags).
+        let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+        action.sa_sigaction = note_interrupt as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        // No SA_RESTART: a blocking poll returns EINTR, and callers retry.
+        action.sa_flags = libc::SA_RESETHAND;
+        // SAFETY: installs a handler that only stores to an atomic; the
+        // old action is not needed.
+        if unsafe { libc::sigaction(signal, &action, std::ptr::null_mut()) } != 0 {
+            return Err(errno());
+        }
+    }
+    Ok(())
+}
+
+/// Whether SIGINT or SIGTERM arrived since [`catch_interrupts`].
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,11 +6,13 @@
 //! are file-read-metadata; xattr reads file-read-xattr; chmod, chown, utimes
 //! and xattr writes file-write-mode / -owner / -times / -xattr; creations
 //! (mkdir, mknod, link, symlink, rename's new name) file-write-create;
-//! removals (unlink, rmdir, rename's old name) file-write-unlink; execve and
+//! removals (unlink, rmdir, rename's old name) file-write-unlink; a hard
+//! link's existing file file-link (as Seatbelt's link hook checks); execve and
 //! execveat process-exec*; fork, vfork and clone without CLONE_THREAD
 //! process-fork; connect and sendto/sendmsg/sendmmsg with an address
-//! network-outbound; bind network-bind. Syscalls with no Seatbelt operation
-//! are not sent to the supervisor at all.
+//! network-outbound; bind network-bind. Signal calls are sent too, so none
+//! reaches the supervisor. Other syscalls with no Seatbelt operation are not
+//! sent to the supervisor at all.
 //!
 //! Reads through an fd already open (fstat, fgetxattr) pass, as on macOS
 //! where the check happened at open; changes through an fd (fchmod, fchown,
@@ -22,6 +24,7 @@ use crate::vocab::OpId;
 /// vocabulary below).
 pub mod op {
     use crate::vocab::OpId;
+    pub const FILE_LINK: OpId = 15;
     pub const FILE_READ_DATA: OpId = 22;
     pub const FILE_READ_METADATA: OpId = 23;
     pub const FILE_READ_XATTR: OpId = 24;
@@ -69,8 +72,23 @@ pub enum Kind {
     },
     /// A socket call with an address.
     Net { op: OpId, addr: Addr },
+    /// link family: file-link on the existing file (followed only with
+    /// AT_SYMLINK_FOLLOW; AT_EMPTY_PATH names it by fd), file-write-create
+    /// on the new name.
+    Link {
+        olddir: Option<usize>,
+        old: usize,
+        newdir: Option<usize>,
+        new: usize,
+        /// `linkat` flags.
+        flags: Option<usize>,
+    },
     /// fork, vfork, clone without CLONE_THREAD: process-fork.
     Fork,
+    /// A signal: refused when it would reach the supervisor (which a
+    /// same-user process may otherwise kill, ending every result of the
+    /// run); anything else goes ahead.
+    Signal(Target),
     /// A call that may change the process's credentials: not judged, but it
     /// ends fd injection (the supervisor would open with other rights).
     Creds,
@@ -105,6 +123,20 @@ pub enum Addr {
     Msg(usize),
     /// In each of the `len` `struct mmsghdr` at argument `vec`.
     Mmsg { vec: usize, len: usize },
+}
+
+/// Whom a signal call (argument 0) is sent to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// kill, rt_sigqueueinfo: a pid, 0 (the caller's group), -1 (every
+    /// process it may signal) or -pgid.
+    Pid,
+    /// tkill: a thread id.
+    Tid,
+    /// tgkill, rt_tgsigqueueinfo: a thread-group id (a thread id follows).
+    Tgid,
+    /// pidfd_send_signal: a pidfd.
+    Pidfd,
 }
 
 /// Which filter instruction sends a syscall to the supervisor.
@@ -207,6 +239,10 @@ const fn fd_call(nr: i64, name: &'static str, op: OpId) -> Syscall {
 
 const fn net(nr: i64, name: &'static str, op: OpId, addr: Addr) -> Syscall {
     sc(nr, name, Kind::Net { op, addr })
+}
+
+const fn signal(nr: i64, name: &'static str, target: Target) -> Syscall {
+    sc(nr, name, Kind::Signal(target))
 }
 
 const fn creds(nr: i64, name: &'static str) -> Syscall {
@@ -405,23 +441,29 @@ pub const INTERCEPTED: &[Syscall] = &[
         Never,
         None,
     ),
-    path_at(
+    // A hard link: file-link on the existing file, file-write-create on
+    // the new name (a link is a second way into the file).
+    sc(
         libc::SYS_link,
         "link",
-        op::FILE_WRITE_CREATE,
-        None,
-        1,
-        Never,
-        None,
+        Kind::Link {
+            olddir: None,
+            old: 0,
+            newdir: None,
+            new: 1,
+            flags: None,
+        },
     ),
-    path_at(
+    sc(
         libc::SYS_linkat,
         "linkat",
-        op::FILE_WRITE_CREATE,
-        Some(2),
-        3,
-        Never,
-        None,
+        Kind::Link {
+            olddir: Some(0),
+            old: 1,
+            newdir: Some(2),
+            new: 3,
+            flags: Some(4),
+        },
     ),
     sc(
         libc::SYS_rename,
@@ -674,6 +716,21 @@ pub const INTERCEPTED: &[Syscall] = &[
         op::NETWORK_BIND,
         Addr::Arg { ptr: 1, len: 2 },
     ),
+    // Signals: none may reach the supervisor (see Kind::Signal).
+    signal(libc::SYS_kill, "kill", Target::Pid),
+    signal(libc::SYS_rt_sigqueueinfo, "rt_sigqueueinfo", Target::Pid),
+    signal(libc::SYS_tkill, "tkill", Target::Tid),
+    signal(libc::SYS_tgkill, "tgkill", Target::Tgid),
+    signal(
+        libc::SYS_rt_tgsigqueueinfo,
+        "rt_tgsigqueueinfo",
+        Target::Tgid,
+    ),
+    signal(
+        libc::SYS_pidfd_send_signal,
+        "pidfd_send_signal",
+        Target::Pidfd,
+    ),
     // Credential changes.
     creds(libc::SYS_setuid, "setuid"),
     creds(libc::SYS_setgid, "setgid"),
@@ -699,7 +756,7 @@ pub const INTERCEPTED: &[Syscall] = &[];
 /// Syscalls refused outright with EPERM: each is a way around a path sandbox
 /// (io_uring bypasses seccomp; handles skip path lookup; ptrace,
 /// process_vm_writev and userfaultfd can steer other processes or the
-/// supervisor; mounts, chroot and namespaces change what paths mean).
+/// supervisor; pidfd_getfd could take the supervisor's listener; mounts, chroot and namespaces change what paths mean).
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 pub const REFUSED: &[i64] = &[
     libc::SYS_io_uring_setup,
@@ -709,6 +766,7 @@ pub const REFUSED: &[i64] = &[
     libc::SYS_name_to_handle_at,
     libc::SYS_ptrace,
     libc::SYS_process_vm_writev,
+    libc::SYS_pidfd_getfd,
     libc::SYS_userfaultfd,
     libc::SYS_mount,
     libc::SYS_umount2,
@@ -825,6 +883,7 @@ mod tests {
     fn operation_ids_match_the_vocabulary() {
         let v = Vocab::macos_14();
         for (id, name) in [
+            (op::FILE_LINK, "file-link"),
             (op::FILE_READ_DATA, "file-read-data"),
             (op::FILE_READ_METADATA, "file-read-metadata"),
             (op::FILE_READ_XATTR, "file-read-xattr"),

@@ -83,6 +83,9 @@ pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
         )));
     }
     ensure_fixtures(&matrix).map_err(|e| Usage(format!("creating fixtures: {e}")))?;
+    // Ctrl-C stops between cells: the finished ones are still written.
+    let _ = crate::apply::sys::catch_interrupts();
+    report::remove_stale_temps(&out);
 
     let selected: Vec<&ProfileSpec> = matrix
         .profiles
@@ -126,6 +129,7 @@ pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
         .collect();
 
     let (mut records, errors) = run_jobs(&work, &opts, &out, jobs);
+    let interrupted = crate::apply::sys::interrupted();
     records.extend(broken);
     failed |= errors > 0;
     write_results(&out, &records)?;
@@ -155,6 +159,14 @@ pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
         },
         out.join("traces").display()
     );
+    if interrupted {
+        eprintln!(
+            "sbcheck: interrupted: {} of {} cells ran; their results are written",
+            records.len(),
+            work.len()
+        );
+        return Ok(ExitCode::from(130));
+    }
     Ok(if mismatches > 0 || failed {
         ExitCode::FAILURE
     } else {
@@ -195,6 +207,9 @@ fn run_jobs(
     std::thread::scope(|s| {
         for _ in 0..jobs.min(work.len()).max(1) {
             s.spawn(|| loop {
+                if crate::apply::sys::interrupted() {
+                    break;
+                }
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(job) = work.get(i) else { break };
                 match run_cell(job.spec, job.probe, job.loaded, job.owned, opts) {
