@@ -128,7 +128,9 @@ pub struct CellRecord {
     /// The operation as the matrix names it, e.g. `file-read*`.
     pub operation: String,
     pub target: String,
-    pub expected: Verdict,
+    /// `None`: the matrix expects no verdict at all, because the decision
+    /// needs an argument this platform cannot supply (the cell is skipped).
+    pub expected: Option<Verdict>,
     pub decoder: Prediction,
     pub observed: Observed,
     pub backend: Backend,
@@ -141,14 +143,23 @@ pub struct CellRecord {
 impl CellRecord {
     /// Expected, decoder and observed verdicts all agree.
     pub fn matches(&self) -> bool {
-        self.decoder.verdict == Some(self.expected)
-            && self.observed.verdict() == Some(self.expected)
+        self.expected.is_some()
+            && self.decoder.verdict == self.expected
+            && self.observed.verdict() == self.expected
+    }
+
+    /// The expectation as the matrix writes it.
+    pub fn expected_str(&self) -> &'static str {
+        self.expected.map_or(UNDETERMINED, Verdict::as_str)
     }
 
     pub fn skipped(&self) -> bool {
         matches!(self.observed, Observed::Skipped(_))
     }
 }
+
+/// The matrix's word for "no verdict without an argument we cannot give".
+pub const UNDETERMINED: &str = crate::matrix::UNDETERMINED;
 
 /// How cells are run.
 #[derive(Debug, Clone)]
@@ -227,7 +238,39 @@ pub fn ensure_fixtures(matrix: &Matrix) -> std::io::Result<()> {
             crate::report::write_atomic(path, b"sbcheck fixture\n")?;
         }
     }
+    for path in &matrix.fixtures.programs {
+        ensure_program(Path::new(path))?;
+    }
     Ok(())
+}
+
+/// What a fixture program holds: the kernel runs `/bin/true` for it, which
+/// exits at once without reading the script (a `sh` script would be opened
+/// by `sh`, under the profile, and complain on the test's stderr).
+const PROGRAM: &[u8] = b"#!/bin/true\n";
+
+/// An executable script for process-exec* probes: an allowed exec ends the
+/// child quickly whatever the profile lets the program do afterwards.
+fn ensure_program(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let ready = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            && std::fs::read(p).is_ok_and(|b| b == PROGRAM)
+    };
+    if ready(path) {
+        return Ok(());
+    }
+    // Made executable under a temporary name, then renamed into place, so a
+    // concurrent cell never execs a half-written or non-executable file.
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("{}.{seq}.tmp", std::process::id()));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&tmp, PROGRAM)?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))?;
+    std::fs::rename(&tmp, path)
 }
 
 /// The decoder's prediction for a probe: the same arguments the engine
@@ -253,7 +296,7 @@ pub fn predict(profile: &Profile, probe: &Probe, macos_paths: bool) -> Predictio
         ints: &ints,
         strings: &strings,
     };
-    let d = evaluate(profile, probe.operation(), &args);
+    let d = evaluate(profile, probe.operation(profile.vocab), &args);
     Prediction {
         operation: probe.kind.operation().to_owned(),
         bucket: d.bucket,
@@ -311,7 +354,7 @@ pub fn unrunnable(
         expectation_id: probe_spec.expectation_id.clone(),
         operation: probe_spec.operation.clone(),
         target: probe_spec.target.clone(),
-        expected: expected.unwrap_or(Verdict::Deny),
+        expected,
         decoder: Prediction {
             operation: probe_spec.operation.clone(),
             bucket: 0,
@@ -340,13 +383,17 @@ pub fn run_cell(
         .map_err(|e| CellError::Probe(e.to_string()))?;
     let probe = Probe::new(&probe_spec.operation, &probe_spec.target, owned, peer)
         .map_err(|e| CellError::Probe(e.0))?;
-    let expected = Verdict::parse(probe_spec.expected_for(opts.macos_paths))
-        .ok_or_else(|| CellError::Probe(format!("bad expected verdict {}", probe_spec.expected)))?;
+    let expected = expectation(probe_spec, opts.macos_paths)?;
     let decoder = predict(&loaded.profile, &probe, opts.macos_paths);
     let backend = Backend::Linux;
     let started = Instant::now();
-    let (observed, intercepts) = match probe.kind.skip_reason() {
-        Some(why) => (Observed::Skipped(why.to_owned()), Vec::new()),
+    let skip = probe
+        .kind
+        .skip_reason()
+        .map(str::to_owned)
+        .or_else(|| unsuppliable(expected, &decoder));
+    let (observed, intercepts) = match skip {
+        Some(why) => (Observed::Skipped(why), Vec::new()),
         None => {
             let _scratch = Scratch::prepare(&probe)
                 .map_err(|e| CellError::Probe(format!("preparing {}: {e}", probe.target)))?;
@@ -369,6 +416,32 @@ pub fn run_cell(
         intercepts,
         duration: started.elapsed(),
     })
+}
+
+/// The cell's expected verdict; `None` where the matrix says
+/// `undetermined`.
+fn expectation(spec: &ProbeSpec, macos_paths: bool) -> Result<Option<Verdict>, CellError> {
+    match spec.expected_for(macos_paths) {
+        UNDETERMINED => Ok(None),
+        v => Verdict::parse(v)
+            .map(Some)
+            .ok_or_else(|| CellError::Probe(format!("bad expected verdict {v}"))),
+    }
+}
+
+/// Why a cell the matrix expects no verdict for is not run: the decoder
+/// stopped at a filter whose argument (an entitlement, a process attribute,
+/// a global variable...) Linux cannot supply. Running it would only show
+/// the engine refusing what it cannot decide; guessing the argument would
+/// be a guess. A cell with an expected verdict always runs.
+fn unsuppliable(expected: Option<Verdict>, decoder: &Prediction) -> Option<String> {
+    match (expected, decoder.verdict) {
+        (None, None) => Some(format!(
+            "the verdict depends on an argument Linux cannot supply ({})",
+            decoder.rule.trim_start_matches(";; ")
+        )),
+        _ => None,
+    }
 }
 
 /// The target state a create or unlink probe needs, restored afterwards:
@@ -478,6 +551,8 @@ pub fn predict_matrix(
         std::net::Ipv4Addr::LOCALHOST,
         9,
     ));
+    // Vnode types are read from the files, so the fixtures must exist.
+    ensure_fixtures(matrix).map_err(|e| CellError::Probe(format!("creating fixtures: {e}")))?;
     let mut out = Vec::new();
     for spec in &matrix.profiles {
         let loaded = load_profile(root, &spec.source, &spec.params)?;

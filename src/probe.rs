@@ -148,9 +148,12 @@ impl Probe {
         })
     }
 
-    /// The concrete operation id the probe exercises.
-    pub fn operation(&self) -> OpId {
-        Vocab::macos_14().op_id(self.kind.operation()).unwrap_or(0)
+    /// The concrete operation id the probe exercises, in `vocab`'s
+    /// numbering (iOS 26 numbers file operations one higher than macOS
+    /// 14); past the op table when the vocabulary lacks the name, so the
+    /// decision is undetermined rather than about another operation.
+    pub fn operation(&self, vocab: &Vocab) -> OpId {
+        vocab.op_id(self.kind.operation()).unwrap_or(OpId::MAX)
     }
 
     /// Integer filter arguments a decision needs (Darwin values).
@@ -165,7 +168,33 @@ impl Probe {
         match self.kind {
             Kind::Connect { udp: true } => socket(DARWIN_SOCK_DGRAM, IPPROTO_UDP),
             Kind::Connect { udp: false } | Kind::Bind => socket(DARWIN_SOCK_STREAM, IPPROTO_TCP),
-            _ => Vec::new(),
+            _ => self
+                .vnode_type()
+                .map(|t| (filter::VNODE_TYPE, t))
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    /// The Darwin vnode type of the file the probe's syscall acts on, as the
+    /// engine will see it when the probe runs: a create or unlink probe's
+    /// target is a regular file the harness removes or creates just before
+    /// (so its state now says nothing); the others follow symlinks to an
+    /// existing file. `None` for a missing file (the probe fails ENOENT).
+    pub fn vnode_type(&self) -> Option<u16> {
+        const VREG: u16 = 1;
+        let path = std::path::Path::new(&self.target);
+        let existing = || {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata(path)
+                .ok()
+                .and_then(|m| crate::apply::darwin::vtype(m.mode()))
+        };
+        match self.kind {
+            Kind::Create | Kind::Unlink => Some(VREG),
+            Kind::Write => existing().or(Some(VREG)),
+            Kind::Read | Kind::Stat | Kind::Exec => existing(),
+            _ => None,
         }
     }
 

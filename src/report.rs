@@ -83,7 +83,7 @@ pub fn record_json(r: &CellRecord) -> Value {
         "expectation_id": r.expectation_id,
         "operation": r.operation,
         "target": r.target,
-        "expected": r.expected.as_str(),
+        "expected": r.expected_str(),
         "decoder": {
             "operation": r.decoder.operation,
             "bucket": r.decoder.bucket,
@@ -299,7 +299,7 @@ pub fn table(records: &[CellRecord], colour: bool) -> String {
                 r.profile.clone(),
                 r.probe.clone(),
                 r.decoder.bucket.to_string(),
-                r.expected.as_str().to_owned(),
+                r.expected_str().to_owned(),
                 verdict_cell(r.decoder.verdict).to_owned(),
                 match &r.observed {
                     // The reason is listed once under the table.
@@ -377,7 +377,7 @@ pub fn markdown(records: &[CellRecord]) -> String {
             r.decoder.operation,
             r.target,
             r.decoder.bucket,
-            r.expected,
+            r.expected_str(),
             verdict_cell(r.decoder.verdict),
             observed,
             mark

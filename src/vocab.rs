@@ -61,6 +61,7 @@ pub mod filter {
     pub const SOCKET_PROTOCOL: u8 = 12;
     pub const TARGET: u8 = 13;
     pub const SYSCTL_NAME: u8 = 37;
+    pub const VNODE_TYPE: u8 = 28;
 }
 
 /// Placeholder names in the tables for ids whose name is not known.

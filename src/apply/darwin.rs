@@ -93,6 +93,29 @@ pub fn errno(darwin: i32) -> i32 {
         .unwrap_or(libc::EPERM)
 }
 
+/// Darwin's `enum vtype` for a file of this mode, as `(vnode-type ...)`
+/// compares it: VREG 1, VDIR 2, VBLK 3, VCHR 4, VLNK 5, VSOCK 6, VFIFO 7.
+/// (Seatbelt's TTY class needs to know the device is a terminal: not given.)
+pub fn vtype(mode: u32) -> Option<u16> {
+    Some(match mode & libc::S_IFMT {
+        libc::S_IFREG => 1,
+        libc::S_IFDIR => 2,
+        libc::S_IFBLK => 3,
+        libc::S_IFCHR => 4,
+        libc::S_IFLNK => 5,
+        libc::S_IFSOCK => 6,
+        libc::S_IFIFO => 7,
+        _ => return None,
+    })
+}
+
+/// The vnode type of the file at `path` (the link itself for a symlink):
+/// what a `(vnode-type ...)` filter is checked against.
+pub fn vtype_of(path: &std::path::Path) -> Option<u16> {
+    use std::os::unix::fs::MetadataExt;
+    vtype(std::fs::symlink_metadata(path).ok()?.mode())
+}
+
 /// The signal to send for Darwin's signal number; `None` for signals Linux
 /// has no counterpart of (SIGEMT, SIGINFO) or numbers out of range.
 pub fn signal(darwin: i32) -> Option<i32> {
@@ -114,6 +137,16 @@ pub fn signal(darwin: i32) -> Option<i32> {
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
+    #[test]
+    fn vnode_types_are_darwins_numbers() {
+        use std::path::Path;
+        assert_eq!(super::vtype_of(Path::new("/")), Some(2));
+        assert_eq!(super::vtype_of(Path::new("/dev/null")), Some(4));
+        assert_eq!(super::vtype(libc::S_IFLNK | 0o777), Some(5));
+        assert_eq!(super::vtype(libc::S_IFREG | 0o644), Some(1));
+        assert_eq!(super::vtype_of(Path::new("/nonexistent/sbcheck")), None);
+    }
+
     use super::*;
 
     #[test]

@@ -136,12 +136,28 @@ struct Subject {
 }
 
 impl Subject {
-    fn path(p: &Path) -> Subject {
+    /// A file check: the path as matched and, when known, the Darwin
+    /// vnode type `(vnode-type ...)` filters compare (without it such a
+    /// filter leaves the decision undetermined, a denial).
+    fn file(p: &Path, vtype: Option<u16>) -> Subject {
         Subject {
             path: Some(p.as_os_str().as_bytes().to_vec()),
+            ints: vtype.map(|t| (filter::VNODE_TYPE, t)).into_iter().collect(),
             ..Subject::default()
         }
     }
+}
+
+/// The vnode type a check of `op` on `resolved` sees: the file's own type
+/// (a symlink's when the call does not follow it), or for a creation the
+/// type about to be created, as XNU's create check passes it.
+fn vnode_type(syscall: &str, op: OpId, resolved: &Path) -> Option<u16> {
+    crate::apply::darwin::vtype_of(resolved).or_else(|| match op {
+        op::FILE_WRITE_CREATE if syscall.starts_with("mkdir") => Some(2),
+        op::FILE_WRITE_CREATE if syscall.starts_with("symlink") => Some(5),
+        op::FILE_WRITE_CREATE if syscall.starts_with("open") || syscall == "creat" => Some(1),
+        _ => None,
+    })
 }
 
 impl<'p> Supervisor<'p> {
@@ -211,7 +227,7 @@ impl<'p> Supervisor<'p> {
                     ints: &s.ints,
                     strings: &strings,
                 };
-                evaluate(self.profile, *op, &args)
+                evaluate(self.profile, op_in(self.profile, *op), &args)
             })
             .collect();
         let denied = decisions
@@ -280,7 +296,7 @@ impl<'p> Supervisor<'p> {
                 process: comm.trim_end(),
                 pid: resolve::tgid_of(pid),
                 deny: checked.denied.is_some(),
-                operation: op_name(decision),
+                operation: op_name(self.profile, decision),
                 target: &checked.target,
                 rule: &rule,
             }
@@ -308,7 +324,7 @@ impl<'p> Supervisor<'p> {
             process: "",
             pid: 0,
             deny: denied,
-            operation: op_name(Supervisor::deciding(&checked)),
+            operation: op_name(self.profile, Supervisor::deciding(&checked)),
             target: &checked.target,
             rule: "",
         }
@@ -331,16 +347,31 @@ impl<'p> Supervisor<'p> {
     }
 }
 
-fn op_name(decision: Option<&Decision>) -> &'static str {
+fn op_name(profile: &Profile, decision: Option<&Decision>) -> &'static str {
     decision
-        .and_then(|d| Vocab::macos_14().op_name(d.operation))
+        .and_then(|d| profile.vocab.op_name(d.operation))
         .unwrap_or("?")
+}
+
+/// The engine numbers operations as macOS 14.4.1 does; a profile in another
+/// vocabulary (iOS 26 numbers the file operations one higher) is asked by
+/// name. A name the profile's vocabulary lacks gives an id past its op
+/// table: undetermined, so refused.
+pub fn op_in(profile: &Profile, op: OpId) -> OpId {
+    let macos = Vocab::macos_14();
+    if std::ptr::eq(profile.vocab, macos) {
+        return op;
+    }
+    macos
+        .op_name(op)
+        .and_then(|name| profile.vocab.op_id(name))
+        .unwrap_or(OpId::MAX)
 }
 
 /// The filter for `profile`: forks pass without a round trip when the
 /// profile allows process-fork whatever the arguments and asks for no report.
 pub fn filter_for(profile: &Profile) -> Filter {
-    let fork = evaluate(profile, op::PROCESS_FORK, &Args::default());
+    let fork = evaluate(profile, op_in(profile, op::PROCESS_FORK), &Args::default());
     let unconditional = fork.verdict() == Some(Verdict::Allow)
         && !argument_dependent(std::slice::from_ref(&fork))
         && !reported(&fork);
@@ -640,7 +671,12 @@ mod engine {
             let checks: Vec<(OpId, Subject)> = ops
                 .as_slice()
                 .iter()
-                .map(|&o| (o, Subject::path(&matched)))
+                .map(|&o| {
+                    (
+                        o,
+                        Subject::file(&matched, vnode_type(name, o, &resolved.path)),
+                    )
+                })
                 .collect();
             let checked = self.check(name, &raw, matched.display().to_string(), &checks);
             let creates = syscalls::open_creates(flags);
@@ -762,7 +798,7 @@ mod engine {
                 name,
                 raw,
                 matched.display().to_string(),
-                &[(op, Subject::path(&matched))],
+                &[(op, Subject::file(&matched, vnode_type(name, op, resolved)))],
             );
             self.plan(checked, |_| Plan::Continue)
         }
@@ -795,6 +831,9 @@ mod engine {
             let mut checks = Vec::new();
             let mut shown = Vec::new();
             let mut requested = Vec::new();
+            // The new name gets the moved file's vnode type (an exchange
+            // keeps both files, each its own).
+            let mut moved = None;
             for ((dirfd, path), first) in [(old, true), (new, false)] {
                 let raw = read_path(pid, args[path])?;
                 if raw.is_empty() {
@@ -815,8 +854,11 @@ mod engine {
                     (false, true) => &[op::FILE_WRITE_UNLINK],
                     (false, false) => &[op::FILE_WRITE_CREATE],
                 };
+                let own = crate::apply::darwin::vtype_of(&r.path);
+                let vtype = if first || exchange { own } else { moved };
+                moved = moved.or(own);
                 for &o in ops {
-                    checks.push((o, Subject::path(&matched)));
+                    checks.push((o, Subject::file(&matched, vtype)));
                     shown.push(matched.display().to_string());
                 }
                 requested.push(String::from_utf8_lossy(&raw).into_owned());
@@ -877,9 +919,11 @@ mod engine {
                 follow_last: false,
             })?;
             let shown = [self.matched(&source, pid), self.matched(&target.path, pid)];
+            // The new name will be the same file: the source's vnode type.
+            let vtype = vnode_type(name, op::FILE_LINK, &source);
             let checks = [
-                (op::FILE_LINK, Subject::path(&shown[0])),
-                (op::FILE_WRITE_CREATE, Subject::path(&shown[1])),
+                (op::FILE_LINK, Subject::file(&shown[0], vtype)),
+                (op::FILE_WRITE_CREATE, Subject::file(&shown[1], vtype)),
             ];
             let requested = format!(
                 "{} -> {}",

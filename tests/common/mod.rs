@@ -17,7 +17,7 @@ pub struct Verdicts {
 
 impl Verdicts {
     pub fn expected(r: &CellRecord) -> Verdicts {
-        let v = r.expected.as_str().to_owned();
+        let v = r.expected_str().to_owned();
         Verdicts {
             decoder: v.clone(),
             observed: v,
