@@ -17,7 +17,17 @@ fn main() {
     println!("cargo:rerun-if-changed=profiles");
     println!("cargo:rerun-if-changed=src/matrix.rs");
     let root = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
-    let file = Path::new(&root).join("expected");
+    // SBCHECK_MATRIX: another matrix directory (the benchmark suite's
+    // generated 1,000 cells); the tests read the same one.
+    println!("cargo:rerun-if-env-changed=SBCHECK_MATRIX");
+    let file = match std::env::var_os("SBCHECK_MATRIX") {
+        Some(dir) => {
+            println!("cargo:rerun-if-changed={}", Path::new(&dir).display());
+            Path::new(&dir).to_owned()
+        }
+        None => Path::new(&root).join("expected"),
+    };
+    println!("cargo:rustc-env=SBCHECK_MATRIX_DIR={}", file.display());
     let matrix = match matrix::Matrix::load(&file) {
         Ok(m) => m,
         Err(e) => {

@@ -16,7 +16,7 @@ fn corpus() -> PathBuf {
 }
 
 /// (source path, parameters, Apple's blob) for every blob with SBPL.
-fn cases() -> Vec<(PathBuf, Options, Vec<u8>)> {
+pub fn cases() -> Vec<(PathBuf, Options, Vec<u8>)> {
     let dir = corpus();
     let manifest = std::fs::read_to_string(dir.join("MANIFEST.md")).expect("MANIFEST.md");
     let mut names: Vec<String> = std::fs::read_dir(&dir)

@@ -11,13 +11,13 @@ use sbcheck::eval::{evaluate_with, Args, Undetermined};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-fn median(mut samples: Vec<Duration>) -> Duration {
+pub fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples[samples.len() / 2]
 }
 
 /// Median time of one call, from `rounds` timings of `batch` calls each.
-fn time_per_call(rounds: usize, batch: usize, mut f: impl FnMut()) -> Duration {
+pub fn time_per_call(rounds: usize, batch: usize, mut f: impl FnMut()) -> Duration {
     median(
         (0..rounds)
             .map(|_| {
@@ -33,15 +33,15 @@ fn time_per_call(rounds: usize, batch: usize, mut f: impl FnMut()) -> Duration {
 
 /// One decision to time: an operation and arguments complete enough that
 /// the walk reaches a terminal.
-struct Case {
-    what: &'static str,
-    op: u16,
-    path: Option<&'static [u8]>,
-    ints: Vec<(u8, u16)>,
-    strings: Vec<(u8, Vec<u8>)>,
+pub struct Case {
+    pub what: &'static str,
+    pub op: u16,
+    pub path: Option<&'static [u8]>,
+    pub ints: Vec<(u8, u16)>,
+    pub strings: Vec<(u8, Vec<u8>)>,
 }
 
-const VARS: &[(&str, &[u8])] = &[
+pub const VARS: &[(&str, &[u8])] = &[
     ("HOME", b"/private/var/mobile"),
     ("FRONT_USER_HOME", b"/private/var/mobile"),
     ("ANY_USER_HOME", b"/private/var/mobile"),
@@ -49,7 +49,7 @@ const VARS: &[(&str, &[u8])] = &[
 
 impl Case {
     /// `given` names filters and values (`vnode-type=1`, `global-name=x`).
-    fn new(
+    pub fn new(
         p: &Profile,
         what: &'static str,
         op: &str,
@@ -90,7 +90,7 @@ impl Case {
         }
     }
 
-    fn run(&self, p: &Profile) -> Result<usize, Undetermined> {
+    pub fn run(&self, p: &Profile) -> Result<usize, Undetermined> {
         let strings: Vec<(u8, &[u8])> = self
             .strings
             .iter()

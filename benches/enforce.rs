@@ -28,7 +28,7 @@ fn main() {
 }
 
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-mod bench {
+pub mod bench {
     use sbcheck::apply::calls;
     use sbcheck::apply::linux::{Filter, Options, Supervisor};
     use sbcheck::apply::process::{self, Ending};
@@ -64,9 +64,11 @@ mod bench {
         0
     }
 
-    struct Stats {
-        median: u64,
-        p90: u64,
+    pub struct Stats {
+        pub median: u64,
+        pub p90: u64,
+        pub min: u64,
+        pub max: u64,
     }
 
     fn stats(samples: &Shared) -> Stats {
@@ -75,6 +77,8 @@ mod bench {
         Stats {
             median: v[v.len() / 2],
             p90: v[v.len() * 9 / 10],
+            min: v[0],
+            max: v[v.len() - 1],
         }
     }
 
@@ -101,7 +105,20 @@ mod bench {
         (stats(&samples), format!("{:?}", sup.stats))
     }
 
-    pub fn main() {
+    /// Medians and 90th percentiles of every configuration, one run.
+    pub struct Openat {
+        pub cpu_note: &'static str,
+        pub alone: Stats,
+        pub bare: Stats,
+        pub injected: Stats,
+        pub cont: Stats,
+        pub cont_path: Stats,
+        pub counts: String,
+    }
+
+    /// Runs every configuration, pinned to CPU 0 (the caller restores its
+    /// affinity if it cares).
+    pub fn measure() -> Openat {
         let cpu_note = match pin_to_cpu(0) {
             Ok(()) => "pinned to CPU 0",
             Err(_) => "not pinned (sched_setaffinity failed)",
@@ -128,8 +145,24 @@ mod bench {
         let (injected, inj_stats) = supervised(&by_path, &path, |_| {});
         let (cont, cont_stats) = supervised(&any, &path, |_| {});
         let (cont_path, _) = supervised(&by_path, &path, |s| s.set_injection(false));
+        Openat {
+            cpu_note,
+            alone,
+            bare,
+            injected,
+            cont,
+            cont_path,
+            counts: format!("injected run {inj_stats}, continue run {cont_stats}"),
+        }
+    }
 
-        println!("openat + close, {OPENS} samples each, release build, {cpu_note}");
+    pub fn main() {
+        let m = measure();
+        let bare = &m.bare;
+        println!(
+            "openat + close, {OPENS} samples each, release build, {}",
+            m.cpu_note
+        );
         println!(
             "{:<48} {:>10} {:>10} {:>8}",
             "configuration", "median", "p90", "x bare"
@@ -142,11 +175,14 @@ mod bench {
                 s.median as f64 / bare.median as f64
             );
         };
-        row("no filter", &alone);
-        row("bare notify + CONTINUE", &bare);
-        row("supervised, path-dependent verdict, fd injected", &injected);
-        row("supervised, path-independent verdict, CONTINUE", &cont);
-        row("supervised, path-dependent, injection off", &cont_path);
-        println!("supervisor counts: injected run {inj_stats}, continue run {cont_stats}");
+        row("no filter", &m.alone);
+        row("bare notify + CONTINUE", &m.bare);
+        row(
+            "supervised, path-dependent verdict, fd injected",
+            &m.injected,
+        );
+        row("supervised, path-independent verdict, CONTINUE", &m.cont);
+        row("supervised, path-dependent, injection off", &m.cont_path);
+        println!("supervisor counts: {}", m.counts);
     }
 }

@@ -1,0 +1,113 @@
+//! Item 1: one cell (fork, apply, probe, verdict) against a bare fork +
+//! exit + wait. The configurations are timed in turn, round after round,
+//! so a burst of load from elsewhere hits them all alike.
+
+use super::summary::{Summary, Table};
+use sbcheck::harness::{load_profile, run_cell, run_named, RunOptions};
+use sbcheck::matrix::Matrix;
+use std::path::Path;
+use std::time::Instant;
+
+const ROUNDS: usize = 400;
+const PROFILE: &str = "v11_read_subpath";
+const PROBE: &str = "read_tmp_foo";
+
+/// This thread's CPU affinity.
+pub fn affinity() -> libc::cpu_set_t {
+    // SAFETY: all-zero is a valid (empty) cpu_set_t, filled by the call.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: sched_getaffinity writes one cpu_set_t of the given size.
+    unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    set
+}
+
+pub fn set_affinity(set: &libc::cpu_set_t) {
+    // SAFETY: sched_setaffinity reads one cpu_set_t of the given size.
+    unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set) };
+}
+
+/// fork, `_exit(0)` in the child, waitpid in the parent: what any cell
+/// costs at the least.
+fn bare_fork() -> f64 {
+    let start = Instant::now();
+    // SAFETY: the child only calls _exit.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: leaving the forked child at once, running nothing.
+        unsafe { libc::_exit(0) };
+    }
+    assert!(pid > 0, "fork failed");
+    let mut status = 0;
+    // SAFETY: waiting for that exact child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    start.elapsed().as_nanos() as f64
+}
+
+pub fn run(table: &mut Table) {
+    println!(
+        "\n1. one cell ({PROFILE}::{PROBE}) against a bare fork + exit + wait, {ROUNDS} rounds"
+    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let matrix_dir = root.join("expected");
+    let matrix = Matrix::load(&matrix_dir).expect("matrix");
+    let spec = matrix.profile(PROFILE).expect("profile in the matrix");
+    let probe = spec.probe(PROBE).expect("probe in the matrix");
+    let loaded = load_profile(root, &spec.source, &spec.params).expect("profile loads");
+    let opts = RunOptions::new(root);
+    let out = tempfile::tempdir().expect("temp out dir");
+    sbcheck::harness::ensure_fixtures(&matrix).expect("fixtures");
+
+    let cell = || {
+        let start = Instant::now();
+        let r = run_cell(spec, probe, &loaded, true, &opts).expect("cell runs");
+        let ns = start.elapsed().as_nanos() as f64;
+        assert!(
+            r.matches(),
+            "the benchmark cell no longer matches: {:?}",
+            r.observed
+        );
+        ns
+    };
+    let traced = || {
+        let start = Instant::now();
+        let r = run_cell(spec, probe, &loaded, true, &opts).expect("cell runs");
+        sbcheck::report::write_trace(out.path(), &r).expect("trace");
+        start.elapsed().as_nanos() as f64
+    };
+    // What a `cargo test` cell does: read the matrix, compile, run, trace.
+    let from_scratch = || {
+        let start = Instant::now();
+        let m = Matrix::load(&matrix_dir).expect("matrix");
+        let r = run_named(&m, PROFILE, PROBE, &opts).expect("cell runs");
+        sbcheck::report::write_trace(out.path(), &r).expect("trace");
+        start.elapsed().as_nanos() as f64
+    };
+    let mut samples = [const { Vec::new() }; 4];
+    for _ in 0..ROUNDS {
+        samples[0].push(bare_fork());
+        samples[1].push(cell());
+        samples[2].push(traced());
+        samples[3].push(from_scratch());
+    }
+    let [fork, cell, traced, scratch] = samples.map(Summary::of);
+    let vs = Some(("bare fork", fork.median));
+    table.add("1", "bare fork + _exit + waitpid", fork, vs);
+    table.add(
+        "1",
+        "one cell: predict, fork, apply, probe, verdict",
+        cell,
+        vs,
+    );
+    table.add(
+        "1",
+        "one cell + its trace written (`sbcheck run`)",
+        traced,
+        vs,
+    );
+    table.add(
+        "1",
+        "one cell as `cargo test` runs it (matrix read, compile, trace)",
+        scratch,
+        vs,
+    );
+}
