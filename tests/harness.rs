@@ -202,3 +202,55 @@ fn crashing_child_is_reported_with_its_signal() {
         }
     );
 }
+
+/// A profile whose SBPL does not compile fails its cell naming
+/// `file:line:column`, in the record and the trace.
+#[test]
+fn broken_sbpl_names_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let sb = dir.path().join("bad.sb");
+    std::fs::write(
+        &sb,
+        "(version 1)\n(deny default)\n(allow file-read* (subpath 42))\n",
+    )
+    .unwrap();
+    let matrix = serde_json::json!({ "profiles": { "bad": {
+        "source": sb,
+        "probes": [{ "name": "read_foo", "operation": "file-read*", "target": "/tmp/foo", "expected": "allow" }]
+    }}})
+    .to_string();
+    let matrix = Matrix::parse(&matrix, Path::new("fixture.json")).unwrap();
+    let opts = sbcheck::harness::RunOptions::new("/");
+    let record = sbcheck::harness::run_named(&matrix, "bad", "read_foo", &opts).unwrap();
+    let text = record.observed.describe();
+    assert!(
+        text.contains(&format!("{}:3:19: invalid data type", sb.display())),
+        "{text}"
+    );
+    assert!(!record.matches());
+}
+
+/// A child that exits before reporting is reported with its exit code,
+/// never as a verdict.
+#[test]
+fn early_exit_is_reported_with_its_code() {
+    use sbcheck::apply::linux::{Filter, Options, Supervisor};
+    use sbcheck::apply::process::{run_supervised, Ending, ExitStatus};
+    let blob = sbcheck::sbpl::compile("(version 1)(allow default)", &Default::default()).unwrap();
+    let profile = sbcheck::blob::Profile::decode(&blob).unwrap();
+    let mut supervisor = Supervisor::new(&profile, Options::default());
+    let body = || sbcheck::apply::calls::exit_group(3);
+    let ending = run_supervised(
+        &Filter::new(),
+        &mut supervisor,
+        std::time::Duration::from_secs(5),
+        &body,
+    )
+    .unwrap();
+    assert_eq!(
+        ending,
+        Ending::Died {
+            status: ExitStatus::Code(3)
+        }
+    );
+}
