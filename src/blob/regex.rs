@@ -302,8 +302,16 @@ impl Renderer<'_> {
             return None;
         }
         let mut items: Vec<(u32, String)> = Vec::new();
+        // Without a cycle, a sequence visits each instruction at most once;
+        // more steps mean a jump back that is no loop shape we render, which
+        // would otherwise spin (re-emitting text) until the budget runs out.
+        let mut steps = 0usize;
         while i != stop {
             self.budget = self.budget.checked_sub(1)?;
+            steps += 1;
+            if steps > self.rx.ops.len() {
+                return None;
+            }
             let Some(op) = self.op(i) else { break };
             let next = self.rx.next(i as usize);
             match op {
