@@ -64,6 +64,13 @@ fn generate(m: &matrix::Matrix) -> String {
                     s,
                     "    #[cfg_attr(not(target_os = \"macos\"), ignore = {why:?})]"
                 );
+            } else if probe.expected == matrix::UNDETERMINED {
+                // The full reason (the filter and node) is in the trace and
+                // in `sbcheck run`'s output.
+                let _ = writeln!(
+                    s,
+                    "    #[ignore = \"the verdict depends on an argument the harness cannot supply (see the trace)\"]"
+                );
             }
             let _ = writeln!(
                 s,

@@ -2,8 +2,8 @@
 //! profile, asks the decoder what it predicts, then forks a child that
 //! enters the sandbox and runs the probe, and records what was observed.
 
-use crate::apply::linux::{Filter, Intercept, Options as EngineOptions, Supervisor};
-use crate::apply::process::{run_supervised, Ending};
+use crate::apply::linux::Intercept;
+use crate::apply::process::{Ending, ExitStatus};
 use crate::apply::Backend;
 use crate::blob::{Node, Profile};
 use crate::eval::{evaluate, explain, filter_sbpl, Args, Branch, Decision, Verdict};
@@ -167,6 +167,8 @@ pub struct RunOptions {
     pub root: PathBuf,
     pub macos_paths: bool,
     pub timeout: Duration,
+    /// Who enforces: the Linux engine or macOS's `sandbox_apply`.
+    pub backend: Backend,
 }
 
 impl RunOptions {
@@ -175,6 +177,7 @@ impl RunOptions {
             root: root.into(),
             macos_paths: false,
             timeout: Duration::from_secs(10),
+            backend: Backend::native(),
         }
     }
 }
@@ -385,7 +388,7 @@ pub fn run_cell(
         .map_err(|e| CellError::Probe(e.0))?;
     let expected = expectation(probe_spec, opts.macos_paths)?;
     let decoder = predict(&loaded.profile, &probe, opts.macos_paths);
-    let backend = Backend::Linux;
+    let backend = opts.backend;
     let started = Instant::now();
     let skip = probe
         .kind
@@ -397,7 +400,7 @@ pub fn run_cell(
         None => {
             let _scratch = Scratch::prepare(&probe)
                 .map_err(|e| CellError::Probe(format!("preparing {}: {e}", probe.target)))?;
-            observe_linux(&loaded.profile, &probe, opts)
+            observe(&loaded.profile, &probe, opts)
         }
     };
     Ok(CellRecord {
@@ -483,25 +486,34 @@ fn remove_if_present(path: &Path) -> std::io::Result<()> {
     }
 }
 
-fn observe_linux(
-    profile: &Profile,
-    probe: &Probe,
-    opts: &RunOptions,
-) -> (Observed, Vec<Intercept>) {
-    let filter = Filter::new();
-    let mut supervisor = Supervisor::new(
-        profile,
-        EngineOptions {
-            macos_paths: opts.macos_paths,
-        },
-    );
+/// Runs the probe in a child under `opts.backend`: the Linux engine (whose
+/// supervisor records every judged call) or macOS's `sandbox_apply` (the
+/// kernel's answer only: no intercepts).
+fn observe(profile: &Profile, probe: &Probe, opts: &RunOptions) -> (Observed, Vec<Intercept>) {
+    let config = crate::apply::Config {
+        backend: Some(opts.backend),
+        macos_paths: opts.macos_paths,
+        record: true,
+        ..crate::apply::Config::default()
+    };
+    let mut enforcement = match crate::apply::apply(profile, &config) {
+        Ok(e) => e,
+        Err(e) => return (Observed::ApplyFailed(e.to_string()), Vec::new()),
+    };
     let body = || probe.run();
-    let observed = match run_supervised(&filter, &mut supervisor, opts.timeout, &body) {
+    let ending = enforcement.run(opts.timeout, &body);
+    let intercepts = enforcement
+        .supervisor()
+        .map(|s| s.intercepts.clone())
+        .unwrap_or_default();
+    let observed = match ending {
         Ok(Ending::Reported { result }) => Observed::Errno(result),
         // A successful exec replaces the child, which then cannot report:
-        // the supervisor's allowed execve is the evidence.
-        Ok(Ending::Died { .. })
-            if probe.kind.replaces_process() && exec_allowed(&supervisor.intercepts) =>
+        // the supervisor's allowed execve is the evidence, or (under
+        // Seatbelt, which records nothing) the fixture program's clean exit.
+        Ok(Ending::Died { status })
+            if probe.kind.replaces_process()
+                && (exec_allowed(&intercepts) || status == ExitStatus::Code(0)) =>
         {
             Observed::Errno(0)
         }
@@ -509,7 +521,7 @@ fn observe_linux(
         Ok(Ending::TimedOut) => Observed::TimedOut(opts.timeout),
         Ok(Ending::SetupFailed(e)) | Err(e) => Observed::ApplyFailed(e.to_string()),
     };
-    (observed, supervisor.intercepts)
+    (observed, intercepts)
 }
 
 fn exec_allowed(intercepts: &[Intercept]) -> bool {

@@ -254,3 +254,104 @@ fn early_exit_is_reported_with_its_code() {
         }
     );
 }
+
+/// A one-cell matrix over `source` (relative to the project root).
+fn one_cell(source: &str, operation: &str, target: &str, expected: &str) -> Matrix {
+    let matrix = serde_json::json!({ "profiles": { "p": {
+        "source": source,
+        "probes": [{ "name": "c", "operation": operation, "target": target, "expected": expected }]
+    }}})
+    .to_string();
+    Matrix::parse(&matrix, Path::new("fixture.json")).unwrap()
+}
+
+fn run_one(m: &Matrix, opts: &sbcheck::harness::RunOptions) -> sbcheck::harness::CellRecord {
+    sbcheck::harness::run_named(m, "p", "c", opts).unwrap()
+}
+
+/// A cell the matrix expects no verdict for is skipped with the decoder's
+/// reason (here the filter after the vnode-type tests, so the vnode type was
+/// given), never run and never counted as a match.
+#[test]
+fn undetermined_cell_is_skipped_with_the_missing_argument() {
+    let m = one_cell(
+        "profiles/apple/ios-17/platform_profile.bin",
+        "file-read*",
+        "/etc/hosts",
+        "undetermined",
+    );
+    let r = run_one(
+        &m,
+        &sbcheck::harness::RunOptions::new(env!("CARGO_MANIFEST_DIR")),
+    );
+    let sbcheck::harness::Observed::Skipped(why) = &r.observed else {
+        panic!("not skipped: {r:?}");
+    };
+    assert!(
+        why.contains("no device-conforms-to argument given"),
+        "{why}"
+    );
+    assert!(r.intercepts.is_empty());
+    assert!(!r.matches());
+    assert_eq!(r.expected_str(), "undetermined");
+}
+
+/// Expecting "undetermined" where the decoder decides is a mismatch: the
+/// cell runs and shows the verdict.
+#[test]
+fn undetermined_expectation_of_a_decided_cell_runs_and_mismatches() {
+    let m = one_cell(
+        "profiles/v1_read.sb",
+        "file-read*",
+        "/etc/hosts",
+        "undetermined",
+    );
+    let r = run_one(
+        &m,
+        &sbcheck::harness::RunOptions::new(env!("CARGO_MANIFEST_DIR")),
+    );
+    assert_eq!(r.observed, sbcheck::harness::Observed::Errno(0));
+    assert!(!r.matches());
+}
+
+/// iOS 26 numbers the file operations one higher than macOS 14: the
+/// prediction and the engine both ask about file-write-create by name, and
+/// reach the rule that names the path.
+#[test]
+fn ios26_operations_are_asked_by_name() {
+    let m = one_cell(
+        "profiles/apple/ios-26/platform_profile.bin",
+        "file-write-create",
+        "/AppleInternal",
+        "deny",
+    );
+    let r = run_one(
+        &m,
+        &sbcheck::harness::RunOptions::new(env!("CARGO_MANIFEST_DIR")),
+    );
+    assert_eq!(
+        r.decoder.rule,
+        "(deny file-write-create (literal \"/AppleInternal\"))"
+    );
+    assert_eq!(r.observed, sbcheck::harness::Observed::Errno(libc::EPERM));
+    assert_eq!(r.intercepts[0].rule, r.decoder.rule);
+    assert!(r.matches());
+}
+
+/// Seatbelt is macOS's kernel: asked for on Linux, the cell fails to apply
+/// with a message saying so, and nothing runs.
+#[cfg(not(target_os = "macos"))]
+#[test]
+fn seatbelt_backend_on_linux_fails_to_apply() {
+    let m = one_cell("profiles/v1_read.sb", "file-read*", "/etc/hosts", "allow");
+    let mut opts = sbcheck::harness::RunOptions::new(env!("CARGO_MANIFEST_DIR"));
+    opts.backend = sbcheck::apply::Backend::Seatbelt;
+    let r = run_one(&m, &opts);
+    let sbcheck::harness::Observed::ApplyFailed(why) = &r.observed else {
+        panic!("not an apply failure: {r:?}");
+    };
+    assert!(why.contains("macOS") || why.contains("libsandbox"), "{why}");
+    assert_eq!(r.backend, sbcheck::apply::Backend::Seatbelt);
+    assert!(r.intercepts.is_empty());
+    assert!(!r.matches());
+}

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
     let p = parse(
         args,
-        &["--profile", "--param", "--timeout"],
+        &["--profile", "--param", "--timeout", "--backend"],
         &["--macos-paths"],
     )?;
     let [operation, target] = p.positional.as_slice() else {
@@ -44,6 +44,11 @@ pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
     };
     let mut opts = RunOptions::new(&root);
     opts.macos_paths = p.has("--macos-paths");
+    if let Some(b) = p.one("--backend") {
+        opts.backend = crate::apply::Backend::parse(&b)
+            .ok_or_else(|| Usage(format!("unknown backend {b:?}: linux or seatbelt")))?;
+        super::run::check_backend(opts.backend)?;
+    }
     if let Some(t) = p.one("--timeout") {
         opts.timeout = std::time::Duration::from_millis(
             t.parse()

@@ -51,12 +51,7 @@ pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
         Some(b) => Backend::parse(&b)
             .ok_or_else(|| Usage(format!("unknown backend {b:?}: linux or seatbelt")))?,
     };
-    if backend != Backend::Linux {
-        return Err(Usage(format!(
-            "backend {} runs only on macOS; this build runs the Linux engine",
-            backend.name()
-        )));
-    }
+    check_backend(backend)?;
     let jobs = match p.one("--jobs") {
         Some(n) => n
             .parse::<usize>()
@@ -67,6 +62,7 @@ pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
     };
     let mut opts = RunOptions::new(&root);
     opts.macos_paths = p.has("--macos-paths");
+    opts.backend = backend;
     if let Some(t) = p.one("--timeout") {
         let ms = t
             .parse::<u64>()
@@ -270,4 +266,21 @@ fn write_results(out: &Path, records: &[CellRecord]) -> Result<(), Usage> {
     write("mismatches.json", report::mismatches_json(records))?;
     report::write_atomic(&out.join("matrix.md"), report::markdown(records).as_bytes())
         .map_err(|e| Usage(format!("writing matrix.md: {e}")))
+}
+
+/// Refuses, before anything runs, a backend this platform does not have:
+/// Seatbelt is macOS's kernel (libsandbox), the engine needs Linux.
+pub fn check_backend(backend: Backend) -> Result<(), Usage> {
+    match backend {
+        Backend::Seatbelt if !cfg!(target_os = "macos") => Err(Usage(
+            "--backend seatbelt needs macOS (libsandbox's sandbox_apply and Apple's kernel); \
+             on Linux the matrix runs under --backend linux, the seccomp engine"
+                .into(),
+        )),
+        Backend::Linux if !cfg!(target_os = "linux") => Err(Usage(
+            "--backend linux needs Linux (seccomp user notification); on macOS use --backend seatbelt"
+                .into(),
+        )),
+        _ => Ok(()),
+    }
 }
