@@ -82,6 +82,51 @@ pub mod bench {
         }
     }
 
+    /// What the supervisor's own syscalls for one allowed open of `path`
+    /// cost in this process, with no notification: reading the path from
+    /// the caller's memory (process_vm_readv), an lstat per component
+    /// (the resolution), and for the injected answer its own open
+    /// (O_NONBLOCK), the fcntl that clears O_NONBLOCK and the close of its
+    /// copy. `(continue, injected)`.
+    fn floors(path: &CString) -> (Stats, Stats) {
+        use std::os::unix::fs::OpenOptionsExt;
+        let me = std::process::id() as i32;
+        let text = path.to_str().expect("utf-8 path");
+        let prefixes: Vec<&str> = text
+            .match_indices('/')
+            .skip(1)
+            .map(|(i, _)| &text[..i])
+            .chain([text])
+            .collect();
+        let resolve = || {
+            let raw = sbcheck::apply::notify::read_c_string(me, path.as_ptr() as u64);
+            assert!(raw.is_ok(), "reading the path");
+            for p in &prefixes {
+                std::hint::black_box(std::fs::symlink_metadata(p).is_ok());
+            }
+        };
+        let cont = Shared::new(OPENS).expect("shared memory");
+        let inj = Shared::new(OPENS).expect("shared memory");
+        for i in 0..OPENS {
+            let t0 = now_ns();
+            resolve();
+            let t1 = now_ns();
+            resolve();
+            let f = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+                .open(text)
+                .expect("open");
+            // SAFETY: F_SETFL with an integer on our own open fd.
+            unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&f), libc::F_SETFL, 0) };
+            drop(f);
+            let t2 = now_ns();
+            cont.set(i, t1 - t0);
+            inj.set(i, t2 - t1);
+        }
+        (stats(&cont), stats(&inj))
+    }
+
     /// Runs the timed opens in a sandboxed child.
     fn supervised(
         profile: &Profile,
@@ -113,6 +158,10 @@ pub mod bench {
         pub injected: Stats,
         pub cont: Stats,
         pub cont_path: Stats,
+        /// The supervisor's own syscalls for one open, without any
+        /// notification: what the supervised medians cannot go below.
+        pub floor_continue: Stats,
+        pub floor_injected: Stats,
         pub counts: String,
     }
 
@@ -145,6 +194,7 @@ pub mod bench {
         let (injected, inj_stats) = supervised(&by_path, &path, |_| {});
         let (cont, cont_stats) = supervised(&any, &path, |_| {});
         let (cont_path, _) = supervised(&by_path, &path, |s| s.set_injection(false));
+        let (floor_continue, floor_injected) = floors(&path);
         Openat {
             cpu_note,
             alone,
@@ -152,6 +202,8 @@ pub mod bench {
             injected,
             cont,
             cont_path,
+            floor_continue,
+            floor_injected,
             counts: format!("injected run {inj_stats}, continue run {cont_stats}"),
         }
     }
@@ -183,6 +235,14 @@ pub mod bench {
         );
         row("supervised, path-independent verdict, CONTINUE", &m.cont);
         row("supervised, path-dependent, injection off", &m.cont_path);
+        row(
+            "floor: the supervisor's syscalls, CONTINUE",
+            &m.floor_continue,
+        );
+        row(
+            "floor: the supervisor's syscalls, injected",
+            &m.floor_injected,
+        );
         println!("supervisor counts: {}", m.counts);
     }
 }

@@ -288,5 +288,17 @@ fn openat(table: &mut summary::Table) {
         s(&m.cont),
         vs,
     );
+    table.add(
+        "2",
+        "floor: the supervisor's own syscalls for one open, CONTINUE",
+        s(&m.floor_continue),
+        None,
+    );
+    table.add(
+        "2",
+        "floor: the supervisor's own syscalls for one open, injected",
+        s(&m.floor_injected),
+        None,
+    );
     table.note(format!("2: {}; {}", m.cpu_note, m.counts));
 }

@@ -53,6 +53,10 @@ pub enum Last {
 pub struct Resolved {
     pub path: PathBuf,
     pub last: Last,
+    /// The final component's `st_mode` where the walk stat'ed it (`None`
+    /// after `..`, for a missing or magic path): its vnode type costs no
+    /// second lstat.
+    pub mode: Option<u32>,
     /// The path stops at a magic link that names no path (`pipe:[..]`):
     /// it can only be opened through `/proc`, never with RESOLVE_NO_SYMLINKS.
     pub magic: bool,
@@ -108,6 +112,7 @@ fn walk(req: &Request<'_>, guard: Option<i32>) -> Result<Resolved, i32> {
     Ok(Resolved {
         path: PathBuf::from(OsStr::from_bytes(&w.out)),
         last: w.last,
+        mode: w.mode,
         magic: w.magic,
     })
 }
@@ -130,6 +135,8 @@ struct Walk {
     tgid: Option<i32>,
     out: Vec<u8>,
     last: Last,
+    /// `st_mode` of `out` when its last lstat was of `out` as it is now.
+    mode: Option<u32>,
     magic: bool,
     /// A process whose `/proc/PID` entries are refused.
     guard: Option<i32>,
@@ -142,6 +149,7 @@ impl Walk {
             tgid: None,
             out: b"/".to_vec(),
             last: Last::Dir,
+            mode: None,
             magic: false,
             guard: None,
         }
@@ -179,17 +187,22 @@ impl Walk {
                 b".." => {
                     pop(&mut self.out);
                     self.last = Last::Dir;
+                    self.mode = None;
                     continue;
                 }
                 _ => {}
             }
             self.push_name(&name, &mut todo);
+            self.mode = None;
             if missing || self.magic {
                 self.last = Last::Missing;
                 continue;
             }
             let last = todo.is_empty();
-            match lstat(&mut self.out) {
+            match lstat(&mut self.out).map(|(kind, mode)| {
+                self.mode = Some(mode);
+                kind
+            }) {
                 Err(_) => {
                     // Below a missing (or unsearchable) component nothing
                     // can be a symlink: the rest is lexical.
@@ -197,6 +210,7 @@ impl Walk {
                     self.last = Last::Missing;
                 }
                 Ok(Last::Symlink) if !last || follow_last => {
+                    self.mode = None;
                     links += 1;
                     if links > MAX_SYMLINKS {
                         return Err(libc::ELOOP);
@@ -316,7 +330,7 @@ pub fn status_field(tid: i32, name: &str) -> Option<String> {
 }
 
 /// `lstat(path)` on a buffer that gets a NUL for the call and loses it after.
-fn lstat(path: &mut Vec<u8>) -> Result<Last, i32> {
+fn lstat(path: &mut Vec<u8>) -> Result<(Last, u32), i32> {
     path.push(0);
     // SAFETY: all-zero is a valid `struct stat`.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
@@ -329,12 +343,13 @@ fn lstat(path: &mut Vec<u8>) -> Result<Last, i32> {
     if rc != 0 {
         return Err(err);
     }
-    Ok(match st.st_mode & libc::S_IFMT {
+    let kind = match st.st_mode & libc::S_IFMT {
         libc::S_IFLNK => Last::Symlink,
         libc::S_IFDIR => Last::Dir,
         libc::S_IFREG => Last::File,
         _ => Last::Special,
-    })
+    };
+    Ok((kind, st.st_mode))
 }
 
 /// `readlink(path)`, on the same kind of buffer as [`lstat`].
