@@ -521,7 +521,9 @@ fn openat2_with_resolve_flags_is_sent_back_to_openat() {
 }
 
 /// execveat(fd, "", AT_EMPTY_PATH) on an O_PATH fd, and execve of
-/// /proc/self/fd/N, are process-exec of the file the fd names.
+/// /proc/self/fd/N, are process-exec of the file the fd names; a memfd
+/// (a file with no path on disk) is `/memfd:NAME (deleted)`, which no
+/// rule of the profile allows.
 #[test]
 fn execveat_with_at_empty_path_is_checked() {
     let fx = Fixture::new();
@@ -529,11 +531,12 @@ fn execveat_with_at_empty_path_is_checked() {
     let (denied, allowed) = (fx.c("d/x"), fx.c("a/x"));
     let argv = [c"x".as_ptr(), std::ptr::null()];
     let envp = [std::ptr::null()];
-    let out = Shared::new(3).unwrap();
+    let out = Shared::new(4).unwrap();
     let body = || -> i32 {
-        let (Ok(fd), Ok(ok)) = (
+        let (Ok(fd), Ok(ok), Ok(mem)) = (
             calls::openat(libc::AT_FDCWD, &denied, libc::O_PATH | RD, 0),
             calls::openat(libc::AT_FDCWD, &allowed, libc::O_PATH | RD, 0),
+            calls::memfd_create(c"x", 0),
         ) else {
             return 1;
         };
@@ -555,17 +558,17 @@ fn execveat_with_at_empty_path_is_checked() {
         );
         // Allowed: the kernel runs it and finds no program.
         out.set(2, exec_fd(ok) as u64);
+        out.set(3, exec_fd(mem) as u64);
         0
     };
     let (ending, sup) = sandboxed(&profile, &body);
     assert_eq!(reported(&ending), 0);
-    let got: Vec<i32> = (0..3).map(|i| out.get(i) as i32).collect();
-    assert_eq!(got, [libc::EPERM, libc::EPERM, libc::ENOEXEC]);
+    let got: Vec<i32> = (0..4).map(|i| out.get(i) as i32).collect();
+    assert_eq!(got, [libc::EPERM, libc::EPERM, libc::ENOEXEC, libc::EPERM]);
     let x = fx.path("d/x");
-    assert_eq!(
-        denials(&sup),
-        vec![format!("deny(1) process-exec* {}", x.display()); 2]
-    );
+    let mut want = vec![format!("deny(1) process-exec* {}", x.display()); 2];
+    want.push("deny(1) process-exec* /memfd:x (deleted)".into());
+    assert_eq!(denials(&sup), want);
 }
 
 /// i386 `int 0x80` open and x32 openat of the denied file: the first kills

@@ -126,6 +126,7 @@ calls! {
     getpid = SYS_getpid();
     gettid = SYS_gettid();
     getppid = SYS_getppid();
+    memfd_create = SYS_memfd_create(name: &CStr => p(name), flags: u32 => flags as u64);
     setsid = SYS_setsid();
     kill = SYS_kill(pid: i32 => pid as i64 as u64, sig: i32 => sig as u64);
     tkill = SYS_tkill(tid: i32 => tid as i64 as u64, sig: i32 => sig as u64);
