@@ -244,7 +244,25 @@ pub fn ensure_fixtures(matrix: &Matrix) -> std::io::Result<()> {
     for path in &matrix.fixtures.programs {
         ensure_program(Path::new(path))?;
     }
+    for (link, to) in &matrix.fixtures.links {
+        ensure_link(Path::new(link), Path::new(to))?;
+    }
     Ok(())
+}
+
+/// A symbolic link fixture; a concurrent cell making the same link is fine.
+fn ensure_link(link: &Path, to: &Path) -> std::io::Result<()> {
+    if std::fs::read_link(link).is_ok_and(|t| t == to) {
+        return Ok(());
+    }
+    remove_if_present(link)?;
+    if let Some(dir) = link.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    match std::os::unix::fs::symlink(to, link) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(e),
+        _ => Ok(()),
+    }
 }
 
 /// What a fixture program holds: the kernel runs `/bin/true` for it, which
@@ -448,10 +466,12 @@ fn unsuppliable(expected: Option<Verdict>, decoder: &Prediction) -> Option<Strin
 }
 
 /// The target state a create or unlink probe needs, restored afterwards:
-/// create needs it absent, unlink needs it present. The matrix guarantees
-/// these targets belong to one cell alone.
+/// create needs it absent, unlink needs it present (a symlink fixture is
+/// unlinked as it is, and put back if a wrong allow removed it). The matrix
+/// guarantees these targets belong to one cell alone.
 struct Scratch {
     path: Option<PathBuf>,
+    relink: Option<(PathBuf, PathBuf)>,
 }
 
 impl Scratch {
@@ -464,10 +484,26 @@ impl Scratch {
                     std::fs::create_dir_all(dir)?;
                 }
             }
-            ProbeKind::Unlink => crate::report::write_atomic(&path, b"sbcheck scratch\n")?,
-            _ => return Ok(Scratch { path: None }),
+            ProbeKind::Unlink => {
+                if let Ok(to) = std::fs::read_link(&path) {
+                    return Ok(Scratch {
+                        path: None,
+                        relink: Some((path, to)),
+                    });
+                }
+                crate::report::write_atomic(&path, b"sbcheck scratch\n")?
+            }
+            _ => {
+                return Ok(Scratch {
+                    path: None,
+                    relink: None,
+                })
+            }
         }
-        Ok(Scratch { path: Some(path) })
+        Ok(Scratch {
+            path: Some(path),
+            relink: None,
+        })
     }
 }
 
@@ -475,6 +511,9 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         if let Some(path) = &self.path {
             let _ = remove_if_present(path);
+        }
+        if let Some((link, to)) = &self.relink {
+            let _ = ensure_link(link, to);
         }
     }
 }

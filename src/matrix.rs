@@ -28,6 +28,8 @@ pub struct Fixtures {
     pub dirs: Vec<String>,
     /// Executable scripts (`#!/bin/true`) for process-exec* probes.
     pub programs: Vec<String>,
+    /// Symbolic links, `(link, what it points at)`: vnode-type SYMLINK cells.
+    pub links: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,6 +186,23 @@ impl Ctx<'_> {
         }
     }
 
+    /// `{ "/abs/link": "what it points at" }`.
+    fn links(&self, v: Option<&Value>, key: &str) -> Result<Vec<(String, String)>, MatrixError> {
+        let Some(v) = v else { return Ok(Vec::new()) };
+        let Some(map) = v.as_object() else {
+            return self.err(key, format!("expected {{link: target}}, found {v}"));
+        };
+        map.iter()
+            .map(|(link, to)| match to {
+                Value::String(to) if link.starts_with('/') => Ok((link.clone(), to.clone())),
+                other => self.err(
+                    &join(key, link),
+                    format!("expected an absolute link path and a string target, found {other}"),
+                ),
+            })
+            .collect()
+    }
+
     fn fixtures(&self, v: &Value, key: &str) -> Result<Fixtures, MatrixError> {
         match v {
             // The short form: a list of files.
@@ -195,6 +214,7 @@ impl Ctx<'_> {
                 files: self.paths(v.get("files"), &join(key, "files"))?,
                 dirs: self.paths(v.get("dirs"), &join(key, "dirs"))?,
                 programs: self.paths(v.get("programs"), &join(key, "programs"))?,
+                links: self.links(v.get("links"), &join(key, "links"))?,
             }),
             other => self.err(
                 key,

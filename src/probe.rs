@@ -177,12 +177,15 @@ impl Probe {
     }
 
     /// The Darwin vnode type of the file the probe's syscall acts on, as the
-    /// engine will see it when the probe runs: a create or unlink probe's
-    /// target is a regular file the harness removes or creates just before
-    /// (so its state now says nothing); the others follow symlinks to an
-    /// existing file. `None` for a missing file (the probe fails ENOENT).
+    /// engine will see it when the probe runs: a create probe's target is a
+    /// regular file the harness removes just before; an unlink probe's is a
+    /// symlink fixture if it is one now (unlink does not follow it), else a
+    /// regular file the harness makes just before; the others follow
+    /// symlinks to an existing file. `None` for a missing file (the probe
+    /// fails ENOENT).
     pub fn vnode_type(&self) -> Option<u16> {
         const VREG: u16 = 1;
+        const VLNK: u16 = 5;
         let path = std::path::Path::new(&self.target);
         let existing = || {
             use std::os::unix::fs::MetadataExt;
@@ -191,7 +194,9 @@ impl Probe {
                 .and_then(|m| crate::apply::darwin::vtype(m.mode()))
         };
         match self.kind {
-            Kind::Create | Kind::Unlink => Some(VREG),
+            Kind::Create => Some(VREG),
+            Kind::Unlink if path.is_symlink() => Some(VLNK),
+            Kind::Unlink => Some(VREG),
             Kind::Write => existing().or(Some(VREG)),
             Kind::Read | Kind::Stat | Kind::Exec => existing(),
             _ => None,

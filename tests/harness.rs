@@ -104,6 +104,18 @@ fn right_expectation_passes() {
     r#"{"profiles": {"p": {"source": "x.sb", "probes": [{"name": "read /x", "operation": "file-read*", "target": "/x", "expected": "allow"}]}}}"#,
     "profiles.p.probes[0].name: \"read /x\" must be"
 )]
+#[case::bad_link(
+    r#"{"fixtures": {"links": {"/tmp/l": 3}}, "profiles": {}}"#,
+    "fixtures.links./tmp/l: expected an absolute link path"
+)]
+#[case::bad_program(
+    r#"{"fixtures": {"programs": ["bin/x"]}, "profiles": {}}"#,
+    "fixtures.programs[0]: expected an absolute path"
+)]
+#[case::bad_recorded_verdict(
+    r#"{"profiles": {"p": {"source": "x.sb", "probes": [{"name": "a", "operation": "file-read*", "target": "/x", "expected": "allow", "decoder": {"bucket": 3, "verdict": "perhaps"}}]}}}"#,
+    "profiles.p.probes[0].decoder.verdict: \"perhaps\" is neither"
+)]
 fn malformed_matrix_names_file_and_key(#[case] text: &str, #[case] wanted: &str) {
     let e = Matrix::parse(text, Path::new("expected/bad.json"))
         .unwrap_err()
