@@ -298,6 +298,50 @@ fn relative_dirfd_and_dotdot_reach_nothing_denied() {
     }
 }
 
+/// Creating through a dangling symlink in the allowed area (and through a
+/// symlinked directory) creates its target: file-write-create of the
+/// target, in the denied area, refused; nothing appears there.
+#[test]
+fn creating_through_a_dangling_symlink_is_checked_at_its_target() {
+    let fx = Fixture::new();
+    symlink(fx.path("d/new"), fx.path("a/dangling")).unwrap();
+    let profile = fx.profile();
+    let (via_link, via_dir) = (fx.c("a/dangling"), fx.c("a/dlink/new"));
+    let flags = libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC;
+    let out = Shared::new(3).unwrap();
+    let body = || -> i32 {
+        out.set(
+            0,
+            errno_of(calls::openat(libc::AT_FDCWD, &via_link, flags, 0o644)) as u64,
+        );
+        out.set(
+            1,
+            errno_of(calls::openat(libc::AT_FDCWD, &via_dir, flags, 0o644)) as u64,
+        );
+        out.set(2, errno_of(calls::mkdir(&via_dir, 0o755)) as u64);
+        0
+    };
+    let (ending, sup) = sandboxed(&profile, &body);
+    assert_eq!(reported(&ending), 0);
+    let got: Vec<i32> = (0..3).map(|i| out.get(i) as i32).collect();
+    assert_eq!(got, [libc::EPERM; 3], "{:?}", denials(&sup));
+    assert!(!fx.path("d/new").exists() && !fx.path("d/sub/new").exists());
+    assert_eq!(
+        denials(&sup),
+        [
+            format!("deny(1) file-write-create {}", fx.path("d/new").display()),
+            format!(
+                "deny(1) file-write-create {}",
+                fx.path("d/sub/new").display()
+            ),
+            format!(
+                "deny(1) file-write-create {}",
+                fx.path("d/sub/new").display()
+            ),
+        ]
+    );
+}
+
 /// A hard link is a second name for a file. The engine checks file-link on
 /// the existing file (by path, through /proc/self/fd, through
 /// AT_EMPTY_PATH) and file-write-create on the new name, as Seatbelt does.
