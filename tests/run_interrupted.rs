@@ -4,7 +4,8 @@
 //!
 //! The matrix alternates quick cells with cells whose probe blocks on a
 //! FIFO until the per-cell timeout, so a run with one job takes long enough
-//! to be stopped in the middle.
+//! to be stopped in the middle. Also: the per-cell timeout kills the
+//! probe's whole process group.
 
 #![cfg(target_os = "linux")]
 
@@ -218,4 +219,66 @@ fn ctrl_c_writes_the_finished_cells_and_exits_130() {
     }
     assert_eq!(traces(&s.out).len(), cells.len());
     rerun_is_complete(&s);
+}
+
+/// Whether `pid` is gone (or a zombie nobody reaped: dead all the same).
+fn dead(pid: u64) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+    }
+}
+
+/// The per-cell timeout SIGKILLs the probe's whole process group, and a
+/// cell that ends leaves nothing of its group running: a grandchild that
+/// sleeps is gone either way.
+#[test]
+fn the_timeout_and_the_end_of_a_cell_kill_the_whole_group() {
+    use sbcheck::apply::calls;
+    use sbcheck::apply::linux::{Filter, Options, Supervisor};
+    use sbcheck::apply::process::{run_supervised, Ending};
+    use sbcheck::apply::sys::Shared;
+    let blob = sbcheck::sbpl::compile("(version 1)(allow default)", &Default::default()).unwrap();
+    let profile = sbcheck::blob::Profile::decode(&blob).unwrap();
+    for child_blocks in [true, false] {
+        let pids = Shared::new(1).unwrap();
+        let body = || -> i32 {
+            match calls::fork() {
+                Ok(0) => {
+                    let _ = calls::sleep_ms(60_000);
+                    calls::exit_group(0)
+                }
+                Ok(pid) => pids.set(0, pid as u64),
+                Err(e) => return e,
+            }
+            if child_blocks {
+                let _ = calls::sleep_ms(60_000);
+            }
+            0
+        };
+        let mut sup = Supervisor::new(&profile, Options::default());
+        let started = Instant::now();
+        let ending =
+            run_supervised(&Filter::new(), &mut sup, Duration::from_millis(300), &body).unwrap();
+        let want = if child_blocks {
+            Ending::TimedOut
+        } else {
+            Ending::Reported { result: 0 }
+        };
+        assert_eq!(ending, want);
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let grandchild = pids.get(0);
+        assert!(grandchild > 0);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !dead(grandchild) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(
+            dead(grandchild),
+            "grandchild {grandchild} survived (child blocks: {child_blocks})"
+        );
+    }
 }
