@@ -64,6 +64,12 @@ fn generate(m: &matrix::Matrix) -> String {
                     s,
                     "    #[cfg_attr(not(target_os = \"macos\"), ignore = {why:?})]"
                 );
+                if let Some(why) = matrix::skip_on_macos(&probe.operation) {
+                    let _ = writeln!(
+                        s,
+                        "    #[cfg_attr(target_os = \"macos\", ignore = {why:?})]"
+                    );
+                }
             } else if probe.expected == matrix::UNDETERMINED {
                 // The full reason (the filter and node) is in the trace and
                 // in `sbcheck run`'s output.

@@ -73,7 +73,7 @@ impl Kind {
     /// Why the probe cannot run on this platform, if it cannot.
     pub fn skip_reason(self) -> Option<&'static str> {
         if cfg!(target_os = "macos") {
-            None
+            crate::matrix::skip_on_macos(self.operation())
         } else {
             crate::matrix::skip_on_linux(self.operation())
         }
