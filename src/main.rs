@@ -7,11 +7,11 @@ const USAGE: &str = "\
 usage: sbcheck <command> [options]
 
 commands:
-  run [--profile NAME]... [--macos-paths] [--matrix FILE] [--out DIR]
+  run [--profile NAME]... [--macos-paths] [--matrix DIR] [--out DIR] [--backend B] [--jobs N] [--partition K/N]
         run the runtime-check matrix: a table on screen, traces in out/
   compile PROFILE.sb [-o OUT.sb.bin] [--param KEY=VALUE]... [-I DIR]...
         compile SBPL to a blob in Apple's macOS 14 format
-  probe --profile PROFILE(.sb|.sb.bin) [--param K=V] [--macos-paths] OPERATION TARGET
+  probe --profile PROFILE(.sb|.sb.bin) [--param K=V] [--macos-paths] [--backend B] OPERATION TARGET
         one cell from the command line: decoder, observed verdict, errno, rule
   diff A/runtime_results.json B/runtime_results.json
         cells whose verdict changed between two runs
