@@ -762,9 +762,10 @@ fn vfork_clone_and_thread_children_are_confined() {
     assert_eq!(denials(&sup).len(), 4, "{:?}", denials(&sup));
 }
 
-/// Signals, ptrace, pidfd_getfd and /proc/PID/mem against the supervisor
-/// are refused: a same-user sandboxed process could otherwise kill it (and
-/// every result of the run), steer it or take its listener. Signals to the
+/// Signals, ptrace, process_vm_readv, pidfd_getfd and /proc/PID/mem
+/// against the supervisor are refused: a same-user sandboxed process could
+/// otherwise kill it (and every result of the run), read or steer it, or
+/// take its listener. Signals to the
 /// process itself and its own group still work.
 #[test]
 fn the_supervisor_cannot_be_killed_traced_or_robbed() {
@@ -782,6 +783,7 @@ fn the_supervisor_cannot_be_killed_traced_or_robbed() {
         "pidfd_getfd(supervisor, 0)",
         "ptrace(PTRACE_ATTACH, supervisor)",
         "ptrace(PTRACE_TRACEME)",
+        "process_vm_readv",
         "open /proc/supervisor/mem O_RDWR",
         "open /proc/supervisor/fd/0",
         "stat /proc/supervisor/status",
@@ -803,6 +805,7 @@ fn the_supervisor_cannot_be_killed_traced_or_robbed() {
             calls::pidfd_open(ppid, 0).and_then(|fd| calls::pidfd_getfd(fd as RawFd, 0, 0)),
             calls::ptrace(libc::PTRACE_ATTACH as i32, ppid),
             calls::ptrace(libc::PTRACE_TRACEME as i32, 0),
+            calls::zero_args(libc::SYS_process_vm_readv),
             calls::openat(libc::AT_FDCWD, &mem, libc::O_RDWR | libc::O_CLOEXEC, 0),
             calls::openat(libc::AT_FDCWD, &fd0, RD, 0),
             buf::stat(&status),
