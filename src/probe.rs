@@ -382,6 +382,26 @@ mod tests {
         assert_eq!(Kind::Read.skip_reason(), None);
     }
 
+    /// The vnode type each probe's check will see: created and unlinked
+    /// scratch files are regular, a symlink is unlinked as itself, reads
+    /// follow to the file.
+    #[test]
+    fn vnode_types_are_what_the_engine_will_see() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink("/", &link).unwrap();
+        let link = link.to_str().unwrap();
+        let vt = |op, t: &str| Probe::new(op, t, false, None).unwrap().vnode_type();
+        assert_eq!(vt("file-write-create", "/nonexistent/x"), Some(1));
+        assert_eq!(vt("file-write-unlink", "/nonexistent/x"), Some(1));
+        assert_eq!(vt("file-write-unlink", link), Some(5));
+        assert_eq!(vt("file-read-metadata", link), Some(2));
+        assert_eq!(vt("file-read*", "/dev/null"), Some(4));
+        assert_eq!(vt("file-read*", "/nonexistent/x"), None);
+        let p = Probe::new("file-read-metadata", "/", false, None).unwrap();
+        assert_eq!(p.int_args(), vec![(filter::VNODE_TYPE, 2)]);
+    }
+
     #[test]
     fn exec_of_a_missing_program_reports_its_errno() {
         // execve fails before replacing anything, so this runs in-process.
