@@ -367,3 +367,36 @@ fn seatbelt_backend_on_linux_fails_to_apply() {
     assert!(r.intercepts.is_empty());
     assert!(!r.matches());
 }
+
+/// A child that prints garbage (a line that looks like a verdict, on
+/// stdout and stderr, where a careless harness might look) and exits
+/// without reporting
+/// is reported as died with its status, never as a verdict.
+#[test]
+fn garbage_on_the_childs_output_is_not_a_verdict() {
+    use sbcheck::apply::linux::{Filter, Options, Supervisor};
+    use sbcheck::apply::process::{run_supervised, Ending, ExitStatus};
+    let blob = sbcheck::sbpl::compile("(version 1)(allow default)", &Default::default()).unwrap();
+    let profile = sbcheck::blob::Profile::decode(&blob).unwrap();
+    let mut supervisor = Supervisor::new(&profile, Options::default());
+    let body = || {
+        let noise = b"sbcheck-child: result allow errno 0 (garbage from the probe)\n";
+        for fd in [1, 2] {
+            let _ = sbcheck::apply::sys::write(fd, noise);
+        }
+        sbcheck::apply::calls::exit_group(0)
+    };
+    let ending = run_supervised(
+        &Filter::new(),
+        &mut supervisor,
+        std::time::Duration::from_secs(5),
+        &body,
+    )
+    .unwrap();
+    assert_eq!(
+        ending,
+        Ending::Died {
+            status: ExitStatus::Code(0)
+        }
+    );
+}
