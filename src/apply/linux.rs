@@ -506,12 +506,24 @@ mod engine {
         }
     }
 
-    /// Takes the listener fd `fd` of process `pid` into this process and
+    /// Takes the listener fd `fd` of process `pid` into this process
+    /// (through `pidfd`, the caller's pidfd of `pid`, if it has one) and
     /// asks for synchronous wake-ups.
-    pub fn take_listener(pid: i32, fd: RawFd) -> Result<OwnedFd, ApplyError> {
+    pub fn take_listener(
+        pid: i32,
+        pidfd: Option<&OwnedFd>,
+        fd: RawFd,
+    ) -> Result<OwnedFd, ApplyError> {
         let sys = |call| move |errno| ApplyError::Sys { call, errno };
-        let pidfd = notify::pidfd(pid).map_err(sys("pidfd_open"))?;
-        let listener = notify::getfd(&pidfd, fd).map_err(sys("pidfd_getfd"))?;
+        let own;
+        let pidfd = match pidfd {
+            Some(p) => p,
+            None => {
+                own = notify::pidfd(pid).map_err(sys("pidfd_open"))?;
+                &own
+            }
+        };
+        let listener = notify::getfd(pidfd, fd).map_err(sys("pidfd_getfd"))?;
         let _ = notify::set_sync_wake_up(&listener);
         Ok(listener)
     }
@@ -552,7 +564,7 @@ mod engine {
                 None => String::new(),
             };
             let (sent, errno, injected) = self.answer(listener, &req, j.plan);
-            if let (Some(checked), true) = (j.checked, sent) {
+            if let Some(checked) = j.checked {
                 self.record(checked, rule, errno, injected);
             }
             Ok(sent)

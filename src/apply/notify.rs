@@ -102,9 +102,25 @@ pub fn send_fd(listener: &OwnedFd, id: u64, fd: &OwnedFd, cloexec: bool) -> Resu
 
 /// Asks for synchronous wake-ups (Linux 6.6+); older kernels refuse, which
 /// only costs speed.
+///
+/// Unlike the other requests, SET_FLAGS takes the flags as the ioctl's
+/// argument itself, not a pointer to them (the kernel's
+/// `seccomp_notify_set_flags(filter, arg)`): a pointer has other bits set
+/// and is refused with EINVAL, which silently left the flag off.
 pub fn set_sync_wake_up(listener: &OwnedFd) -> Result<(), i32> {
-    let mut flags = SYNC_WAKE_UP;
-    ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS, &mut flags)
+    // SAFETY: SET_FLAGS reads no memory: the flags are the argument.
+    let rc = unsafe {
+        libc::ioctl(
+            listener.as_raw_fd(),
+            libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS,
+            SYNC_WAKE_UP,
+        )
+    };
+    if rc < 0 {
+        Err(errno())
+    } else {
+        Ok(())
+    }
 }
 
 /// `pidfd_open(pid)`, for a thread too (PIDFD_THREAD, Linux 6.9), else for
