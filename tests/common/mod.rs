@@ -4,8 +4,10 @@
 
 use sbcheck::harness::{run_named, CellRecord, RunOptions};
 use sbcheck::matrix::Matrix;
+use std::collections::HashMap;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// The verdicts a cell compares: the decoder's prediction and the kernel's
 /// observation, each against the matrix's expectation.
@@ -38,8 +40,24 @@ impl Verdicts {
     }
 }
 
+/// The matrix at `path`, read once per test process: every cell test of a
+/// `cargo test` run shares it (reading and checking every `expected/*.json`
+/// is most of what a cell costs beyond its fork).
+fn matrix(path: &Path) -> Arc<Matrix> {
+    static LOADED: OnceLock<Mutex<HashMap<PathBuf, Arc<Matrix>>>> = OnceLock::new();
+    let cache = LOADED.get_or_init(Default::default);
+    // A test that panicked holding the lock leaves the map intact.
+    let mut map = cache.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(m) = map.get(path) {
+        return Arc::clone(m);
+    }
+    let m = Arc::new(Matrix::load(path).unwrap_or_else(|e| panic!("{e}")));
+    map.insert(path.to_owned(), Arc::clone(&m));
+    m
+}
+
 pub fn check_cell(matrix_file: &Path, root: &Path, out: &Path, profile: &str, probe: &str) {
-    let matrix = Matrix::load(matrix_file).unwrap_or_else(|e| panic!("{e}"));
+    let matrix = matrix(matrix_file);
     let record = run_named(&matrix, profile, probe, &RunOptions::new(root))
         .unwrap_or_else(|e| panic!("{profile}::{probe}: {e}"));
     let trace =
