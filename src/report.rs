@@ -134,6 +134,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     // No fsync: rename is atomic for readers and for a killed run; only a
     // power cut could lose a trace, and a rerun rewrites it.
     drop(f);
+    // Renaming over an existing file makes ext4 (auto_da_alloc) start
+    // writing the new data back at once: ~100 us a trace, a fifth of a
+    // cell. Exchanging the two names does not (~20 us), and a reader still
+    // sees the old file or the new one, never neither; the old content
+    // then goes under the temporary name. A first write (nothing to
+    // exchange with), or anything but a file in the way, is a plain rename.
+    let replaces_file = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file());
+    if replaces_file && crate::apply::sys::exchange(&tmp, path).is_ok() {
+        let _ = std::fs::remove_file(&tmp);
+        return Ok(());
+    }
     std::fs::rename(&tmp, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
     })

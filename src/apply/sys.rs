@@ -87,6 +87,36 @@ pub fn close_from(from: RawFd, keep: [RawFd; 2]) {
     }
 }
 
+/// Swaps the names `a` and `b` atomically (`renameat2(RENAME_EXCHANGE)`);
+/// both must exist. Errors are the errno (ENOSYS where the call does not
+/// exist).
+pub fn exchange(a: &std::path::Path, b: &std::path::Path) -> Result<(), i32> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &std::path::Path| std::ffi::CString::new(p.as_os_str().as_bytes());
+    let (Ok(a), Ok(b)) = (c(a), c(b)) else {
+        return Err(libc::EINVAL);
+    };
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: both paths are C strings alive for the call.
+        let rc = unsafe {
+            libc::renameat2(
+                libc::AT_FDCWD,
+                a.as_ptr(),
+                libc::AT_FDCWD,
+                b.as_ptr(),
+                libc::RENAME_EXCHANGE,
+            )
+        };
+        check(rc).map(drop)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (a, b);
+        Err(libc::ENOSYS)
+    }
+}
+
 /// `unlinkat(AT_FDCWD, path, 0)`.
 pub fn unlink(path: &CStr) -> Result<(), i32> {
     // SAFETY: path is a C string alive for the call.
