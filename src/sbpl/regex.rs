@@ -149,8 +149,11 @@ impl Regex {
     /// Whether the regex matches somewhere in `s` (search semantics), read
     /// from the parsed regex rather than from its program.
     pub fn is_match(&self, s: &[u8]) -> bool {
-        let all = vec![true; s.len() + 1];
-        ends(&self.ast, s, &all).contains(&true)
+        let mut nfa = Thompson {
+            states: vec![State::Accept],
+        };
+        let start = nfa.build(&self.ast, 0);
+        nfa.search(start, s)
     }
 }
 
@@ -383,66 +386,97 @@ fn in_ranges(ranges: &[(u8, u8)], c: u8) -> bool {
     })
 }
 
-/// The positions reachable after matching `ast` from any position in `from`
-/// (`from[p]`: position p is live). Sets, not backtracking: polynomial.
-fn ends(ast: &Ast, s: &[u8], from: &[bool]) -> Vec<bool> {
-    let n = s.len();
-    let step = |test: &dyn Fn(u8) -> bool| {
-        let mut out = vec![false; n + 1];
-        for p in 0..n {
-            if from[p] && test(s[p]) {
-                out[p + 1] = true;
-            }
-        }
-        out
-    };
-    match ast {
-        Ast::Empty => from.to_vec(),
-        Ast::Byte(c) => step(&|b| b == *c),
-        Ast::Any => step(&|_| true),
-        Ast::Class(ranges) => step(&|b| in_ranges(ranges, b)),
-        Ast::Bol => (0..=n).map(|p| p == 0 && from[p]).collect(),
-        Ast::Eol => (0..=n).map(|p| p == n && from[p]).collect(),
-        Ast::Group(inner) => ends(inner, s, from),
-        Ast::Concat(items) => items
-            .iter()
-            .fold(from.to_vec(), |live, item| ends(item, s, &live)),
-        Ast::Alt(branches) => {
-            let mut out = vec![false; n + 1];
-            for b in branches {
-                union(&mut out, &ends(b, s, from));
-            }
-            out
-        }
-        Ast::Opt(inner) => {
-            let mut out = from.to_vec();
-            union(&mut out, &ends(inner, s, from));
-            out
-        }
-        Ast::Star(inner) => closure(inner, s, from.to_vec()),
-        Ast::Plus(inner) => closure(inner, s, ends(inner, s, from)),
-    }
+/// A Thompson NFA of the parsed regex, built here from the AST on its own
+/// (not from the compiler's graph), so [`Regex::is_match`] stays a second
+/// reading of the regex. (An earlier set-of-positions reading re-ran nested
+/// repeats once per repeat of the enclosing one: `a*++++++++++++++++++++b`
+/// took seconds. A thread set is O(input x states) whatever the nesting.)
+struct Thompson<'a> {
+    states: Vec<State<'a>>,
 }
 
-/// `start` and every position reachable from it by repeating `inner`.
-fn closure(inner: &Ast, s: &[u8], start: Vec<bool>) -> Vec<bool> {
-    let mut all = start.clone();
-    let mut frontier = start;
-    while frontier.contains(&true) {
-        let next = ends(inner, s, &frontier);
-        frontier = next
-            .iter()
-            .zip(&all)
-            .map(|(&new, &old)| new && !old)
-            .collect();
-        union(&mut all, &frontier);
-    }
-    all
+/// A state; the last field is the state that follows a successful test.
+#[derive(Clone, Copy)]
+enum State<'a> {
+    Byte(u8, usize),
+    Any(usize),
+    Class(&'a [(u8, u8)], usize),
+    Bol(usize),
+    Eol(usize),
+    Split(usize, usize),
+    Accept,
 }
 
-fn union(into: &mut [bool], other: &[bool]) {
-    for (a, &b) in into.iter_mut().zip(other) {
-        *a |= b;
+impl<'a> Thompson<'a> {
+    fn push(&mut self, state: State<'a>) -> usize {
+        self.states.push(state);
+        self.states.len() - 1
+    }
+
+    /// States that match `ast` and go on to `next`; returns the entry.
+    fn build(&mut self, ast: &'a Ast, next: usize) -> usize {
+        match ast {
+            Ast::Empty => next,
+            Ast::Byte(c) => self.push(State::Byte(*c, next)),
+            Ast::Any => self.push(State::Any(next)),
+            Ast::Class(ranges) => self.push(State::Class(ranges, next)),
+            Ast::Bol => self.push(State::Bol(next)),
+            Ast::Eol => self.push(State::Eol(next)),
+            Ast::Group(inner) => self.build(inner, next),
+            Ast::Concat(items) => items.iter().rev().fold(next, |n, item| self.build(item, n)),
+            Ast::Alt(branches) => {
+                let entries: Vec<usize> = branches.iter().map(|b| self.build(b, next)).collect();
+                entries
+                    .into_iter()
+                    .reduce(|a, b| self.push(State::Split(a, b)))
+                    .unwrap_or(next)
+            }
+            Ast::Opt(inner) => {
+                let body = self.build(inner, next);
+                self.push(State::Split(body, next))
+            }
+            Ast::Star(inner) | Ast::Plus(inner) => {
+                // The loop head is patched once the body (which returns to
+                // it) exists; a star enters at the head, a plus at the body.
+                let head = self.push(State::Split(next, next));
+                let body = self.build(inner, head);
+                self.states[head] = State::Split(body, next);
+                if matches!(ast, Ast::Star(_)) {
+                    head
+                } else {
+                    body
+                }
+            }
+        }
+    }
+
+    /// Search semantics: a thread starts at every position, and reaching
+    /// `Accept` anywhere is a match (no end anchor needed).
+    fn search(&self, start: usize, s: &[u8]) -> bool {
+        let mut threads = Vec::new();
+        let mut seen = vec![false; self.states.len()];
+        for pos in 0..=s.len() {
+            threads.push(start);
+            seen.iter_mut().for_each(|x| *x = false);
+            let mut stack = std::mem::take(&mut threads);
+            while let Some(i) = stack.pop() {
+                if std::mem::replace(&mut seen[i], true) {
+                    continue;
+                }
+                let byte = s.get(pos).copied();
+                match self.states[i] {
+                    State::Accept => return true,
+                    State::Split(a, b) => stack.extend([a, b]),
+                    State::Bol(x) if pos == 0 => stack.push(x),
+                    State::Eol(x) if pos == s.len() => stack.push(x),
+                    State::Byte(c, x) if byte == Some(c) => threads.push(x),
+                    State::Any(x) if byte.is_some() => threads.push(x),
+                    State::Class(r, x) if byte.is_some_and(|b| in_ranges(r, b)) => threads.push(x),
+                    _ => {}
+                }
+            }
+        }
+        false
     }
 }
 
