@@ -421,7 +421,7 @@ fn argument_dependent(decisions: &[Decision]) -> bool {
 fn injection_unsafe_because() -> Option<&'static str> {
     // One read of /proc/self/status (tens of microseconds: a cell's
     // Supervisor::new used to read it once per field).
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let status = resolve::read_proc("/proc/self/status").unwrap_or_default();
     let field = |name| {
         status
             .lines()
