@@ -365,7 +365,16 @@ fn test(
         }
         FilterArg::Pattern(k) => {
             let program = &profile.patterns[k as usize].program;
-            pattern_test(program, args.strings_for(f), vars, node, missing)
+            match (args.path, f == filter::PATH && args.strings.is_empty()) {
+                // The usual case, a path and nothing else: no iterator (a
+                // long walk tests dozens of path patterns in a row).
+                (Some(path), true) => match program.matches(path, vars) {
+                    Match::Yes => Ok(true),
+                    Match::No => Ok(false),
+                    Match::UnknownVar(var) => Err(Undetermined::MissingVariable { node, var }),
+                },
+                _ => pattern_test(program, args.strings_for(f), vars, node, missing),
+            }
         }
         FilterArg::Unknown(_) | FilterArg::None => {
             Err(Undetermined::Uninterpreted { node, filter: f })

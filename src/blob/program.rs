@@ -25,6 +25,11 @@
 //! most `steps x (len + 1)` states. Programs without a forking instruction
 //! (search, star, variable) run as one thread with no allocation; the others
 //! run a thread set with a visited bitmap, so `03` and star never blow up.
+//!
+//! Before either runs, a guard computed at decode time (the length and last
+//! literal bytes the leading tests demand, per way through them) rejects
+//! most inputs the program cannot match in a few instructions; it never
+//! rejects one it can (`tests/pattern_guard.rs`).
 
 use std::cell::RefCell;
 use std::fmt;
@@ -217,6 +222,243 @@ pub struct Program {
     forks: bool,
     /// Reads a global variable (forks only if one has several values).
     has_vars: bool,
+    /// Checked before the program runs.
+    guard: Guard,
+}
+
+/// A necessary condition for a match, read at decode time off the first
+/// tests of the program and checked in a few instructions before it runs,
+/// so that most patterns of a long walk (77 `${HOME}/Library/...` items for
+/// storage-class-map) are rejected without running.
+///
+/// It is a disjunction: one [`Alt`] per way a thread can take through the
+/// leading tests (success or failure of each test with a failure edge, up
+/// to [`MAX_ALTS`] ways; a way is cut short where the budget runs out or a
+/// test of no fixed length comes). A match passes one of them, so when no
+/// alternative admits the input, no thread can match. It only ever rejects:
+/// a way that reads a variable with no value admits, so the program runs
+/// and says `UnknownVar`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Guard {
+    /// Kept inline: a long walk reads one guard per node, and one load
+    /// fewer per guard shows.
+    alts: [Alt; MAX_ALTS],
+    /// How many of `alts` are in use; 0: nothing to check (some way
+    /// constrains nothing).
+    count: u8,
+}
+
+/// The most ways a guard follows; past it a way stops where it is.
+const MAX_ALTS: usize = 4;
+
+/// One way through the leading tests: an optional variable at position 0,
+/// then a region of fixed length from the variable's end (literal bytes and
+/// one-byte classes), then perhaps `end`. Checked as the region's length and
+/// its last (up to) 8 literal bytes, one load and compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Alt {
+    /// The leading variable; the region starts after its value.
+    var: Option<u8>,
+    /// The region's length in bytes.
+    len: u16,
+    /// An `end` follows the region: the input ends there.
+    exact: bool,
+    /// Where the checked window starts in the region (`len - min(8, len)`).
+    word_at: u16,
+    /// Which window bytes are literal (class bytes are not checked).
+    mask: u64,
+    /// The literal bytes of the window, little-endian, masked.
+    word: u64,
+}
+
+/// A way being followed: the step, and what it has read since position 0.
+#[derive(Clone)]
+struct Way {
+    step: usize,
+    var: Option<u8>,
+    region: Vec<Option<u8>>,
+    exact: bool,
+}
+
+impl Way {
+    /// The way's condition, or `None` when it constrains nothing.
+    fn alt(&self) -> Option<Alt> {
+        let len = u16::try_from(self.region.len()).ok()?;
+        let w = self.region.len().min(8);
+        let word_at = self.region.len() - w;
+        let (mut mask, mut word) = (0u64, 0u64);
+        for (j, b) in self.region[word_at..].iter().enumerate() {
+            if let Some(b) = b {
+                mask |= 0xff << (8 * j);
+                word |= u64::from(*b) << (8 * j);
+            }
+        }
+        (mask != 0 || self.exact).then_some(Alt {
+            var: self.var,
+            len,
+            exact: self.exact,
+            word_at: word_at as u16,
+            mask,
+            word,
+        })
+    }
+}
+
+/// Where a way goes from a test.
+enum Next {
+    /// The test passed or failed: go on at this step.
+    Go(usize),
+    /// Stop here: what was read so far is the condition.
+    Stop,
+    /// No thread goes on: a match cannot take this way.
+    Dead,
+}
+
+impl Guard {
+    fn of(steps: &[Step], code: &[u8]) -> Guard {
+        let mut alts = Vec::new();
+        let mut open = vec![Way {
+            step: 0,
+            var: None,
+            region: Vec::new(),
+            exact: false,
+        }];
+        while let Some(mut way) = open.pop() {
+            let stopped = loop {
+                let Some(s) = steps.get(way.step) else {
+                    break Next::Dead; // past the end: no match
+                };
+                // Ways finished, waiting, and this one: each gives at most
+                // one alternative, so forking below the budget keeps to it.
+                let fork = alts.len() + open.len() + 1 < MAX_ALTS;
+                let next = Guard::follow(s, code, &mut way, fork, &mut open);
+                match next {
+                    Next::Go(i) => way.step = i,
+                    other => break other,
+                }
+            };
+            match stopped {
+                // A dead way that read a variable may be where the program
+                // says UnknownVar: keep it so the guard admits then.
+                Next::Dead if way.var.is_none() => {}
+                _ => match way.alt() {
+                    Some(alt) => alts.push(alt),
+                    None => return Guard::default(),
+                },
+            }
+        }
+        alts.sort_by_key(|a| (a.var, a.len, a.exact, a.word_at, a.mask, a.word));
+        alts.dedup();
+        if alts.len() > MAX_ALTS {
+            // Cannot happen (see `fork`); dropping one would be wrong.
+            return Guard::default();
+        }
+        let mut guard = Guard::default();
+        for (slot, alt) in guard.alts.iter_mut().zip(&alts) {
+            *slot = *alt;
+        }
+        guard.count = alts.len() as u8;
+        guard
+    }
+
+    /// One step of `way`. A test with a failure edge forks the way when
+    /// `fork` allows (the failing way goes on `open`), else stops it.
+    fn follow(s: &Step, code: &[u8], way: &mut Way, fork: bool, open: &mut Vec<Way>) -> Next {
+        let after = s.next as usize;
+        let read: Option<Vec<Option<u8>>> = match s.insn {
+            Insn::Save => return Next::Go(after),
+            // After a variable, stop: a thread whose variable has no value
+            // never gets past it, so the way must keep it to admit then.
+            Insn::Restore if way.var.is_some() => return Next::Stop,
+            Insn::Restore => {
+                // Back to position 0: start over (what was read still held,
+                // but one region per way keeps the check simple).
+                way.region.clear();
+                way.exact = false;
+                return Next::Go(after);
+            }
+            Insn::Success => return Next::Stop,
+            Insn::Fail => return Next::Dead,
+            Insn::Lit { at, len } => {
+                let at = usize::from(at);
+                Some(
+                    code[at..at + usize::from(len)]
+                        .iter()
+                        .map(|&b| Some(b))
+                        .collect(),
+                )
+            }
+            Insn::Class(_) => Some(vec![None]),
+            Insn::Var(_) if way.var.is_some() || !way.region.is_empty() => return Next::Stop,
+            Insn::Var(_) | Insn::End => None,
+            Insn::SkipTo(_) | Insn::Search(_) | Insn::Star(_) => return Next::Stop,
+        };
+        if s.on_fail != HARD {
+            // A way with a long region tells paths apart well enough: the
+            // budget goes to ways that have read little.
+            if !fork || way.region.len() >= 16 {
+                return Next::Stop;
+            }
+            open.push(Way {
+                step: s.on_fail as usize,
+                ..way.clone()
+            });
+        }
+        match (s.insn, read) {
+            (_, Some(bytes)) => way.region.extend(bytes),
+            (Insn::Var(k), None) => way.var = Some(k),
+            _ => {
+                way.exact = true; // end: nothing can follow
+                return Next::Stop;
+            }
+        }
+        Next::Go(after)
+    }
+
+    /// Whether no thread can match: false when unsure.
+    #[inline]
+    fn rejects(&self, input: &[u8], vars: &[(u8, &[u8])]) -> bool {
+        let alts = &self.alts[..usize::from(self.count)];
+        !alts.is_empty() && alts.iter().all(|a| a.rejects(input, vars))
+    }
+}
+
+impl Alt {
+    fn rejects(&self, input: &[u8], vars: &[(u8, &[u8])]) -> bool {
+        let Some(k) = self.var else {
+            return !self.admits_at(input, 0);
+        };
+        let mut given = false;
+        for &(vk, v) in vars {
+            if vk == k {
+                given = true;
+                if self.admits_at(input, v.len()) {
+                    return false;
+                }
+            }
+        }
+        given
+    }
+
+    /// Whether the region can sit at `base`.
+    fn admits_at(&self, input: &[u8], base: usize) -> bool {
+        let end = base + usize::from(self.len);
+        if input.len() < end || (self.exact && input.len() != end) {
+            return false;
+        }
+        let at = base + usize::from(self.word_at);
+        // One 8-byte load when the input has them (bytes past the region
+        // are masked off), else a copy of the window.
+        let window = match input.get(at..at + 8) {
+            Some(w) => u64::from_le_bytes(w.try_into().unwrap_or_default()),
+            None => {
+                let mut buf = [0u8; 8];
+                buf[..end - at].copy_from_slice(&input[at..end]);
+                u64::from_le_bytes(buf)
+            }
+        };
+        window & self.mask == self.word
+    }
 }
 
 fn err<T>(pc: usize, why: impl Into<String>) -> Result<T, PatternError> {
@@ -253,6 +495,7 @@ impl Program {
             sets: Vec::new(),
             forks: false,
             has_vars: false,
+            guard: Guard::default(),
         };
         // Targets are byte offsets until every instruction start is known.
         let mut targets: Vec<(usize, usize)> = Vec::new(); // (next pc, fail pc or MAX)
@@ -306,6 +549,7 @@ impl Program {
             targets.push((i, fail));
         }
         p.link(&targets)?;
+        p.guard = Guard::of(&p.steps, &p.code);
         Ok(p)
     }
 
@@ -441,6 +685,20 @@ impl Program {
     /// Whether `input` matches. `vars` gives values of global variables as
     /// `(k, value)` pairs (a variable may have several).
     pub fn matches(&self, input: &[u8], vars: &[(u8, &[u8])]) -> Match {
+        if self.guard.rejects(input, vars) {
+            return Match::No;
+        }
+        self.matches_unguarded(input, vars)
+    }
+
+    /// Whether the decode-time guard alone rules `input` out (then
+    /// [`Program::matches_unguarded`] says `No` too; tests check it).
+    pub fn guard_rejects(&self, input: &[u8], vars: &[(u8, &[u8])]) -> bool {
+        self.guard.rejects(input, vars)
+    }
+
+    /// [`Program::matches`] without the guard: the program alone.
+    pub fn matches_unguarded(&self, input: &[u8], vars: &[(u8, &[u8])]) -> Match {
         let several_values = || {
             vars.iter()
                 .enumerate()
@@ -725,6 +983,75 @@ mod tests {
         let home: &[u8] = b"/Users/me";
         assert_eq!(p.matches(b"/Users/me/tmp", &[(0, home)]), Match::Yes);
         assert_eq!(p.matches(b"/Users/you/tmp", &[(0, home)]), Match::No);
+    }
+
+    /// The guard rejects what no thread can match, and never a string a
+    /// thread matches or a "no" that an unknown variable makes unknown.
+    #[test]
+    fn the_guard_rejects_only_what_cannot_match() {
+        let home: &[u8] = b"/Users/me";
+        // ${0}/Library/Trial then "/" or the end.
+        let subpath = prog(&[
+            &[0x10, 0x0f],
+            &lit("/Library/Trial"),
+            &[0x0f, 0x40, b'/', 0x80, 0x0a, 0x00, 0x0f, 0x0a],
+        ]);
+        for (input, vars, want, rejects) in [
+            (
+                "/Users/me/Library/Trial/x",
+                &[(0, home)][..],
+                Match::Yes,
+                false,
+            ),
+            (
+                "/Users/me/Library/Mail/x",
+                &[(0, home)][..],
+                Match::No,
+                true,
+            ),
+            ("/Users/me/Library/Tria", &[(0, home)][..], Match::No, true),
+            (
+                "/Users/me/Library/Mail/x",
+                &[][..],
+                Match::UnknownVar(0),
+                false,
+            ),
+            // A second value of the variable moves the region.
+            (
+                "/v/Library/Trial",
+                &[(0, home), (0, b"/v")][..],
+                Match::Yes,
+                false,
+            ),
+        ] {
+            assert_eq!(subpath.matches(input.as_bytes(), vars), want, "{input}");
+            assert_eq!(
+                subpath.guard_rejects(input.as_bytes(), vars),
+                rejects,
+                "{input}"
+            );
+        }
+        // `06 | "/a" 82 00 80 0a | 05 | ${0} 0f 09`: the second section
+        // reads a variable, then fails; without its value the program
+        // cannot say "no", so the guard must not either.
+        let first = [lit("/a"), vec![0x82, 0x00, 0x80, 0x0a]].concat();
+        let dead = prog(&[&[0x06], &first, &[0x05, 0x10, 0x0f, 0x09]]);
+        assert_eq!(dead.matches(b"/b", &[]), Match::UnknownVar(0));
+        assert!(!dead.guard_rejects(b"/b", &[]));
+        assert_eq!(dead.matches(b"/a", &[]), Match::Yes);
+        assert_eq!(dead.matches(b"/b", &[(0, home)]), Match::No);
+        // The same with a literal after the variable: the way that read
+        // ${0} is kept past the restore.
+        let tail = prog(&[
+            &[0x06],
+            &first,
+            &[0x05, 0x10, 0x0f],
+            &lit("/t"),
+            &[0x0f, 0x0a],
+        ]);
+        assert_eq!(tail.matches(b"/b", &[]), Match::UnknownVar(0));
+        assert_eq!(tail.matches(b"/Users/me/t", &[(0, home)]), Match::Yes);
+        assert!(tail.guard_rejects(b"/Users/me/x", &[(0, home)]));
     }
 
     #[test]
