@@ -232,10 +232,12 @@ pub fn evaluate_with(
         };
     };
     let indexed = VarIndex::new(profile, vars);
+    let vars = indexed.as_slice();
     let mut steps = Vec::with_capacity(128);
     let mut node = bucket;
-    // Decode rejected cycles; the bound only keeps a bug from hanging.
-    for _ in 0..=profile.nodes.len() {
+    // Decode rejected cycles; the bound only keeps a bug from hanging. (A
+    // half-open range: an inclusive one costs a check per node.)
+    for _ in 0..profile.nodes.len() + 1 {
         let Some(current) = profile.nodes.get(usize::from(node)) else {
             break;
         };
@@ -259,7 +261,7 @@ pub fn evaluate_with(
                 ..
             } => (matched, unmatched, filter),
         };
-        match test(profile, node, id, args, indexed.as_slice()) {
+        match test(profile, node, id, args, vars) {
             Ok(hit) => {
                 steps.push(Step {
                     node,

@@ -244,8 +244,11 @@ struct Guard {
     /// fewer per guard shows.
     alts: [Alt; MAX_ALTS],
     /// How many of `alts` are in use; 0: nothing to check (some way
-    /// constrains nothing).
+    /// constrains nothing, or ways read different variables).
     count: u8,
+    /// The variable the alternatives with `after_var` follow (one per
+    /// guard, so its values are looked up once).
+    var: u8,
 }
 
 /// The most ways a guard follows; past it a way stops where it is.
@@ -257,8 +260,8 @@ const MAX_ALTS: usize = 4;
 /// its last (up to) 8 literal bytes, one load and compare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 struct Alt {
-    /// The leading variable; the region starts after its value.
-    var: Option<u8>,
+    /// The region starts after the guard's variable, not at 0.
+    after_var: bool,
     /// The region's length in bytes.
     len: u16,
     /// An `end` follows the region: the input ends there.
@@ -294,7 +297,7 @@ impl Way {
             }
         }
         (mask != 0 || self.exact).then_some(Alt {
-            var: self.var,
+            after_var: self.var.is_some(),
             len,
             exact: self.exact,
             word_at: word_at as u16,
@@ -316,7 +319,7 @@ enum Next {
 
 impl Guard {
     fn of(steps: &[Step], code: &[u8]) -> Guard {
-        let mut alts = Vec::new();
+        let mut done: Vec<Way> = Vec::new();
         let mut open = vec![Way {
             step: 0,
             var: None,
@@ -330,7 +333,7 @@ impl Guard {
                 };
                 // Ways finished, waiting, and this one: each gives at most
                 // one alternative, so forking below the budget keeps to it.
-                let fork = alts.len() + open.len() + 1 < MAX_ALTS;
+                let fork = done.len() + open.len() + 1 < MAX_ALTS;
                 let next = Guard::follow(s, code, &mut way, fork, &mut open);
                 match next {
                     Next::Go(i) => way.step = i,
@@ -341,13 +344,25 @@ impl Guard {
                 // A dead way that read a variable may be where the program
                 // says UnknownVar: keep it so the guard admits then.
                 Next::Dead if way.var.is_none() => {}
-                _ => match way.alt() {
-                    Some(alt) => alts.push(alt),
-                    None => return Guard::default(),
-                },
+                _ => done.push(way),
             }
         }
-        alts.sort_by_key(|a| (a.var, a.len, a.exact, a.word_at, a.mask, a.word));
+        Guard::merge(&mut done);
+        let mut var = None;
+        for k in done.iter().filter_map(|w| w.var) {
+            if var.is_some_and(|v| v != k) {
+                return Guard::default(); // two variables: not worth it
+            }
+            var = Some(k);
+        }
+        let mut alts = Vec::with_capacity(done.len());
+        for way in &done {
+            match way.alt() {
+                Some(alt) => alts.push(alt),
+                None => return Guard::default(),
+            }
+        }
+        alts.sort_by_key(|a| (a.after_var, a.len, a.exact, a.word_at, a.mask, a.word));
         alts.dedup();
         if alts.len() > MAX_ALTS {
             // Cannot happen (see `fork`); dropping one would be wrong.
@@ -358,7 +373,22 @@ impl Guard {
             *slot = *alt;
         }
         guard.count = alts.len() as u8;
+        guard.var = var.unwrap_or(0);
         guard
+    }
+
+    /// Replaces two ways of which one's region starts the other's (the
+    /// usual `${HOME}/x` + `/` or end) by the shorter region alone: it
+    /// holds whenever either does, and one check costs half of two.
+    fn merge(done: &mut Vec<Way>) {
+        let starts = |a: &Way, b: &Way| a.var == b.var && b.region.starts_with(&a.region);
+        while let Some((i, j)) = (0..done.len())
+            .flat_map(|i| (0..done.len()).map(move |j| (i, j)))
+            .find(|&(i, j)| i != j && starts(&done[i], &done[j]))
+        {
+            done[i].exact = false;
+            done.swap_remove(j);
+        }
     }
 
     /// One step of `way`. A test with a failure edge forks the way when
@@ -419,27 +449,31 @@ impl Guard {
     #[inline]
     fn rejects(&self, input: &[u8], vars: &[(u8, &[u8])]) -> bool {
         let alts = &self.alts[..usize::from(self.count)];
-        !alts.is_empty() && alts.iter().all(|a| a.rejects(input, vars))
-    }
-}
-
-impl Alt {
-    fn rejects(&self, input: &[u8], vars: &[(u8, &[u8])]) -> bool {
-        let Some(k) = self.var else {
-            return !self.admits_at(input, 0);
-        };
+        if alts.is_empty() || alts.iter().any(|a| !a.after_var && a.admits_at(input, 0)) {
+            return false;
+        }
+        if !alts.iter().any(|a| a.after_var) {
+            return true;
+        }
+        // A way through a variable with no value admits: the program
+        // would say UnknownVar, not No.
         let mut given = false;
-        for &(vk, v) in vars {
-            if vk == k {
+        for &(k, v) in vars {
+            if k == self.var {
                 given = true;
-                if self.admits_at(input, v.len()) {
+                if alts
+                    .iter()
+                    .any(|a| a.after_var && a.admits_at(input, v.len()))
+                {
                     return false;
                 }
             }
         }
         given
     }
+}
 
+impl Alt {
     /// Whether the region can sit at `base`.
     fn admits_at(&self, input: &[u8], base: usize) -> bool {
         let end = base + usize::from(self.len);
