@@ -169,6 +169,10 @@ pub struct RunOptions {
     pub timeout: Duration,
     /// Who enforces: the Linux engine or macOS's `sandbox_apply`.
     pub backend: Backend,
+    /// [`run_profile`]: fork a profile's probes from one zygote (Linux), the
+    /// filter installed once. Off with `SBCHECK_ZYGOTE=0` (or `sbcheck run
+    /// --no-zygote`): every cell forks its own child, as `cargo test` does.
+    pub zygote: bool,
 }
 
 impl RunOptions {
@@ -178,6 +182,7 @@ impl RunOptions {
             macos_paths: false,
             timeout: Duration::from_secs(10),
             backend: Backend::native(),
+            zygote: std::env::var("SBCHECK_ZYGOTE").map_or(true, |v| v != "0"),
         }
     }
 }
@@ -400,43 +405,204 @@ pub fn run_cell(
     owned: bool,
     opts: &RunOptions,
 ) -> Result<CellRecord, CellError> {
-    let peer = crate::probe::loopback_peer(&probe_spec.target)
-        .map_err(|e| CellError::Probe(e.to_string()))?;
-    let probe = Probe::new(&probe_spec.operation, &probe_spec.target, owned, peer)
-        .map_err(|e| CellError::Probe(e.0))?;
-    let expected = expectation(probe_spec, opts.macos_paths)?;
-    let decoder = predict(&loaded.profile, &probe, opts.macos_paths);
-    let backend = opts.backend;
+    let cell = Prepared::new(probe_spec, loaded, owned, opts)?;
     let started = Instant::now();
-    let skip = probe
-        .kind
-        .skip_reason()
-        .map(str::to_owned)
-        .or_else(|| unsuppliable(expected, &decoder));
-    let (observed, intercepts) = match skip {
-        Some(why) => (Observed::Skipped(why), Vec::new()),
+    let (observed, intercepts) = match &cell.skip {
+        Some(why) => (Observed::Skipped(why.clone()), Vec::new()),
         None => {
-            let _scratch = Scratch::prepare(&probe)
-                .map_err(|e| CellError::Probe(format!("preparing {}: {e}", probe.target)))?;
-            observe(&loaded.profile, &probe, opts)
+            let _scratch = cell.scratch()?;
+            observe(&loaded.profile, &cell.probe, opts)
         }
     };
-    Ok(CellRecord {
-        profile: spec.name.clone(),
-        probe: probe_spec.name.clone(),
-        label: spec.label.clone(),
-        profile_bucket: loaded.profile.op_table.first().copied().unwrap_or_default(),
-        expectation_id: probe_spec.expectation_id.clone(),
-        operation: probe_spec.operation.clone(),
-        target: probe_spec.target.clone(),
-        expected,
-        decoder,
-        observed,
-        backend,
+    Ok(cell.record(spec, loaded, opts, (observed, intercepts), started))
+}
+
+/// A cell ready to run: its probe built, its prediction made.
+struct Prepared<'m> {
+    spec: &'m ProbeSpec,
+    probe: Probe,
+    expected: Option<Verdict>,
+    decoder: Prediction,
+    /// Why it does not run, if it does not.
+    skip: Option<String>,
+}
+
+impl<'m> Prepared<'m> {
+    fn new(
+        probe_spec: &'m ProbeSpec,
+        loaded: &LoadedProfile,
+        owned: bool,
+        opts: &RunOptions,
+    ) -> Result<Prepared<'m>, CellError> {
+        let peer = crate::probe::loopback_peer(&probe_spec.target)
+            .map_err(|e| CellError::Probe(e.to_string()))?;
+        let probe = Probe::new(&probe_spec.operation, &probe_spec.target, owned, peer)
+            .map_err(|e| CellError::Probe(e.0))?;
+        let expected = expectation(probe_spec, opts.macos_paths)?;
+        let decoder = predict(&loaded.profile, &probe, opts.macos_paths);
+        let skip = probe
+            .kind
+            .skip_reason()
+            .map(str::to_owned)
+            .or_else(|| unsuppliable(expected, &decoder));
+        Ok(Prepared {
+            spec: probe_spec,
+            probe,
+            expected,
+            decoder,
+            skip,
+        })
+    }
+
+    /// The target state the probe needs, restored when dropped.
+    fn scratch(&self) -> Result<Scratch, CellError> {
+        Scratch::prepare(&self.probe)
+            .map_err(|e| CellError::Probe(format!("preparing {}: {e}", self.probe.target)))
+    }
+
+    fn record(
+        self,
+        spec: &ProfileSpec,
+        loaded: &LoadedProfile,
+        opts: &RunOptions,
+        (observed, intercepts): (Observed, Vec<Intercept>),
+        started: Instant,
+    ) -> CellRecord {
+        CellRecord {
+            profile: spec.name.clone(),
+            probe: self.spec.name.clone(),
+            label: spec.label.clone(),
+            profile_bucket: loaded.profile.op_table.first().copied().unwrap_or_default(),
+            expectation_id: self.spec.expectation_id.clone(),
+            operation: self.spec.operation.clone(),
+            target: self.spec.target.clone(),
+            expected: self.expected,
+            decoder: self.decoder,
+            observed,
+            backend: opts.backend,
+            macos_paths: opts.macos_paths,
+            intercepts,
+            duration: started.elapsed(),
+        }
+    }
+}
+
+/// Runs cells of one profile (`(probe, whether the harness owns its
+/// target)`), handing each result to `done(index, result)` the moment the
+/// cell finishes, so an interrupted run keeps every finished cell; stops
+/// between cells on an interrupt.
+///
+/// With [`RunOptions::zygote`] on the Linux engine, one zygote forks every
+/// probe: the filter is installed once for all the cells, not once per
+/// cell (see [`crate::apply::zygote`]). The records are those of
+/// [`run_cell`]; only `duration` differs (the zygote's own setup is in no
+/// cell's). Where the zygote cannot start or stops serving, the remaining
+/// cells run the per-cell way.
+pub fn run_profile(
+    spec: &ProfileSpec,
+    cells: &[(&ProbeSpec, bool)],
+    loaded: &LoadedProfile,
+    opts: &RunOptions,
+    done: &mut dyn FnMut(usize, Result<CellRecord, CellError>),
+) {
+    let mut next = 0;
+    #[cfg(target_os = "linux")]
+    if opts.zygote && opts.backend == Backend::Linux {
+        next = zygote_cells(spec, cells, loaded, opts, done);
+    }
+    for (i, &(probe, owned)) in cells.iter().enumerate().skip(next) {
+        if crate::apply::sys::interrupted() {
+            return;
+        }
+        done(i, run_cell(spec, probe, loaded, owned, opts));
+    }
+}
+
+/// The zygote part of [`run_profile`]: runs cells from the first on and
+/// returns the index of the first cell it did not run (`cells.len()` when
+/// it ran them all, or stopped at an interrupt).
+#[cfg(target_os = "linux")]
+fn zygote_cells(
+    spec: &ProfileSpec,
+    cells: &[(&ProbeSpec, bool)],
+    loaded: &LoadedProfile,
+    opts: &RunOptions,
+    done: &mut dyn FnMut(usize, Result<CellRecord, CellError>),
+) -> usize {
+    // Every probe is built before the zygote forks: it only reads them.
+    let mut prepared: Vec<Option<Result<Prepared<'_>, CellError>>> = cells
+        .iter()
+        .map(|&(probe, owned)| Some(Prepared::new(probe, loaded, owned, opts)))
+        .collect();
+    if !prepared
+        .iter()
+        .any(|p| matches!(p, Some(Ok(c)) if c.skip.is_none()))
+    {
+        return 0;
+    }
+    let config = crate::apply::Config {
+        backend: Some(opts.backend),
         macos_paths: opts.macos_paths,
-        intercepts,
-        duration: started.elapsed(),
-    })
+        record: true,
+        ..crate::apply::Config::default()
+    };
+    let Ok(mut enforcement) = crate::apply::apply(&loaded.profile, &config) else {
+        return 0;
+    };
+    let probes: Vec<Option<&Probe>> = prepared
+        .iter()
+        .map(|p| match p {
+            Some(Ok(c)) => Some(&c.probe),
+            _ => None,
+        })
+        .collect();
+    // Runs in the probe after clone(): indexing and the probe's raw calls.
+    let body = |i: usize| match probes.get(i) {
+        Some(Some(probe)) => probe.run(),
+        _ => libc::EINVAL,
+    };
+    let Some(Ok(mut zygote)) = enforcement.zygote(&body) else {
+        return 0;
+    };
+    drop(probes);
+    for (i, slot) in prepared.iter_mut().enumerate() {
+        if crate::apply::sys::interrupted() {
+            return cells.len();
+        }
+        let cell = match slot.take() {
+            Some(Ok(c)) => c,
+            Some(Err(e)) => {
+                done(i, Err(e));
+                continue;
+            }
+            None => continue,
+        };
+        let started = Instant::now();
+        if let Some(why) = &cell.skip {
+            let observed = (Observed::Skipped(why.clone()), Vec::new());
+            done(i, Ok(cell.record(spec, loaded, opts, observed, started)));
+            continue;
+        }
+        let scratch = match cell.scratch() {
+            Ok(s) => s,
+            Err(e) => {
+                done(i, Err(e));
+                continue;
+            }
+        };
+        let Ok((ending, intercepts)) = zygote.run(i, opts.timeout) else {
+            // The zygote is gone: this cell and the rest the per-cell way.
+            drop(scratch);
+            return i;
+        };
+        drop(scratch);
+        let observed = observed_of(&cell.probe, ending, &intercepts, opts);
+        done(
+            i,
+            Ok(cell.record(spec, loaded, opts, (observed, intercepts), started)),
+        );
+    }
+    cells.len()
 }
 
 /// The cell's expected verdict; `None` where the matrix says
@@ -545,22 +711,31 @@ fn observe(profile: &Profile, probe: &Probe, opts: &RunOptions) -> (Observed, Ve
         .supervisor()
         .map(|s| s.intercepts.clone())
         .unwrap_or_default();
-    let observed = match ending {
+    (observed_of(probe, ending, &intercepts, opts), intercepts)
+}
+
+/// What a child's ending says the probe observed.
+fn observed_of(
+    probe: &Probe,
+    ending: Result<Ending, crate::apply::ApplyError>,
+    intercepts: &[Intercept],
+    opts: &RunOptions,
+) -> Observed {
+    match ending {
         Ok(Ending::Reported { result }) => Observed::Errno(result),
         // A successful exec replaces the child, which then cannot report:
         // the supervisor's allowed execve is the evidence, or (under
         // Seatbelt, which records nothing) the fixture program's clean exit.
         Ok(Ending::Died { status })
             if probe.kind.replaces_process()
-                && (exec_allowed(&intercepts) || status == ExitStatus::Code(0)) =>
+                && (exec_allowed(intercepts) || status == ExitStatus::Code(0)) =>
         {
             Observed::Errno(0)
         }
         Ok(Ending::Died { status }) => Observed::Died(status.to_string()),
         Ok(Ending::TimedOut) => Observed::TimedOut(opts.timeout),
         Ok(Ending::SetupFailed(e)) | Err(e) => Observed::ApplyFailed(e.to_string()),
-    };
-    (observed, intercepts)
+    }
 }
 
 fn exec_allowed(intercepts: &[Intercept]) -> bool {

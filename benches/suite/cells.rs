@@ -4,8 +4,9 @@
 
 use super::summary::{Summary, Table};
 use sbcheck::apply::linux::Filter;
-use sbcheck::harness::{load_profile, run_cell, run_named, RunOptions};
+use sbcheck::harness::{load_profile, run_cell, run_named, run_profile, LoadedProfile, RunOptions};
 use sbcheck::matrix::Matrix;
+use sbcheck::matrix::{ProbeSpec, ProfileSpec};
 use std::path::Path;
 use std::time::Instant;
 
@@ -66,6 +67,58 @@ fn fork_with_filter(filter: &Filter) -> f64 {
     start.elapsed().as_nanos() as f64
 }
 
+/// Cells one zygote serves in `sbcheck run` (`ZYGOTE_CELLS` there).
+const ZYGOTE_CELLS: usize = 32;
+
+/// `sbcheck run`'s way: [`ZYGOTE_CELLS`] cells of one profile through
+/// `run_profile`, one zygote forking every probe. Pushes the time between
+/// consecutive cells' ends (a cell inside a run) to `each` and returns the
+/// whole, setup and teardown included, per cell.
+fn zygote_run(
+    spec: &ProfileSpec,
+    probe: &ProbeSpec,
+    loaded: &LoadedProfile,
+    opts: &RunOptions,
+    each: &mut Vec<f64>,
+) -> f64 {
+    let cells = vec![(probe, true); ZYGOTE_CELLS];
+    let mut last = None;
+    let start = Instant::now();
+    let mut done = |_: usize, r: Result<sbcheck::harness::CellRecord, _>| {
+        let r = r.expect("cell runs");
+        assert!(
+            r.matches(),
+            "the benchmark cell no longer matches: {:?}",
+            r.observed
+        );
+        let now = Instant::now();
+        if let Some(prev) = last.replace(now) {
+            each.push(now.duration_since(prev).as_nanos() as f64);
+        }
+    };
+    run_profile(spec, &cells, loaded, opts, &mut done);
+    start.elapsed().as_nanos() as f64 / ZYGOTE_CELLS as f64
+}
+
+/// A zygote's own cost, once per profile in a run: the supervisor built,
+/// the zygote forked into the sandbox (filter installed, listener handed
+/// over), then ended.
+fn zygote_setup(loaded: &LoadedProfile) -> f64 {
+    let start = Instant::now();
+    let config = sbcheck::apply::Config {
+        record: true,
+        ..Default::default()
+    };
+    let mut enforcement = sbcheck::apply::apply(&loaded.profile, &config).expect("apply");
+    let body = |_: usize| 0;
+    let zygote = enforcement
+        .zygote(&body)
+        .expect("Linux")
+        .expect("zygote starts");
+    drop(zygote);
+    start.elapsed().as_nanos() as f64
+}
+
 pub fn run(table: &mut Table) {
     println!(
         "\n1. one cell ({PROFILE}::{PROBE}) against a bare fork + exit + wait, {ROUNDS} rounds"
@@ -106,15 +159,22 @@ pub fn run(table: &mut Table) {
         start.elapsed().as_nanos() as f64
     };
     let filter = Filter::new();
-    let mut samples = [const { Vec::new() }; 5];
+    let mut zopts = RunOptions::new(root);
+    zopts.zygote = true;
+    let mut samples = [const { Vec::new() }; 8];
     for _ in 0..ROUNDS {
         samples[0].push(bare_fork());
         samples[1].push(fork_with_filter(&filter));
         samples[2].push(cell());
         samples[3].push(traced());
         samples[4].push(from_scratch());
+        samples[5].push(zygote_setup(&loaded));
+        let mut each = Vec::new();
+        samples[7].push(zygote_run(spec, probe, &loaded, &zopts, &mut each));
+        samples[6].extend(each);
     }
-    let [fork, filtered, cell, traced, scratch] = samples.map(Summary::of);
+    let [fork, filtered, cell, traced, scratch, zsetup, zcell, zamortised] =
+        samples.map(Summary::of);
     let vs = Some(("bare fork", fork.median));
     table.add("1", "bare fork + _exit + waitpid", fork, vs);
     table.add(
@@ -139,6 +199,24 @@ pub fn run(table: &mut Table) {
         "1",
         "one cell as `cargo test` runs it (compile, fixtures, trace)",
         scratch,
+        vs,
+    );
+    table.add(
+        "1",
+        "one cell inside `sbcheck run` (zygote: clone, probe, verdict, record)",
+        zcell,
+        vs,
+    );
+    table.add(
+        "1",
+        "zygote setup + teardown, once per profile (fork, filter, hand-over)",
+        zsetup,
+        vs,
+    );
+    table.add(
+        "1",
+        "one cell of a 32-cell zygote run, setup and predictions included",
+        zamortised,
         vs,
     );
 }

@@ -80,6 +80,12 @@ pub struct Supervisor<'p> {
     passthrough: bool,
     /// Why fds are not injected, if they are not.
     no_injection: Option<&'static str>,
+    /// `no_injection` as it was before any cell ran (a probe that changes
+    /// its credentials turns injection off for its own cell only).
+    no_injection_at_start: Option<&'static str>,
+    /// The zygote forking the probes of a `sbcheck run`, whose own forks
+    /// pass unjudged (see [`super::zygote`]).
+    zygote: Option<i32>,
 }
 
 /// What to answer.
@@ -172,6 +178,7 @@ fn vnode_type_from(syscall: &str, op: OpId, resolved: &Path, mode: Option<u32>) 
 
 impl<'p> Supervisor<'p> {
     pub fn new(profile: &'p Profile, options: Options) -> Self {
+        let no_injection = injection_unsafe_because();
         Supervisor {
             profile,
             options,
@@ -180,8 +187,23 @@ impl<'p> Supervisor<'p> {
             record: true,
             log: Log::off(),
             passthrough: false,
-            no_injection: injection_unsafe_because(),
+            no_injection,
+            no_injection_at_start: no_injection,
+            zygote: None,
         }
+    }
+
+    /// The zygote whose forks are not the probes' (they pass unjudged and
+    /// unrecorded); `None` when it is gone.
+    pub fn set_zygote(&mut self, pid: Option<i32>) {
+        self.zygote = pid;
+    }
+
+    /// A new cell under the same supervisor (a zygote's): its own record,
+    /// and fd injection as it was before the previous probe ran.
+    pub fn begin_cell(&mut self) {
+        self.intercepts.clear();
+        self.no_injection = self.no_injection_at_start;
     }
 
     /// Where denials (and `(with report)` allows) are logged.
@@ -210,6 +232,7 @@ impl<'p> Supervisor<'p> {
         } else {
             Some("turned off")
         };
+        self.no_injection_at_start = self.no_injection;
     }
 
     /// Why allowed opens are answered CONTINUE instead of by fd injection,
@@ -545,7 +568,7 @@ mod engine {
                     })
                 }
             };
-            if self.passthrough {
+            if self.passthrough || self.zygote_forks(&req) {
                 return Ok(notify::send_continue(listener, req.id).is_ok());
             }
             let j = self.judge(&req);
@@ -568,6 +591,13 @@ mod engine {
                 self.record(checked, rule, errno, injected);
             }
             Ok(sent)
+        }
+
+        /// A fork of the zygote itself: it forks every probe, which is not
+        /// the probe's own fork (that one, from another pid, is judged).
+        fn zygote_forks(&self, req: &libc::seccomp_notif) -> bool {
+            self.zygote == Some(req.pid as i32)
+                && syscalls::lookup(i64::from(req.data.nr)).is_some_and(|sc| sc.kind == Kind::Fork)
         }
 
         /// Whether carrying out `j` does something before (or besides) the

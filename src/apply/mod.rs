@@ -31,6 +31,8 @@ pub mod resolve;
 pub mod seatbelt;
 pub mod sys;
 pub mod syscalls;
+#[cfg(target_os = "linux")]
+pub mod zygote;
 
 use crate::blob::Profile;
 use linux::{Filter, Options, Supervisor};
@@ -243,6 +245,23 @@ impl<'p> Enforcement<'p> {
     /// runs after `fork()`: raw calls only (see [`process::run_supervised`]).
     pub fn run(&mut self, timeout: Duration, body: &dyn Fn() -> i32) -> Result<Ending, ApplyError> {
         process::run(self.enforcer(), Spec::probe(timeout), body)
+    }
+
+    /// Starts a zygote that forks every probe under this enforcement, the
+    /// filter installed once (see [`zygote`]); `body(i)` is cell `i`'s
+    /// probe. `None` where there is no zygote: the Seatbelt backend, or
+    /// not Linux.
+    #[cfg(target_os = "linux")]
+    pub fn zygote<'a>(
+        &'a mut self,
+        body: &dyn Fn(usize) -> i32,
+    ) -> Option<Result<zygote::Zygote<'a, 'p>, zygote::Unavailable>> {
+        match &mut self.inner {
+            Inner::Linux { filter, supervisor } => {
+                Some(zygote::Zygote::start(filter, supervisor, body))
+            }
+            Inner::Seatbelt { .. } => None,
+        }
     }
 
     /// Runs `command` sandboxed, the exec itself included, and supervises

@@ -112,7 +112,7 @@ pub enum Enforcer<'a, 'p> {
     Seatbelt { lib: &'a Libsandbox, blob: &'a [u8] },
 }
 
-fn pipe() -> Result<(OwnedFd, OwnedFd), ApplyError> {
+pub(super) fn pipe() -> Result<(OwnedFd, OwnedFd), ApplyError> {
     let mut fds = [0 as RawFd; 2];
     // Close-on-exec, so an exec'd command does not hold them: from the
     // start where pipe2 exists (one syscall, not three).
@@ -147,7 +147,7 @@ fn send(fd: RawFd, tag: u32, value: i32) {
 }
 
 /// Exits the child at once, without atexit handlers. Async-signal-safe.
-fn exit_now(code: i32) -> ! {
+pub(super) fn exit_now(code: i32) -> ! {
     // SAFETY: _exit never returns and runs nothing of this process.
     unsafe { libc::_exit(code) }
 }
@@ -197,7 +197,7 @@ fn child(
 /// A probe dies with its supervisor, so a killed `sbcheck run` leaves no
 /// probe blocked forever; if the supervisor is gone already, it stops here.
 /// Async-signal-safe.
-fn die_with_parent(parent: i32) {
+pub(super) fn die_with_parent(parent: i32) {
     #[cfg(target_os = "linux")]
     // SAFETY: prctl and getppid take and return integers.
     unsafe {
@@ -549,7 +549,7 @@ impl Drop for ChildGuard {
     }
 }
 
-fn decode_status(status: i32) -> ExitStatus {
+pub(super) fn decode_status(status: i32) -> ExitStatus {
     if libc::WIFSIGNALED(status) {
         ExitStatus::Signal(libc::WTERMSIG(status))
     } else {

@@ -5,7 +5,7 @@
 use super::{parse, project_root, Usage};
 use crate::apply::Backend;
 use crate::harness::{
-    ensure_fixtures, load_profile, run_cell, unrunnable, CellRecord, LoadedProfile, Observed,
+    ensure_fixtures, load_profile, run_profile, unrunnable, CellRecord, LoadedProfile, Observed,
     RunOptions,
 };
 use crate::matrix::{Matrix, ProbeSpec, ProfileSpec};
@@ -37,7 +37,7 @@ pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
             "--timeout",
             "--partition",
         ],
-        &["--macos-paths"],
+        &["--macos-paths", "--no-zygote"],
     )?;
     let root = project_root();
     let matrix_path = p
@@ -62,6 +62,9 @@ pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
     };
     let mut opts = RunOptions::new(&root);
     opts.macos_paths = p.has("--macos-paths");
+    if p.has("--no-zygote") {
+        opts.zygote = false;
+    }
     opts.backend = backend;
     if let Some(t) = p.one("--timeout") {
         let ms = t
@@ -187,7 +190,27 @@ fn partition(arg: Option<String>) -> Result<(usize, usize), Usage> {
     Ok((k - 1, n))
 }
 
-/// Runs the jobs on `jobs` threads; each trace is written the moment its
+/// Most cells one zygote serves: a profile with more is split, so the
+/// threads share its cells (a zygote costs about one per-cell fork).
+const ZYGOTE_CELLS: usize = 32;
+
+/// Consecutive jobs of one profile, at most [`ZYGOTE_CELLS`]: the ranges
+/// of `work` a thread runs with one zygote.
+fn units(work: &[Job<'_>]) -> Vec<std::ops::Range<usize>> {
+    let mut out: Vec<std::ops::Range<usize>> = Vec::new();
+    for (i, job) in work.iter().enumerate() {
+        match out.last_mut() {
+            Some(r) if r.len() < ZYGOTE_CELLS && std::ptr::eq(work[r.start].loaded, job.loaded) => {
+                r.end = i + 1
+            }
+            _ => out.push(i..i + 1),
+        }
+    }
+    out
+}
+
+/// Runs the jobs on `jobs` threads, a profile's cells together (one
+/// zygote each, see [`run_profile`]); each trace is written the moment its
 /// cell finishes, so an interrupted run keeps every finished cell.
 fn run_jobs(
     work: &[Job<'_>],
@@ -200,47 +223,58 @@ fn run_jobs(
     let errors = AtomicUsize::new(0);
     let slots: Mutex<Vec<Option<CellRecord>>> = Mutex::new((0..work.len()).map(|_| None).collect());
     let progress = std::io::stderr().is_terminal() && work.len() > 20;
+    let units = units(work);
     std::thread::scope(|s| {
-        for _ in 0..jobs.min(work.len()).max(1) {
+        for _ in 0..jobs.min(units.len()).max(1) {
             s.spawn(|| loop {
                 if crate::apply::sys::interrupted() {
                     break;
                 }
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(job) = work.get(i) else { break };
-                match run_cell(job.spec, job.probe, job.loaded, job.owned, opts) {
-                    Ok(record) => {
-                        if let Err(e) = report::write_trace(out, &record) {
+                let u = next.fetch_add(1, Ordering::Relaxed);
+                let Some(unit) = units.get(u) else { break };
+                let first = &work[unit.start];
+                let cells: Vec<_> = work[unit.clone()]
+                    .iter()
+                    .map(|j| (j.probe, j.owned))
+                    .collect();
+                let mut finished = |k: usize, result| {
+                    let i = unit.start + k;
+                    let job = &work[i];
+                    match result {
+                        Ok(record) => {
+                            if let Err(e) = report::write_trace(out, &record) {
+                                eprintln!(
+                                    "sbcheck: writing trace for {}::{}: {e}",
+                                    record.profile, record.probe
+                                );
+                                errors.fetch_add(1, Ordering::Relaxed);
+                            }
+                            if let Ok(mut slots) = slots.lock() {
+                                slots[i] = Some(record);
+                            }
+                        }
+                        Err(e) => {
                             eprintln!(
-                                "sbcheck: writing trace for {}::{}: {e}",
-                                record.profile, record.probe
+                                "sbcheck: {}: {}::{}: {e}",
+                                job.spec.file.display(),
+                                job.spec.name,
+                                job.probe.name
                             );
                             errors.fetch_add(1, Ordering::Relaxed);
                         }
-                        if let Ok(mut slots) = slots.lock() {
-                            slots[i] = Some(record);
-                        }
                     }
-                    Err(e) => {
-                        eprintln!(
-                            "sbcheck: {}: {}::{}: {e}",
-                            job.spec.file.display(),
+                    let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                    if progress {
+                        let _ = write!(
+                            std::io::stderr(),
+                            "\r[{n}/{}] {}::{}\x1b[K",
+                            work.len(),
                             job.spec.name,
                             job.probe.name
                         );
-                        errors.fetch_add(1, Ordering::Relaxed);
                     }
-                }
-                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if progress {
-                    let _ = write!(
-                        std::io::stderr(),
-                        "\r[{n}/{}] {}::{}\x1b[K",
-                        work.len(),
-                        job.spec.name,
-                        job.probe.name
-                    );
-                }
+                };
+                run_profile(first.spec, &cells, first.loaded, opts, &mut finished);
             });
         }
     });
