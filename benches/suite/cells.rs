@@ -1,6 +1,8 @@
 //! Item 1: one cell (fork, apply, probe, verdict) against a bare fork +
-//! exit + wait. The configurations are timed in turn, round after round,
-//! so a burst of load from elsewhere hits them all alike.
+//! exit + wait, the per-cell way (`cargo test`) and inside `sbcheck run`
+//! (a zygote forking every probe of a profile: its setup apart, and the
+//! whole run per cell). The configurations are timed in turn, round after
+//! round, so a burst of load from elsewhere hits them all alike.
 
 use super::summary::{Summary, Table};
 use sbcheck::apply::linux::Filter;
