@@ -7,7 +7,8 @@ const USAGE: &str = "\
 usage: sbcheck <command> [options]
 
 commands:
-  run [--profile NAME]... [--macos-paths] [--matrix DIR] [--out DIR] [--backend B] [--jobs N] [--partition K/N] [--no-zygote]
+  run [--profile NAME]... [--macos-paths] [--matrix DIR] [--out DIR] [--backend B] [--jobs N]
+      [--timeout MS] [--partition K/N] [--no-zygote]
         run the runtime-check matrix: a table on screen, traces in out/
   compile PROFILE.sb [-o OUT.sb.bin] [--param KEY=VALUE]... [-I DIR]...
         compile SBPL to a blob in Apple's macOS 14 format
