@@ -274,28 +274,70 @@ struct Alt {
     word: u64,
 }
 
-/// A way being followed: the step, and what it has read since position 0.
-#[derive(Clone)]
+/// How many of a region's first bytes a way keeps, to tell whether one
+/// region starts another (longer regions are followed all the same; their
+/// last 8 bytes are kept apart). Fixed, so following ways allocates
+/// nothing: decoding builds a guard per pattern item.
+const MAX_REGION: usize = 64;
+
+/// A way being followed: the step, and what it has read since position 0
+/// (or since the variable).
+#[derive(Clone, Copy)]
 struct Way {
     step: usize,
     var: Option<u8>,
-    region: Vec<Option<u8>>,
+    /// The region's first bytes; a class byte is 0 and not `known`.
+    bytes: [u8; MAX_REGION],
+    /// Bit j: `bytes[j]` is a literal byte.
+    known: u64,
+    /// The region's last 8 bytes (the last in the high byte) and which of
+    /// them are literal (0xff each).
+    last: u64,
+    last_known: u64,
+    len: usize,
     exact: bool,
 }
 
+/// The low `n` bits (n <= 64).
+fn low_bits(n: usize) -> u64 {
+    if n >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << n) - 1
+    }
+}
+
 impl Way {
+    /// Whether this way's region starts `other`'s (same variable).
+    fn starts(&self, other: &Way) -> bool {
+        let n = self.len;
+        self.var == other.var
+            && n <= other.len
+            && n <= MAX_REGION
+            && self.bytes[..n] == other.bytes[..n]
+            && self.known & low_bits(n) == other.known & low_bits(n)
+    }
+
+    /// Appends a byte to the region (`None`: a class byte).
+    fn push(&mut self, b: Option<u8>) {
+        if self.len < MAX_REGION {
+            self.bytes[self.len] = b.unwrap_or(0);
+            self.known |= u64::from(b.is_some()) << self.len;
+        }
+        self.last = self.last >> 8 | u64::from(b.unwrap_or(0)) << 56;
+        self.last_known = self.last_known >> 8 | if b.is_some() { 0xff << 56 } else { 0 };
+        self.len += 1;
+    }
+
     /// The way's condition, or `None` when it constrains nothing.
     fn alt(&self) -> Option<Alt> {
-        let len = u16::try_from(self.region.len()).ok()?;
-        let w = self.region.len().min(8);
-        let word_at = self.region.len() - w;
-        let (mut mask, mut word) = (0u64, 0u64);
-        for (j, b) in self.region[word_at..].iter().enumerate() {
-            if let Some(b) = b {
-                mask |= 0xff << (8 * j);
-                word |= u64::from(*b) << (8 * j);
-            }
-        }
+        let len = u16::try_from(self.len).ok()?;
+        let w = self.len.min(8);
+        let word_at = self.len - w;
+        // The last w bytes sit in the high end of `last`.
+        let shift = 8 * (8 - w as u32);
+        let mask = self.last_known.checked_shr(shift).unwrap_or(0);
+        let word = self.last.checked_shr(shift).unwrap_or(0) & mask;
         (mask != 0 || self.exact).then_some(Alt {
             after_var: self.var.is_some(),
             len,
@@ -319,11 +361,15 @@ enum Next {
 
 impl Guard {
     fn of(steps: &[Step], code: &[u8]) -> Guard {
-        let mut done: Vec<Way> = Vec::new();
+        let mut done: Vec<Way> = Vec::with_capacity(MAX_ALTS);
         let mut open = vec![Way {
             step: 0,
             var: None,
-            region: Vec::new(),
+            bytes: [0; MAX_REGION],
+            known: 0,
+            last: 0,
+            last_known: 0,
+            len: 0,
             exact: false,
         }];
         while let Some(mut way) = open.pop() {
@@ -381,7 +427,7 @@ impl Guard {
     /// usual `${HOME}/x` + `/` or end) by the shorter region alone: it
     /// holds whenever either does, and one check costs half of two.
     fn merge(done: &mut Vec<Way>) {
-        let starts = |a: &Way, b: &Way| a.var == b.var && b.region.starts_with(&a.region);
+        let starts = |a: &Way, b: &Way| a.starts(b);
         while let Some((i, j)) = (0..done.len())
             .flat_map(|i| (0..done.len()).map(move |j| (i, j)))
             .find(|&(i, j)| i != j && starts(&done[i], &done[j]))
@@ -395,7 +441,7 @@ impl Guard {
     /// `fork` allows (the failing way goes on `open`), else stops it.
     fn follow(s: &Step, code: &[u8], way: &mut Way, fork: bool, open: &mut Vec<Way>) -> Next {
         let after = s.next as usize;
-        let read: Option<Vec<Option<u8>>> = match s.insn {
+        match s.insn {
             Insn::Save => return Next::Go(after),
             // After a variable, stop: a thread whose variable has no value
             // never gets past it, so the way must keep it to admit then.
@@ -403,40 +449,40 @@ impl Guard {
             Insn::Restore => {
                 // Back to position 0: start over (what was read still held,
                 // but one region per way keeps the check simple).
-                way.region.clear();
+                way.len = 0;
+                way.known = 0;
+                way.last = 0;
+                way.last_known = 0;
                 way.exact = false;
                 return Next::Go(after);
             }
             Insn::Success => return Next::Stop,
             Insn::Fail => return Next::Dead,
-            Insn::Lit { at, len } => {
-                let at = usize::from(at);
-                Some(
-                    code[at..at + usize::from(len)]
-                        .iter()
-                        .map(|&b| Some(b))
-                        .collect(),
-                )
-            }
-            Insn::Class(_) => Some(vec![None]),
-            Insn::Var(_) if way.var.is_some() || !way.region.is_empty() => return Next::Stop,
-            Insn::Var(_) | Insn::End => None,
+            Insn::Var(_) if way.var.is_some() || way.len > 0 => return Next::Stop,
             Insn::SkipTo(_) | Insn::Search(_) | Insn::Star(_) => return Next::Stop,
-        };
+            Insn::Lit { .. } | Insn::Class(_) | Insn::Var(_) | Insn::End => {}
+        }
         if s.on_fail != HARD {
             // A way with a long region tells paths apart well enough: the
             // budget goes to ways that have read little.
-            if !fork || way.region.len() >= 16 {
+            if !fork || way.len >= 16 {
                 return Next::Stop;
             }
             open.push(Way {
                 step: s.on_fail as usize,
-                ..way.clone()
+                ..*way
             });
         }
-        match (s.insn, read) {
-            (_, Some(bytes)) => way.region.extend(bytes),
-            (Insn::Var(k), None) => way.var = Some(k),
+        match s.insn {
+            Insn::Lit { at, len } => {
+                let at = usize::from(at);
+                let bytes = &code[at..at + usize::from(len)];
+                for &b in bytes {
+                    way.push(Some(b));
+                }
+            }
+            Insn::Class(_) => way.push(None),
+            Insn::Var(k) => way.var = Some(k),
             _ => {
                 way.exact = true; // end: nothing can follow
                 return Next::Stop;
