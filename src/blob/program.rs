@@ -324,9 +324,28 @@ impl Way {
             self.bytes[self.len] = b.unwrap_or(0);
             self.known |= u64::from(b.is_some()) << self.len;
         }
+        self.shift_last(b);
+        self.len += 1;
+    }
+
+    /// Shifts a byte into the last 8.
+    fn shift_last(&mut self, b: Option<u8>) {
         self.last = self.last >> 8 | u64::from(b.unwrap_or(0)) << 56;
         self.last_known = self.last_known >> 8 | if b.is_some() { 0xff << 56 } else { 0 };
-        self.len += 1;
+    }
+
+    /// Appends a literal: what the first bytes keep in one copy, the last
+    /// 8 byte by byte (a literal may be 320 bytes long).
+    fn push_literal(&mut self, bytes: &[u8]) {
+        if self.len < MAX_REGION {
+            let n = bytes.len().min(MAX_REGION - self.len);
+            self.bytes[self.len..self.len + n].copy_from_slice(&bytes[..n]);
+            self.known |= low_bits(self.len + n) & !low_bits(self.len);
+        }
+        for &b in &bytes[bytes.len().saturating_sub(8)..] {
+            self.shift_last(Some(b));
+        }
+        self.len += bytes.len();
     }
 
     /// The way's condition, or `None` when it constrains nothing.
@@ -477,9 +496,7 @@ impl Guard {
             Insn::Lit { at, len } => {
                 let at = usize::from(at);
                 let bytes = &code[at..at + usize::from(len)];
-                for &b in bytes {
-                    way.push(Some(b));
-                }
+                way.push_literal(bytes);
             }
             Insn::Class(_) => way.push(None),
             Insn::Var(k) => way.var = Some(k),
