@@ -238,21 +238,37 @@ pub fn load_profile(
 /// at all.
 pub fn ensure_fixtures(matrix: &Matrix) -> std::io::Result<()> {
     for dir in &matrix.fixtures.dirs {
-        std::fs::create_dir_all(dir)?;
+        std::fs::create_dir_all(dir).map_err(|e| fixture_error(Path::new(dir), e))?;
     }
     for path in &matrix.fixtures.files {
         let path = Path::new(path);
         if !path.exists() {
-            crate::report::write_atomic(path, b"sbcheck fixture\n")?;
+            crate::report::write_atomic(path, b"sbcheck fixture\n")
+                .map_err(|e| fixture_error(path, e))?;
         }
     }
     for path in &matrix.fixtures.programs {
-        ensure_program(Path::new(path))?;
+        ensure_program(Path::new(path)).map_err(|e| fixture_error(Path::new(path), e))?;
     }
     for (link, to) in &matrix.fixtures.links {
-        ensure_link(Path::new(link), Path::new(to))?;
+        ensure_link(Path::new(link), Path::new(to))
+            .map_err(|e| fixture_error(Path::new(link), e))?;
     }
     Ok(())
+}
+
+/// A fixture that cannot be made, named, with the likely fix: the matrix
+/// has macOS-layout fixtures under `/private`, which only root can create
+/// on Linux, and a fixture left by another user is not ours to rewrite.
+fn fixture_error(path: &Path, e: std::io::Error) -> std::io::Error {
+    let hint = if e.kind() != std::io::ErrorKind::PermissionDenied {
+        ""
+    } else if path.starts_with("/private") && !Path::new("/private/tmp").is_dir() {
+        " (run as root, or once: sudo mkdir -p -m 1777 /private/tmp)"
+    } else {
+        " (left by another user? remove it, or run as its owner)"
+    };
+    std::io::Error::new(e.kind(), format!("{}: {e}{hint}", path.display()))
 }
 
 /// A symbolic link fixture; a concurrent cell making the same link is fine.
