@@ -11,49 +11,18 @@
 
 #![cfg(all(target_os = "linux", target_arch = "x86_64"))]
 
+mod sandboxed;
+
+use sandboxed::{compile, reported, sandboxed, TIMEOUT};
 use sbcheck::apply::calls::{self, buf, SysResult, ThreadStack};
 use sbcheck::apply::linux::{Filter, Options, Supervisor};
 use sbcheck::apply::log::{Log, LogTarget};
-use sbcheck::apply::process::{self, Ending, Enforcer, ExitStatus, Spec};
-use sbcheck::blob::Profile;
+use sbcheck::apply::process::{self, Ending, ExitStatus};
 use std::ffi::{CStr, CString};
 use std::os::fd::RawFd;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-const TIMEOUT: Duration = Duration::from_secs(20);
-
-fn compile(src: &str) -> Profile {
-    let blob =
-        sbcheck::sbpl::compile(src, &Default::default()).unwrap_or_else(|e| panic!("{e}\n{src}"));
-    Profile::decode(&blob).unwrap()
-}
-
-/// Runs `body` in a child under `profile`; the ending and the supervisor's
-/// records.
-fn sandboxed<'p>(profile: &'p Profile, body: &dyn Fn() -> i32) -> (Ending, Supervisor<'p>) {
-    let filter = Filter::new();
-    let mut sup = Supervisor::new(profile, Options::default());
-    let ending = process::run(
-        Enforcer::Linux {
-            filter: &filter,
-            supervisor: &mut sup,
-        },
-        Spec::probe(TIMEOUT),
-        body,
-    )
-    .unwrap();
-    (ending, sup)
-}
-
-/// The result a body reported (errno, 0 = success).
-fn reported(ending: &Ending) -> i32 {
-    match ending {
-        Ending::Reported { result } => *result,
-        other => panic!("the child did not report: {other:?}"),
-    }
-}
 
 /// The result of [`calls::in_child`]: the child's exit code (its errno),
 /// or 1000 + the errno of the fork.

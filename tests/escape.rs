@@ -12,9 +12,12 @@
 
 #![cfg(all(target_os = "linux", target_arch = "x86_64"))]
 
+mod sandboxed;
+
+use sandboxed::{compile, reported, sandboxed, TIMEOUT};
 use sbcheck::apply::calls::{self, buf, SysResult, ThreadStack};
 use sbcheck::apply::linux::{Filter, Options, Supervisor};
-use sbcheck::apply::process::{self, Ending, Enforcer, ExitStatus, Spec};
+use sbcheck::apply::process::{self, Ending, ExitStatus};
 use sbcheck::apply::sys::Shared;
 use sbcheck::blob::Profile;
 use std::ffi::{CStr, CString};
@@ -24,38 +27,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::Duration;
 
-const TIMEOUT: Duration = Duration::from_secs(30);
 const RD: i32 = libc::O_RDONLY | libc::O_CLOEXEC;
 /// What a slot of [`Shared`] holds before the child writes it.
 const UNSET: u64 = u64::MAX;
-
-fn compile(src: &str) -> Profile {
-    let blob =
-        sbcheck::sbpl::compile(src, &Default::default()).unwrap_or_else(|e| panic!("{e}\n{src}"));
-    Profile::decode(&blob).unwrap()
-}
-
-fn sandboxed<'p>(profile: &'p Profile, body: &dyn Fn() -> i32) -> (Ending, Supervisor<'p>) {
-    let filter = Filter::new();
-    let mut sup = Supervisor::new(profile, Options::default());
-    let ending = process::run(
-        Enforcer::Linux {
-            filter: &filter,
-            supervisor: &mut sup,
-        },
-        Spec::probe(TIMEOUT),
-        body,
-    )
-    .unwrap();
-    (ending, sup)
-}
-
-fn reported(ending: &Ending) -> i32 {
-    match ending {
-        Ending::Reported { result } => *result,
-        other => panic!("the child did not report: {other:?}"),
-    }
-}
 
 fn errno_of(r: SysResult) -> i32 {
     match r {

@@ -193,20 +193,10 @@ fn hanging_probe_is_killed_at_the_timeout() {
 /// A child that crashes before reporting is reported as such.
 #[test]
 fn crashing_child_is_reported_with_its_signal() {
-    use sbcheck::apply::linux::{Filter, Options, Supervisor};
-    use sbcheck::apply::process::{run_supervised, Ending, ExitStatus};
-    let blob = sbcheck::sbpl::compile("(version 1)(allow default)", &Default::default()).unwrap();
-    let profile = sbcheck::blob::Profile::decode(&blob).unwrap();
-    let mut supervisor = Supervisor::new(&profile, Options::default());
+    use sbcheck::apply::process::{Ending, ExitStatus};
     // abort() is async-signal-safe: it raises SIGABRT.
     let body = || std::process::abort();
-    let ending = run_supervised(
-        &Filter::new(),
-        &mut supervisor,
-        std::time::Duration::from_secs(5),
-        &body,
-    )
-    .unwrap();
+    let ending = ending_of(&body);
     assert_eq!(
         ending,
         Ending::Died {
@@ -246,19 +236,9 @@ fn broken_sbpl_names_file_line_and_column() {
 /// never as a verdict.
 #[test]
 fn early_exit_is_reported_with_its_code() {
-    use sbcheck::apply::linux::{Filter, Options, Supervisor};
-    use sbcheck::apply::process::{run_supervised, Ending, ExitStatus};
-    let blob = sbcheck::sbpl::compile("(version 1)(allow default)", &Default::default()).unwrap();
-    let profile = sbcheck::blob::Profile::decode(&blob).unwrap();
-    let mut supervisor = Supervisor::new(&profile, Options::default());
+    use sbcheck::apply::process::{Ending, ExitStatus};
     let body = || sbcheck::apply::calls::exit_group(3);
-    let ending = run_supervised(
-        &Filter::new(),
-        &mut supervisor,
-        std::time::Duration::from_secs(5),
-        &body,
-    )
-    .unwrap();
+    let ending = ending_of(&body);
     assert_eq!(
         ending,
         Ending::Died {
@@ -374,11 +354,7 @@ fn seatbelt_backend_on_linux_fails_to_apply() {
 /// is reported as died with its status, never as a verdict.
 #[test]
 fn garbage_on_the_childs_output_is_not_a_verdict() {
-    use sbcheck::apply::linux::{Filter, Options, Supervisor};
-    use sbcheck::apply::process::{run_supervised, Ending, ExitStatus};
-    let blob = sbcheck::sbpl::compile("(version 1)(allow default)", &Default::default()).unwrap();
-    let profile = sbcheck::blob::Profile::decode(&blob).unwrap();
-    let mut supervisor = Supervisor::new(&profile, Options::default());
+    use sbcheck::apply::process::{Ending, ExitStatus};
     let body = || {
         let noise = b"sbcheck-child: result allow errno 0 (garbage from the probe)\n";
         for fd in [1, 2] {
@@ -386,17 +362,22 @@ fn garbage_on_the_childs_output_is_not_a_verdict() {
         }
         sbcheck::apply::calls::exit_group(0)
     };
-    let ending = run_supervised(
-        &Filter::new(),
-        &mut supervisor,
-        std::time::Duration::from_secs(5),
-        &body,
-    )
-    .unwrap();
+    let ending = ending_of(&body);
     assert_eq!(
         ending,
         Ending::Died {
             status: ExitStatus::Code(0)
         }
     );
+}
+
+/// How a child running `body` under `(allow default)` ended: what the
+/// harness makes of a child that never reports a verdict.
+fn ending_of(body: &dyn Fn() -> i32) -> sbcheck::apply::process::Ending {
+    use sbcheck::apply::linux::{Filter, Options, Supervisor};
+    let blob = sbcheck::sbpl::compile("(version 1)(allow default)", &Default::default()).unwrap();
+    let profile = sbcheck::blob::Profile::decode(&blob).unwrap();
+    let mut supervisor = Supervisor::new(&profile, Options::default());
+    let timeout = std::time::Duration::from_secs(5);
+    sbcheck::apply::process::run_supervised(&Filter::new(), &mut supervisor, timeout, body).unwrap()
 }

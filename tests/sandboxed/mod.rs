@@ -1,0 +1,43 @@
+//! What the enforcement and escape tests share: compiling a profile and
+//! running a body in a supervised child under it, on the real kernel.
+
+use sbcheck::apply::linux::{Filter, Options, Supervisor};
+use sbcheck::apply::process::{self, Ending, Enforcer, Spec};
+use sbcheck::blob::Profile;
+use std::time::Duration;
+
+/// A child that has not ended by then is killed and the test fails.
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The blob of an SBPL text, decoded; a profile that does not compile
+/// panics with the text, since it is the test's own.
+pub fn compile(src: &str) -> Profile {
+    let blob =
+        sbcheck::sbpl::compile(src, &Default::default()).unwrap_or_else(|e| panic!("{e}\n{src}"));
+    Profile::decode(&blob).unwrap()
+}
+
+/// Runs `body` in a child under `profile`; the ending and the supervisor's
+/// records.
+pub fn sandboxed<'p>(profile: &'p Profile, body: &dyn Fn() -> i32) -> (Ending, Supervisor<'p>) {
+    let filter = Filter::new();
+    let mut sup = Supervisor::new(profile, Options::default());
+    let ending = process::run(
+        Enforcer::Linux {
+            filter: &filter,
+            supervisor: &mut sup,
+        },
+        Spec::probe(TIMEOUT),
+        body,
+    )
+    .unwrap();
+    (ending, sup)
+}
+
+/// The result a body reported (errno, 0 = success).
+pub fn reported(ending: &Ending) -> i32 {
+    match ending {
+        Ending::Reported { result } => *result,
+        other => panic!("the child did not report: {other:?}"),
+    }
+}
