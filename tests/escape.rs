@@ -201,6 +201,70 @@ fn a_symlink_swapped_between_check_and_use_is_stopped() {
     );
 }
 
+/// The supervisor remembers the last directory it proved real, and for an
+/// absolute path in it lstats only the last component. Here the sandboxed
+/// process itself replaces that directory (`a/sub`) by a symlink between
+/// two opens of `a/sub/f`: to the denied `d/sub` (the open must be denied)
+/// and to the allowed `a/alt` (the open must read `a/alt/f`, not fail).
+/// The stale entry makes the supervisor's RESOLVE_NO_SYMLINKS open fail,
+/// and the call is decided again from a full walk.
+#[test]
+fn a_cached_directory_replaced_by_a_symlink_is_walked_again() {
+    let fx = Fixture::new();
+    std::fs::create_dir(fx.path("a/alt")).unwrap();
+    std::fs::write(fx.path("a/alt/f"), "content of alt\n").unwrap();
+    let profile = fx.profile();
+    let (f, sub, old) = (fx.c("a/sub/f"), fx.c("a/sub"), fx.c("a/old"));
+    let (denied, alt) = (fx.c("d/sub"), fx.c("a/alt"));
+    let out = Shared::new(4).unwrap();
+    // -errno, or whose content was read: 2 a/alt's, 1 d's, 0 a's.
+    let open = || -> i64 {
+        let fd = match calls::openat(libc::AT_FDCWD, &f, RD, 0) {
+            Ok(fd) => fd as RawFd,
+            Err(e) => return -i64::from(e),
+        };
+        let mut b = [0u8; 16];
+        let n = buf::read(fd, &mut b).unwrap_or(0) as usize;
+        let _ = calls::close(fd);
+        match &b[..n] {
+            c if c.starts_with(b"content of alt") => 2,
+            c if c.starts_with(b"content of d") => 1,
+            _ => 0,
+        }
+    };
+    let body = || -> i32 {
+        // The real directory: allowed, injected, remembered.
+        out.set(0, open() as u64);
+        // a/sub -> R/d/sub.
+        if calls::rename(&sub, &old).is_err() || calls::symlink(&denied, &sub).is_err() {
+            return 1;
+        }
+        out.set(1, open() as u64);
+        // Back to the real directory, remembered again.
+        if calls::unlink(&sub).is_err() || calls::rename(&old, &sub).is_err() {
+            return 2;
+        }
+        out.set(2, open() as u64);
+        // a/sub -> R/a/alt.
+        if calls::rename(&sub, &old).is_err() || calls::symlink(&alt, &sub).is_err() {
+            return 3;
+        }
+        out.set(3, open() as u64);
+        0
+    };
+    let (ending, sup) = sandboxed(&profile, &body);
+    assert_eq!(reported(&ending), 0, "a rename or symlink failed");
+    let got: Vec<i64> = (0..4).map(|i| out.get(i) as i64).collect();
+    assert_eq!(got, [0, -i64::from(libc::EPERM), 0, 2]);
+    let denied_at = fx.path("d/sub/f").display().to_string();
+    assert!(
+        sup.intercepts
+            .iter()
+            .any(|i| i.verdict == sbcheck::eval::Verdict::Deny && i.resolved == denied_at),
+        "the denial names the symlink's target"
+    );
+}
+
 /// Relative paths from a dirfd or the cwd, `..` and `..` after a symlinked
 /// directory all resolve as the kernel resolves them before matching.
 #[test]

@@ -86,6 +86,9 @@ pub struct Supervisor<'p> {
     /// The zygote forking the probes of a `sbcheck run`, whose own forks
     /// pass unjudged (see [`super::zygote`]).
     zygote: Option<i32>,
+    /// The last directory proven real, for injected opens only (see
+    /// `judge_open`).
+    dirs: resolve::DirCache,
 }
 
 /// What to answer.
@@ -106,6 +109,9 @@ struct OpenPlan {
     /// The process's umask, for opens that may create.
     umask: Option<u32>,
     magic: bool,
+    /// The fd, when the supervisor had to open it before answering (a
+    /// verdict from a cached resolution holds only if this open succeeds).
+    opened: Option<std::os::fd::OwnedFd>,
 }
 
 /// A call the profile was asked about.
@@ -190,6 +196,7 @@ impl<'p> Supervisor<'p> {
             no_injection,
             no_injection_at_start: no_injection,
             zygote: None,
+            dirs: resolve::DirCache::default(),
         }
     }
 
@@ -643,18 +650,20 @@ mod engine {
                         false,
                     )
                 }
-                Plan::Open(open) => match open_for(&open) {
-                    Ok(fd) => {
-                        let cloexec = open.flags & libc::O_CLOEXEC != 0;
-                        match notify::send_fd(listener, id, &fd, cloexec) {
-                            Ok(_) => (true, 0, true),
-                            Err(libc::ENOENT) => (false, 0, true),
-                            Err(e) => (notify::send_error(listener, id, e).is_ok(), e, true),
+                Plan::Open(mut open) => {
+                    match open.opened.take().map_or_else(|| open_for(&open), Ok) {
+                        Ok(fd) => {
+                            let cloexec = open.flags & libc::O_CLOEXEC != 0;
+                            match notify::send_fd(listener, id, &fd, cloexec) {
+                                Ok(_) => (true, 0, true),
+                                Err(libc::ENOENT) => (false, 0, true),
+                                Err(e) => (notify::send_error(listener, id, e).is_ok(), e, true),
+                            }
                         }
+                        // The checked path itself fails: so would the call.
+                        Err(e) => (notify::send_error(listener, id, e).is_ok(), e, true),
                     }
-                    // The checked path itself fails: so would the call.
-                    Err(e) => (notify::send_error(listener, id, e).is_ok(), e, true),
-                },
+                }
             }
         }
 
@@ -723,9 +732,16 @@ mod engine {
             }
         }
 
-        #[allow(clippy::too_many_arguments)]
+        /// An open. A plain one (no create, truncate or tmpfile: nothing
+        /// happens before the answer that a wrong verdict would leave
+        /// behind) first tries the cached directory (one lstat instead of
+        /// one per component); that verdict stands only if it is an
+        /// injected open that the supervisor's RESOLVE_NO_SYMLINKS open
+        /// carries out (see `resolve::resolve_cached`). Anything else (a
+        /// denial, an errno, CONTINUE, a failed open: perhaps a directory
+        /// replaced by a symlink) is decided again from a full walk.
         fn judge_open(
-            &self,
+            &mut self,
             name: &'static str,
             pid: i32,
             args: &[u64; 6],
@@ -739,16 +755,52 @@ mod engine {
             if raw.is_empty() {
                 return Err(libc::ENOENT);
             }
-            let resolved = resolve::resolve_sandboxed(&Request {
+            let req = Request {
                 pid,
                 base: base(dirfd, args),
                 path: &raw,
                 follow_last: !syscalls::open_nofollow(flags),
-            })?;
+            };
+            let side_effects = (libc::O_CREAT | libc::O_TRUNC | libc::O_TMPFILE) as u64;
+            if flags & side_effects == 0 {
+                if let Some(resolved) = resolve::resolve_cached(&req, &self.dirs) {
+                    let mut j =
+                        self.judge_resolved(name, pid, &raw, openat2, (flags, mode), resolved);
+                    if let Plan::Open(open) = &mut j.plan {
+                        if let Ok(fd) = open_for(open) {
+                            open.opened = Some(fd);
+                            return Ok(j);
+                        }
+                        // Perhaps stale: the full walk below refills it.
+                        self.dirs.clear();
+                    }
+                }
+            }
+            let resolved = resolve::resolve_sandboxed_caching(&req, &mut self.dirs)?;
+            let j = self.judge_resolved(name, pid, &raw, openat2, (flags, mode), resolved);
+            // A cached attempt pays only where it ends in an injected open:
+            // after any other answer (a profile whose verdict ignores the
+            // path, injection off, a denial) the next open would walk twice.
+            if !matches!(j.plan, Plan::Open(_)) {
+                self.dirs.clear();
+            }
+            Ok(j)
+        }
+
+        /// The verdict and answer for an open of `raw`, resolved.
+        fn judge_resolved(
+            &self,
+            name: &'static str,
+            pid: i32,
+            raw: &[u8],
+            openat2: bool,
+            (flags, mode): (u64, u64),
+            resolved: resolve::Resolved,
+        ) -> Judgement {
             // As on macOS, the lookup fails before any check: a missing
             // file is ENOENT, not a denial.
             if !resolved.exists() && !syscalls::open_creates(flags) {
-                return Err(libc::ENOENT);
+                return Judgement::plain(Plan::Fail(libc::ENOENT));
             }
             let ops = syscalls::open_operations(flags, resolved.exists());
             let matched = self.matched(&resolved.path, pid);
@@ -765,7 +817,7 @@ mod engine {
                     )
                 })
                 .collect();
-            let checked = self.check(name, &raw, matched.display().to_string(), &checks);
+            let checked = self.check(name, raw, matched.display().to_string(), &checks);
             let creates = syscalls::open_creates(flags);
             let needs_fd = openat2 || creates || argument_dependent(&checked.decisions);
             // Where the supervisor cannot open the file for the process:
@@ -783,7 +835,7 @@ mod engine {
             } else {
                 Plan::Continue
             };
-            Ok(self.plan(checked, |_| {
+            self.plan(checked, |_| {
                 if !needs_fd {
                     return Plan::Continue;
                 }
@@ -807,10 +859,11 @@ mod engine {
                         mode: mode as u32 & 0o7777,
                         umask,
                         magic: resolved.magic,
+                        opened: None,
                     }),
                     Err(_) => Plan::Fail(libc::EINVAL),
                 }
-            }))
+            })
         }
 
         #[allow(clippy::too_many_arguments)]

@@ -16,7 +16,7 @@
 //! run predicts macOS verdicts.
 
 use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 /// Kernel's limit on symlinks followed in one lookup (ELOOP past it).
@@ -73,7 +73,7 @@ impl Resolved {
 /// dirfd that is not a directory: ENOTDIR, a symlink loop: ELOOP, a cwd
 /// that was removed: ENOENT).
 pub fn resolve(req: &Request<'_>) -> Result<Resolved, i32> {
-    walk(req, None)
+    walk(req, false, None)
 }
 
 /// As [`resolve`], for the sandboxed process: whatever of this process's
@@ -82,10 +82,85 @@ pub fn resolve(req: &Request<'_>) -> Result<Resolved, i32> {
 /// the profile says: a same-user process could otherwise write the
 /// supervisor's memory or reopen its pipes and sockets.
 pub fn resolve_sandboxed(req: &Request<'_>) -> Result<Resolved, i32> {
-    walk(req, Some(std::process::id() as i32))
+    walk(req, true, None)
 }
 
-fn walk(req: &Request<'_>, guard: Option<i32>) -> Result<Resolved, i32> {
+/// As [`resolve_sandboxed`], remembering in `cache` the parent directory
+/// of an absolute path whose every directory component was lstat'ed as a
+/// real directory (no symlink followed, no `..`, nothing under `/proc`).
+pub fn resolve_sandboxed_caching(req: &Request<'_>, cache: &mut DirCache) -> Result<Resolved, i32> {
+    walk(req, true, Some(cache))
+}
+
+/// One directory proven a real directory reached through real directories
+/// (no symlink anywhere on its path) when it was last walked: opens of the
+/// files in it skip the lstat of every component but the last. Never
+/// trusted on its own: see [`resolve_cached`].
+#[derive(Debug, Default, Clone)]
+pub struct DirCache {
+    dir: Option<Vec<u8>>,
+}
+
+impl DirCache {
+    /// Forgets the directory (a stale entry was met).
+    pub fn clear(&mut self) {
+        self.dir = None;
+    }
+}
+
+/// The fast path of a resolution, or `None` where it does not apply: an
+/// absolute path of plain components (no `.`, `..` or trailing slash)
+/// whose parent is the cached directory, with only the last component
+/// lstat'ed, and only when that is a file, directory or special file (a
+/// symlink or a missing name takes the full walk).
+///
+/// SOUND ONLY when the caller then opens exactly the returned path with
+/// RESOLVE_NO_SYMLINKS and keeps the verdict only if that open succeeds:
+/// such an open fails (ELOOP, ENOENT, ENOTDIR) if any component of the
+/// path is no longer a real directory, and when it succeeds the file it
+/// opened is the one a full walk would have named at that moment (a
+/// symlink-free absolute path without `..` resolves to itself). Any other
+/// outcome (a denial, an errno, CONTINUE) must be decided again from
+/// [`resolve_sandboxed_caching`]. Relative paths are never cached: their
+/// base (the cwd or a dirfd, read through `/proc/PID`) can change between
+/// two calls without any symlink on the way.
+pub fn resolve_cached(req: &Request<'_>, cache: &DirCache) -> Option<Resolved> {
+    let dir = cache.dir.as_deref()?;
+    let path = req.path;
+    if path.first() != Some(&b'/') || path.ends_with(b"/") {
+        return None;
+    }
+    let cut = path.iter().rposition(|&b| b == b'/')?;
+    let (parent, name) = (&path[..cut], &path[cut + 1..]);
+    if name == b"." || name == b".." {
+        return None;
+    }
+    // The cached directory holds no `.` or `..`, so equal components
+    // mean `parent` has none either.
+    if !components(parent).eq(components(dir)) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(dir.len() + 1 + name.len());
+    out.extend_from_slice(dir);
+    push(&mut out, name);
+    let (last, mode) = lstat(&mut out).ok()?;
+    if last == Last::Symlink {
+        return None;
+    }
+    Some(Resolved {
+        path: PathBuf::from(std::ffi::OsString::from_vec(out)),
+        last,
+        mode: Some(mode),
+        magic: false,
+    })
+}
+
+/// The non-empty components of `path`.
+fn components(path: &[u8]) -> impl Iterator<Item = &[u8]> + '_ {
+    path.split(|&b| b == b'/').filter(|c| !c.is_empty())
+}
+
+fn walk(req: &Request<'_>, guard: bool, cache: Option<&mut DirCache>) -> Result<Resolved, i32> {
     let mut w = Walk::new(req.pid);
     w.guard = guard;
     if req.path.first() != Some(&b'/') {
@@ -108,6 +183,9 @@ fn walk(req: &Request<'_>, guard: Option<i32>) -> Result<Resolved, i32> {
     w.run(req.path, follow)?;
     if w.guarded(&w.out) {
         return Err(libc::EPERM);
+    }
+    if let Some(cache) = cache {
+        w.remember(req.path, cache);
     }
     Ok(Resolved {
         path: PathBuf::from(OsStr::from_bytes(&w.out)),
@@ -138,8 +216,12 @@ struct Walk {
     /// `st_mode` of `out` when its last lstat was of `out` as it is now.
     mode: Option<u32>,
     magic: bool,
-    /// A process whose `/proc/PID` entries are refused.
-    guard: Option<i32>,
+    /// Whether this (the supervising) process's `/proc/PID` entries are
+    /// refused.
+    guard: bool,
+    /// No symlink was followed and no `..` applied: `out`'s directories
+    /// were all lstat'ed as real directories (see [`DirCache`]).
+    clean: bool,
 }
 
 impl Walk {
@@ -151,16 +233,33 @@ impl Walk {
             last: Last::Dir,
             mode: None,
             magic: false,
-            guard: None,
+            guard: false,
+            clean: true,
         }
+    }
+
+    /// Caches `out`'s parent after a clean walk of the absolute `path`
+    /// that found the last component (below a missing one, nothing was
+    /// proven). `/proc` is left out: its entries come and go with
+    /// processes and hold magic links.
+    fn remember(&self, path: &[u8], cache: &mut DirCache) {
+        if !self.clean || self.magic || self.last == Last::Missing || path.first() != Some(&b'/') {
+            return;
+        }
+        let mut dir = self.out.clone();
+        pop(&mut dir);
+        if dir == b"/proc" || dir.starts_with(b"/proc/") {
+            return;
+        }
+        cache.dir = Some(dir);
     }
 
     /// Whether `path` is under `/proc/N` of the guarded process (N any of
     /// its thread ids).
     fn guarded(&self, path: &[u8]) -> bool {
-        let Some(guard) = self.guard else {
+        if !self.guard {
             return false;
-        };
+        }
         let Some(rest) = path.strip_prefix(b"/proc/") else {
             return false;
         };
@@ -168,7 +267,10 @@ impl Walk {
         std::str::from_utf8(n)
             .ok()
             .and_then(|n| n.parse::<i32>().ok())
-            .is_some_and(|n| tgid_of(n) == guard)
+            // Asked only here, for a `/proc` path: getpid is a syscall
+            // (glibc caches no pid), and the pid cannot be kept (a fork
+            // would make it stale).
+            .is_some_and(|n| tgid_of(n) == std::process::id() as i32)
     }
 
     /// Walks `path` from `self.out`, following symlinks as it goes.
@@ -185,6 +287,7 @@ impl Walk {
             match name.as_slice() {
                 b"" | b"." => continue,
                 b".." => {
+                    self.clean = false;
                     pop(&mut self.out);
                     self.last = Last::Dir;
                     self.mode = None;
@@ -239,6 +342,7 @@ impl Walk {
 
     /// Replaces the symlink at the end of `out` by its target.
     fn follow(&mut self, todo: &mut Vec<Vec<u8>>) -> Result<(), i32> {
+        self.clean = false;
         let target = readlink(&mut self.out).ok_or(libc::ENOENT)?;
         if is_magic(&self.out) {
             if self.guarded(&self.out) {
@@ -541,6 +645,55 @@ mod tests {
         assert!(is_magic(b"/proc/1/cwd"));
         assert!(!is_magic(b"/proc/1/status"));
         assert!(!is_magic(b"/proc/self/fd/1"));
+    }
+
+    #[test]
+    fn the_directory_cache_serves_plain_absolute_paths_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        std::fs::create_dir_all(root.join("d/e")).unwrap();
+        std::fs::write(root.join("d/f"), b"x").unwrap();
+        symlink(root.join("d"), root.join("l")).unwrap();
+        fn req(p: &str) -> Request<'_> {
+            Request {
+                pid: me(),
+                base: Base::Cwd,
+                path: p.as_bytes(),
+                follow_last: true,
+            }
+        }
+        let r = root.display();
+        let mut cache = DirCache::default();
+        // Through a symlink nothing is proven.
+        resolve_sandboxed_caching(&req(&format!("{r}/l/f")), &mut cache).unwrap();
+        assert_eq!(cache.dir, None);
+        resolve_sandboxed_caching(&req(&format!("{r}/d/f")), &mut cache).unwrap();
+        assert_eq!(
+            cache.dir.as_deref(),
+            Some(root.join("d").as_os_str().as_bytes())
+        );
+        let cached = |p: &str| resolve_cached(&req(p), &cache).map(|r| (r.path, r.last));
+        assert_eq!(cached(&format!("{r}//d/./f")), None);
+        assert_eq!(
+            cached(&format!("{r}/d/f")),
+            Some((root.join("d/f"), Last::File))
+        );
+        assert_eq!(
+            cached(&format!("{r}//d//e")),
+            Some((root.join("d/e"), Last::Dir))
+        );
+        // Missing, `..`, a trailing slash, another directory, relative.
+        for p in ["d/nope", "d/..", "d/e/", "l/f", "d/e/x"] {
+            assert_eq!(cached(&format!("{r}/{p}")), None, "{p}");
+        }
+        assert_eq!(cached("f"), None);
+        // Nothing under /proc is remembered.
+        resolve_sandboxed_caching(&req("/proc/sys/kernel/ostype"), &mut cache).unwrap();
+        resolve_sandboxed_caching(&req("/proc/cpuinfo"), &mut cache).unwrap();
+        assert_eq!(
+            cache.dir.as_deref(),
+            Some(root.join("d").as_os_str().as_bytes())
+        );
     }
 
     #[test]
