@@ -1771,3 +1771,49 @@ fn missing_targets_fail_before_any_check() {
     assert_eq!(reported(&ending), libc::ENOENT);
     assert!(sup.intercepts.is_empty());
 }
+
+/// An injected fd carries the flags the process asked for and none the
+/// supervisor added: no O_NONBLOCK on a file (it is dropped again) or a
+/// directory (opened without it), O_NONBLOCK kept where asked.
+#[test]
+fn injected_fds_carry_the_callers_flags() {
+    let dir = tempfile::Builder::new()
+        .prefix("sbcheck-flags")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    std::fs::create_dir(root.join("d")).unwrap();
+    std::fs::write(root.join("f"), "x").unwrap();
+    let profile = compile(&format!(
+        "(version 1)(deny default)(allow file-read* (subpath \"{}\"))",
+        root.display()
+    ));
+    let (f, d) = (c(root.join("f")), c(root.join("d")));
+    const RD: i32 = libc::O_RDONLY | libc::O_CLOEXEC;
+    let cases = [
+        (&f, RD, false),
+        (&d, RD, false),
+        (&f, RD | libc::O_NONBLOCK, true),
+        (&d, RD | libc::O_NONBLOCK, true),
+    ];
+    // Bit i set: case i has the wrong O_NONBLOCK; -errno: an open failed.
+    let body = || -> i32 {
+        let mut wrong = 0;
+        for (i, (path, flags, nonblock)) in cases.iter().enumerate() {
+            let fd = match calls::openat(libc::AT_FDCWD, path, *flags, 0) {
+                Ok(fd) => fd as RawFd,
+                Err(e) => return -e,
+            };
+            // SAFETY: F_GETFL on an fd this child owns; a plain syscall.
+            let got = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+            let _ = calls::close(fd);
+            if (got & libc::O_NONBLOCK != 0) != *nonblock {
+                wrong |= 1 << i;
+            }
+        }
+        wrong
+    };
+    let (ending, sup) = sandboxed(&profile, &body);
+    assert_eq!(reported(&ending), 0);
+    assert_eq!(sup.stats.injected, 4, "{:?}", sup.stats);
+}

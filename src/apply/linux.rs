@@ -109,6 +109,8 @@ struct OpenPlan {
     /// The process's umask, for opens that may create.
     umask: Option<u32>,
     magic: bool,
+    /// The resolution found a directory (see `open_for`).
+    dir: bool,
     /// The fd, when the supervisor had to open it before answering (a
     /// verdict from a cached resolution holds only if this open succeeds).
     opened: Option<std::os::fd::OwnedFd>,
@@ -275,11 +277,23 @@ impl<'p> Supervisor<'p> {
             .position(|d| d.verdict() != Some(Verdict::Allow));
         Checked {
             syscall,
-            requested: String::from_utf8_lossy(requested).into_owned(),
+            requested: if self.keeps_text() {
+                String::from_utf8_lossy(requested).into_owned()
+            } else {
+                String::new()
+            },
             target,
             decisions,
             denied,
         }
+    }
+
+    /// Whether a check's text (the path as requested and as matched) is
+    /// read by anyone: the trace when recording, the log when on. Without
+    /// them it is not formatted at all (a third of the supervisor's own
+    /// work per open went into formatting and allocating it).
+    fn keeps_text(&self) -> bool {
+        self.record || self.log.is_on()
     }
 
     /// The plan for a denial: the errno and signal the deciding terminal's
@@ -817,7 +831,12 @@ mod engine {
                     )
                 })
                 .collect();
-            let checked = self.check(name, raw, matched.display().to_string(), &checks);
+            let target = if self.keeps_text() {
+                matched.display().to_string()
+            } else {
+                String::new()
+            };
+            let checked = self.check(name, raw, target, &checks);
             let creates = syscalls::open_creates(flags);
             let needs_fd = openat2 || creates || argument_dependent(&checked.decisions);
             // Where the supervisor cannot open the file for the process:
@@ -859,6 +878,7 @@ mod engine {
                         mode: mode as u32 & 0o7777,
                         umask,
                         magic: resolved.magic,
+                        dir: resolved.last == resolve::Last::Dir,
                         opened: None,
                     }),
                     Err(_) => Plan::Fail(libc::EINVAL),
@@ -1273,7 +1293,33 @@ mod engine {
     /// when the process did not ask for it), following no symlink (the path
     /// is resolved already, so a symlink swapped in since is refused), and
     /// creating with the process's umask.
+    ///
+    /// A directory is opened without O_NONBLOCK (and so without the fcntl
+    /// that drops it) but with O_DIRECTORY: should anything else have
+    /// replaced it since the lstat, that open fails with ENOTDIR and the
+    /// cautious one runs. A regular file keeps O_NONBLOCK: no open flag
+    /// refuses a FIFO or a device renamed over it after the lstat, and
+    /// opening one of those blocking would stall the supervisor (and every
+    /// process it answers) until a peer shows up, perhaps forever.
     fn open_for(plan: &OpenPlan) -> Result<OwnedFd, i32> {
+        let creates = plan.flags & (libc::O_CREAT | libc::O_TMPFILE) != 0;
+        if plan.dir && !plan.magic && !creates && plan.flags & libc::O_NONBLOCK == 0 {
+            match open_how(plan, libc::O_DIRECTORY) {
+                Err(libc::ENOTDIR) => {}
+                r => return r,
+            }
+        }
+        let fd = open_how(plan, libc::O_NONBLOCK)?;
+        if plan.flags & (libc::O_NONBLOCK | libc::O_PATH) == 0 {
+            let keep = plan.flags & (libc::O_APPEND | libc::O_DIRECT | libc::O_NOATIME);
+            // SAFETY: F_SETFL takes an integer.
+            unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, keep) };
+        }
+        Ok(fd)
+    }
+
+    /// The supervisor's openat2 of `plan`, with `extra` flags.
+    fn open_how(plan: &OpenPlan, extra: i32) -> Result<OwnedFd, i32> {
         let known = libc::O_ACCMODE
             | libc::O_CREAT
             | libc::O_EXCL
@@ -1290,7 +1336,7 @@ mod engine {
             | libc::O_PATH
             | libc::O_TMPFILE
             | libc::O_LARGEFILE;
-        let flags = (plan.flags & known) | libc::O_CLOEXEC | libc::O_NOCTTY | libc::O_NONBLOCK;
+        let flags = (plan.flags & known) | libc::O_CLOEXEC | libc::O_NOCTTY | extra;
         // struct open_how { flags, mode, resolve }.
         let how: [u64; 3] = [
             flags as u64,
@@ -1324,16 +1370,10 @@ mod engine {
                 Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
             }
         };
-        let fd = match plan.umask {
-            Some(umask) => with_umask(umask, open)?,
-            None => open()?,
-        };
-        if plan.flags & (libc::O_NONBLOCK | libc::O_PATH) == 0 {
-            let keep = plan.flags & (libc::O_APPEND | libc::O_DIRECT | libc::O_NOATIME);
-            // SAFETY: F_SETFL takes an integer.
-            unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, keep) };
+        match plan.umask {
+            Some(umask) => with_umask(umask, open),
+            None => open(),
         }
-        Ok(fd)
     }
 
     thread_local! {

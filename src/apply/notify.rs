@@ -185,15 +185,21 @@ pub enum StringError {
 }
 
 /// Reads a NUL-terminated string of at most PATH_MAX bytes, page by page so
-/// a string ending just before an unmapped page is still read.
+/// a string ending just before an unmapped page is still read. The first
+/// read asks for at most `FIRST` bytes: most paths are short, and copying
+/// the rest of the page each time cost more than the rare second read.
 pub fn read_c_string(pid: i32, addr: u64) -> Result<Vec<u8>, StringError> {
     const PAGE: u64 = 4096;
+    const FIRST: usize = 256;
     let max = libc::PATH_MAX as usize;
     let mut out = Vec::new();
     let mut at = addr;
     let mut buf = [0u8; PAGE as usize];
     while out.len() < max {
-        let chunk = ((PAGE - at % PAGE) as usize).min(max - out.len());
+        let mut chunk = ((PAGE - at % PAGE) as usize).min(max - out.len());
+        if out.is_empty() {
+            chunk = chunk.min(FIRST);
+        }
         let n = read_into(pid, at, &mut buf[..chunk]);
         if n == 0 {
             return Err(StringError::Fault);
@@ -221,6 +227,10 @@ mod tests {
             Ok(b"/tmp/some/path".to_vec())
         );
         assert_eq!(read_c_string(me, 8), Err(StringError::Fault));
+        // Longer than the first read, ending in a later one.
+        let mut mid = vec![b'b'; 700];
+        mid.push(0);
+        assert_eq!(read_c_string(me, mid.as_ptr() as u64), Ok(vec![b'b'; 700]));
         let long = vec![b'a'; 5000];
         assert_eq!(
             read_c_string(me, long.as_ptr() as u64),
