@@ -28,7 +28,7 @@ use crate::blob::{action, Profile};
 use crate::eval::{evaluate, explain, Args, Branch, Decision, Verdict};
 use crate::vocab::{filter, OpId, Vocab};
 use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 /// One intercepted syscall and what the supervisor decided.
@@ -871,7 +871,8 @@ mod engine {
                 } else {
                     None
                 };
-                match CString::new(resolved.path.as_os_str().as_bytes()) {
+                // The resolved path's own buffer becomes the C string.
+                match CString::new(resolved.path.into_os_string().into_vec()) {
                     Ok(path) => Plan::Open(OpenPlan {
                         path,
                         flags: flags as i32,
