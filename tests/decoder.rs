@@ -2,6 +2,9 @@
 //! regexes, bitmaps, modifiers, evaluation with integers and variables, the
 //! command line, and typed errors for damaged input.
 
+mod ios_values;
+
+use ios_values::{all_values, sample};
 use sbcheck::blob::pattern::{forms, FormKind, Match};
 use sbcheck::blob::program::{Connector, Insn};
 use sbcheck::blob::{
@@ -267,67 +270,6 @@ fn pattern_opcode_statistics() {
     }
 }
 
-/// Values for the variables of the iOS profiles (the UUID one is long
-/// enough for every use).
-const VARS: &[(&str, &[u8])] = &[
-    ("HOME", b"/private/var/mobile"),
-    ("FRONT_USER_HOME", b"/private/var/mobile"),
-    ("ANY_USER_HOME", b"/private/var/mobile"),
-    ("ANY_USER_HOME", b"/private/var/Users/bob"),
-    ("ANY_UUID", b"01234567-89AB-CDEF-0123-456789ABCDEF"),
-    ("ENTITLEMENT:com.apple.trial.client", b"trial"),
-    (
-        "ENTITLEMENT:com.apple.security.exception.iokit-user-client-class",
-        b"IOClass",
-    ),
-    (
-        "ENTITLEMENT:com.apple.security.iokit-user-client-class",
-        b"IOClass",
-    ),
-];
-
-fn indexed_vars(p: &Profile) -> Vec<(u8, &'static [u8])> {
-    VARS.iter()
-        .filter_map(|(n, v)| {
-            let k = p.global_vars.iter().position(|g| g.name == *n)?;
-            Some((k as u8, *v))
-        })
-        .collect()
-}
-
-/// A string that satisfies a path of atoms, built from its text (classes
-/// take their first printable member).
-fn sample(path: &[sbcheck::blob::pattern::Atom], vars: &[(u8, &[u8])], variant: usize) -> Vec<u8> {
-    use sbcheck::blob::pattern::Atom;
-    let mut s = Vec::new();
-    for a in path {
-        match a {
-            Atom::Lit(b) => s.extend_from_slice(b),
-            Atom::Var(k) => {
-                let values: Vec<&[u8]> = vars
-                    .iter()
-                    .filter(|(v, _)| v == k)
-                    .map(|(_, x)| *x)
-                    .collect();
-                s.extend_from_slice(values[variant % values.len()]);
-            }
-            Atom::Class(set) | Atom::Star(set) => {
-                let c = (0x20u8..0x7f).find(|&c| set.contains(c)).unwrap_or(b'a');
-                let n = if matches!(a, Atom::Star(_)) {
-                    variant % 3
-                } else {
-                    1
-                };
-                s.extend(std::iter::repeat(c).take(n));
-            }
-            Atom::SkipTo(c) => s.extend_from_slice(&[b'x', b'y', *c]),
-            Atom::Search(c) => s.extend_from_slice(&[b'q', *c, b'z', *c]),
-            Atom::End => {}
-        }
-    }
-    s
-}
-
 /// The matcher and the rendered forms agree: on strings built from every
 /// accepting path and on near misses around them, a program matches exactly
 /// when one of its forms does. Every literal path the program names matches.
@@ -335,7 +277,7 @@ fn sample(path: &[sbcheck::blob::pattern::Atom], vars: &[(u8, &[u8])], variant: 
 fn pattern_matcher_agrees_with_rendered_forms() {
     for rel in ["ios-17/platform_profile.bin", "ios-26/platform_profile.bin"] {
         let p = load(rel);
-        let vars = indexed_vars(&p);
+        let vars = all_values(&p);
         let (mut checked, mut failures) = (0, Vec::new());
         for item in &p.patterns {
             let forms = forms(&item.program).unwrap();

@@ -8,7 +8,10 @@
 //! guard does its job: it rejects most non-matching strings, and all but
 //! the matching pattern of the longest walk known.
 
-use sbcheck::blob::pattern::{forms, Atom, Match, Program};
+mod ios_values;
+
+use ios_values::{all_values, sample, Values};
+use sbcheck::blob::pattern::{forms, Match, Program};
 use sbcheck::blob::{FilterArg, Profile};
 use sbcheck::eval::{evaluate_with, Args};
 use std::path::PathBuf;
@@ -19,40 +22,6 @@ fn load(rel: &str) -> Profile {
         .join(rel);
     let bytes = std::fs::read(&path).unwrap();
     Profile::decode(&bytes).unwrap_or_else(|e| panic!("{rel}: {e}"))
-}
-
-/// Values for the iOS profiles' variables; a name may repeat (several
-/// values). The first value of each name is the "given once" value.
-const VALUES: &[(&str, &[u8])] = &[
-    ("HOME", b"/private/var/mobile"),
-    ("HOME", b"/var/root"),
-    ("FRONT_USER_HOME", b"/private/var/mobile"),
-    ("ANY_USER_HOME", b"/private/var/mobile"),
-    ("ANY_USER_HOME", b"/private/var/Users/bob"),
-    ("ANY_UUID", b"01234567-89AB-CDEF-0123-456789ABCDEF"),
-    ("ENTITLEMENT:com.apple.trial.client", b"trial"),
-    (
-        "ENTITLEMENT:com.apple.security.exception.iokit-user-client-class",
-        b"IOClass",
-    ),
-    (
-        "ENTITLEMENT:com.apple.security.iokit-user-client-class",
-        b"IOClass",
-    ),
-];
-
-/// Values of variables by index in the profile's table.
-type Values = Vec<(u8, &'static [u8])>;
-
-/// Every value of every variable the profile has, by index.
-fn all_values(p: &Profile) -> Values {
-    VALUES
-        .iter()
-        .filter_map(|(n, v)| {
-            let k = p.global_vars.iter().position(|g| g.name == *n)?;
-            Some((k as u8, *v))
-        })
-        .collect()
 }
 
 /// The variable settings checked: (what, values by index).
@@ -75,38 +44,6 @@ fn settings(p: &Profile) -> Vec<(&'static str, Values)> {
         ("given in part", part),
         ("not given", Vec::new()),
     ]
-}
-
-/// A string that satisfies a path of atoms (classes take their first
-/// printable member; `variant` picks variable values and star counts).
-fn sample(path: &[Atom], values: &[(u8, &[u8])], variant: usize) -> Vec<u8> {
-    let mut s = Vec::new();
-    for a in path {
-        match a {
-            Atom::Lit(b) => s.extend_from_slice(b),
-            Atom::Var(k) => {
-                let vs: Vec<&[u8]> = values
-                    .iter()
-                    .filter(|(v, _)| v == k)
-                    .map(|(_, x)| *x)
-                    .collect();
-                s.extend_from_slice(vs.get(variant % vs.len().max(1)).unwrap_or(&&b"/v"[..]));
-            }
-            Atom::Class(set) | Atom::Star(set) => {
-                let c = (0x20u8..0x7f).find(|&c| set.contains(c)).unwrap_or(b'a');
-                let n = if matches!(a, Atom::Star(_)) {
-                    variant % 3
-                } else {
-                    1
-                };
-                s.extend(std::iter::repeat(c).take(n));
-            }
-            Atom::SkipTo(c) => s.extend_from_slice(&[b'x', b'y', *c]),
-            Atom::Search(c) => s.extend_from_slice(&[b'q', *c, b'z', *c]),
-            Atom::End => {}
-        }
-    }
-    s
 }
 
 /// An item's own strings: each accepting path, every truncation of it,
