@@ -127,22 +127,10 @@ fn zygote_main(
         }
     }
     while let Some(index) = read_command(commands) {
-        // SAFETY: clone without a new stack behaves as fork: the child gets
-        // a copy of this address space and continues here with 0.
-        let pid = unsafe {
-            libc::syscall(
-                libc::SYS_clone,
-                (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong,
-                0usize,
-                0usize,
-                0usize,
-                0usize,
-            )
-        };
-        match pid {
-            0 => probe_main((commands, report), parent, index as usize, body),
-            p if p < 0 => send(report, MSG_SPAWN_FAILED, 0, errno()),
-            p => send(report, MSG_SPAWNED, p as i32, 0),
+        match super::calls::clone_process(libc::CLONE_PARENT) {
+            Ok(0) => probe_main((commands, report), parent, index as usize, body),
+            Ok(pid) => send(report, MSG_SPAWNED, pid as i32, 0),
+            Err(e) => send(report, MSG_SPAWN_FAILED, 0, e),
         }
     }
     exit_now(0)
