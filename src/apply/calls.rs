@@ -597,16 +597,19 @@ pub fn removexattrat(dirfd: RawFd, path: &CStr, at_flags: i32, name: &CStr) -> S
     }
 }
 
+/// `EINVAL` unless `path` ends in NUL, so the kernel's read of a path
+/// another thread may be rewriting stops inside it.
+fn nul_terminated(path: &[std::sync::atomic::AtomicU8]) -> Result<(), i32> {
+    match path.last() {
+        Some(b) if b.load(std::sync::atomic::Ordering::Relaxed) == 0 => Ok(()),
+        _ => Err(libc::EINVAL),
+    }
+}
+
 /// `openat(dirfd, path, flags)` on a path another thread may be rewriting
 /// (the kernel reads the bytes; Rust never sees them as a string).
 pub fn openat_racy(dirfd: RawFd, path: &[std::sync::atomic::AtomicU8], flags: i32) -> SysResult {
-    if path
-        .last()
-        .map(|b| b.load(std::sync::atomic::Ordering::Relaxed))
-        != Some(0)
-    {
-        return Err(libc::EINVAL);
-    }
+    nul_terminated(path)?;
     // SAFETY: `path` is NUL-terminated memory alive for the call; the
     // kernel reads it while others may store to it atomically.
     unsafe {
@@ -619,13 +622,7 @@ pub fn openat_racy(dirfd: RawFd, path: &[std::sync::atomic::AtomicU8], flags: i3
 
 /// `chmod(path, mode)` on a path another thread may be rewriting.
 pub fn chmod_racy(path: &[std::sync::atomic::AtomicU8], mode: u32) -> SysResult {
-    if path
-        .last()
-        .map(|b| b.load(std::sync::atomic::Ordering::Relaxed))
-        != Some(0)
-    {
-        return Err(libc::EINVAL);
-    }
+    nul_terminated(path)?;
     // SAFETY: as in `openat_racy`: NUL-terminated memory alive for the call.
     unsafe {
         raw(
