@@ -13,7 +13,7 @@
 
 mod sandboxed;
 
-use sandboxed::{compile, reported, sandboxed, TIMEOUT};
+use sandboxed::{assert_int80_killed, compile, reported, sandboxed, TIMEOUT};
 use sbcheck::apply::calls::{self, buf, SysResult, ThreadStack};
 use sbcheck::apply::linux::{Filter, Options, Supervisor};
 use sbcheck::apply::log::{Log, LogTarget};
@@ -1666,24 +1666,7 @@ fn the_i386_entry_point_kills_the_process() {
     );
     let any = compile(ALLOW_ALL);
     let (ending, _) = sandboxed(&any, &|| errno_of(calls::int80_getpid()));
-    match native {
-        Ok(0) => assert_eq!(
-            ending,
-            Ending::Died {
-                status: ExitStatus::Signal(libc::SIGSYS)
-            }
-        ),
-        // No IA-32 emulation: the CPU faults before any filter runs.
-        other => assert!(
-            matches!(
-                ending,
-                Ending::Died {
-                    status: ExitStatus::Signal(_)
-                }
-            ),
-            "unsandboxed {other:?}, sandboxed {ending:?}"
-        ),
-    }
+    assert_int80_killed(&ending, matches!(native, Ok(0)), &native);
 }
 
 /// A sibling thread rewrites the path between the check and the open: with

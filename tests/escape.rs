@@ -14,10 +14,10 @@
 
 mod sandboxed;
 
-use sandboxed::{compile, reported, sandboxed, TIMEOUT};
+use sandboxed::{assert_int80_killed, compile, reported, sandboxed, TIMEOUT};
 use sbcheck::apply::calls::{self, buf, SysResult, ThreadStack};
 use sbcheck::apply::linux::{Filter, Options, Supervisor};
-use sbcheck::apply::process::{self, Ending, ExitStatus};
+use sbcheck::apply::process;
 use sbcheck::apply::sys::Shared;
 use sbcheck::blob::Profile;
 use std::ffi::{CStr, CString};
@@ -670,24 +670,7 @@ fn i386_and_x32_opens_never_reach_the_file() {
         &denied,
     );
     let (ending, sup) = sandboxed(&profile, &|| errno_of(calls::int80_open(&denied, RD)));
-    match native {
-        // IA-32 emulation: unsandboxed the open works; sandboxed it kills.
-        Ok(100) => assert_eq!(
-            ending,
-            Ending::Died {
-                status: ExitStatus::Signal(libc::SIGSYS)
-            }
-        ),
-        other => assert!(
-            matches!(
-                ending,
-                Ending::Died {
-                    status: ExitStatus::Signal(_)
-                }
-            ),
-            "unsandboxed {other:?}, sandboxed {ending:?}"
-        ),
-    }
+    assert_int80_killed(&ending, matches!(native, Ok(100)), &native);
     assert!(sup.intercepts.is_empty());
     let out = Shared::new(3).unwrap();
     let body = || -> i32 {

@@ -2,7 +2,7 @@
 //! running a body in a supervised child under it, on the real kernel.
 
 use sbcheck::apply::linux::{Filter, Options, Supervisor};
-use sbcheck::apply::process::{self, Ending, Enforcer, Spec};
+use sbcheck::apply::process::{self, Ending, Enforcer, ExitStatus, Spec};
 use sbcheck::blob::Profile;
 use std::time::Duration;
 
@@ -39,5 +39,18 @@ pub fn reported(ending: &Ending) -> i32 {
     match ending {
         Ending::Reported { result } => *result,
         other => panic!("the child did not report: {other:?}"),
+    }
+}
+
+/// How a sandboxed child making an i386 `int 0x80` call ends: where the call
+/// worked unsandboxed (`native_worked`: the kernel has IA-32 emulation) the
+/// architecture check kills it with SIGSYS; elsewhere the CPU faults before
+/// any filter runs, so any signal. `native` is shown on failure.
+pub fn assert_int80_killed(ending: &Ending, native_worked: bool, native: &dyn std::fmt::Debug) {
+    match ending {
+        Ending::Died {
+            status: ExitStatus::Signal(s),
+        } if !native_worked || *s == libc::SIGSYS => {}
+        _ => panic!("unsandboxed {native:?}, sandboxed {ending:?}"),
     }
 }
