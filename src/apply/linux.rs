@@ -995,17 +995,8 @@ mod engine {
             // The new name gets the moved file's vnode type (an exchange
             // keeps both files, each its own).
             let mut moved = None;
-            for ((dirfd, path), first) in [(old, true), (new, false)] {
-                let raw = read_path(pid, args[path])?;
-                if raw.is_empty() {
-                    return Err(libc::ENOENT);
-                }
-                let r = resolve::resolve_sandboxed(&Request {
-                    pid,
-                    base: base(dirfd, args),
-                    path: &raw,
-                    follow_last: false,
-                })?;
+            for (arg, first) in [(old, true), (new, false)] {
+                let (raw, r) = resolve_arg(pid, args, arg, false)?;
                 if first && !r.exists() {
                     return Err(libc::ENOENT);
                 }
@@ -1069,16 +1060,7 @@ mod engine {
                 }
                 r.path
             };
-            let new_raw = read_path(pid, args[new.1])?;
-            if new_raw.is_empty() {
-                return Err(libc::ENOENT);
-            }
-            let target = resolve::resolve_sandboxed(&Request {
-                pid,
-                base: base(new.0, args),
-                path: &new_raw,
-                follow_last: false,
-            })?;
+            let (new_raw, target) = resolve_arg(pid, args, new, false)?;
             let shown = [self.matched(&source, pid), self.matched(&target.path, pid)];
             // The new name will be the same file: the source's vnode type.
             let vtype = vnode_type(name, op::FILE_LINK, &source);
@@ -1211,6 +1193,27 @@ mod engine {
             Some(fd) if fd != libc::AT_FDCWD => Base::Fd(fd),
             _ => Base::Cwd,
         }
+    }
+
+    /// The path argument `(dirfd, path)` of a call as read, and resolved
+    /// for the sandboxed process; an empty path is ENOENT.
+    fn resolve_arg(
+        pid: i32,
+        args: &[u64; 6],
+        (dirfd, path): (Option<usize>, usize),
+        follow_last: bool,
+    ) -> Result<(Vec<u8>, resolve::Resolved), i32> {
+        let raw = read_path(pid, args[path])?;
+        if raw.is_empty() {
+            return Err(libc::ENOENT);
+        }
+        let resolved = resolve::resolve_sandboxed(&Request {
+            pid,
+            base: base(dirfd, args),
+            path: &raw,
+            follow_last,
+        })?;
+        Ok((raw, resolved))
     }
 
     fn read_path(pid: i32, addr: u64) -> Result<Vec<u8>, i32> {
