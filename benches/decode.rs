@@ -106,6 +106,25 @@ impl Case {
     }
 }
 
+/// Renders every bucket and block of `p` as SBPL rule text (bench item 4);
+/// returns the text's length so the work is not optimised out.
+pub fn render_all(p: &Profile) -> usize {
+    let r = render::rules(p);
+    let mut texts = Texts::new(p);
+    let mut n = 0usize;
+    for b in &r.buckets {
+        for rule in &b.rules {
+            n += Rendering::rule_text(&mut texts, "op", rule).len();
+        }
+    }
+    for (_, rules) in &r.blocks {
+        for rule in rules {
+            n += Rendering::rule_text(&mut texts, "", rule).len();
+        }
+    }
+    n
+}
+
 fn main() {
     let path =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/apple/ios-17/platform_profile.bin");
@@ -200,20 +219,7 @@ fn main() {
     );
 
     let rendering = time_per_call(21, 1, || {
-        let r = render::rules(&p);
-        let mut texts = Texts::new(&p);
-        let mut n = 0usize;
-        for b in &r.buckets {
-            for rule in &b.rules {
-                n += Rendering::rule_text(&mut texts, "op", rule).len();
-            }
-        }
-        for (_, rules) in &r.blocks {
-            for rule in rules {
-                n += Rendering::rule_text(&mut texts, "", rule).len();
-            }
-        }
-        std::hint::black_box(n);
+        std::hint::black_box(render_all(&p));
     });
     println!(
         "render every bucket as SBPL rules: median {:.1} ms",

@@ -182,7 +182,6 @@ fn decisions(table: &mut summary::Table) {
 
 /// Item 4: decoding, rendering, compiling, and `sbcheck decode` itself.
 fn decoding(table: &mut summary::Table) {
-    use sbcheck::blob::render::{self, Rendering, Texts};
     use sbcheck::blob::Profile;
     println!("\n4. decode, render, compile");
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -199,20 +198,7 @@ fn decoding(table: &mut summary::Table) {
     );
     let p = Profile::decode(&bytes).expect("decodes");
     let render_s = Summary::per_call(21, 1, || {
-        let r = render::rules(&p);
-        let mut texts = Texts::new(&p);
-        let mut n = 0usize;
-        for b in &r.buckets {
-            for rule in &b.rules {
-                n += Rendering::rule_text(&mut texts, "op", rule).len();
-            }
-        }
-        for (_, rules) in &r.blocks {
-            for rule in rules {
-                n += Rendering::rule_text(&mut texts, "", rule).len();
-            }
-        }
-        std::hint::black_box(n);
+        std::hint::black_box(decode::render_all(&p));
     });
     table.add(
         "4",
