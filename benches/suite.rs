@@ -249,42 +249,38 @@ fn openat(table: &mut summary::Table) {
     };
     let bare = s(&m.bare).median;
     let vs = Some(("bare notify", bare));
-    table.add("2", "openat + close, no filter", s(&m.alone), vs);
-    table.add(
-        "2",
-        "openat + close, bare notify + CONTINUE",
-        s(&m.bare),
-        vs,
-    );
-    table.add(
-        "2",
-        "supervised, path-dependent verdict, fd injected",
-        s(&m.injected),
-        vs,
-    );
-    table.add(
-        "2",
-        "supervised, path-dependent verdict, CONTINUE (no injection)",
-        s(&m.cont_path),
-        vs,
-    );
-    table.add(
-        "2",
-        "supervised, path-independent verdict (allow default)",
-        s(&m.cont),
-        vs,
-    );
-    table.add(
-        "2",
-        "floor: the supervisor's own syscalls for one open, CONTINUE",
-        s(&m.floor_continue),
-        None,
-    );
-    table.add(
-        "2",
-        "floor: the supervisor's own syscalls for one open, injected",
-        s(&m.floor_injected),
-        None,
-    );
+    // The floors are the supervisor's own cost, not a ratio to a round trip.
+    let rows = [
+        ("openat + close, no filter", &m.alone, vs),
+        ("openat + close, bare notify + CONTINUE", &m.bare, vs),
+        (
+            "supervised, path-dependent verdict, fd injected",
+            &m.injected,
+            vs,
+        ),
+        (
+            "supervised, path-dependent verdict, CONTINUE (no injection)",
+            &m.cont_path,
+            vs,
+        ),
+        (
+            "supervised, path-independent verdict (allow default)",
+            &m.cont,
+            vs,
+        ),
+        (
+            "floor: the supervisor's own syscalls for one open, CONTINUE",
+            &m.floor_continue,
+            None,
+        ),
+        (
+            "floor: the supervisor's own syscalls for one open, injected",
+            &m.floor_injected,
+            None,
+        ),
+    ];
+    for (what, stats, against) in rows {
+        table.add("2", what, s(stats), against);
+    }
     table.note(format!("2: {}; {}", m.cpu_note, m.counts));
 }
