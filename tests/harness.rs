@@ -257,6 +257,11 @@ fn one_cell(source: &str, operation: &str, target: &str, expected: &str) -> Matr
     Matrix::parse(&matrix, Path::new("fixture.json")).unwrap()
 }
 
+/// Run options rooted at the project, so a cell's relative source resolves.
+fn project_opts() -> sbcheck::harness::RunOptions {
+    sbcheck::harness::RunOptions::new(env!("CARGO_MANIFEST_DIR"))
+}
+
 fn run_one(m: &Matrix, opts: &sbcheck::harness::RunOptions) -> sbcheck::harness::CellRecord {
     sbcheck::harness::run_named(m, "p", "c", opts).unwrap()
 }
@@ -272,10 +277,7 @@ fn undetermined_cell_is_skipped_with_the_missing_argument() {
         "/etc/hosts",
         "undetermined",
     );
-    let r = run_one(
-        &m,
-        &sbcheck::harness::RunOptions::new(env!("CARGO_MANIFEST_DIR")),
-    );
+    let r = run_one(&m, &project_opts());
     let sbcheck::harness::Observed::Skipped(why) = &r.observed else {
         panic!("not skipped: {r:?}");
     };
@@ -298,10 +300,7 @@ fn undetermined_expectation_of_a_decided_cell_runs_and_mismatches() {
         "/etc/hosts",
         "undetermined",
     );
-    let r = run_one(
-        &m,
-        &sbcheck::harness::RunOptions::new(env!("CARGO_MANIFEST_DIR")),
-    );
+    let r = run_one(&m, &project_opts());
     assert_eq!(r.observed, sbcheck::harness::Observed::Errno(0));
     assert!(!r.matches());
 }
@@ -317,10 +316,7 @@ fn ios26_operations_are_asked_by_name() {
         "/AppleInternal",
         "deny",
     );
-    let r = run_one(
-        &m,
-        &sbcheck::harness::RunOptions::new(env!("CARGO_MANIFEST_DIR")),
-    );
+    let r = run_one(&m, &project_opts());
     assert_eq!(
         r.decoder.rule,
         "(deny file-write-create (literal \"/AppleInternal\"))"
@@ -336,7 +332,7 @@ fn ios26_operations_are_asked_by_name() {
 #[test]
 fn seatbelt_backend_on_linux_fails_to_apply() {
     let m = one_cell("profiles/v1_read.sb", "file-read*", "/etc/hosts", "allow");
-    let mut opts = sbcheck::harness::RunOptions::new(env!("CARGO_MANIFEST_DIR"));
+    let mut opts = project_opts();
     opts.backend = sbcheck::apply::Backend::Seatbelt;
     let r = run_one(&m, &opts);
     let sbcheck::harness::Observed::ApplyFailed(why) = &r.observed else {
