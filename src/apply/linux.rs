@@ -162,6 +162,15 @@ impl Subject {
     }
 }
 
+/// The vnode type of the file at `path`, from its `st_mode` if a
+/// resolution read it already, else from an lstat.
+fn own_vtype(path: &Path, mode: Option<u32>) -> Option<u16> {
+    match mode {
+        Some(mode) => crate::apply::darwin::vtype(mode),
+        None => crate::apply::darwin::vtype_of(path),
+    }
+}
+
 /// The vnode type a check of `op` on `resolved` sees: the file's own type
 /// (a symlink's when the call does not follow it), or for a creation the
 /// type about to be created, as XNU's create check passes it.
@@ -172,11 +181,7 @@ fn vnode_type(syscall: &str, op: OpId, resolved: &Path) -> Option<u16> {
 /// As [`vnode_type`], from the mode the path's resolution already read if
 /// it did (one lstat less on the hot path).
 fn vnode_type_from(syscall: &str, op: OpId, resolved: &Path, mode: Option<u32>) -> Option<u16> {
-    let own = match mode {
-        Some(mode) => crate::apply::darwin::vtype(mode),
-        None => crate::apply::darwin::vtype_of(resolved),
-    };
-    own.or_else(|| match op {
+    own_vtype(resolved, mode).or_else(|| match op {
         op::FILE_WRITE_CREATE if syscall.starts_with("mkdir") => Some(2),
         op::FILE_WRITE_CREATE if syscall.starts_with("symlink") => Some(5),
         op::FILE_WRITE_CREATE if syscall.starts_with("open") || syscall == "creat" => Some(1),
@@ -913,7 +918,7 @@ mod engine {
                         path: b".",
                         follow_last: true,
                     })?;
-                    return Ok(self.judge_file(name, pid, b"", &cwd.path, op));
+                    return Ok(self.judge_file(name, pid, b"", (&cwd.path, cwd.mode), op));
                 }
                 self.judge_fd(name, pid, op, fd)
             };
@@ -942,24 +947,26 @@ mod engine {
             if !resolved.exists() && op != op::FILE_WRITE_CREATE {
                 return Err(libc::ENOENT);
             }
-            Ok(self.judge_file(name, pid, &raw, &resolved.path, op))
+            Ok(self.judge_file(name, pid, &raw, (&resolved.path, resolved.mode), op))
         }
 
-        /// One operation on one resolved path; allowed calls continue.
+        /// One operation on one resolved path (`mode`: its `st_mode` if the
+        /// resolution read it); allowed calls continue.
         fn judge_file(
             &self,
             name: &'static str,
             pid: i32,
             raw: &[u8],
-            resolved: &Path,
+            (resolved, mode): (&Path, Option<u32>),
             op: OpId,
         ) -> Judgement {
             let matched = self.matched(resolved, pid);
+            let vtype = vnode_type_from(name, op, resolved, mode);
             let checked = self.check(
                 name,
                 raw,
                 matched.display().to_string(),
-                &[(op, Subject::file(&matched, vnode_type(name, op, resolved)))],
+                &[(op, Subject::file(&matched, vtype))],
             );
             self.plan(checked, |_| Plan::Continue)
         }
@@ -976,7 +983,7 @@ mod engine {
                 // A pipe or socket: no file, nothing Seatbelt checks.
                 return Ok(Judgement::plain(Plan::Continue));
             }
-            Ok(self.judge_file(name, pid, b"", &path, op))
+            Ok(self.judge_file(name, pid, b"", (&path, None), op))
         }
 
         fn judge_rename(
@@ -1006,7 +1013,7 @@ mod engine {
                     (false, true) => &[op::FILE_WRITE_UNLINK],
                     (false, false) => &[op::FILE_WRITE_CREATE],
                 };
-                let own = crate::apply::darwin::vtype_of(&r.path);
+                let own = own_vtype(&r.path, r.mode);
                 let vtype = if first || exchange { own } else { moved };
                 moved = moved.or(own);
                 for &o in ops {
