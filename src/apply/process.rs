@@ -23,7 +23,7 @@ const MSG_SETUP_FAILED: u32 = 2;
 const MSG_RESULT: u32 = 3;
 
 /// Exit code of a child whose sandbox setup failed.
-const EXIT_SETUP_FAILED: i32 = 125;
+pub(super) const EXIT_SETUP_FAILED: i32 = 125;
 
 /// How a supervised child ended.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -26,7 +26,9 @@
 
 use super::linux::{Filter, Intercept, Supervisor};
 use super::notify;
-use super::process::{decode_status, die_with_parent, exit_now, pipe, Ending, ExitStatus};
+use super::process::{
+    decode_status, die_with_parent, exit_now, pipe, Ending, ExitStatus, EXIT_SETUP_FAILED,
+};
 use super::sys::errno;
 use super::ApplyError;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -40,9 +42,6 @@ const MSG_RESULT: u32 = 3;
 const MSG_SPAWNED: u32 = 4;
 const MSG_SPAWN_FAILED: u32 = 5;
 const MSG_LEN: usize = 12;
-
-/// Exit code of a zygote whose sandbox setup failed.
-const EXIT_SETUP_FAILED: i32 = 125;
 
 /// How long the zygote may take to enter the sandbox or to fork a probe.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
