@@ -1186,7 +1186,7 @@ mod engine {
 
     /// The pid a pidfd of thread `tid` refers to (`Pid:` in its fdinfo).
     fn pidfd_target(tid: i32, fd: i32) -> Option<i32> {
-        let info = std::fs::read_to_string(format!("/proc/{tid}/fdinfo/{fd}")).ok()?;
+        let info = resolve::read_proc(&format!("/proc/{tid}/fdinfo/{fd}"))?;
         info.lines()
             .find_map(|l| l.strip_prefix("Pid:"))?
             .trim()
