@@ -756,7 +756,8 @@ pub const INTERCEPTED: &[Syscall] = &[];
 /// Syscalls refused outright with EPERM: each is a way around a path sandbox
 /// (io_uring bypasses seccomp; handles skip path lookup; ptrace,
 /// process_vm_readv/writev and userfaultfd can read or steer other
-/// processes or the supervisor; pidfd_getfd could take the supervisor's listener; mounts, chroot and namespaces change what paths mean).
+/// processes or the supervisor; pidfd_getfd could take the supervisor's
+/// listener; mounts, chroot and namespaces change what paths mean).
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 pub const REFUSED: &[i64] = &[
     libc::SYS_io_uring_setup,
