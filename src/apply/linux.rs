@@ -642,8 +642,7 @@ mod engine {
                     Plan::Continue | Plan::Fail(_) => false,
                     Plan::Signal { .. } => true,
                     Plan::Open(open) => {
-                        open.umask.is_some()
-                            || open.flags & (libc::O_CREAT | libc::O_TRUNC | libc::O_TMPFILE) != 0
+                        open.umask.is_some() || syscalls::open_has_side_effects(open.flags as u64)
                     }
                 }
         }
@@ -780,8 +779,7 @@ mod engine {
                 path: &raw,
                 follow_last: !syscalls::open_nofollow(flags),
             };
-            let side_effects = (libc::O_CREAT | libc::O_TRUNC | libc::O_TMPFILE) as u64;
-            if flags & side_effects == 0 {
+            if !syscalls::open_has_side_effects(flags) {
                 if let Some(resolved) = resolve::resolve_cached(&req, &self.dirs) {
                     let mut j =
                         self.judge_resolved(name, pid, &raw, openat2, (flags, mode), resolved);
@@ -1313,7 +1311,7 @@ mod engine {
     /// opening one of those blocking would stall the supervisor (and every
     /// process it answers) until a peer shows up, perhaps forever.
     fn open_for(plan: &OpenPlan) -> Result<OwnedFd, i32> {
-        let creates = plan.flags & (libc::O_CREAT | libc::O_TMPFILE) != 0;
+        let creates = syscalls::open_creates(plan.flags as u64);
         if plan.dir && !plan.magic && !creates && plan.flags & libc::O_NONBLOCK == 0 {
             match open_how(plan, libc::O_DIRECTORY) {
                 Err(libc::ENOTDIR) => {}

@@ -844,6 +844,13 @@ pub fn open_creates(flags: u64) -> bool {
     flags & libc::O_CREAT != 0 || flags & O_TMPFILE_BIT != 0
 }
 
+/// Whether an open changes the file system before it returns (creates or
+/// truncates). Not `flags & (O_CREAT | O_TRUNC | O_TMPFILE)`: libc's
+/// O_TMPFILE holds O_DIRECTORY, which would count every directory open.
+pub fn open_has_side_effects(flags: u64) -> bool {
+    open_creates(flags) || flags as i32 & libc::O_TRUNC != 0
+}
+
 /// The operations an open with `flags` exercises; `exists` tells whether the
 /// target exists. As in XNU's `vn_open_auth`, an open that creates its file
 /// is checked as file-write-create alone; an O_TMPFILE open creates in the
@@ -932,6 +939,9 @@ mod tests {
         );
         assert!(open_creates(libc::O_TMPFILE as u64));
         assert!(!open_creates(libc::O_DIRECTORY as u64));
+        let effects = |f: i32| open_has_side_effects(f as u64);
+        assert!(effects(libc::O_TRUNC) && effects(libc::O_CREAT) && effects(libc::O_TMPFILE));
+        assert!(!effects(libc::O_DIRECTORY) && !effects(libc::O_RDWR | libc::O_NONBLOCK));
         assert!(open_nofollow((libc::O_CREAT | libc::O_EXCL) as u64));
         assert!(!open_nofollow(libc::O_CREAT as u64));
     }
