@@ -301,6 +301,16 @@ impl<'p> Supervisor<'p> {
         self.record || self.log.is_on()
     }
 
+    /// A matched path as the trace and the log show it; empty when
+    /// neither is read (see [`Supervisor::keeps_text`]).
+    fn shown(&self, matched: &Path) -> String {
+        if self.keeps_text() {
+            matched.display().to_string()
+        } else {
+            String::new()
+        }
+    }
+
     /// The plan for a denial: the errno and signal the deciding terminal's
     /// modifiers ask for (Darwin numbers in the blob, this system's here).
     fn deny_plan(checked: &Checked) -> Plan {
@@ -834,12 +844,7 @@ mod engine {
                     )
                 })
                 .collect();
-            let target = if self.keeps_text() {
-                matched.display().to_string()
-            } else {
-                String::new()
-            };
-            let checked = self.check(name, raw, target, &checks);
+            let checked = self.check(name, raw, self.shown(&matched), &checks);
             let creates = syscalls::open_creates(flags);
             let needs_fd = openat2 || creates || argument_dependent(&checked.decisions);
             // Where the supervisor cannot open the file for the process:
@@ -963,7 +968,7 @@ mod engine {
             let checked = self.check(
                 name,
                 raw,
-                matched.display().to_string(),
+                self.shown(&matched),
                 &[(op, Subject::file(&matched, vtype))],
             );
             self.plan(checked, |_| Plan::Continue)
