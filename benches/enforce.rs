@@ -14,9 +14,10 @@
 //! - supervised, continue: the same work with the answer CONTINUE (the
 //!   verdict does not depend on the path, or injection is off);
 //! - the floor: the supervisor's own syscalls for one open (read the path,
-//!   an lstat per component, or for injection, where the directory is
-//!   cached, an lstat of the last one and its open, fcntl and close), timed
-//!   in this process without any notification.
+//!   an lstat per component, or for injection, decided on the path as
+//!   written, its openat2, fcntl and close), timed in this process without
+//!   any notification;
+//! - bare and injected again on every CPU the caller may use (not pinned).
 //!
 //! It prints the median and 90th percentile of each, and the ratio of each
 //! supervised median to the bare one. `benches/suite.rs` runs the same
@@ -90,12 +91,11 @@ pub mod bench {
     /// What the supervisor's own syscalls for one allowed open of `path`
     /// cost in this process, with no notification: reading the path from
     /// the caller's memory (process_vm_readv) and an lstat per component
-    /// (the resolution); for the injected answer, whose directory is
-    /// cached, an lstat of the last component only, then its own open
-    /// (O_NONBLOCK), the fcntl that clears O_NONBLOCK and the close of its
-    /// copy. `(continue, injected)`.
+    /// (the resolution); for the injected answer, decided on the path as
+    /// written, no lstat at all, then its own openat2 (O_NONBLOCK,
+    /// RESOLVE_NO_SYMLINKS), the fcntl that clears O_NONBLOCK and the close
+    /// of its copy. `(continue, injected)`.
     fn floors(path: &CString) -> (Stats, Stats) {
-        use std::os::unix::fs::OpenOptionsExt;
         let me = std::process::id() as i32;
         let text = path.to_str().expect("utf-8 path");
         let prefixes: Vec<&str> = text
@@ -119,15 +119,29 @@ pub mod bench {
             let t1 = now_ns();
             let raw = sbcheck::apply::notify::read_c_string(me, path.as_ptr() as u64);
             assert!(raw.is_ok(), "reading the path");
-            std::hint::black_box(std::fs::symlink_metadata(text).is_ok());
-            let f = std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-                .open(text)
-                .expect("open");
-            // SAFETY: F_SETFL with an integer on our own open fd.
-            unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&f), libc::F_SETFL, 0) };
-            drop(f);
+            // struct open_how { flags, mode, resolve }, as the supervisor's.
+            let how: [u64; 3] = [
+                (libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY | libc::O_NONBLOCK) as u64,
+                0,
+                libc::RESOLVE_NO_SYMLINKS,
+            ];
+            // SAFETY: path is a C string and `how` an open_how, both alive
+            // for the call.
+            let fd = unsafe {
+                libc::syscall(
+                    libc::SYS_openat2,
+                    libc::AT_FDCWD,
+                    path.as_ptr(),
+                    how.as_ptr(),
+                    std::mem::size_of_val(&how),
+                )
+            };
+            assert!(fd >= 0, "openat2");
+            // SAFETY: F_SETFL with an integer, then close, on our own fd.
+            unsafe {
+                libc::fcntl(fd as i32, libc::F_SETFL, 0);
+                libc::close(fd as i32);
+            }
             let t2 = now_ns();
             cont.set(i, t1 - t0);
             inj.set(i, t2 - t1);
@@ -170,12 +184,31 @@ pub mod bench {
         /// notification: what the supervised medians cannot go below.
         pub floor_continue: Stats,
         pub floor_injected: Stats,
+        /// Bare and injected again, on every CPU the caller may use: an
+        /// injected fd wakes the process without the synchronous wake-up.
+        pub bare_unpinned: Stats,
+        pub injected_unpinned: Stats,
         pub counts: String,
     }
 
-    /// Runs every configuration, pinned to CPU 0 (the caller restores its
-    /// affinity if it cares).
+    /// The calling thread's CPU affinity.
+    pub fn affinity() -> libc::cpu_set_t {
+        // SAFETY: all-zero is a valid (empty) cpu_set_t, filled by the call.
+        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        // SAFETY: sched_getaffinity writes one cpu_set_t of the given size.
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+        set
+    }
+
+    pub fn set_affinity(set: &libc::cpu_set_t) {
+        // SAFETY: sched_setaffinity reads one cpu_set_t of the given size.
+        unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set) };
+    }
+
+    /// Runs every configuration pinned to CPU 0, then bare and injected
+    /// on the CPUs the caller had (its affinity is restored).
     pub fn measure() -> Openat {
+        let saved = affinity();
         let cpu_note = match pin_to_cpu(0) {
             Ok(()) => "pinned to CPU 0",
             Err(_) => "not pinned (sched_setaffinity failed)",
@@ -203,6 +236,9 @@ pub mod bench {
         let (cont, cont_stats) = supervised(&any, &path, |_| {});
         let (cont_path, _) = supervised(&by_path, &path, |s| s.set_injection(false));
         let (floor_continue, floor_injected) = floors(&path);
+        set_affinity(&saved);
+        let (bare_unpinned, _) = supervised(&any, &path, |s| s.set_passthrough(true));
+        let (injected_unpinned, _) = supervised(&by_path, &path, |_| {});
         Openat {
             cpu_note,
             alone,
@@ -212,6 +248,8 @@ pub mod bench {
             cont_path,
             floor_continue,
             floor_injected,
+            bare_unpinned,
+            injected_unpinned,
             counts: format!("injected run {inj_stats}, continue run {cont_stats}"),
         }
     }
@@ -251,6 +289,8 @@ pub mod bench {
             "floor: the supervisor's syscalls, injected",
             &m.floor_injected,
         );
+        row("not pinned: bare notify + CONTINUE", &m.bare_unpinned);
+        row("not pinned: supervised, fd injected", &m.injected_unpinned);
         println!("supervisor counts: {}", m.counts);
     }
 }

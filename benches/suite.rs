@@ -231,17 +231,15 @@ fn decoding(table: &mut summary::Table) {
     );
 }
 
-/// Item 2: a supervised openat (pinned to one CPU; the affinity is restored
-/// after, so the matrix runs below use both CPUs).
+/// Item 2: a supervised openat (pinned to one CPU, then not; `measure`
+/// restores the affinity, so the matrix runs below use both CPUs).
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 fn openat(table: &mut summary::Table) {
     println!(
         "\n2. openat + close, supervised and not ({} samples each)",
         20_000
     );
-    let saved = cells::affinity();
     let m = enforce::bench::measure();
-    cells::set_affinity(&saved);
     let s = |st: &enforce::bench::Stats| Summary {
         median: st.median as f64,
         min: st.min as f64,
@@ -277,6 +275,16 @@ fn openat(table: &mut summary::Table) {
             "floor: the supervisor's own syscalls for one open, injected",
             &m.floor_injected,
             None,
+        ),
+        (
+            "not pinned: openat + close, bare notify + CONTINUE",
+            &m.bare_unpinned,
+            vs,
+        ),
+        (
+            "not pinned: supervised, fd injected",
+            &m.injected_unpinned,
+            vs,
         ),
     ];
     for (what, stats, against) in rows {

@@ -201,15 +201,16 @@ fn a_symlink_swapped_between_check_and_use_is_stopped() {
     );
 }
 
-/// The supervisor remembers the last directory it proved real, and for an
-/// absolute path in it lstats only the last component. Here the sandboxed
-/// process itself replaces that directory (`a/sub`) by a symlink between
+/// The supervisor first decides a plain absolute open on the path as
+/// written, without looking at it, and keeps that verdict only if its own
+/// RESOLVE_NO_SYMLINKS open of that path succeeds. Here the sandboxed
+/// process replaces a directory on the path (`a/sub`) by a symlink between
 /// two opens of `a/sub/f`: to the denied `d/sub` (the open must be denied)
 /// and to the allowed `a/alt` (the open must read `a/alt/f`, not fail).
-/// The stale entry makes the supervisor's RESOLVE_NO_SYMLINKS open fail,
-/// and the call is decided again from a full walk.
+/// The symlink makes the supervisor's open fail, and the call is decided
+/// again from a full walk.
 #[test]
-fn a_cached_directory_replaced_by_a_symlink_is_walked_again() {
+fn a_directory_replaced_by_a_symlink_is_walked_again() {
     let fx = Fixture::new();
     std::fs::create_dir(fx.path("a/alt")).unwrap();
     std::fs::write(fx.path("a/alt/f"), "content of alt\n").unwrap();
@@ -233,14 +234,14 @@ fn a_cached_directory_replaced_by_a_symlink_is_walked_again() {
         }
     };
     let body = || -> i32 {
-        // The real directory: allowed, injected, remembered.
+        // The real directory: allowed as written, injected.
         out.set(0, open() as u64);
         // a/sub -> R/d/sub.
         if calls::rename(&sub, &old).is_err() || calls::symlink(&denied, &sub).is_err() {
             return 1;
         }
         out.set(1, open() as u64);
-        // Back to the real directory, remembered again.
+        // Back to the real directory.
         if calls::unlink(&sub).is_err() || calls::rename(&old, &sub).is_err() {
             return 2;
         }
@@ -263,6 +264,47 @@ fn a_cached_directory_replaced_by_a_symlink_is_walked_again() {
             .any(|i| i.verdict == sbcheck::eval::Verdict::Deny && i.resolved == denied_at),
         "the denial names the symlink's target"
     );
+}
+
+/// A path decided as written carries no vnode type: under a profile that
+/// asks for one (regular files of `a/` only, as `profiles/sample.sb` asks
+/// `vnode-type`), the last component is lstat'ed before the verdict, a
+/// directory is denied, and a symlink is judged by what it names.
+#[test]
+fn a_vnode_type_rule_is_decided_with_the_type() {
+    let fx = Fixture::new();
+    symlink(fx.path("a/f"), fx.path("a/flink")).unwrap();
+    let profile = compile(&format!(
+        "(version 1)(deny default)\
+         (allow file-read* (require-all (subpath \"{}\") (vnode-type REGULAR-FILE)))",
+        fx.path("a").display()
+    ));
+    let paths = [
+        fx.c("a/f"),
+        fx.c("a/sub"),
+        fx.c("a/flink"),
+        fx.c("a/dlink/f"),
+    ];
+    let out = Shared::new(paths.len()).unwrap();
+    let body = || -> i32 {
+        for (i, p) in paths.iter().enumerate() {
+            let r = calls::openat(libc::AT_FDCWD, p, RD, 0);
+            if let Ok(fd) = r {
+                let _ = calls::close(fd as RawFd);
+            }
+            out.set(i, errno_of(r) as u64);
+        }
+        0
+    };
+    let (ending, sup) = sandboxed(&profile, &body);
+    assert_eq!(reported(&ending), 0);
+    let got: Vec<i32> = (0..paths.len()).map(|i| out.get(i) as i32).collect();
+    assert_eq!(
+        got,
+        [0, libc::EPERM, 0, libc::EPERM],
+        "f, sub, flink, dlink/f"
+    );
+    assert_eq!(sup.stats.injected, 2, "{:?}", sup.stats);
 }
 
 /// Relative paths from a dirfd or the cwd, `..` and `..` after a symlinked

@@ -16,20 +16,6 @@ const ROUNDS: usize = 400;
 const PROFILE: &str = "v11_read_subpath";
 const PROBE: &str = "read_tmp_foo";
 
-/// This thread's CPU affinity.
-pub fn affinity() -> libc::cpu_set_t {
-    // SAFETY: all-zero is a valid (empty) cpu_set_t, filled by the call.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: sched_getaffinity writes one cpu_set_t of the given size.
-    unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
-    set
-}
-
-pub fn set_affinity(set: &libc::cpu_set_t) {
-    // SAFETY: sched_setaffinity reads one cpu_set_t of the given size.
-    unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set) };
-}
-
 /// fork, `_exit(0)` in the child, waitpid in the parent: what any cell
 /// costs at the least.
 fn bare_fork() -> f64 {

@@ -27,9 +27,10 @@ use super::ApplyError;
 use crate::blob::{action, Profile};
 use crate::eval::{evaluate, explain, Args, Branch, Decision, Verdict};
 use crate::vocab::{filter, OpId, Vocab};
+use std::borrow::Cow;
 use std::ffi::CString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// One intercepted syscall and what the supervisor decided.
 #[derive(Debug, Clone)]
@@ -86,9 +87,9 @@ pub struct Supervisor<'p> {
     /// The zygote forking the probes of a `sbcheck run`, whose own forks
     /// pass unjudged (see [`super::zygote`]).
     zygote: Option<i32>,
-    /// The last directory proven real, for injected opens only (see
-    /// `judge_open`).
-    dirs: resolve::DirCache,
+    /// The profile has a `(vnode-type ...)` filter: a path taken as
+    /// written (see `judge_open`) needs its last component lstat'ed.
+    asks_vnode_type: bool,
 }
 
 /// What to answer.
@@ -112,7 +113,7 @@ struct OpenPlan {
     /// The resolution found a directory (see `open_for`).
     dir: bool,
     /// The fd, when the supervisor had to open it before answering (a
-    /// verdict from a cached resolution holds only if this open succeeds).
+    /// verdict on the path as written holds only if this open succeeds).
     opened: Option<std::os::fd::OwnedFd>,
 }
 
@@ -141,21 +142,31 @@ impl Judgement {
     }
 }
 
-/// The filter arguments of one check, owned.
+/// The filter arguments of one check (a file's path borrowed: no copy per
+/// check).
 #[derive(Default)]
-struct Subject {
-    path: Option<Vec<u8>>,
+struct Subject<'a> {
+    path: Option<Cow<'a, [u8]>>,
     ints: Vec<(u8, u16)>,
     strings: Vec<(u8, Vec<u8>)>,
 }
 
-impl Subject {
+impl<'a> Subject<'a> {
+    /// [`Subject::file`] with its own copy of the path.
+    fn file_owned(p: &Path, vtype: Option<u16>) -> Subject<'a> {
+        Subject {
+            path: Some(Cow::Owned(p.as_os_str().as_bytes().to_vec())),
+            ints: vtype.map(|t| (filter::VNODE_TYPE, t)).into_iter().collect(),
+            ..Subject::default()
+        }
+    }
+
     /// A file check: the path as matched and, when known, the Darwin
     /// vnode type `(vnode-type ...)` filters compare (without it such a
     /// filter leaves the decision undetermined, a denial).
-    fn file(p: &Path, vtype: Option<u16>) -> Subject {
+    fn file(p: &'a Path, vtype: Option<u16>) -> Subject<'a> {
         Subject {
-            path: Some(p.as_os_str().as_bytes().to_vec()),
+            path: Some(Cow::Borrowed(p.as_os_str().as_bytes())),
             ints: vtype.map(|t| (filter::VNODE_TYPE, t)).into_iter().collect(),
             ..Subject::default()
         }
@@ -203,7 +214,9 @@ impl<'p> Supervisor<'p> {
             no_injection,
             no_injection_at_start: no_injection,
             zygote: None,
-            dirs: resolve::DirCache::default(),
+            asks_vnode_type: profile.nodes.iter().any(|n| {
+                matches!(n, crate::blob::Node::Filter { filter: id, .. } if *id == filter::VNODE_TYPE)
+            }),
         }
     }
 
@@ -262,7 +275,7 @@ impl<'p> Supervisor<'p> {
         syscall: &'static str,
         requested: &[u8],
         target: String,
-        checks: &[(OpId, Subject)],
+        checks: &[(OpId, Subject<'_>)],
     ) -> Checked {
         let decisions: Vec<Decision> = checks
             .iter()
@@ -333,13 +346,15 @@ impl<'p> Supervisor<'p> {
     /// The path matched against the profile: the caller's own `/proc/PID`
     /// as `/proc/self` (a profile cannot know the pid), in macOS's layout
     /// if asked.
-    fn matched(&self, resolved: &Path, pid: i32) -> PathBuf {
-        let own = resolve::own_proc(resolved, pid);
-        let path = own.as_deref().unwrap_or(resolved);
+    fn matched<'a>(&self, resolved: &'a Path, pid: i32) -> Cow<'a, Path> {
+        let path = match resolve::own_proc(resolved, pid) {
+            Some(own) => Cow::Owned(own),
+            None => Cow::Borrowed(resolved),
+        };
         if self.options.macos_paths {
-            resolve::to_macos(path)
+            Cow::Owned(resolve::to_macos(&path))
         } else {
-            path.to_owned()
+            path
         }
     }
 
@@ -762,12 +777,12 @@ mod engine {
 
         /// An open. A plain one (no create, truncate or tmpfile: nothing
         /// happens before the answer that a wrong verdict would leave
-        /// behind) first tries the cached directory (one lstat instead of
-        /// one per component); that verdict stands only if it is an
+        /// behind) of an absolute path is first decided on the path as
+        /// written, without a syscall; that verdict stands only if it is an
         /// injected open that the supervisor's RESOLVE_NO_SYMLINKS open
-        /// carries out (see `resolve::resolve_cached`). Anything else (a
-        /// denial, an errno, CONTINUE, a failed open: perhaps a directory
-        /// replaced by a symlink) is decided again from a full walk.
+        /// carries out (see `resolve::resolve_literal`). Anything else (a
+        /// denial, an errno, CONTINUE, a failed open: a symlink on the way,
+        /// a missing file) is decided again from a full walk.
         fn judge_open(
             &mut self,
             name: &'static str,
@@ -789,29 +804,24 @@ mod engine {
                 path: &raw,
                 follow_last: !syscalls::open_nofollow(flags),
             };
-            if !syscalls::open_has_side_effects(flags) {
-                if let Some(resolved) = resolve::resolve_cached(&req, &self.dirs) {
+            // Without injection no verdict as written can stand. (Where the
+            // verdict ignores the path, the attempt costs a decision, ~0.1
+            // µs, before the walk; through a symlinked directory such as a
+            // merged-/usr `/lib`, also the supervisor's failing openat2.)
+            if self.no_injection.is_none() && !syscalls::open_has_side_effects(flags) {
+                if let Some(literal) = resolve::resolve_literal(&req, self.asks_vnode_type) {
                     let mut j =
-                        self.judge_resolved(name, pid, &raw, openat2, (flags, mode), resolved);
+                        self.judge_resolved(name, pid, &raw, openat2, (flags, mode), literal);
                     if let Plan::Open(open) = &mut j.plan {
                         if let Ok(fd) = open_for(open) {
                             open.opened = Some(fd);
                             return Ok(j);
                         }
-                        // Perhaps stale: the full walk below refills it.
-                        self.dirs.clear();
                     }
                 }
             }
-            let resolved = resolve::resolve_sandboxed_caching(&req, &mut self.dirs)?;
-            let j = self.judge_resolved(name, pid, &raw, openat2, (flags, mode), resolved);
-            // A cached attempt pays only where it ends in an injected open:
-            // after any other answer (a profile whose verdict ignores the
-            // path, injection off, a denial) the next open would walk twice.
-            if !matches!(j.plan, Plan::Open(_)) {
-                self.dirs.clear();
-            }
-            Ok(j)
+            let resolved = resolve::resolve_sandboxed(&req)?;
+            Ok(self.judge_resolved(name, pid, &raw, openat2, (flags, mode), resolved))
         }
 
         /// The verdict and answer for an open of `raw`, resolved.
@@ -831,17 +841,19 @@ mod engine {
             }
             let ops = syscalls::open_operations(flags, resolved.exists());
             let matched = self.matched(&resolved.path, pid);
-            let checks: Vec<(OpId, Subject)> = ops
+            // A path taken as written has no type: a vnode-type filter
+            // leaves its verdict undetermined, and the full walk decides.
+            let unchecked = resolved.last == resolve::Last::Unchecked;
+            let checks: Vec<(OpId, Subject<'_>)> = ops
                 .as_slice()
                 .iter()
                 .map(|&o| {
-                    (
-                        o,
-                        Subject::file(
-                            &matched,
-                            vnode_type_from(name, o, &resolved.path, resolved.mode),
-                        ),
-                    )
+                    let vtype = if unchecked {
+                        None
+                    } else {
+                        vnode_type_from(name, o, &resolved.path, resolved.mode)
+                    };
+                    (o, Subject::file(&matched, vtype))
                 })
                 .collect();
             let checked = self.check(name, raw, self.shown(&matched), &checks);
@@ -852,7 +864,7 @@ mod engine {
             // they only reach metadata and are checked again when reopened);
             // /dev/tty names the opener's own terminal.
             let cannot = flags as i32 & libc::O_PATH != 0
-                || resolved.path == Path::new("/dev/tty")
+                || resolved.path.as_os_str().as_bytes() == b"/dev/tty"
                 || self.no_injection.is_some();
             // openat2's flags live in memory: only an injected fd makes sure
             // the checked ones are used, so without one the caller falls back
@@ -1010,7 +1022,7 @@ mod engine {
                 if first && !r.exists() {
                     return Err(libc::ENOENT);
                 }
-                let matched = self.matched(&r.path, pid);
+                let matched = self.matched(&r.path, pid).into_owned();
                 let ops: &[OpId] = match (exchange, first) {
                     (true, _) => &[op::FILE_WRITE_UNLINK, op::FILE_WRITE_CREATE],
                     (false, true) => &[op::FILE_WRITE_UNLINK],
@@ -1020,7 +1032,7 @@ mod engine {
                 let vtype = if first || exchange { own } else { moved };
                 moved = moved.or(own);
                 for &o in ops {
-                    checks.push((o, Subject::file(&matched, vtype)));
+                    checks.push((o, Subject::file_owned(&matched, vtype)));
                     shown.push(matched.display().to_string());
                 }
                 requested.push(String::from_utf8_lossy(&raw).into_owned());
@@ -1131,7 +1143,7 @@ mod engine {
                 checks.push((
                     op,
                     Subject {
-                        path: Some(path),
+                        path: Some(Cow::Owned(path)),
                         ints: socket.filter_args().to_vec(),
                         // A plain socket has no kernel-control name: the
                         // compiler's flow-divert test must not match.
@@ -1308,16 +1320,18 @@ mod engine {
     /// is resolved already, so a symlink swapped in since is refused), and
     /// creating with the process's umask.
     ///
-    /// A directory is opened without O_NONBLOCK (and so without the fcntl
-    /// that drops it) but with O_DIRECTORY: should anything else have
-    /// replaced it since the lstat, that open fails with ENOTDIR and the
-    /// cautious one runs. A regular file keeps O_NONBLOCK: no open flag
+    /// A directory (found by the lstat, or asked for with O_DIRECTORY) is
+    /// opened without O_NONBLOCK (and so without the fcntl that drops it)
+    /// but with O_DIRECTORY: should anything else have replaced it since
+    /// the lstat, that open fails with ENOTDIR (before any FIFO could
+    /// block) and the cautious one runs. A regular file keeps O_NONBLOCK: no open flag
     /// refuses a FIFO or a device renamed over it after the lstat, and
     /// opening one of those blocking would stall the supervisor (and every
     /// process it answers) until a peer shows up, perhaps forever.
     fn open_for(plan: &OpenPlan) -> Result<OwnedFd, i32> {
         let creates = syscalls::open_creates(plan.flags as u64);
-        if plan.dir && !plan.magic && !creates && plan.flags & libc::O_NONBLOCK == 0 {
+        let dir = plan.dir || plan.flags & libc::O_DIRECTORY != 0;
+        if dir && !plan.magic && !creates && plan.flags & libc::O_NONBLOCK == 0 {
             match open_how(plan, libc::O_DIRECTORY) {
                 Err(libc::ENOTDIR) => {}
                 r => return r,

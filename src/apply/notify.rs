@@ -192,23 +192,26 @@ pub fn read_c_string(pid: i32, addr: u64) -> Result<Vec<u8>, StringError> {
     const PAGE: u64 = 4096;
     const FIRST: usize = 256;
     let max = libc::PATH_MAX as usize;
-    let mut out = Vec::new();
+    // Read straight into the result: zeroing a page-sized buffer for every
+    // path cost more than the read's own copy.
+    let mut out: Vec<u8> = Vec::with_capacity(FIRST);
     let mut at = addr;
-    let mut buf = [0u8; PAGE as usize];
     while out.len() < max {
         let mut chunk = ((PAGE - at % PAGE) as usize).min(max - out.len());
         if out.is_empty() {
             chunk = chunk.min(FIRST);
         }
-        let n = read_into(pid, at, &mut buf[..chunk]);
+        let start = out.len();
+        out.resize(start + chunk, 0);
+        let n = read_into(pid, at, &mut out[start..]);
         if n == 0 {
             return Err(StringError::Fault);
         }
-        if let Some(end) = buf[..n].iter().position(|&b| b == 0) {
-            out.extend_from_slice(&buf[..end]);
+        out.truncate(start + n);
+        if let Some(end) = out[start..].iter().position(|&b| b == 0) {
+            out.truncate(start + end);
             return Ok(out);
         }
-        out.extend_from_slice(&buf[..n]);
         at += n as u64;
     }
     Err(StringError::TooLong)

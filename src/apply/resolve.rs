@@ -47,6 +47,9 @@ pub enum Last {
     File,
     /// A device, FIFO or socket.
     Special,
+    /// Not looked at: the path was taken as written (see
+    /// [`resolve_literal`]); the open that follows finds out.
+    Unchecked,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +66,7 @@ pub struct Resolved {
 }
 
 impl Resolved {
+    /// Not known to be missing (an unchecked path may be: its open says).
     pub fn exists(&self) -> bool {
         self.last != Last::Missing
     }
@@ -73,7 +77,7 @@ impl Resolved {
 /// dirfd that is not a directory: ENOTDIR, a symlink loop: ELOOP, a cwd
 /// that was removed: ENOENT).
 pub fn resolve(req: &Request<'_>) -> Result<Resolved, i32> {
-    walk(req, false, None)
+    walk(req, false)
 }
 
 /// As [`resolve`], for the sandboxed process: whatever of this process's
@@ -82,75 +86,51 @@ pub fn resolve(req: &Request<'_>) -> Result<Resolved, i32> {
 /// the profile says: a same-user process could otherwise write the
 /// supervisor's memory or reopen its pipes and sockets.
 pub fn resolve_sandboxed(req: &Request<'_>) -> Result<Resolved, i32> {
-    walk(req, true, None)
-}
-
-/// As [`resolve_sandboxed`], remembering in `cache` the parent directory
-/// of an absolute path whose every directory component was lstat'ed as a
-/// real directory (no symlink followed, no `..`, nothing under `/proc`).
-pub fn resolve_sandboxed_caching(req: &Request<'_>, cache: &mut DirCache) -> Result<Resolved, i32> {
-    walk(req, true, Some(cache))
-}
-
-/// One directory proven a real directory reached through real directories
-/// (no symlink anywhere on its path) when it was last walked: opens of the
-/// files in it skip the lstat of every component but the last. Never
-/// trusted on its own: see [`resolve_cached`].
-#[derive(Debug, Default, Clone)]
-pub struct DirCache {
-    dir: Option<Vec<u8>>,
-}
-
-impl DirCache {
-    /// Forgets the directory (a stale entry was met).
-    pub fn clear(&mut self) {
-        self.dir = None;
-    }
+    walk(req, true)
 }
 
 /// The fast path of a resolution, or `None` where it does not apply: an
 /// absolute path of plain components (no `.`, `..` or trailing slash)
-/// whose parent is the cached directory, with only the last component
-/// lstat'ed, and only when that is a file, directory or special file (a
-/// symlink or a missing name takes the full walk).
+/// outside `/proc`, taken as written, with no syscall at all. With `stat`
+/// (a profile that asks the vnode type) its last component is lstat'ed
+/// and a symlink or a missing name takes the full walk; without it the
+/// result says nothing of the file ([`Last::Unchecked`], no mode).
 ///
 /// SOUND ONLY when the caller then opens exactly the returned path with
 /// RESOLVE_NO_SYMLINKS and keeps the verdict only if that open succeeds:
 /// such an open fails (ELOOP, ENOENT, ENOTDIR) if any component of the
-/// path is no longer a real directory, and when it succeeds the file it
+/// path is a symlink or not a directory, and when it succeeds the file it
 /// opened is the one a full walk would have named at that moment (a
-/// symlink-free absolute path without `..` resolves to itself). Any other
-/// outcome (a denial, an errno, CONTINUE) must be decided again from
-/// [`resolve_sandboxed_caching`]. Relative paths are never cached: their
-/// base (the cwd or a dirfd, read through `/proc/PID`) can change between
-/// two calls without any symlink on the way.
-pub fn resolve_cached(req: &Request<'_>, cache: &DirCache) -> Option<Resolved> {
-    let dir = cache.dir.as_deref()?;
+/// symlink-free absolute path without `..` resolves to itself, and outside
+/// `/proc` nothing is rewritten or guarded). Any other outcome (a denial,
+/// an errno, CONTINUE, a failed open) must be decided again from
+/// [`resolve_sandboxed`]. Relative paths never take it: their base (the
+/// cwd or a dirfd) is only known through `/proc/PID`.
+pub fn resolve_literal(req: &Request<'_>, stat: bool) -> Option<Resolved> {
     let path = req.path;
     if path.first() != Some(&b'/') || path.ends_with(b"/") {
         return None;
     }
-    let cut = path.iter().rposition(|&b| b == b'/')?;
-    let (parent, name) = (&path[..cut], &path[cut + 1..]);
-    if name == b"." || name == b".." {
-        return None;
+    let mut out = Vec::with_capacity(path.len() + 1);
+    for c in components(path) {
+        if c == b"." || c == b".." || (out.is_empty() && c == b"proc") {
+            return None;
+        }
+        out.push(b'/');
+        out.extend_from_slice(c);
     }
-    // The cached directory holds no `.` or `..`, so equal components
-    // mean `parent` has none either.
-    if !components(parent).eq(components(dir)) {
-        return None;
-    }
-    let mut out = Vec::with_capacity(dir.len() + 1 + name.len());
-    out.extend_from_slice(dir);
-    push(&mut out, name);
-    let (last, mode) = lstat(&mut out).ok()?;
-    if last == Last::Symlink {
-        return None;
-    }
+    let (last, mode) = if stat {
+        match lstat(&mut out).ok()? {
+            (Last::Symlink, _) => return None,
+            (last, mode) => (last, Some(mode)),
+        }
+    } else {
+        (Last::Unchecked, None)
+    };
     Some(Resolved {
         path: PathBuf::from(std::ffi::OsString::from_vec(out)),
         last,
-        mode: Some(mode),
+        mode,
         magic: false,
     })
 }
@@ -160,7 +140,7 @@ fn components(path: &[u8]) -> impl Iterator<Item = &[u8]> + '_ {
     path.split(|&b| b == b'/').filter(|c| !c.is_empty())
 }
 
-fn walk(req: &Request<'_>, guard: bool, cache: Option<&mut DirCache>) -> Result<Resolved, i32> {
+fn walk(req: &Request<'_>, guard: bool) -> Result<Resolved, i32> {
     let mut w = Walk::new(req.pid);
     w.guard = guard;
     if req.path.first() != Some(&b'/') {
@@ -183,9 +163,6 @@ fn walk(req: &Request<'_>, guard: bool, cache: Option<&mut DirCache>) -> Result<
     w.run(req.path, follow)?;
     if w.guarded(&w.out) {
         return Err(libc::EPERM);
-    }
-    if let Some(cache) = cache {
-        w.remember(req.path, cache);
     }
     Ok(Resolved {
         path: PathBuf::from(OsStr::from_bytes(&w.out)),
@@ -219,9 +196,6 @@ struct Walk {
     /// Whether this (the supervising) process's `/proc/PID` entries are
     /// refused.
     guard: bool,
-    /// No symlink was followed and no `..` applied: `out`'s directories
-    /// were all lstat'ed as real directories (see [`DirCache`]).
-    clean: bool,
 }
 
 impl Walk {
@@ -234,24 +208,7 @@ impl Walk {
             mode: None,
             magic: false,
             guard: false,
-            clean: true,
         }
-    }
-
-    /// Caches `out`'s parent after a clean walk of the absolute `path`
-    /// that found the last component (below a missing one, nothing was
-    /// proven). `/proc` is left out: its entries come and go with
-    /// processes and hold magic links.
-    fn remember(&self, path: &[u8], cache: &mut DirCache) {
-        if !self.clean || self.magic || self.last == Last::Missing || path.first() != Some(&b'/') {
-            return;
-        }
-        let mut dir = self.out.clone();
-        pop(&mut dir);
-        if dir == b"/proc" || dir.starts_with(b"/proc/") {
-            return;
-        }
-        cache.dir = Some(dir);
     }
 
     /// Whether `path` is under `/proc/N` of the guarded process (N any of
@@ -287,7 +244,6 @@ impl Walk {
             match name.as_slice() {
                 b"" | b"." => continue,
                 b".." => {
-                    self.clean = false;
                     pop(&mut self.out);
                     self.last = Last::Dir;
                     self.mode = None;
@@ -342,7 +298,6 @@ impl Walk {
 
     /// Replaces the symlink at the end of `out` by its target.
     fn follow(&mut self, todo: &mut Vec<Vec<u8>>) -> Result<(), i32> {
-        self.clean = false;
         let target = readlink(&mut self.out).ok_or(libc::ENOENT)?;
         if is_magic(&self.out) {
             if self.guarded(&self.out) {
@@ -490,6 +445,10 @@ fn readlink(path: &mut Vec<u8>) -> Option<Vec<u8>> {
 /// `/proc/PID/...` of the calling process (thread `tid`) as
 /// `/proc/self/...`; `None` for any other path.
 pub fn own_proc(path: &Path, tid: i32) -> Option<PathBuf> {
+    // Most paths are not under /proc: a byte test before Path's parsing.
+    if !path.as_os_str().as_bytes().starts_with(b"/proc/") {
+        return None;
+    }
     let rest = path.strip_prefix("/proc").ok()?;
     let mut parts = rest.components();
     let first = parts.next()?.as_os_str().to_str()?;
@@ -648,51 +607,56 @@ mod tests {
     }
 
     #[test]
-    fn the_directory_cache_serves_plain_absolute_paths_only() {
+    fn the_literal_path_serves_plain_absolute_paths_outside_proc_only() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().canonicalize().unwrap();
         std::fs::create_dir_all(root.join("d/e")).unwrap();
         std::fs::write(root.join("d/f"), b"x").unwrap();
         symlink(root.join("d"), root.join("l")).unwrap();
-        fn req(p: &str) -> Request<'_> {
-            Request {
+        symlink(root.join("d/f"), root.join("d/s")).unwrap();
+        let literal = |p: &str, stat: bool| {
+            let req = Request {
                 pid: me(),
                 base: Base::Cwd,
                 path: p.as_bytes(),
                 follow_last: true,
-            }
-        }
+            };
+            resolve_literal(&req, stat).map(|r| (r.path, r.last, r.mode.is_some()))
+        };
         let r = root.display();
-        let mut cache = DirCache::default();
-        // Through a symlink nothing is proven.
-        resolve_sandboxed_caching(&req(&format!("{r}/l/f")), &mut cache).unwrap();
-        assert_eq!(cache.dir, None);
-        resolve_sandboxed_caching(&req(&format!("{r}/d/f")), &mut cache).unwrap();
+        // Taken as written (doubled slashes dropped), nothing looked at.
         assert_eq!(
-            cache.dir.as_deref(),
-            Some(root.join("d").as_os_str().as_bytes())
+            literal(&format!("{r}//d//f"), false),
+            Some((root.join("d/f"), Last::Unchecked, false))
         );
-        let cached = |p: &str| resolve_cached(&req(p), &cache).map(|r| (r.path, r.last));
-        assert_eq!(cached(&format!("{r}//d/./f")), None);
+        // Even through a symlink or to a missing name: the open refuses.
         assert_eq!(
-            cached(&format!("{r}/d/f")),
-            Some((root.join("d/f"), Last::File))
+            literal(&format!("{r}/l/nope"), false),
+            Some((root.join("l/nope"), Last::Unchecked, false))
+        );
+        // With `stat`, the last component's type and mode.
+        assert_eq!(
+            literal(&format!("{r}/d/f"), true),
+            Some((root.join("d/f"), Last::File, true))
         );
         assert_eq!(
-            cached(&format!("{r}//d//e")),
-            Some((root.join("d/e"), Last::Dir))
+            literal(&format!("{r}/d/e"), true),
+            Some((root.join("d/e"), Last::Dir, true))
         );
-        // Missing, `..`, a trailing slash, another directory, relative.
-        for p in ["d/nope", "d/..", "d/e/", "l/f", "d/e/x"] {
-            assert_eq!(cached(&format!("{r}/{p}")), None, "{p}");
+        // A symlink or a missing name last takes the full walk.
+        assert_eq!(literal(&format!("{r}/d/s"), true), None);
+        assert_eq!(literal(&format!("{r}/d/nope"), true), None);
+        // `.`, `..`, a trailing slash, relative, /proc (rewritten, guarded).
+        for p in ["d/./f", "d/../d/f", "d/e/"] {
+            assert_eq!(literal(&format!("{r}/{p}"), false), None, "{p}");
         }
-        assert_eq!(cached("f"), None);
-        // Nothing under /proc is remembered.
-        resolve_sandboxed_caching(&req("/proc/sys/kernel/ostype"), &mut cache).unwrap();
-        resolve_sandboxed_caching(&req("/proc/cpuinfo"), &mut cache).unwrap();
+        assert_eq!(literal("d/f", false), None);
+        assert_eq!(literal("/proc/self/status", false), None);
+        assert_eq!(literal("//proc/1/mem", false), None);
+        assert_eq!(literal("/proc", false), None);
         assert_eq!(
-            cache.dir.as_deref(),
-            Some(root.join("d").as_os_str().as_bytes())
+            literal("/procfs/x", false),
+            Some((PathBuf::from("/procfs/x"), Last::Unchecked, false))
         );
     }
 
