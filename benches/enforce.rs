@@ -38,7 +38,7 @@ pub mod bench {
     use sbcheck::apply::calls;
     use sbcheck::apply::linux::{Filter, Options, Supervisor};
     use sbcheck::apply::process::{self, Ending};
-    use sbcheck::apply::sys::{now_ns, pin_to_cpu, Shared};
+    use sbcheck::apply::sys::{affinity, now_ns, pin_to_cpu, set_affinity, Shared};
     use sbcheck::blob::Profile;
     use std::ffi::CString;
     use std::time::Duration;
@@ -191,20 +191,6 @@ pub mod bench {
         pub counts: String,
     }
 
-    /// The calling thread's CPU affinity.
-    pub fn affinity() -> libc::cpu_set_t {
-        // SAFETY: all-zero is a valid (empty) cpu_set_t, filled by the call.
-        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-        // SAFETY: sched_getaffinity writes one cpu_set_t of the given size.
-        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
-        set
-    }
-
-    pub fn set_affinity(set: &libc::cpu_set_t) {
-        // SAFETY: sched_setaffinity reads one cpu_set_t of the given size.
-        unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set) };
-    }
-
     /// Runs every configuration pinned to CPU 0, then bare and injected
     /// on the CPUs the caller had (its affinity is restored).
     pub fn measure() -> Openat {
@@ -236,7 +222,7 @@ pub mod bench {
         let (cont, cont_stats) = supervised(&any, &path, |_| {});
         let (cont_path, _) = supervised(&by_path, &path, |s| s.set_injection(false));
         let (floor_continue, floor_injected) = floors(&path);
-        set_affinity(&saved);
+        let _ = set_affinity(&saved);
         let (bare_unpinned, _) = supervised(&any, &path, |s| s.set_passthrough(true));
         let (injected_unpinned, _) = supervised(&by_path, &path, |_| {});
         Openat {

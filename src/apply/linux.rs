@@ -152,15 +152,6 @@ struct Subject<'a> {
 }
 
 impl<'a> Subject<'a> {
-    /// [`Subject::file`] with its own copy of the path.
-    fn file_owned(p: &Path, vtype: Option<u16>) -> Subject<'a> {
-        Subject {
-            path: Some(Cow::Owned(p.as_os_str().as_bytes().to_vec())),
-            ints: vtype.map(|t| (filter::VNODE_TYPE, t)).into_iter().collect(),
-            ..Subject::default()
-        }
-    }
-
     /// A file check: the path as matched and, when known, the Darwin
     /// vnode type `(vnode-type ...)` filters compare (without it such a
     /// filter leaves the decision undetermined, a denial).
@@ -184,13 +175,8 @@ fn own_vtype(path: &Path, mode: Option<u32>) -> Option<u16> {
 
 /// The vnode type a check of `op` on `resolved` sees: the file's own type
 /// (a symlink's when the call does not follow it), or for a creation the
-/// type about to be created, as XNU's create check passes it.
-fn vnode_type(syscall: &str, op: OpId, resolved: &Path) -> Option<u16> {
-    vnode_type_from(syscall, op, resolved, None)
-}
-
-/// As [`vnode_type`], from the mode the path's resolution already read if
-/// it did (one lstat less on the hot path).
+/// type about to be created, as XNU's create check passes it; from `mode`
+/// where the path's resolution read it (one lstat less).
 fn vnode_type_from(syscall: &str, op: OpId, resolved: &Path, mode: Option<u32>) -> Option<u16> {
     own_vtype(resolved, mode).or_else(|| match op {
         op::FILE_WRITE_CREATE if syscall.starts_with("mkdir") => Some(2),
@@ -496,12 +482,7 @@ fn injection_unsafe_because() -> Option<&'static str> {
     // One read of /proc/self/status (tens of microseconds: a cell's
     // Supervisor::new used to read it once per field).
     let status = resolve::read_proc("/proc/self/status").unwrap_or_default();
-    let field = |name| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-    };
+    let field = |name| resolve::field(&status, name).and_then(|v| u64::from_str_radix(v, 16).ok());
     match (
         field("CapEff:"),
         field("CapPrm:"),
@@ -1011,18 +992,17 @@ mod engine {
             flags: Option<usize>,
         ) -> Result<Judgement, i32> {
             let exchange = flags.is_some_and(|i| args[i] as u32 & libc::RENAME_EXCHANGE != 0);
-            let mut checks = Vec::new();
-            let mut shown = Vec::new();
-            let mut requested = Vec::new();
-            // The new name gets the moved file's vnode type (an exchange
-            // keeps both files, each its own).
+            // (matched path, operations, vnode type) of the old and the new
+            // name; the new name gets the moved file's vnode type (an
+            // exchange keeps both files, each its own).
+            let mut names = Vec::with_capacity(2);
+            let mut requested = Vec::with_capacity(2);
             let mut moved = None;
             for (arg, first) in [(old, true), (new, false)] {
                 let (raw, r) = resolve_arg(pid, args, arg, false)?;
                 if first && !r.exists() {
                     return Err(libc::ENOENT);
                 }
-                let matched = self.matched(&r.path, pid).into_owned();
                 let ops: &[OpId] = match (exchange, first) {
                     (true, _) => &[op::FILE_WRITE_UNLINK, op::FILE_WRITE_CREATE],
                     (false, true) => &[op::FILE_WRITE_UNLINK],
@@ -1031,12 +1011,15 @@ mod engine {
                 let own = own_vtype(&r.path, r.mode);
                 let vtype = if first || exchange { own } else { moved };
                 moved = moved.or(own);
-                for &o in ops {
-                    checks.push((o, Subject::file_owned(&matched, vtype)));
-                    shown.push(matched.display().to_string());
-                }
+                names.push((self.matched(&r.path, pid).into_owned(), ops, vtype));
                 requested.push(String::from_utf8_lossy(&raw).into_owned());
             }
+            let each = || {
+                names
+                    .iter()
+                    .flat_map(|(m, ops, vt)| ops.iter().map(move |&o| (m, o, *vt)))
+            };
+            let checks: Vec<_> = each().map(|(m, o, vt)| (o, Subject::file(m, vt))).collect();
             let mut checked = self.check(
                 name,
                 requested.join(" -> ").as_bytes(),
@@ -1044,8 +1027,10 @@ mod engine {
                 &checks,
             );
             // The log names the path that was denied (or the new name).
-            let i = checked.denied.unwrap_or(shown.len() - 1);
-            checked.target = shown.swap_remove(i);
+            let i = checked.denied.unwrap_or(checks.len() - 1);
+            checked.target = each()
+                .nth(i)
+                .map_or_else(String::new, |(m, ..)| m.display().to_string());
             Ok(self.plan(checked, |_| Plan::Continue))
         }
 
@@ -1062,12 +1047,14 @@ mod engine {
         ) -> Result<Judgement, i32> {
             let at = flags.map_or(0, |i| args[i] as i32);
             let old_raw = read_path(pid, args[old.1])?;
-            let source = if old_raw.is_empty() {
+            // The file and, where the walk read it, its mode.
+            let (source, mode) = if old_raw.is_empty() {
                 // linkat(fd, "", ..., AT_EMPTY_PATH): the file the fd names.
                 match old.0 {
-                    Some(d) if at & libc::AT_EMPTY_PATH != 0 => {
-                        resolve::fd_path(pid, args[d] as i32).ok_or(libc::EBADF)?
-                    }
+                    Some(d) if at & libc::AT_EMPTY_PATH != 0 => (
+                        resolve::fd_path(pid, args[d] as i32).ok_or(libc::EBADF)?,
+                        None,
+                    ),
                     _ => return Err(libc::ENOENT),
                 }
             } else {
@@ -1080,12 +1067,12 @@ mod engine {
                 if !r.exists() {
                     return Err(libc::ENOENT);
                 }
-                r.path
+                (r.path, r.mode)
             };
             let (new_raw, target) = resolve_arg(pid, args, new, false)?;
             let shown = [self.matched(&source, pid), self.matched(&target.path, pid)];
             // The new name will be the same file: the source's vnode type.
-            let vtype = vnode_type(name, op::FILE_LINK, &source);
+            let vtype = vnode_type_from(name, op::FILE_LINK, &source, mode);
             let checks = [
                 (op::FILE_LINK, Subject::file(&shown[0], vtype)),
                 (op::FILE_WRITE_CREATE, Subject::file(&shown[1], vtype)),

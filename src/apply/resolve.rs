@@ -402,9 +402,16 @@ pub fn read_proc(path: &str) -> Option<String> {
 /// A field of `/proc/TID/status`, trimmed.
 pub fn status_field(tid: i32, name: &str) -> Option<String> {
     let text = read_proc(&format!("/proc/{tid}/status"))?;
-    text.lines()
+    field(&text, name).map(str::to_owned)
+}
+
+/// The value of line `name` (e.g. `"Tgid:"`) of a `/proc/.../status` text,
+/// trimmed.
+pub fn field<'t>(status: &'t str, name: &str) -> Option<&'t str> {
+    status
+        .lines()
         .find_map(|l| l.strip_prefix(name))
-        .map(|v| v.trim().to_owned())
+        .map(str::trim)
 }
 
 /// `lstat(path)` on a buffer that gets a NUL for the call and loses it after.

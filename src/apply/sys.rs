@@ -190,6 +190,24 @@ pub fn pin_to_cpu(cpu: usize) -> Result<(), i32> {
     check(rc).map(drop)
 }
 
+/// The calling thread's CPU affinity (empty if it cannot be read), to
+/// restore with [`set_affinity`] after [`pin_to_cpu`].
+#[cfg(target_os = "linux")]
+pub fn affinity() -> libc::cpu_set_t {
+    // SAFETY: all-zero is a valid (empty) cpu_set_t, filled by the call.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: sched_getaffinity writes one cpu_set_t of the given size.
+    unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    set
+}
+
+#[cfg(target_os = "linux")]
+pub fn set_affinity(set: &libc::cpu_set_t) -> Result<(), i32> {
+    // SAFETY: sched_setaffinity reads one cpu_set_t of the given size.
+    let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set) };
+    check(rc).map(drop)
+}
+
 /// Numbers shared with forked children (an anonymous shared mapping), so a
 /// child can hand back more than an exit status: measurements, counts.
 pub struct Shared {
