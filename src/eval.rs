@@ -370,11 +370,9 @@ fn test(
             match (args.path, f == filter::PATH && args.strings.is_empty()) {
                 // The usual case, a path and nothing else: no iterator (a
                 // long walk tests dozens of path patterns in a row).
-                (Some(path), true) => match program.matches(path, vars) {
-                    Match::Yes => Ok(true),
-                    Match::No => Ok(false),
-                    Match::UnknownVar(var) => Err(Undetermined::MissingVariable { node, var }),
-                },
+                (Some(path), true) => {
+                    pattern_test(program, std::iter::once(path), vars, node, missing)
+                }
                 _ => pattern_test(program, args.strings_for(f), vars, node, missing),
             }
         }

@@ -446,10 +446,9 @@ impl Guard {
     /// usual `${HOME}/x` + `/` or end) by the shorter region alone: it
     /// holds whenever either does, and one check costs half of two.
     fn merge(done: &mut Vec<Way>) {
-        let starts = |a: &Way, b: &Way| a.starts(b);
         while let Some((i, j)) = (0..done.len())
             .flat_map(|i| (0..done.len()).map(move |j| (i, j)))
-            .find(|&(i, j)| i != j && starts(&done[i], &done[j]))
+            .find(|&(i, j)| i != j && done[i].starts(&done[j]))
         {
             done[i].exact = false;
             done.swap_remove(j);
