@@ -16,7 +16,8 @@ export RUSTC_BOOTSTRAP=1
 triple=$(rustc -vV | sed -n 's/^host: //p')
 bin=target/$triple/release/$target
 [ "${NO_BUILD:-0}" = 1 ] || nice -n 10 cargo fuzz build -a "$target"
-[ -d "corpus/$target" ] || "target/$triple/release/make_seeds"
+# `cargo fuzz build TARGET` builds only the target, not make_seeds.
+[ -d "corpus/$target" ] || cargo run --release --bin make_seeds
 mkdir -p "artifacts/$target" logs
 max_len=4096
 [ "$target" = blob_decode ] && max_len=16384

@@ -132,8 +132,9 @@ const COMPILED: [(u8, PathKind); 3] = [
 /// Target `pattern_match`: `selector | code_len | code | path`.
 ///
 /// - selector 0..=0xfc: the code part is pattern bytecode with that many
-///   global variables. A program that decodes answers with every variable
-///   given; it accepts only when one of its rendered forms does (forms drop
+///   global variables. A program that decodes answers as it does without
+///   its decode-time guard (with every variable given, each twice, none);
+///   with every variable given it answers; it accepts only when one of its rendered forms does (forms drop
 ///   the "this test failed" condition of a fall-through, so they may accept
 ///   more on bytecode no compiler writes, never less); and giving each
 ///   value twice (the thread-set matcher) changes nothing.
@@ -150,17 +151,27 @@ pub fn pattern_match(data: &[u8]) {
         return;
     };
     let _ = program.disassemble(&|k| format!("VAR{k}"));
-    let vars: Vec<(u8, &[u8])> = (0..=u8::MAX)
+    // Variable opcodes name 0..min(count, 48) (0x10..=0x3f): each gets one.
+    let vars: Vec<(u8, &[u8])> = (0..sel.min(48))
         .map(|k| (k, VAR_VALUES[usize::from(k) % VAR_VALUES.len()]))
         .collect();
+    let twice: Vec<(u8, &[u8])> = vars.iter().chain(&vars).copied().collect();
+    // The decode-time guard only rejects early: whatever the values, the
+    // guarded answer is the unguarded program's.
+    for given in [&vars[..], &twice[..], &[]] {
+        assert_eq!(
+            program.matches(path, given),
+            program.matches_unguarded(path, given),
+            "guard and program disagree with {} values",
+            given.len()
+        );
+    }
     let engine = program.matches(path, &vars);
     assert!(
         !matches!(engine, Match::UnknownVar(_)),
         "{engine:?} with every variable given"
     );
-    let twice: Vec<(u8, &[u8])> = vars.iter().chain(&vars).copied().collect();
     assert_eq!(program.matches(path, &twice), engine, "values given twice");
-    let _ = program.matches(path, &[]);
     let Ok(forms) = forms(&program) else {
         return; // too many paths to render
     };
