@@ -9,36 +9,23 @@ use sbcheck::blob::render::{self, Rendering, Texts};
 use sbcheck::blob::{FilterArg, Profile};
 use sbcheck::eval::{evaluate_with, Args, Undetermined};
 use std::path::Path;
-use std::time::{Duration, Instant};
 
-pub fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-/// Median time of one call, from `rounds` timings of `batch` calls each.
-pub fn time_per_call(rounds: usize, batch: usize, mut f: impl FnMut()) -> Duration {
-    median(
-        (0..rounds)
-            .map(|_| {
-                let start = Instant::now();
-                for _ in 0..batch {
-                    f();
-                }
-                start.elapsed() / batch as u32
-            })
-            .collect(),
-    )
-}
+// The suite's medians, so both benches summarise alike (its table is unused
+// here). Public: the suite takes its copy from here (a file loaded twice is
+// clippy::duplicate_mod).
+#[path = "suite/summary.rs"]
+#[allow(dead_code)]
+pub mod summary;
+use summary::Summary;
 
 /// One decision to time: an operation and arguments complete enough that
 /// the walk reaches a terminal.
 pub struct Case {
     pub what: &'static str,
     pub op: u16,
-    pub path: Option<&'static [u8]>,
-    pub ints: Vec<(u8, u16)>,
-    pub strings: Vec<(u8, Vec<u8>)>,
+    path: Option<&'static [u8]>,
+    ints: Vec<(u8, u16)>,
+    strings: Vec<(u8, &'static [u8])>,
 }
 
 pub const VARS: &[(&str, &[u8])] = &[
@@ -54,7 +41,7 @@ impl Case {
         what: &'static str,
         op: &str,
         path: Option<&'static [u8]>,
-        given: &[(&str, &str)],
+        given: &[(&str, &'static str)],
     ) -> Case {
         let mut case = Case {
             what,
@@ -67,7 +54,7 @@ impl Case {
             let f = p.vocab.filter_id(name).expect("filter");
             match value.parse() {
                 Ok(n) => case.ints.push((f, n)),
-                Err(_) => case.strings.push((f, value.as_bytes().to_vec())),
+                Err(_) => case.strings.push((f, value.as_bytes())),
             }
         }
         // Give every filter the walk asks for a neutral value (integer 0,
@@ -78,7 +65,7 @@ impl Case {
                 Err(Undetermined::MissingArgument { node, filter }) => {
                     match p.args[usize::from(node)] {
                         FilterArg::Int(_) | FilterArg::Bitmap(_) => case.ints.push((filter, 0)),
-                        _ => case.strings.push((filter, Vec::new())),
+                        _ => case.strings.push((filter, b"")),
                     }
                 }
                 Err(why) => panic!("{what}: {}", why.describe(p)),
@@ -90,18 +77,18 @@ impl Case {
         }
     }
 
-    pub fn run(&self, p: &Profile) -> Result<usize, Undetermined> {
-        let strings: Vec<(u8, &[u8])> = self
-            .strings
-            .iter()
-            .map(|(f, s)| (*f, s.as_slice()))
-            .collect();
-        let args = Args {
+    /// The arguments the decision is made on.
+    pub fn args(&self) -> Args<'_> {
+        Args {
             path: self.path,
             ints: &self.ints,
-            strings: &strings,
-        };
-        let d = evaluate_with(p, self.op, &args, VARS);
+            strings: &self.strings,
+        }
+    }
+
+    /// The decision's nodes walked, or why it was not made.
+    fn run(&self, p: &Profile) -> Result<usize, Undetermined> {
+        let d = evaluate_with(p, self.op, &self.args(), VARS);
         d.outcome.map(|_| d.steps.len())
     }
 }
@@ -129,13 +116,13 @@ fn main() {
     let path =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/apple/ios-17/platform_profile.bin");
     let bytes = std::fs::read(&path).expect("iOS 17 platform profile");
-    let decode = time_per_call(200, 5, || {
+    let decode = Summary::per_call(200, 5, || {
         std::hint::black_box(Profile::decode(std::hint::black_box(&bytes)).ok());
     });
     println!(
         "decode + evaluation index, iOS 17 platform profile ({} bytes): median {:.3} ms",
         bytes.len(),
-        decode.as_secs_f64() * 1e3
+        decode.median / 1e6
     );
 
     let p = Profile::decode(&bytes).expect("decodes");
@@ -192,17 +179,8 @@ fn main() {
     ];
     let mut medians = Vec::new();
     for case in &cases {
-        let strings: Vec<(u8, &[u8])> = case
-            .strings
-            .iter()
-            .map(|(f, s)| (*f, s.as_slice()))
-            .collect();
-        let args = Args {
-            path: case.path,
-            ints: &case.ints,
-            strings: &strings,
-        };
-        let t = time_per_call(101, 2000, || {
+        let args = case.args();
+        let t = Summary::per_call(101, 2000, || {
             std::hint::black_box(evaluate_with(
                 &p,
                 case.op,
@@ -210,19 +188,19 @@ fn main() {
                 VARS,
             ));
         });
-        println!("  {}: median {:.0} ns", case.what, t.as_secs_f64() * 1e9);
-        medians.push(t);
+        println!("  {}: median {:.0} ns", case.what, t.median);
+        medians.push(t.median);
     }
     println!(
         "decision, median over the cases: {:.0} ns",
-        median(medians).as_secs_f64() * 1e9
+        Summary::of(medians).median
     );
 
-    let rendering = time_per_call(21, 1, || {
+    let rendering = Summary::per_call(21, 1, || {
         std::hint::black_box(render_all(&p));
     });
     println!(
         "render every bucket as SBPL rules: median {:.1} ms",
-        rendering.as_secs_f64() * 1e3
+        rendering.median / 1e6
     );
 }

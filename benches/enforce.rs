@@ -44,7 +44,7 @@ pub mod bench {
     use std::time::Duration;
 
     /// Opens timed per configuration (after a warm-up of a tenth as many).
-    const OPENS: usize = 20_000;
+    pub const OPENS: usize = 20_000;
     const WARM_UP: usize = OPENS / 10;
 
     fn compile(src: &str) -> Profile {
@@ -119,29 +119,19 @@ pub mod bench {
             let t1 = now_ns();
             let raw = sbcheck::apply::notify::read_c_string(me, path.as_ptr() as u64);
             assert!(raw.is_ok(), "reading the path");
-            // struct open_how { flags, mode, resolve }, as the supervisor's.
-            let how: [u64; 3] = [
+            // The supervisor's open of a file it injects: O_NONBLOCK so a
+            // FIFO cannot block it, then the fcntl that clears it.
+            let fd = calls::buf::openat2(
+                libc::AT_FDCWD,
+                path,
                 (libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY | libc::O_NONBLOCK) as u64,
                 0,
                 libc::RESOLVE_NO_SYMLINKS,
-            ];
-            // SAFETY: path is a C string and `how` an open_how, both alive
-            // for the call.
-            let fd = unsafe {
-                libc::syscall(
-                    libc::SYS_openat2,
-                    libc::AT_FDCWD,
-                    path.as_ptr(),
-                    how.as_ptr(),
-                    std::mem::size_of_val(&how),
-                )
-            };
-            assert!(fd >= 0, "openat2");
-            // SAFETY: F_SETFL with an integer, then close, on our own fd.
-            unsafe {
-                libc::fcntl(fd as i32, libc::F_SETFL, 0);
-                libc::close(fd as i32);
-            }
+            )
+            .expect("openat2") as i32;
+            // SAFETY: F_SETFL with an integer, on our own fd.
+            unsafe { libc::fcntl(fd, libc::F_SETFL, 0) };
+            let _ = calls::close(fd);
             let t2 = now_ns();
             cont.set(i, t1 - t0);
             inj.set(i, t2 - t1);

@@ -39,8 +39,8 @@ mod compile;
 mod cells;
 #[path = "suite/matrices.rs"]
 mod matrices;
-#[path = "suite/summary.rs"]
-mod summary;
+// `benches/suite/summary.rs`, loaded by decode.rs, which runs alone too.
+use decode::summary;
 
 use summary::Summary;
 
@@ -84,7 +84,7 @@ fn machine() -> String {
 /// Item 3: single decisions.
 fn decisions(table: &mut summary::Table) {
     use sbcheck::blob::Profile;
-    use sbcheck::eval::{evaluate_with, Args};
+    use sbcheck::eval::evaluate_with;
     println!("\n3. decisions");
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let small = |src: &str| {
@@ -128,7 +128,7 @@ fn decisions(table: &mut summary::Table) {
             &ios,
             decode::Case::new(
                 &ios,
-                "file-read-data, deep in a trie",
+                "file-read-data, a path deep in a pattern trie",
                 "file-read-data",
                 Some(b"/System/Library/Frameworks/CoreFoundation.framework/CoreFoundation"),
                 &file,
@@ -139,7 +139,7 @@ fn decisions(table: &mut summary::Table) {
             &ios,
             decode::Case::new(
                 &ios,
-                "file-read-data, matches nothing",
+                "file-read-data, a path that matches nothing",
                 "file-read-data",
                 Some(b"/zz/nothing/matches/this"),
                 &file,
@@ -150,7 +150,7 @@ fn decisions(table: &mut summary::Table) {
             &ios,
             decode::Case::new(
                 &ios,
-                "storage-class-map, longest walk known",
+                "storage-class-map, the longest walk known",
                 "storage-class-map",
                 Some(b"/private/var/mobile/Library/Mail/x"),
                 &[],
@@ -158,16 +158,7 @@ fn decisions(table: &mut summary::Table) {
         ),
     ];
     for (profile, p, case) in &cases {
-        let strings: Vec<(u8, &[u8])> = case
-            .strings
-            .iter()
-            .map(|(f, s)| (*f, s.as_slice()))
-            .collect();
-        let args = Args {
-            path: case.path,
-            ints: &case.ints,
-            strings: &strings,
-        };
+        let args = case.args();
         let s = Summary::per_call(101, 2000, || {
             std::hint::black_box(evaluate_with(
                 p,
@@ -209,12 +200,12 @@ fn decoding(table: &mut summary::Table) {
     let (wall, peak_kb) = matrices::decode_process(&blob_path);
     table.add(
         "4",
-        "`sbcheck decode` iOS 17, whole process (wall)",
+        "`sbcheck decode` iOS 17, the whole process (wall)",
         wall,
         Some(("SandBlaster (25.4 s)", 25.4e9)),
     );
     table.note(format!(
-        "4: peak memory (max RSS) of `sbcheck decode` on iOS 17: {:.1} MB (target < 32 MB; SandBlaster 36 MB)",
+        "4: peak memory (max RSS, wait4) of `sbcheck decode` iOS 17: {:.1} MB (target < 32 MB; SandBlaster 36 MB)",
         peak_kb as f64 / 1024.0
     ));
     let cases = compile::cases();
@@ -237,7 +228,7 @@ fn decoding(table: &mut summary::Table) {
 fn openat(table: &mut summary::Table) {
     println!(
         "\n2. openat + close, supervised and not ({} samples each)",
-        20_000
+        enforce::bench::OPENS
     );
     let m = enforce::bench::measure();
     let s = |st: &enforce::bench::Stats| Summary {
@@ -257,12 +248,12 @@ fn openat(table: &mut summary::Table) {
             vs,
         ),
         (
-            "supervised, path-dependent verdict, CONTINUE (no injection)",
+            "supervised, path-dependent verdict, CONTINUE (injection off)",
             &m.cont_path,
             vs,
         ),
         (
-            "supervised, path-independent verdict (allow default)",
+            "supervised, path-independent verdict (`(allow default)`)",
             &m.cont,
             vs,
         ),
@@ -272,7 +263,7 @@ fn openat(table: &mut summary::Table) {
             None,
         ),
         (
-            "floor: the supervisor's own syscalls for one open, injected",
+            "floor: the supervisor's own syscalls for one open, injected, decided as written",
             &m.floor_injected,
             None,
         ),

@@ -164,22 +164,22 @@ pub fn run(table: &mut Table) {
     let [fork, filtered, cell, traced, scratch, zsetup, zcell, zamortised] =
         samples.map(Summary::of);
     let vs = Some(("bare fork", fork.median));
-    table.add("1", "bare fork + _exit + waitpid", fork, vs);
+    table.add("1", "bare fork + `_exit` + waitpid", fork, vs);
     table.add(
         "1",
-        "fork + install the seccomp filter + _exit + waitpid",
+        "fork + install the seccomp filter + `_exit` + waitpid",
         filtered,
         vs,
     );
     table.add(
         "1",
-        "one cell: predict, fork, apply, probe, verdict",
+        "one cell, one fork per cell (`--no-zygote`): predict, fork, apply, probe, verdict",
         cell,
         vs,
     );
     table.add(
         "1",
-        "one cell + its trace written (`sbcheck run`)",
+        "one cell + its trace written (`sbcheck run --no-zygote`)",
         traced,
         vs,
     );
@@ -197,13 +197,13 @@ pub fn run(table: &mut Table) {
     );
     table.add(
         "1",
-        "zygote setup + teardown, once per profile (fork, filter, hand-over)",
+        "zygote setup + teardown, once per profile (apply, fork, filter, hand-over)",
         zsetup,
         vs,
     );
     table.add(
         "1",
-        "one cell of a 32-cell zygote run, setup and predictions included",
+        "one cell of a 32-cell `sbcheck run` unit, zygote setup and predictions included",
         zamortised,
         vs,
     );
