@@ -56,28 +56,7 @@ fn generate(m: &matrix::Matrix) -> String {
     for p in &m.profiles {
         let _ = writeln!(s, "\nmod {} {{", p.name);
         for probe in &p.probes {
-            // A probe with no meaning on Linux is reported as ignored with
-            // its reason, never as passed; `--include-ignored` still runs it
-            // to write its skip trace.
-            if let Some(why) = matrix::skip_on_linux(&probe.operation) {
-                let _ = writeln!(
-                    s,
-                    "    #[cfg_attr(not(target_os = \"macos\"), ignore = {why:?})]"
-                );
-                if let Some(why) = matrix::skip_on_macos(&probe.operation) {
-                    let _ = writeln!(
-                        s,
-                        "    #[cfg_attr(target_os = \"macos\", ignore = {why:?})]"
-                    );
-                }
-            } else if probe.expected == matrix::UNDETERMINED {
-                // The full reason (the filter and node) is in the trace and
-                // in `sbcheck run`'s output.
-                let _ = writeln!(
-                    s,
-                    "    #[ignore = \"the verdict depends on an argument the harness cannot supply (see the trace)\"]"
-                );
-            }
+            write_ignores(&mut s, probe);
             let _ = writeln!(
                 s,
                 "    #[test]\n    fn {probe}() {{\n        super::cell({profile:?}, {probe:?});\n    }}",
@@ -88,4 +67,32 @@ fn generate(m: &matrix::Matrix) -> String {
         s.push_str("}\n");
     }
     s
+}
+
+/// The `ignore` attributes of a probe's test, one per platform it cannot run
+/// on, each checked on its own: a probe with no meaning on Linux (or no probe
+/// on macOS yet) is reported as ignored with its reason, never as passed;
+/// `--include-ignored` still runs it to write its skip trace. An undetermined
+/// cell is ignored everywhere, with one attribute.
+fn write_ignores(s: &mut String, probe: &matrix::ProbeSpec) {
+    // The full reason (the filter and node) is in the trace and in
+    // `sbcheck run`'s output.
+    let undetermined = (probe.expected == matrix::UNDETERMINED)
+        .then_some("the verdict depends on an argument the harness cannot supply (see the trace)");
+    let on_linux = matrix::skip_on_linux(&probe.operation).or(undetermined);
+    let on_macos = matrix::skip_on_macos(&probe.operation).or(undetermined);
+    if let (Some(linux), Some(macos)) = (on_linux, on_macos) {
+        if linux == macos {
+            let _ = writeln!(s, "    #[ignore = {linux:?}]");
+            return;
+        }
+    }
+    for (cfg, why) in [
+        ("not(target_os = \"macos\")", on_linux),
+        ("target_os = \"macos\"", on_macos),
+    ] {
+        if let Some(why) = why {
+            let _ = writeln!(s, "    #[cfg_attr({cfg}, ignore = {why:?})]");
+        }
+    }
 }

@@ -4,7 +4,7 @@
 
 mod ios_values;
 
-use ios_values::{all_values, sample};
+use ios_values::{all_values, apple, load, sample};
 use sbcheck::blob::pattern::{forms, FormKind, Match};
 use sbcheck::blob::program::{Connector, Insn};
 use sbcheck::blob::{
@@ -12,19 +12,7 @@ use sbcheck::blob::{
 };
 use sbcheck::eval::{evaluate, evaluate_with, explain, explain_with, Args, Undetermined, Verdict};
 use sbcheck::vocab::Vocab;
-use std::path::PathBuf;
 use std::process::Command;
-
-fn apple(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("profiles/apple")
-        .join(rel)
-}
-
-fn load(rel: &str) -> Profile {
-    let bytes = std::fs::read(apple(rel)).unwrap();
-    Profile::decode(&bytes).unwrap_or_else(|e| panic!("{rel}: {e}"))
-}
 
 /// Every `.sb.bin` under profiles/apple, as paths relative to it.
 fn all_blobs() -> Vec<String> {

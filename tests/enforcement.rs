@@ -13,7 +13,7 @@
 
 mod sandboxed;
 
-use sandboxed::{assert_int80_killed, compile, reported, sandboxed, TIMEOUT};
+use sandboxed::{assert_int80_killed, c, compile, errno_of, reported, sandboxed, TIMEOUT};
 use sbcheck::apply::calls::{self, buf, SysResult, ThreadStack};
 use sbcheck::apply::linux::{Filter, Options, Supervisor};
 use sbcheck::apply::log::{Log, LogTarget};
@@ -31,17 +31,6 @@ fn child_result(r: SysResult) -> i32 {
         Ok(code) => code as i32,
         Err(e) => 1000 + e,
     }
-}
-
-fn errno_of(r: SysResult) -> i32 {
-    match r {
-        Ok(_) => 0,
-        Err(e) => e,
-    }
-}
-
-fn c(p: impl AsRef<Path>) -> CString {
-    CString::new(p.as_ref().as_os_str().as_encoded_bytes()).unwrap()
 }
 
 // ------------------------------------------------------------- fixture
@@ -1772,12 +1761,12 @@ fn injected_fds_carry_the_callers_flags() {
         root.display()
     ));
     let (f, d) = (c(root.join("f")), c(root.join("d")));
-    const RD: i32 = libc::O_RDONLY | libc::O_CLOEXEC;
+    let rd = RD | O_CLOEXEC;
     let cases = [
-        (&f, RD, false),
-        (&d, RD, false),
-        (&f, RD | libc::O_NONBLOCK, true),
-        (&d, RD | libc::O_NONBLOCK, true),
+        (&f, rd, false),
+        (&d, rd, false),
+        (&f, rd | libc::O_NONBLOCK, true),
+        (&d, rd | libc::O_NONBLOCK, true),
     ];
     // Bit i set: case i has the wrong O_NONBLOCK; -errno: an open failed.
     let body = || -> i32 {

@@ -16,6 +16,14 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
 
+/// The fuzz targets whose findings are replayed here, one test each.
+const TARGETS: [&str; 4] = [
+    "blob_decode",
+    "sbpl_compile",
+    "pattern_match",
+    "regex_match",
+];
+
 /// Far above what any input takes once fixed (milliseconds, tens in a
 /// debug build), below what the slow findings took (a regex render of 2.5 s
 /// in release, over the fuzzer's 10 s with ASan).
@@ -67,6 +75,7 @@ fn findings(target: &str) -> Vec<(String, Vec<u8>)> {
 
 /// Replays the saved findings and the hand-made inputs of a target.
 fn replay_all(target: &str, check: fn(&[u8]), made: Vec<(&str, Vec<u8>)>) {
+    assert!(TARGETS.contains(&target), "{target} is not in TARGETS");
     let saved = findings(target);
     let count = saved.len() + made.len();
     for (name, input) in saved {
@@ -143,4 +152,19 @@ fn regex_match_findings() {
             ),
         ],
     );
+}
+
+/// A findings directory is replayed only under a target's name: one named
+/// otherwise (a typo, a renamed target) would replay nothing, silently.
+#[test]
+fn every_findings_directory_is_a_replayed_target() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz_regressions");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(
+            TARGETS.contains(&name.as_str()),
+            "{}/{name} is not one of the replayed targets {TARGETS:?}",
+            dir.display()
+        );
+    }
 }

@@ -10,19 +10,10 @@
 
 mod ios_values;
 
-use ios_values::{all_values, sample, Values};
+use ios_values::{all_values, load, sample, Values};
 use sbcheck::blob::pattern::{forms, Match, Program};
 use sbcheck::blob::{FilterArg, Profile};
 use sbcheck::eval::{evaluate_with, Args};
-use std::path::PathBuf;
-
-fn load(rel: &str) -> Profile {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("profiles/apple")
-        .join(rel);
-    let bytes = std::fs::read(&path).unwrap();
-    Profile::decode(&bytes).unwrap_or_else(|e| panic!("{rel}: {e}"))
-}
 
 /// The variable settings checked: (what, values by index).
 fn settings(p: &Profile) -> Vec<(&'static str, Values)> {

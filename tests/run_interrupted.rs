@@ -9,6 +9,8 @@
 
 #![cfg(target_os = "linux")]
 
+mod sandboxed;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -241,8 +243,7 @@ fn the_timeout_and_the_end_of_a_cell_kill_the_whole_group() {
     use sbcheck::apply::linux::{Filter, Options, Supervisor};
     use sbcheck::apply::process::{run_supervised, Ending};
     use sbcheck::apply::sys::Shared;
-    let blob = sbcheck::sbpl::compile("(version 1)(allow default)", &Default::default()).unwrap();
-    let profile = sbcheck::blob::Profile::decode(&blob).unwrap();
+    let profile = sandboxed::compile("(version 1)(allow default)");
     for child_blocks in [true, false] {
         let pids = Shared::new(1).unwrap();
         let body = || -> i32 {

@@ -1,8 +1,24 @@
-//! What the decoder and pattern-guard tests share: values for the iOS
-//! platform profiles' variables, and strings built from a pattern's paths.
+//! What the decoder and pattern-guard tests share: loading the Apple blobs,
+//! values for the iOS platform profiles' variables, and strings built from a
+//! pattern's paths.
 
 use sbcheck::blob::pattern::Atom;
 use sbcheck::blob::Profile;
+use std::path::PathBuf;
+
+/// A file under profiles/apple.
+pub fn apple(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("profiles/apple")
+        .join(rel)
+}
+
+/// The blob at `rel` under profiles/apple, decoded; one that does not decode
+/// panics with its name.
+pub fn load(rel: &str) -> Profile {
+    let bytes = std::fs::read(apple(rel)).unwrap();
+    Profile::decode(&bytes).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
 
 /// Values for the iOS profiles' variables; a name may repeat (several
 /// values). The first value of each name is the "given once" value.

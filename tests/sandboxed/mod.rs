@@ -1,9 +1,14 @@
 //! What the enforcement and escape tests share: compiling a profile and
 //! running a body in a supervised child under it, on the real kernel.
 
+#![allow(dead_code)] // each test crate uses its own subset
+
+use sbcheck::apply::calls::SysResult;
 use sbcheck::apply::linux::{Filter, Options, Supervisor};
 use sbcheck::apply::process::{self, Ending, Enforcer, ExitStatus, Spec};
 use sbcheck::blob::Profile;
+use std::ffi::CString;
+use std::path::Path;
 use std::time::Duration;
 
 /// A child that has not ended by then is killed and the test fails.
@@ -40,6 +45,19 @@ pub fn reported(ending: &Ending) -> i32 {
         Ending::Reported { result } => *result,
         other => panic!("the child did not report: {other:?}"),
     }
+}
+
+/// A raw call's errno (0 = success).
+pub fn errno_of(r: SysResult) -> i32 {
+    match r {
+        Ok(_) => 0,
+        Err(e) => e,
+    }
+}
+
+/// A path as a C string, for the raw calls.
+pub fn c(p: impl AsRef<Path>) -> CString {
+    CString::new(p.as_ref().as_os_str().as_encoded_bytes()).unwrap()
 }
 
 /// How a sandboxed child making an i386 `int 0x80` call ends: where the call
