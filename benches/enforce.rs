@@ -8,6 +8,9 @@
 //!
 //! - no filter (the open alone, in this process);
 //! - bare: every openat notified and answered CONTINUE unread;
+//! - bare injection: every openat's path opened as written and its fd
+//!   injected, without the profile: the least that answering opens by fd
+//!   injection costs, what a supervised open cannot go below;
 //! - supervised, injected: the verdict depends on the path, so the
 //!   supervisor reads and resolves the path, evaluates the profile, opens
 //!   the file and injects the fd;
@@ -19,8 +22,11 @@
 //!   any notification;
 //! - bare and injected again on every CPU the caller may use (not pinned).
 //!
-//! It prints the median and 90th percentile of each, and the ratio of each
-//! supervised median to the bare one. `benches/suite.rs` runs the same
+//! It prints the median and 90th percentile of each, the ratio of each
+//! supervised median to the bare one, and how often the sandboxed child was
+//! preempted (its involuntary context switches per open, from the rusage of
+//! the reaped child): an fd injection ends with the kernel waking the
+//! supervisor without the synchronous wake-up, which may preempt the child. `benches/suite.rs` runs the same
 //! measurement as its item 2.
 
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
@@ -36,7 +42,7 @@ fn main() {
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 pub mod bench {
     use sbcheck::apply::calls;
-    use sbcheck::apply::linux::{Filter, Options, Supervisor};
+    use sbcheck::apply::linux::{Filter, Options, Passthrough, Supervisor};
     use sbcheck::apply::process::{self, Ending};
     use sbcheck::apply::sys::{affinity, now_ns, pin_to_cpu, set_affinity, Shared};
     use sbcheck::blob::Profile;
@@ -75,6 +81,9 @@ pub mod bench {
         pub p90: u64,
         pub min: u64,
         pub max: u64,
+        /// The sandboxed child's involuntary context switches per open
+        /// (`None` where no child ran).
+        pub preempted: Option<f64>,
     }
 
     fn stats(samples: &Shared) -> Stats {
@@ -85,7 +94,17 @@ pub mod bench {
             p90: v[v.len() * 9 / 10],
             min: v[0],
             max: v[v.len() - 1],
+            preempted: None,
         }
+    }
+
+    /// Involuntary context switches of this process's reaped children so far.
+    fn children_preempted() -> i64 {
+        // SAFETY: getrusage fills the rusage it is given.
+        let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: as above; RUSAGE_CHILDREN covers the waited-for children.
+        unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) };
+        u.ru_nivcsw
     }
 
     /// What the supervisor's own syscalls for one allowed open of `path`
@@ -146,6 +165,7 @@ pub mod bench {
         setup: impl Fn(&mut Supervisor<'_>),
     ) -> (Stats, String) {
         let samples = Shared::new(OPENS).expect("shared memory");
+        let preempted_before = children_preempted();
         let filter = Filter::new();
         let mut sup = Supervisor::new(profile, Options::default());
         sup.set_record(false);
@@ -159,7 +179,10 @@ pub mod bench {
             Ending::Reported { result: 0 },
             "the timed child failed"
         );
-        (stats(&samples), format!("{:?}", sup.stats))
+        let preempted = children_preempted() - preempted_before;
+        let mut st = stats(&samples);
+        st.preempted = Some(preempted as f64 / (WARM_UP + OPENS) as f64);
+        (st, format!("{:?}", sup.stats))
     }
 
     /// Medians and 90th percentiles of every configuration, one run.
@@ -167,6 +190,9 @@ pub mod bench {
         pub cpu_note: &'static str,
         pub alone: Stats,
         pub bare: Stats,
+        /// Opens answered by injection without the profile: the floor of
+        /// the injected answer.
+        pub bare_injection: Stats,
         pub injected: Stats,
         pub cont: Stats,
         pub cont_path: Stats,
@@ -207,18 +233,22 @@ pub mod bench {
             root.display()
         ));
         let any = compile("(version 1)(allow default)");
-        let (bare, _) = supervised(&any, &path, |s| s.set_passthrough(true));
+        let (bare, _) = supervised(&any, &path, |s| s.set_passthrough(Passthrough::Continue));
+        let (bare_injection, _) =
+            supervised(&any, &path, |s| s.set_passthrough(Passthrough::InjectOpens));
         let (injected, inj_stats) = supervised(&by_path, &path, |_| {});
         let (cont, cont_stats) = supervised(&any, &path, |_| {});
         let (cont_path, _) = supervised(&by_path, &path, |s| s.set_injection(false));
         let (floor_continue, floor_injected) = floors(&path);
         let _ = set_affinity(&saved);
-        let (bare_unpinned, _) = supervised(&any, &path, |s| s.set_passthrough(true));
+        let (bare_unpinned, _) =
+            supervised(&any, &path, |s| s.set_passthrough(Passthrough::Continue));
         let (injected_unpinned, _) = supervised(&by_path, &path, |_| {});
         Openat {
             cpu_note,
             alone,
             bare,
+            bare_injection,
             injected,
             cont,
             cont_path,
@@ -238,12 +268,15 @@ pub mod bench {
             m.cpu_note
         );
         println!(
-            "{:<48} {:>10} {:>10} {:>8}",
-            "configuration", "median", "p90", "x bare"
+            "{:<48} {:>10} {:>10} {:>8} {:>10}",
+            "configuration", "median", "p90", "x bare", "preempted"
         );
         let row = |name: &str, s: &Stats| {
+            let preempted = s
+                .preempted
+                .map_or(String::new(), |p| format!("{:.0}%", p * 100.0));
             println!(
-                "{name:<48} {:>8.2}us {:>8.2}us {:>8.2}",
+                "{name:<48} {:>8.2}us {:>8.2}us {:>8.2} {preempted:>10}",
                 s.median as f64 / 1000.0,
                 s.p90 as f64 / 1000.0,
                 s.median as f64 / bare.median as f64
@@ -251,6 +284,10 @@ pub mod bench {
         };
         row("no filter", &m.alone);
         row("bare notify + CONTINUE", &m.bare);
+        row(
+            "bare injection: path as written, fd injected",
+            &m.bare_injection,
+        );
         row(
             "supervised, path-dependent verdict, fd injected",
             &m.injected,

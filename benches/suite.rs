@@ -243,6 +243,11 @@ fn openat(table: &mut summary::Table) {
         ("openat + close, no filter", &m.alone, vs),
         ("openat + close, bare notify + CONTINUE", &m.bare, vs),
         (
+            "bare injection: every openat opened as written and its fd injected, no profile",
+            &m.bare_injection,
+            vs,
+        ),
+        (
             "supervised, path-dependent verdict, fd injected",
             &m.injected,
             vs,
@@ -281,5 +286,16 @@ fn openat(table: &mut summary::Table) {
     for (what, stats, against) in rows {
         table.add("2", what, s(stats), against);
     }
-    table.note(format!("2: {}; {}", m.cpu_note, m.counts));
+    let preempted = |st: &enforce::bench::Stats| {
+        st.preempted
+            .map_or("-".to_string(), |p| format!("{:.0}%", p * 100.0))
+    };
+    table.note(format!(
+        "2: {}; {}; the child preempted after {} of its opens under bare notify, {} under bare injection, {} supervised with fd injection",
+        m.cpu_note,
+        m.counts,
+        preempted(&m.bare),
+        preempted(&m.bare_injection),
+        preempted(&m.injected)
+    ));
 }

@@ -15,7 +15,7 @@ mod sandboxed;
 
 use sandboxed::{assert_int80_killed, c, compile, errno_of, reported, sandboxed, TIMEOUT};
 use sbcheck::apply::calls::{self, buf, SysResult, ThreadStack};
-use sbcheck::apply::linux::{Filter, Options, Supervisor};
+use sbcheck::apply::linux::{Filter, Options, Passthrough, Supervisor};
 use sbcheck::apply::log::{Log, LogTarget};
 use sbcheck::apply::process::{self, Ending, ExitStatus};
 use std::ffi::{CStr, CString};
@@ -1311,6 +1311,31 @@ fn report_and_no_report_decide_what_is_logged() {
         "{text}"
     );
     assert!(!text.contains("d/sub/f"), "no-report was logged: {text}");
+}
+
+/// The benchmark's two baselines answer without the profile: a profile
+/// that denies everything lets both opens through. Bare injection opens the
+/// path as written itself (RESOLVE_NO_SYMLINKS, as an injected answer does),
+/// so an open through a symlink fails with ELOOP there, where CONTINUE lets
+/// the kernel follow it: the fd really is the supervisor's.
+#[test]
+fn measuring_passthroughs_answer_without_the_profile() {
+    let fx = fixture();
+    let profile = compile("(version 1)(deny default)");
+    let paths = [c(fx.root.join("a/f")), c(fx.root.join("a/lnk"))];
+    for (mode, through_link) in [
+        (Passthrough::Continue, 0),
+        (Passthrough::InjectOpens, libc::ELOOP),
+    ] {
+        let mut sup = Supervisor::new(&profile, Options::default());
+        sup.set_passthrough(mode);
+        let ending = process::run_supervised(&Filter::new(), &mut sup, TIMEOUT, &|| {
+            read_errno(&paths[0]) * 1000 + read_errno(&paths[1])
+        })
+        .unwrap();
+        assert_eq!(reported(&ending), through_link, "{mode:?}");
+        assert!(sup.intercepts.is_empty(), "{mode:?} judged a call");
+    }
 }
 
 // ------------------------------------------------------------- processes

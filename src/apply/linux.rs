@@ -78,7 +78,7 @@ pub struct Supervisor<'p> {
     pub stats: Stats,
     record: bool,
     log: Log,
-    passthrough: bool,
+    passthrough: Passthrough,
     /// Why fds are not injected, if they are not.
     no_injection: Option<&'static str>,
     /// `no_injection` as it was before any cell ran (a probe that changes
@@ -115,6 +115,20 @@ struct OpenPlan {
     /// The fd, when the supervisor had to open it before answering (a
     /// verdict on the path as written holds only if this open succeeds).
     opened: Option<std::os::fd::OwnedFd>,
+}
+
+/// How a supervisor set up for measuring answers, without the profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Passthrough {
+    /// Judged by the profile (the engine).
+    Off,
+    /// Every notification CONTINUE, unread: the bare cost of a round trip.
+    Continue,
+    /// Every `openat` answered by opening its path as written and injecting
+    /// the fd, anything else CONTINUE: the least an engine that injects
+    /// opens can do (read the path, open, clear O_NONBLOCK, ADDFD, close),
+    /// with no resolution and no decision.
+    InjectOpens,
 }
 
 /// A call the profile was asked about.
@@ -196,7 +210,7 @@ impl<'p> Supervisor<'p> {
             stats: Stats::default(),
             record: true,
             log: Log::off(),
-            passthrough: false,
+            passthrough: Passthrough::Off,
             no_injection,
             no_injection_at_start: no_injection,
             zygote: None,
@@ -230,10 +244,10 @@ impl<'p> Supervisor<'p> {
         self.record = record;
     }
 
-    /// For measuring: answer every notification CONTINUE unread, the bare
-    /// cost of a round trip.
-    pub fn set_passthrough(&mut self, on: bool) {
-        self.passthrough = on;
+    /// For measuring: answer notifications without the profile (see
+    /// [`Passthrough`]).
+    pub fn set_passthrough(&mut self, mode: Passthrough) {
+        self.passthrough = mode;
     }
 
     /// Turns fd injection off (CONTINUE for every allowed open, as an
@@ -600,8 +614,11 @@ mod engine {
                     })
                 }
             };
-            if self.passthrough || self.zygote_forks(&req) {
+            if self.passthrough == Passthrough::Continue || self.zygote_forks(&req) {
                 return Ok(notify::send_continue(listener, req.id).is_ok());
+            }
+            if self.passthrough == Passthrough::InjectOpens {
+                return Ok(inject_unjudged(listener, &req));
             }
             let j = self.judge(&req);
             // What we read through the pid is only trustworthy if the call
@@ -1315,6 +1332,35 @@ mod engine {
     /// refuses a FIFO or a device renamed over it after the lstat, and
     /// opening one of those blocking would stall the supervisor (and every
     /// process it answers) until a peer shows up, perhaps forever.
+    /// [`Passthrough::InjectOpens`]: an `openat` of an absolute path opened
+    /// as written and injected, as an allowed open's answer ends; anything
+    /// else CONTINUE.
+    fn inject_unjudged(listener: &OwnedFd, req: &libc::seccomp_notif) -> bool {
+        let id = req.id;
+        let args = req.data.args;
+        let path = (i64::from(req.data.nr) == libc::SYS_openat)
+            .then(|| read_path(req.pid as i32, args[1]).ok())
+            .flatten()
+            .filter(|p| p.first() == Some(&b'/'))
+            .and_then(|p| CString::new(p).ok());
+        let Some(path) = path else {
+            return notify::send_continue(listener, id).is_ok();
+        };
+        let plan = OpenPlan {
+            path,
+            flags: args[2] as i32,
+            mode: 0,
+            umask: None,
+            magic: false,
+            dir: false,
+            opened: None,
+        };
+        match open_for(&plan) {
+            Ok(fd) => notify::send_fd(listener, id, &fd, plan.flags & libc::O_CLOEXEC != 0).is_ok(),
+            Err(e) => notify::send_error(listener, id, e).is_ok(),
+        }
+    }
+
     fn open_for(plan: &OpenPlan) -> Result<OwnedFd, i32> {
         let creates = syscalls::open_creates(plan.flags as u64);
         let dir = plan.dir || plan.flags & libc::O_DIRECTORY != 0;
