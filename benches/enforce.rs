@@ -26,8 +26,8 @@
 //! supervised median to the bare one, and how often the sandboxed child was
 //! preempted (its involuntary context switches per open, from the rusage of
 //! the reaped child): an fd injection ends with the kernel waking the
-//! supervisor without the synchronous wake-up, which may preempt the child. `benches/suite.rs` runs the same
-//! measurement as its item 2.
+//! supervisor without the synchronous wake-up, which may preempt the child.
+//! `benches/suite.rs` runs the same measurement as its item 2.
 
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 fn main() {
@@ -86,6 +86,14 @@ pub mod bench {
         pub preempted: Option<f64>,
     }
 
+    impl Stats {
+        /// The preempted share as a percentage, "-" where no child ran.
+        pub fn preempted_percent(&self) -> String {
+            self.preempted
+                .map_or("-".to_string(), |p| format!("{:.0}%", p * 100.0))
+        }
+    }
+
     fn stats(samples: &Shared) -> Stats {
         let mut v: Vec<u64> = (0..samples.len()).map(|i| samples.get(i)).collect();
         v.sort_unstable();
@@ -100,11 +108,13 @@ pub mod bench {
 
     /// Involuntary context switches of this process's reaped children so far.
     fn children_preempted() -> i64 {
-        // SAFETY: getrusage fills the rusage it is given.
-        let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: as above; RUSAGE_CHILDREN covers the waited-for children.
-        unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) };
-        u.ru_nivcsw
+        // SAFETY: all-zero is a valid rusage, written by the call;
+        // RUSAGE_CHILDREN covers the waited-for children.
+        unsafe {
+            let mut u: libc::rusage = std::mem::zeroed();
+            libc::getrusage(libc::RUSAGE_CHILDREN, &mut u);
+            u.ru_nivcsw
+        }
     }
 
     /// What the supervisor's own syscalls for one allowed open of `path`
@@ -272,14 +282,12 @@ pub mod bench {
             "configuration", "median", "p90", "x bare", "preempted"
         );
         let row = |name: &str, s: &Stats| {
-            let preempted = s
-                .preempted
-                .map_or(String::new(), |p| format!("{:.0}%", p * 100.0));
             println!(
-                "{name:<48} {:>8.2}us {:>8.2}us {:>8.2} {preempted:>10}",
+                "{name:<48} {:>8.2}us {:>8.2}us {:>8.2} {:>10}",
                 s.median as f64 / 1000.0,
                 s.p90 as f64 / 1000.0,
-                s.median as f64 / bare.median as f64
+                s.median as f64 / bare.median as f64,
+                s.preempted_percent()
             );
         };
         row("no filter", &m.alone);

@@ -286,16 +286,12 @@ fn openat(table: &mut summary::Table) {
     for (what, stats, against) in rows {
         table.add("2", what, s(stats), against);
     }
-    let preempted = |st: &enforce::bench::Stats| {
-        st.preempted
-            .map_or("-".to_string(), |p| format!("{:.0}%", p * 100.0))
-    };
     table.note(format!(
         "2: {}; {}; the child preempted after {} of its opens under bare notify, {} under bare injection, {} supervised with fd injection",
         m.cpu_note,
         m.counts,
-        preempted(&m.bare),
-        preempted(&m.bare_injection),
-        preempted(&m.injected)
+        m.bare.preempted_percent(),
+        m.bare_injection.preempted_percent(),
+        m.injected.preempted_percent()
     ));
 }

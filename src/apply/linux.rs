@@ -618,7 +618,8 @@ mod engine {
                 return Ok(notify::send_continue(listener, req.id).is_ok());
             }
             if self.passthrough == Passthrough::InjectOpens {
-                return Ok(inject_unjudged(listener, &req));
+                let plan = unjudged_open(&req);
+                return Ok(self.answer(listener, &req, plan).0);
             }
             let j = self.judge(&req);
             // What we read through the pid is only trustworthy if the call
@@ -1318,6 +1319,39 @@ mod engine {
         Ok(found)
     }
 
+    /// [`Passthrough::InjectOpens`]: a plain open (no create, truncate or
+    /// tmpfile) of an absolute path, to be opened as written and injected
+    /// by `answer` as an allowed open is; anything else CONTINUE.
+    fn unjudged_open(req: &libc::seccomp_notif) -> Plan {
+        let pid = req.pid as i32;
+        let args = req.data.args;
+        let Some(Kind::Open { path, flags, .. }) =
+            syscalls::lookup(i64::from(req.data.nr)).map(|sc| sc.kind)
+        else {
+            return Plan::Continue;
+        };
+        let flags = match open_flags(pid, flags, &args) {
+            Ok((flags, _)) if !syscalls::open_has_side_effects(flags) => flags,
+            _ => return Plan::Continue,
+        };
+        let path = read_path(pid, args[path])
+            .ok()
+            .filter(|p| p.first() == Some(&b'/'))
+            .and_then(|p| CString::new(p).ok());
+        let Some(path) = path else {
+            return Plan::Continue;
+        };
+        Plan::Open(OpenPlan {
+            path,
+            flags: flags as i32,
+            mode: 0,
+            umask: None,
+            magic: false,
+            dir: false,
+            opened: None,
+        })
+    }
+
     /// Opens the checked path for the process: its flags, never taking a
     /// controlling terminal, never blocking (O_NONBLOCK is dropped again
     /// when the process did not ask for it), following no symlink (the path
@@ -1332,35 +1366,6 @@ mod engine {
     /// refuses a FIFO or a device renamed over it after the lstat, and
     /// opening one of those blocking would stall the supervisor (and every
     /// process it answers) until a peer shows up, perhaps forever.
-    /// [`Passthrough::InjectOpens`]: an `openat` of an absolute path opened
-    /// as written and injected, as an allowed open's answer ends; anything
-    /// else CONTINUE.
-    fn inject_unjudged(listener: &OwnedFd, req: &libc::seccomp_notif) -> bool {
-        let id = req.id;
-        let args = req.data.args;
-        let path = (i64::from(req.data.nr) == libc::SYS_openat)
-            .then(|| read_path(req.pid as i32, args[1]).ok())
-            .flatten()
-            .filter(|p| p.first() == Some(&b'/'))
-            .and_then(|p| CString::new(p).ok());
-        let Some(path) = path else {
-            return notify::send_continue(listener, id).is_ok();
-        };
-        let plan = OpenPlan {
-            path,
-            flags: args[2] as i32,
-            mode: 0,
-            umask: None,
-            magic: false,
-            dir: false,
-            opened: None,
-        };
-        match open_for(&plan) {
-            Ok(fd) => notify::send_fd(listener, id, &fd, plan.flags & libc::O_CLOEXEC != 0).is_ok(),
-            Err(e) => notify::send_error(listener, id, e).is_ok(),
-        }
-    }
-
     fn open_for(plan: &OpenPlan) -> Result<OwnedFd, i32> {
         let creates = syscalls::open_creates(plan.flags as u64);
         let dir = plan.dir || plan.flags & libc::O_DIRECTORY != 0;
