@@ -7,7 +7,7 @@
 
 use sbcheck::blob::render::{self, Rendering, Texts};
 use sbcheck::blob::{FilterArg, Profile};
-use sbcheck::eval::{evaluate_with, Args, Undetermined};
+use sbcheck::decision::{evaluate_with, Args, Undetermined};
 use std::path::Path;
 
 // The suite's medians, so both benches summarise alike (its table is unused

@@ -41,7 +41,7 @@ fn main() {
 
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 pub mod bench {
-    use sbcheck::apply::calls;
+    use sbcheck::apply::linux::calls;
     use sbcheck::apply::linux::{Filter, Options, Passthrough, Supervisor};
     use sbcheck::apply::process::{self, Ending};
     use sbcheck::apply::sys::{affinity, now_ns, pin_to_cpu, set_affinity, Shared};
@@ -134,7 +134,7 @@ pub mod bench {
             .chain([text])
             .collect();
         let resolve = || {
-            let raw = sbcheck::apply::notify::read_c_string(me, path.as_ptr() as u64);
+            let raw = sbcheck::apply::linux::notify::read_c_string(me, path.as_ptr() as u64);
             assert!(raw.is_ok(), "reading the path");
             for p in &prefixes {
                 std::hint::black_box(std::fs::symlink_metadata(p).is_ok());
@@ -146,7 +146,7 @@ pub mod bench {
             let t0 = now_ns();
             resolve();
             let t1 = now_ns();
-            let raw = sbcheck::apply::notify::read_c_string(me, path.as_ptr() as u64);
+            let raw = sbcheck::apply::linux::notify::read_c_string(me, path.as_ptr() as u64);
             assert!(raw.is_ok(), "reading the path");
             // The supervisor's open of a file it injects: O_NONBLOCK so a
             // FIFO cannot block it, then the fcntl that clears it.

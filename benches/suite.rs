@@ -84,7 +84,7 @@ fn machine() -> String {
 /// Item 3: single decisions.
 fn decisions(table: &mut summary::Table) {
     use sbcheck::blob::Profile;
-    use sbcheck::eval::evaluate_with;
+    use sbcheck::decision::evaluate_with;
     println!("\n3. decisions");
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let small = |src: &str| {

@@ -6,7 +6,7 @@ use crate::apply::linux::Intercept;
 use crate::apply::process::{Ending, ExitStatus};
 use crate::apply::Backend;
 use crate::blob::{Node, Profile};
-use crate::eval::{evaluate, explain, filter_sbpl, Args, Branch, Decision, Verdict};
+use crate::decision::{evaluate, explain, filter_sbpl, Args, Branch, Decision, Verdict};
 use crate::matrix::{Matrix, MatrixError, ProbeSpec, ProfileSpec};
 use crate::probe::{Kind as ProbeKind, Probe};
 use crate::sbpl::{compile_file, Options};
@@ -321,7 +321,7 @@ pub fn predict(profile: &Profile, probe: &Probe, macos_paths: bool) -> Predictio
     let path = probe.path_arg().map(|p| {
         let p = Path::new(p);
         let p = if macos_paths {
-            crate::apply::resolve::to_macos(p)
+            crate::apply::linux::resolve::to_macos(p)
         } else {
             p.to_owned()
         };
@@ -510,7 +510,7 @@ impl<'m> Prepared<'m> {
 ///
 /// With [`RunOptions::zygote`] on the Linux engine, one zygote forks every
 /// probe: the filter is installed once for all the cells, not once per
-/// cell (see [`crate::apply::zygote`]). The records are those of
+/// cell (see [`crate::apply::linux::zygote`]). The records are those of
 /// [`run_cell`]; only `duration` differs (the zygote's own setup is in no
 /// cell's). Where the zygote cannot start or stops serving, the remaining
 /// cells run the per-cell way.

@@ -4,7 +4,7 @@
 //! The data flow, one module a stage:
 //!
 //! ```text
-//! sbpl (read, evaluate, compile) -> blob (decode/encode) -> eval (decision)
+//! sbpl (read, evaluate, compile) -> blob (decode/encode) -> decision (a blob's verdict for a query)
 //!   -> apply (enforce: seatbelt on macOS, seccomp notify on Linux)
 //!   -> probe (the syscall a cell exercises) -> harness (fork, verdict)
 //!   -> report (trace, table, runtime_results.json) -> html (report.html)
@@ -16,7 +16,7 @@
 pub mod apply;
 pub mod blob;
 pub mod cli;
-pub mod eval;
+pub mod decision;
 pub mod harness;
 pub mod html;
 pub mod matrix;

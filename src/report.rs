@@ -290,7 +290,7 @@ pub fn bucket_summary(records: &[CellRecord]) -> String {
         .collect()
 }
 
-fn verdict_cell(v: Option<crate::eval::Verdict>) -> &'static str {
+fn verdict_cell(v: Option<crate::decision::Verdict>) -> &'static str {
     v.map_or("?", |v| v.as_str())
 }
 

@@ -5,7 +5,7 @@
 //! 1. Random profiles built from the supported forms (regexes included, so
 //!    the regex table is read back by the decoder's own AppleMatch engine)
 //!    are written as SBPL
-//!    text, compiled, decoded and evaluated by `sbcheck::eval` on random
+//!    text, compiled, decoded and evaluated by `sbcheck::decision` on random
 //!    requests near the profile's literals; every verdict must equal a
 //!    direct evaluation of the generated rules (last matching rule wins,
 //!    with Apple's implicit rules) done here, independently of the compiler
@@ -17,7 +17,7 @@
 //!    match exactly the strings the parsed regex matches.
 
 use sbcheck::blob::Profile;
-use sbcheck::eval::{evaluate, Args, Verdict};
+use sbcheck::decision::{evaluate, Args, Verdict};
 use sbcheck::sbpl::regex::{run_program, Regex};
 use sbcheck::sbpl::rules::{self, ALLOWED_UNDER_DENY_DEFAULT};
 use sbcheck::sbpl::{self, compile, Options, SearchPath};

@@ -10,7 +10,9 @@ use sbcheck::blob::program::{Connector, Insn};
 use sbcheck::blob::{
     action, render, DecodeErrorKind, FilterArg, Format, Node, Profile, KIND_BUNDLE,
 };
-use sbcheck::eval::{evaluate, evaluate_with, explain, explain_with, Args, Undetermined, Verdict};
+use sbcheck::decision::{
+    evaluate, evaluate_with, explain, explain_with, Args, Undetermined, Verdict,
+};
 use sbcheck::vocab::Vocab;
 use std::process::Command;
 

@@ -11,7 +11,7 @@
 //! their data-area prefixes at a stride.
 
 use sbcheck::blob::{render, DecodeErrorKind, Profile};
-use sbcheck::eval::{evaluate, Args};
+use sbcheck::decision::{evaluate, Args};
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;

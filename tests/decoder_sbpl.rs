@@ -11,7 +11,7 @@
 //! set, since a require-all's order is the compiler's choice.
 
 use sbcheck::blob::{action, Profile};
-use sbcheck::eval::{evaluate, explain, Args, Verdict};
+use sbcheck::decision::{evaluate, explain, Args, Verdict};
 use sbcheck::vocab::{filter, Vocab};
 use std::path::PathBuf;
 

@@ -14,7 +14,7 @@
 mod sandboxed;
 
 use sandboxed::{assert_int80_killed, c, compile, errno_of, reported, sandboxed, TIMEOUT};
-use sbcheck::apply::calls::{self, buf, SysResult, ThreadStack};
+use sbcheck::apply::linux::calls::{self, buf, SysResult, ThreadStack};
 use sbcheck::apply::linux::{Filter, Options, Passthrough, Supervisor};
 use sbcheck::apply::log::{Log, LogTarget};
 use sbcheck::apply::process::{self, Ending, ExitStatus};
@@ -1198,7 +1198,7 @@ fn process_exec() {
 /// above (so a new entry in the map cannot go untested).
 #[test]
 fn every_file_syscall_of_the_map_is_exercised() {
-    use sbcheck::apply::syscalls::{Kind, INTERCEPTED};
+    use sbcheck::apply::linux::syscalls::{Kind, INTERCEPTED};
     let tested: Vec<String> = all_calls()
         .iter()
         .map(|c| c.name.split('-').next().unwrap_or("").to_owned())

@@ -15,7 +15,7 @@
 mod sandboxed;
 
 use sandboxed::{assert_int80_killed, c, compile, errno_of, reported, sandboxed, TIMEOUT};
-use sbcheck::apply::calls::{self, buf, ThreadStack};
+use sbcheck::apply::linux::calls::{self, buf, ThreadStack};
 use sbcheck::apply::linux::{Filter, Options, Supervisor};
 use sbcheck::apply::process;
 use sbcheck::apply::sys::Shared;
@@ -250,7 +250,7 @@ fn a_directory_replaced_by_a_symlink_is_walked_again() {
     assert!(
         sup.intercepts
             .iter()
-            .any(|i| i.verdict == sbcheck::eval::Verdict::Deny && i.resolved == denied_at),
+            .any(|i| i.verdict == sbcheck::decision::Verdict::Deny && i.resolved == denied_at),
         "the denial names the symlink's target"
     );
 }

@@ -244,7 +244,7 @@ fn broken_sbpl_names_file_line_and_column() {
 #[case::success(0)]
 fn early_exit_is_reported_with_its_code(#[case] code: i32) {
     use sbcheck::apply::process::{Ending, ExitStatus};
-    let body = || sbcheck::apply::calls::exit_group(code);
+    let body = || sbcheck::apply::linux::calls::exit_group(code);
     let ending = ending_of(&body);
     assert_eq!(
         ending,

@@ -13,7 +13,7 @@ mod ios_values;
 use ios_values::{all_values, load, sample, Values};
 use sbcheck::blob::pattern::{forms, Match, Program};
 use sbcheck::blob::{FilterArg, Profile};
-use sbcheck::eval::{evaluate_with, Args};
+use sbcheck::decision::{evaluate_with, Args};
 
 /// The variable settings checked: (what, values by index).
 fn settings(p: &Profile) -> Vec<(&'static str, Values)> {

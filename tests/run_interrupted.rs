@@ -239,7 +239,7 @@ fn dead(pid: u64) -> bool {
 /// sleeps is gone either way.
 #[test]
 fn the_timeout_and_the_end_of_a_cell_kill_the_whole_group() {
-    use sbcheck::apply::calls;
+    use sbcheck::apply::linux::calls;
     use sbcheck::apply::linux::{Filter, Options, Supervisor};
     use sbcheck::apply::process::{run_supervised, Ending};
     use sbcheck::apply::sys::Shared;

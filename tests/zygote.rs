@@ -159,7 +159,7 @@ fn zygote_records_equal_per_cell_records() {
 /// cell only.
 #[test]
 fn zygote_forks_pass_and_a_probes_fork_is_judged() {
-    use sbcheck::apply::calls;
+    use sbcheck::apply::linux::calls;
     let profile = sandboxed::compile("(version 1)(allow default)(deny process-fork)");
     let config = sbcheck::apply::Config {
         record: true,

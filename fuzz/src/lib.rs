@@ -13,7 +13,7 @@
 use sbcheck::blob::pattern::{forms, Form, Match, Pattern, Program};
 use sbcheck::blob::regex::{V1, V3};
 use sbcheck::blob::{render, Profile};
-use sbcheck::eval::{evaluate, evaluate_with, explain, Args};
+use sbcheck::decision::{evaluate, evaluate_with, explain, Args};
 use sbcheck::sbpl::compile::encode_pattern;
 use sbcheck::sbpl::regex::{run_program, Regex};
 use sbcheck::sbpl::rules::PathKind;

@@ -11,34 +11,24 @@
 //!   hands the listener to the parent, and the parent's
 //!   [`linux::Supervisor`] evaluates the blob's node graph for each call.
 //!   The kernel enforces *our reading* of the blob.
-//! - [`seatbelt`]: macOS's own `sandbox_apply` from libsandbox, loaded at run
+//! - [`macos`]: macOS's own `sandbox_apply` from libsandbox, loaded at run
 //!   time. Only this backend checks Apple's kernel.
 //!
 //! All `unsafe` code of the crate lives under this module.
 
-pub mod bpf;
-pub mod calls;
 pub mod darwin;
 pub mod exec;
 pub mod linux;
 pub mod log;
-#[cfg(target_os = "linux")]
-pub mod net;
-#[cfg(target_os = "linux")]
-pub mod notify;
+pub mod macos;
 pub mod process;
-pub mod resolve;
-pub mod seatbelt;
 pub mod sys;
-pub mod syscalls;
-#[cfg(target_os = "linux")]
-pub mod zygote;
 
 use crate::blob::Profile;
 use linux::{Filter, Options, Supervisor};
 use log::{Log, LogTarget};
+use macos::seatbelt::Libsandbox;
 use process::{Ending, Enforcer, ExitStatus, Spec};
-use seatbelt::Libsandbox;
 use std::fmt;
 use std::time::Duration;
 
@@ -181,7 +171,7 @@ pub fn apply<'p>(profile: &'p Profile, config: &Config) -> Result<Enforcement<'p
             }
         }
         Backend::Seatbelt => Inner::Seatbelt {
-            lib: Libsandbox::load(seatbelt::LIBSANDBOX)?,
+            lib: Libsandbox::load(macos::seatbelt::LIBSANDBOX)?,
             profile,
         },
     };
@@ -255,10 +245,10 @@ impl<'p> Enforcement<'p> {
     pub fn zygote<'a>(
         &'a mut self,
         body: &dyn Fn(usize) -> i32,
-    ) -> Option<Result<zygote::Zygote<'a, 'p>, zygote::Unavailable>> {
+    ) -> Option<Result<linux::zygote::Zygote<'a, 'p>, linux::zygote::Unavailable>> {
         match &mut self.inner {
             Inner::Linux { filter, supervisor } => {
-                Some(zygote::Zygote::start(filter, supervisor, body))
+                Some(linux::zygote::Zygote::start(filter, supervisor, body))
             }
             Inner::Seatbelt { .. } => None,
         }

@@ -11,7 +11,7 @@
 //! sandboxed is ever left running unsupervised.
 
 use super::linux::{Filter, Supervisor};
-use super::seatbelt::Libsandbox;
+use super::macos::seatbelt::Libsandbox;
 use super::sys::errno;
 use super::ApplyError;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -236,7 +236,7 @@ pub fn run_supervised(
 ) -> Result<Ending, ApplyError> {
     if cfg!(target_os = "macos") {
         // macOS: the same blob, enforced by Seatbelt itself.
-        let lib = Libsandbox::load(super::seatbelt::LIBSANDBOX)?;
+        let lib = Libsandbox::load(super::macos::seatbelt::LIBSANDBOX)?;
         let blob = supervisor.profile.bytes.clone();
         return run(
             Enforcer::Seatbelt {
@@ -478,7 +478,7 @@ fn take_listener(_pid: i32, _pidfd: Option<&OwnedFd>, _fd: RawFd) -> Result<Owne
 /// A pidfd of the child: readable once it exits.
 #[cfg(target_os = "linux")]
 fn exit_notifier(pid: i32) -> Option<OwnedFd> {
-    super::notify::pidfd(pid).ok()
+    super::linux::notify::pidfd(pid).ok()
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -3,7 +3,7 @@
 //! locks, no panics. Each returns the errno on failure.
 //!
 //! (Linux tests that need one particular syscall number, legacy or `*at`,
-//! use [`super::calls`] instead.)
+//! use [`super::linux::calls`] instead.)
 
 use std::ffi::CStr;
 use std::os::fd::RawFd;

@@ -7,7 +7,7 @@ use super::{parse, Parsed, Usage};
 use crate::blob::filters::{arg_kind, ArgKind};
 use crate::blob::render::{self, Outcome, Rendering, Rule, Texts};
 use crate::blob::{DecodeOptions, FilterArg, Format, Node, Profile};
-use crate::eval::{evaluate_with, explain_with, Args, Branch, Decision};
+use crate::decision::{evaluate_with, explain_with, Args, Branch, Decision};
 use crate::sbpl::compile_file;
 use crate::vocab::{OpId, Vocab};
 use serde_json::{json, Value};

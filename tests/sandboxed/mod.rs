@@ -3,7 +3,7 @@
 
 #![allow(dead_code)] // each test crate uses its own subset
 
-use sbcheck::apply::calls::SysResult;
+use sbcheck::apply::linux::calls::SysResult;
 use sbcheck::apply::linux::{Filter, Options, Supervisor};
 use sbcheck::apply::process::{self, Ending, Enforcer, ExitStatus, Spec};
 use sbcheck::blob::Profile;

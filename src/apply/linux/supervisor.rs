@@ -1,31 +1,13 @@
-//! The Linux engine: seccomp user notification with a supervisor that
-//! evaluates the blob for each intercepted syscall.
-//!
-//! Child side ([`Filter::install`], after `fork()`): raw syscalls on memory
-//! prepared before the fork: no allocation, no locks, no panics.
-//! Parent side ([`Supervisor`]): receives each notification (from any thread
-//! of any process of the sandboxed tree: filters are inherited), reads the
-//! arguments from the caller's memory, resolves paths as the kernel will,
-//! evaluates the profile and answers:
-//!
-//! - deny: the profile's errno (`(with errno N)`, else EPERM), after the
-//!   profile's signal if it asks for one (`(with send-signal N)`);
-//! - allow an open whose verdict depends on the path: the supervisor opens
-//!   the checked path itself and injects the fd (SECCOMP_IOCTL_NOTIF_ADDFD),
-//!   so a thread that rewrites the path after the check gets nothing;
-//! - any other allow: CONTINUE. That is safe where the verdict does not
-//!   depend on the arguments; where it does (stat, unlink, exec, connect,
-//!   ...) a rewrite after the check is not caught: see README, threat model.
-//!
-//! Fails closed: if the supervisor dies, notified syscalls return ENOSYS.
+//! The supervisor: the filter's listener, each notification judged against
+//! the profile and answered (see the module above for the whole engine).
 
 pub use super::bpf::Filter;
-use super::log::{Event, Log};
 use super::resolve::{self, Base, Request};
 use super::syscalls::{self, op, Follow, Kind};
-use super::ApplyError;
+use crate::apply::log::{Event, Log};
+use crate::apply::ApplyError;
 use crate::blob::{action, Profile};
-use crate::eval::{evaluate, explain, Args, Branch, Decision, Verdict};
+use crate::decision::{evaluate, explain, Args, Branch, Decision, Verdict};
 use crate::vocab::{filter, OpId, Vocab};
 use std::borrow::Cow;
 use std::ffi::CString;
@@ -332,11 +314,11 @@ impl<'p> Supervisor<'p> {
             .and_then(|i| checked.decisions[i].outcome.as_ref().ok());
         let errno = action
             .and_then(|a| a.errno())
-            .map_or(libc::EPERM, super::darwin::errno);
+            .map_or(libc::EPERM, crate::apply::darwin::errno);
         let signal = action
             .and_then(|a| a.modifier)
             .filter(|m| m.id == crate::blob::modifier::SEND_SIGNAL)
-            .and_then(|m| super::darwin::signal(i32::from(m.arg)));
+            .and_then(|m| crate::apply::darwin::signal(i32::from(m.arg)));
         match signal {
             Some(signal) => Plan::Signal { signal, errno },
             None => Plan::Fail(errno),
@@ -1483,7 +1465,7 @@ mod tests {
     use super::*;
     use crate::blob::{Action, Modifier};
 
-    fn decision(outcome: Result<Action, crate::eval::Undetermined>) -> Decision {
+    fn decision(outcome: Result<Action, crate::decision::Undetermined>) -> Decision {
         Decision {
             operation: op::FILE_READ_DATA,
             bucket: 0,
@@ -1523,9 +1505,9 @@ mod tests {
             word: action::REPORT,
             modifier: None
         }))));
-        assert!(reported(&decision(Err(crate::eval::Undetermined::Cycle {
-            node: 1
-        }))));
+        assert!(reported(&decision(Err(
+            crate::decision::Undetermined::Cycle { node: 1 }
+        ))));
     }
 
     #[test]

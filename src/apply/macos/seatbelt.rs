@@ -7,7 +7,7 @@
 //! there to compare its output with ours, and `sandbox_check` asks the
 //! kernel what it would decide for a process.
 
-use super::ApplyError;
+use crate::apply::ApplyError;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::path::Path;
 
@@ -148,14 +148,14 @@ impl Libsandbox {
         if rc == 0 {
             Ok(())
         } else {
-            Err(super::sys::errno())
+            Err(crate::apply::sys::errno())
         }
     }
 
     /// Applies a compiled blob to the calling process.
     pub fn apply_blob(&self, blob: &[u8]) -> Result<(), ApplyError> {
         self.apply_raw(blob)
-            .map_err(|e| super::apply_error("sandbox_apply", e))
+            .map_err(|e| crate::apply::apply_error("sandbox_apply", e))
     }
 
     /// Compiles SBPL with Apple's compiler, for comparison with ours.
@@ -281,7 +281,7 @@ impl Libsandbox {
             1 => Ok(true),
             _ => Err(ApplyError::Sys {
                 call: "sandbox_check",
-                errno: super::sys::errno(),
+                errno: crate::apply::sys::errno(),
             }),
         }
     }

@@ -16,7 +16,7 @@
 //! The zygote's clone is not the probe's fork: the filter sends every fork
 //! of a profile that does not allow process-fork unconditionally to the
 //! supervisor, which lets the zygote's own forks through unjudged and
-//! unrecorded ([`super::linux::Supervisor::set_zygote`]); a probe's fork
+//! unrecorded ([`super::supervisor::Supervisor::set_zygote`]); a probe's fork
 //! (a different pid) is judged as ever. The zygote's pid cannot be taken
 //! over by a probe: the zygote is never reaped before the end of the run,
 //! so even dead its pid stays its own.
@@ -24,13 +24,13 @@
 //! Cells run one after another: what the supervisor records between a
 //! command and the probe's end belongs to that cell.
 
-use super::linux::{Filter, Intercept, Supervisor};
 use super::notify;
-use super::process::{
+use super::supervisor::{Filter, Intercept, Supervisor};
+use crate::apply::process::{
     decode_status, die_with_parent, exit_now, pipe, Ending, ExitStatus, EXIT_SETUP_FAILED,
 };
-use super::sys::errno;
-use super::ApplyError;
+use crate::apply::sys::errno;
+use crate::apply::ApplyError;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
@@ -81,14 +81,14 @@ fn send(fd: RawFd, tag: u32, pid: i32, value: i32) {
     msg[..4].copy_from_slice(&tag.to_le_bytes());
     msg[4..8].copy_from_slice(&pid.to_le_bytes());
     msg[8..].copy_from_slice(&value.to_le_bytes());
-    let _ = super::sys::write(fd, &msg);
+    let _ = crate::apply::sys::write(fd, &msg);
 }
 
 /// Reads one 8-byte command; `None` at EOF or error. Async-signal-safe.
 fn read_command(fd: RawFd) -> Option<u64> {
     let mut buf = [0u8; 8];
     loop {
-        match super::sys::read(fd, &mut buf) {
+        match crate::apply::sys::read(fd, &mut buf) {
             Ok(8) => return Some(u64::from_le_bytes(buf)),
             Err(libc::EINTR) => continue,
             _ => return None,
@@ -104,7 +104,7 @@ fn zygote_main(
     body: &dyn Fn(usize) -> i32,
 ) -> ! {
     die_with_parent(parent);
-    super::sys::close_from(3, [commands, report]);
+    crate::apply::sys::close_from(3, [commands, report]);
     // Its own group: a Ctrl-C at the terminal is for the supervisor, which
     // ends the zygote itself.
     // SAFETY: setpgid on ourselves.
@@ -118,7 +118,7 @@ fn zygote_main(
             if read_command(commands).is_none() {
                 exit_now(0);
             }
-            super::sys::close(listener);
+            crate::apply::sys::close(listener);
         }
         Err(e) => {
             send(report, MSG_SETUP_FAILED, 0, e);
@@ -142,7 +142,7 @@ fn probe_main(
     index: usize,
     body: &dyn Fn(usize) -> i32,
 ) -> ! {
-    super::sys::close(commands);
+    crate::apply::sys::close(commands);
     // Our parent is the supervisor (CLONE_PARENT): die with it, as a
     // per-cell probe does.
     die_with_parent(parent);
@@ -157,7 +157,7 @@ fn probe_main(
 /// One message read from the report pipe.
 fn read_message(fd: RawFd) -> Option<(u32, i32, i32)> {
     let mut msg = [0u8; MSG_LEN];
-    match super::sys::read(fd, &mut msg) {
+    match crate::apply::sys::read(fd, &mut msg) {
         Ok(MSG_LEN) => {
             let word = |i: usize| [msg[i], msg[i + 1], msg[i + 2], msg[i + 3]];
             Some((
@@ -218,7 +218,7 @@ impl<'a, 'p> Zygote<'a, 'p> {
     ///
     /// `body` runs after `fork()` and `clone()` in a possibly multi-threaded
     /// process: raw syscalls on memory prepared before this call only, no
-    /// allocation, no locks, no panics (see [`super::process::run_supervised`]).
+    /// allocation, no locks, no panics (see [`crate::apply::process::run_supervised`]).
     pub fn start(
         filter: &Filter,
         supervisor: &'a mut Supervisor<'p>,
@@ -279,15 +279,16 @@ impl<'a, 'p> Zygote<'a, 'p> {
             if ready[0] != 0 {
                 match read_message(fds[0]) {
                     Some((MSG_LISTENER, _, fd)) => {
-                        let listener = super::linux::take_listener(self.pid, Some(&self.pidfd), fd)
-                            .map_err(Unavailable::SetupFailed)?;
+                        let listener =
+                            super::supervisor::take_listener(self.pid, Some(&self.pidfd), fd)
+                                .map_err(Unavailable::SetupFailed)?;
                         self.listener = Some(listener);
                         self.command(u64::MAX)?;
                         return Ok(());
                     }
                     Some((MSG_SETUP_FAILED, _, e)) => {
                         let call = "seccomp(SECCOMP_SET_MODE_FILTER)";
-                        return Err(Unavailable::SetupFailed(super::apply_error(call, e)));
+                        return Err(Unavailable::SetupFailed(crate::apply::apply_error(call, e)));
                     }
                     _ => return Err(Unavailable::Gone("no listener reported".into())),
                 }
@@ -306,7 +307,7 @@ impl<'a, 'p> Zygote<'a, 'p> {
     }
 
     fn command(&self, value: u64) -> Result<(), Unavailable> {
-        match super::sys::write(self.commands.as_raw_fd(), &value.to_le_bytes()) {
+        match crate::apply::sys::write(self.commands.as_raw_fd(), &value.to_le_bytes()) {
             Ok(8) => Ok(()),
             Ok(_) => Err(Unavailable::Gone("short write of a command".into())),
             Err(e) => Err(Unavailable::Gone(format!(

@@ -10,7 +10,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 /// trip stays on one CPU.
 const SYNC_WAKE_UP: u64 = 1;
 
-pub use super::sys::errno;
+pub use crate::apply::sys::errno;
 
 fn ioctl<T>(listener: &OwnedFd, request: libc::Ioctl, arg: &mut T) -> Result<(), i32> {
     // SAFETY: every request used here reads or writes exactly one `T`, the
