@@ -193,6 +193,9 @@ pub enum CellError {
     Matrix(MatrixError),
     Profile(String),
     Probe(String),
+    /// The harness's own failure (a fixture, the namespace, a probe's
+    /// missing target): an error with its cause, never a verdict.
+    Harness(String),
 }
 
 impl std::fmt::Display for CellError {
@@ -201,6 +204,7 @@ impl std::fmt::Display for CellError {
             CellError::Matrix(e) => write!(f, "{e}"),
             CellError::Profile(e) => write!(f, "profile: {e}"),
             CellError::Probe(e) => write!(f, "probe: {e}"),
+            CellError::Harness(e) => write!(f, "harness: {e}"),
         }
     }
 }
@@ -233,10 +237,47 @@ pub fn load_profile(
     Ok(LoadedProfile { blob, profile })
 }
 
+/// Enters the harness's private namespace (see [`crate::hermetic`]) and
+/// makes the matrix's fixtures there. Call it from a single-threaded
+/// process, before any cell runs; `keep`: the directories the run reads or
+/// writes (project, matrix, output), bound back from the host if they are
+/// under `/tmp` or `/private`.
+#[cfg(target_os = "linux")]
+pub fn isolate(matrix: &Matrix, keep: &[&Path]) -> Result<(), CellError> {
+    let fixtures = fixture_paths(matrix);
+    crate::hermetic::enter(keep, &fixtures).map_err(|e| CellError::Harness(e.to_string()))?;
+    ensure_fixtures(matrix).map_err(|e| CellError::Harness(format!("creating fixtures: {e}")))
+}
+
+/// On macOS the fixtures are made in the real /tmp (no namespaces there).
+#[cfg(not(target_os = "linux"))]
+pub fn isolate(matrix: &Matrix, _keep: &[&Path]) -> Result<(), CellError> {
+    ensure_fixtures(matrix).map_err(|e| CellError::Harness(format!("creating fixtures: {e}")))
+}
+
+/// Every path the fixtures make.
+fn fixture_paths(matrix: &Matrix) -> Vec<&Path> {
+    let f = &matrix.fixtures;
+    f.dirs
+        .iter()
+        .chain(&f.files)
+        .chain(&f.programs)
+        .chain(f.links.iter().map(|(link, _)| link))
+        .map(Path::new)
+        .collect()
+}
+
 /// Creates the matrix's fixture directories and files if missing.
 /// Idempotent and safe from concurrent tests: a file appears whole or not
-/// at all.
+/// at all. On Linux only inside the private namespace ([`isolate`], or a
+/// test's [`crate::hermetic::reran`]): the host's /tmp is never written.
 pub fn ensure_fixtures(matrix: &Matrix) -> std::io::Result<()> {
+    if cfg!(target_os = "linux") && !crate::hermetic::is_private() {
+        return Err(std::io::Error::other(
+            "the harness makes fixtures only in its private /tmp and /private, never in the \
+             host's: enter them first (harness::isolate, or hermetic::reran in a test)",
+        ));
+    }
     for dir in &matrix.fixtures.dirs {
         std::fs::create_dir_all(dir).map_err(|e| fixture_error(Path::new(dir), e))?;
     }
@@ -257,16 +298,14 @@ pub fn ensure_fixtures(matrix: &Matrix) -> std::io::Result<()> {
     Ok(())
 }
 
-/// A fixture that cannot be made, named, with the likely fix: the matrix
-/// has macOS-layout fixtures under `/private`, which only root can create
-/// on Linux, and a fixture left by another user is not ours to rewrite.
+/// A fixture that cannot be made, named. In the private namespace /tmp and
+/// /private are the harness's own, so this is a fixture outside them (or
+/// under a directory the host does not let this user write).
 fn fixture_error(path: &Path, e: std::io::Error) -> std::io::Error {
-    let hint = if e.kind() != std::io::ErrorKind::PermissionDenied {
-        ""
-    } else if path.starts_with("/private") && !Path::new("/private/tmp").is_dir() {
-        " (run as root, or once: sudo mkdir -p -m 1777 /private/tmp)"
+    let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
+        " (fixtures belong under /tmp or /private, the harness's private directories)"
     } else {
-        " (left by another user? remove it, or run as its owner)"
+        ""
     };
     std::io::Error::new(e.kind(), format!("{}: {e}{hint}", path.display()))
 }
@@ -370,7 +409,7 @@ pub fn run_named(
             return Ok(unrunnable(spec, probe_spec, observed, opts));
         }
     };
-    ensure_fixtures(matrix).map_err(|e| CellError::Probe(format!("creating fixtures: {e}")))?;
+    ensure_fixtures(matrix).map_err(|e| CellError::Harness(format!("creating fixtures: {e}")))?;
     let owned = matrix
         .fixtures
         .files
@@ -430,6 +469,9 @@ pub fn run_cell(
             observe(&loaded.profile, &cell.probe, opts)
         }
     };
+    if let Some(e) = missing_target(&cell.probe, &observed) {
+        return Err(e);
+    }
     Ok(cell.record(spec, loaded, opts, (observed, intercepts), started))
 }
 
@@ -473,7 +515,7 @@ impl<'m> Prepared<'m> {
     /// The target state the probe needs, restored when dropped.
     fn scratch(&self) -> Result<Scratch, CellError> {
         Scratch::prepare(&self.probe)
-            .map_err(|e| CellError::Probe(format!("preparing {}: {e}", self.probe.target)))
+            .map_err(|e| CellError::Harness(format!("preparing {}: {e}", self.probe.target)))
     }
 
     fn record(
@@ -613,6 +655,10 @@ fn zygote_cells(
         };
         drop(scratch);
         let observed = observed_of(&cell.probe, ending, &intercepts, opts);
+        if let Some(e) = missing_target(&cell.probe, &observed) {
+            done(i, Err(e));
+            continue;
+        }
         done(
             i,
             Ok(cell.record(spec, loaded, opts, (observed, intercepts), started)),
@@ -754,6 +800,21 @@ fn observed_of(
     }
 }
 
+/// A file probe that was let through and found no file: the matrix names
+/// a target this system lacks. The harness's failure, not the profile's
+/// verdict (a denial answers EPERM before the kernel looks at the file).
+fn missing_target(probe: &Probe, observed: &Observed) -> Option<CellError> {
+    let path = Path::new(probe.path_arg()?);
+    let gone = *observed == Observed::Errno(libc::ENOENT) && path.symlink_metadata().is_err();
+    gone.then(|| {
+        CellError::Harness(format!(
+            "target {} does not exist: list it in the matrix's fixtures \
+             (fixtures.json) or probe a path this system has",
+            path.display()
+        ))
+    })
+}
+
 fn exec_allowed(intercepts: &[Intercept]) -> bool {
     intercepts
         .iter()
@@ -794,7 +855,7 @@ pub fn predict_matrix(
         9,
     ));
     // Vnode types are read from the files, so the fixtures must exist.
-    ensure_fixtures(matrix).map_err(|e| CellError::Probe(format!("creating fixtures: {e}")))?;
+    ensure_fixtures(matrix).map_err(|e| CellError::Harness(format!("creating fixtures: {e}")))?;
     let mut out = Vec::new();
     for spec in &matrix.profiles {
         let loaded = load_profile(root, &spec.source, &spec.params)?;

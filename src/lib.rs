@@ -18,6 +18,7 @@ pub mod blob;
 pub mod cli;
 pub mod decision;
 pub mod harness;
+pub mod hermetic;
 pub mod html;
 pub mod matrix;
 pub mod probe;

@@ -3,7 +3,7 @@
 //! `--bless` records the predictions in the matrix files.
 
 use super::{parse, project_root, Usage};
-use crate::harness::{predict_matrix, static_check};
+use crate::harness::{isolate, predict_matrix, static_check};
 use crate::matrix::{bless, Matrix};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,6 +15,9 @@ pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
         .one("--matrix")
         .map_or_else(|| root.join("expected"), PathBuf::from);
     let matrix = Matrix::load(&path).map_err(|e| Usage(e.to_string()))?;
+    // Predictions read the fixtures' file types: made in the private /tmp.
+    let dir = super::run::matrix_dir(&path);
+    isolate(&matrix, &[&root, &dir]).map_err(|e| Usage(e.to_string()))?;
     if p.has("--bless") {
         return bless_all(&matrix, &root);
     }

@@ -5,8 +5,7 @@
 use super::{parse, project_root, Usage};
 use crate::apply::Backend;
 use crate::harness::{
-    ensure_fixtures, load_profile, run_profile, unrunnable, CellRecord, LoadedProfile, Observed,
-    RunOptions,
+    isolate, load_profile, run_profile, unrunnable, CellRecord, LoadedProfile, Observed, RunOptions,
 };
 use crate::matrix::{Matrix, ProbeSpec, ProfileSpec};
 use crate::report;
@@ -81,7 +80,6 @@ pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
             matrix_path.display()
         )));
     }
-    ensure_fixtures(&matrix).map_err(|e| Usage(format!("creating fixtures: {e}")))?;
     // Ctrl-C stops between cells: the finished ones are still written.
     let _ = crate::apply::sys::catch_interrupts();
     report::remove_stale_temps(&out);
@@ -111,6 +109,10 @@ pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
             }
         }
     }
+    // Profiles are read from the host first (a source may sit in its /tmp);
+    // from here on /tmp and /private are the run's own.
+    isolate(&matrix, &[&root, &out, &matrix_dir(&matrix_path)])
+        .map_err(|e| Usage(e.to_string()))?;
     let (shard, shards) = partition(p.one("--partition"))?;
     let work: Vec<Job<'_>> = loaded
         .iter()
@@ -171,6 +173,15 @@ pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The directory a `--matrix` path names (a one-file matrix: its directory).
+pub fn matrix_dir(path: &Path) -> PathBuf {
+    if path.is_file() {
+        path.parent().unwrap_or(Path::new(".")).to_owned()
+    } else {
+        path.to_owned()
+    }
 }
 
 /// `--partition K/N`: this run takes every cell whose index is K-1 modulo N

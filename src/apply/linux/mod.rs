@@ -22,11 +22,14 @@
 //! Files: [`bpf`] the filter program, [`syscalls`] the syscall-to-operation
 //! map, [`resolve`] path resolution in the caller's view, [`notify`] the
 //! user-notification ioctls, [`net`] socket arguments, [`calls`] raw calls
-//! for the sandboxed child, [`zygote`] one sandboxed process per profile,
+//! for the sandboxed child, [`zygote`] one sandboxed process per profile, [`namespace`] the
+//! harness's private /tmp and /private,
 //! and the supervisor itself.
 
 pub mod bpf;
 pub mod calls;
+#[cfg(target_os = "linux")]
+pub mod namespace;
 #[cfg(target_os = "linux")]
 pub mod net;
 #[cfg(target_os = "linux")]
