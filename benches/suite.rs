@@ -45,6 +45,16 @@ use decode::summary;
 use summary::Summary;
 
 fn main() {
+    // The cells' fixtures live in a private /tmp, entered while the
+    // process is still single-threaded.
+    #[cfg(target_os = "linux")]
+    {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        if let Err(e) = sbcheck::hermetic::enter(&[root], &[]) {
+            eprintln!("suite: {e}");
+            std::process::exit(2);
+        }
+    }
     println!("sbcheck benchmark suite (release build, {})", machine());
     let mut table = summary::Table::default();
     if wanted("3") {

@@ -12,6 +12,10 @@ fn root() -> &'static Path {
 
 #[test]
 fn every_expectation_agrees_with_the_decoder() {
+    // The predictions read the fixtures' types: made in a private /tmp.
+    if sbcheck::hermetic::reran("every_expectation_agrees_with_the_decoder") {
+        return;
+    }
     let matrix = Matrix::load(&root().join("expected")).unwrap_or_else(|e| panic!("{e}"));
     let found = static_check(&matrix, root()).unwrap_or_else(|e| panic!("{e}"));
     let lines: Vec<String> = found.iter().map(ToString::to_string).collect();

@@ -45,6 +45,9 @@ fn panic_text(err: Box<dyn std::any::Any + Send>) -> String {
 
 #[test]
 fn wrong_expectation_fails_with_a_readable_diff() {
+    if sbcheck::hermetic::reran("wrong_expectation_fails_with_a_readable_diff") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     // /tmp/bar is outside (subpath "/tmp/foo"): the kernel denies it.
     let file = write_matrix(dir.path(), "allow");
@@ -80,6 +83,9 @@ fn wrong_expectation_fails_with_a_readable_diff() {
 
 #[test]
 fn right_expectation_passes() {
+    if sbcheck::hermetic::reran("right_expectation_passes") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let file = write_matrix(dir.path(), "deny");
     common::check_cell(
@@ -359,4 +365,81 @@ fn ending_of(body: &dyn Fn() -> i32) -> sbcheck::apply::process::Ending {
     let mut supervisor = Supervisor::new(&profile, Options::default());
     let timeout = std::time::Duration::from_secs(5);
     sbcheck::apply::process::run_supervised(&Filter::new(), &mut supervisor, timeout, body).unwrap()
+}
+
+/// A cell that fails in its private namespace fails its test, with the
+/// diff the re-run printed: the re-run is not a way to lose a failure.
+#[test]
+fn a_cell_failing_in_its_namespace_fails_its_test_with_the_diff() {
+    const NAME: &str = "a_cell_failing_in_its_namespace_fails_its_test_with_the_diff";
+    match std::panic::catch_unwind(|| sbcheck::hermetic::reran(NAME)) {
+        // The re-run, in the namespace: a wrong expectation, on purpose.
+        Ok(false) => {
+            let dir = tempfile::tempdir().unwrap();
+            let file = write_matrix(dir.path(), "allow");
+            let out = dir.path().join("out");
+            common::check_cell(&file, Path::new("/"), &out, "v11_read_subpath", "read_tmp_bar");
+            panic!("the wrong expectation passed in the namespace");
+        }
+        Ok(true) => panic!("the re-run passed though its cell's expectation is wrong"),
+        Err(e) => {
+            let text = panic_text(e);
+            assert!(text.contains(&format!("{NAME} failed in its private namespace")), "{text}");
+            assert!(text.contains(">    observed: \"deny\""), "{text}");
+        }
+    }
+}
+
+/// Outside the private namespace the harness refuses to make fixtures:
+/// the host's /tmp is never written, even by a caller that forgot.
+#[cfg(target_os = "linux")]
+#[test]
+fn fixtures_are_never_made_in_the_hosts_tmp() {
+    let target = format!("/tmp/sbcheck-never-made-{}", std::process::id());
+    let m = serde_json::json!({ "fixtures": [&target], "profiles": {} }).to_string();
+    let m = Matrix::parse(&m, Path::new("fixture.json")).unwrap();
+    let e = sbcheck::harness::ensure_fixtures(&m).unwrap_err().to_string();
+    assert!(e.contains("only in its private /tmp and /private"), "{e}");
+    assert!(!Path::new(&target).exists());
+}
+
+/// Issue 17's machine: the user's own /tmp/foo and /tmp/bar, and a
+/// /private/tmp at 0755 (root's, when the test runs as root). Built in a
+/// namespace standing for the host, where `sbcheck run` makes its own:
+/// the whole matrix passes, and the user's files, /private/tmp and the
+/// listing of /tmp are as they were (bar the run's output directory).
+#[cfg(target_os = "linux")]
+#[test]
+fn the_matrix_passes_beside_a_users_files_and_leaves_them_alone() {
+    use sbcheck::apply::linux::namespace::{spawn_inside, Plan};
+    let mut host = Plan::new().unwrap();
+    host.keep(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let script = r#"
+        set -e
+        printf 'my precious data' > /tmp/foo
+        printf 'my precious data' > /tmp/bar
+        chmod 0755 /private/tmp
+        before=$(ls -A /tmp)
+        "$SBCHECK" run --out /tmp/out > /tmp/run.log 2>&1 || { cat /tmp/run.log; exit 1; }
+        echo "files: $(cat /tmp/foo) / $(cat /tmp/bar)"
+        echo "private/tmp: $(stat -c %a /private/tmp) [$(ls -A /private/tmp)]"
+        echo "tmp before: [$before] after: [$(ls -A /tmp | grep -v -x -e out -e run.log | tr '\n' ' ')]"
+        tail -n 1 /tmp/run.log
+    "#;
+    let mut cmd = std::process::Command::new("/bin/sh");
+    cmd.args(["-c", script])
+        .env("SBCHECK", env!("CARGO_BIN_EXE_sbcheck"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let out = spawn_inside(&mut cmd, host)
+        .unwrap()
+        .wait_with_output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("files: my precious data / my precious data"), "{text}");
+    assert!(text.contains("private/tmp: 755 []"), "{text}");
+    assert!(text.contains("tmp before: [bar\nfoo] after: [bar foo ]"), "{text}");
+    assert!(text.contains(" 0 mismatch,"), "{text}");
 }

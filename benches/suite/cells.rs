@@ -119,6 +119,7 @@ pub fn run(table: &mut Table) {
     let loaded = load_profile(root, &spec.source, &spec.params).expect("profile loads");
     let opts = RunOptions::new(root);
     let out = tempfile::tempdir().expect("temp out dir");
+    // main entered the private /tmp (sbcheck::hermetic) before any thread.
     sbcheck::harness::ensure_fixtures(&matrix).expect("fixtures");
 
     let cell = || {
