@@ -559,6 +559,41 @@ mod tests {
         assert_eq!(raw::fd_path(0, &mut buf), c"/proc/self/fd/0");
     }
 
+    /// A test thread is never alone in its process: entering is refused
+    /// before anything changes, with a reason (unshare would say EINVAL).
+    #[test]
+    fn a_multithreaded_process_is_refused_with_a_reason() {
+        let before = mount_ns_id();
+        // A second thread for sure, even under --test-threads=1.
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let other = std::thread::spawn(move || rx.recv());
+        let e = enter(&Plan::new().unwrap()).unwrap_err();
+        drop(tx);
+        let _ = other.join();
+        assert_eq!(e.step, "entering from a multithreaded process");
+        assert!(e.to_string().contains("private /tmp and /private"), "{e}");
+        assert_eq!(mount_ns_id(), before);
+    }
+
+    /// A refused user namespace says what to enable, from this kernel's
+    /// settings or, where none is off, the container's policy.
+    #[test]
+    fn a_refused_unshare_says_what_to_enable() {
+        let e = Failure {
+            step: "unshare(CLONE_NEWUSER | CLONE_NEWNS)",
+            errno: libc::EPERM,
+        }
+        .to_string();
+        assert!(e.contains("Operation not permitted"), "{e}");
+        assert!(e.contains("Unprivileged user namespaces are needed (or run as root)"), "{e}");
+        assert!(e.contains("sysctl") || e.contains("container"), "{e}");
+        let other = Failure {
+            step: "pivot_root",
+            errno: libc::EINVAL,
+        };
+        assert!(!other.to_string().contains("namespaces are needed"));
+    }
+
     #[test]
     fn only_hidden_directories_are_kept_and_never_tmp_itself() {
         let mut plan = Plan::new().unwrap();
