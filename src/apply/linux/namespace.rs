@@ -13,9 +13,12 @@
 //! kernel refuses `unshare(CLONE_NEWUSER)` to a multithreaded one), or by a
 //! child between fork and exec ([`spawn_inside`]). Either way the engine's
 //! supervisor and the sandboxed child run in the same view, so paths are
-//! resolved and opened as the child sees them with no translation (a
-//! supervisor thread cannot join a mount namespace while its process is
-//! multithreaded: `setns(CLONE_NEWNS)` needs an unshared fs struct).
+//! resolved and opened as the child sees them with no translation. Joining
+//! the child's namespace from a supervisor thread instead works only as
+//! root (measured on 6.18: `setns(CLONE_NEWNS)` from a thread of a
+//! multithreaded process gives EINVAL, and after `unshare(CLONE_FS)`
+//! succeeds as root but gives EPERM to a user, who would first have to
+//! join the user namespace, which a multithreaded process cannot).
 //!
 //! [`Plan::new`] allocates everything; [`Plan::enter_raw`] makes raw
 //! syscalls only, so it is safe after `fork()` in a multithreaded parent.
