@@ -108,6 +108,20 @@ pub fn reran(_test: &str) -> bool {
     false
 }
 
+/// [`reran`] for the test running on this thread: libtest names each
+/// test's thread after the test (`v1_read::read_etc_hosts`), with or
+/// without `--test-threads=1`. Panics on a thread with no test's name.
+pub fn reran_this_test() -> bool {
+    let thread = std::thread::current();
+    match thread.name() {
+        Some(name) if name != "main" => reran(name),
+        _ => panic!(
+            "hermetic::reran_this_test: not on a test's thread (libtest names it after the test); \
+             call hermetic::reran with the test's name"
+        ),
+    }
+}
+
 /// Runs `test` alone in this test binary, inside a fresh namespace.
 #[cfg(target_os = "linux")]
 fn rerun(test: &str) -> Result<std::process::Output, Error> {

@@ -45,7 +45,7 @@ fn panic_text(err: Box<dyn std::any::Any + Send>) -> String {
 
 #[test]
 fn wrong_expectation_fails_with_a_readable_diff() {
-    if sbcheck::hermetic::reran("wrong_expectation_fails_with_a_readable_diff") {
+    if sbcheck::hermetic::reran_this_test() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -83,7 +83,7 @@ fn wrong_expectation_fails_with_a_readable_diff() {
 
 #[test]
 fn right_expectation_passes() {
-    if sbcheck::hermetic::reran("right_expectation_passes") {
+    if sbcheck::hermetic::reran_this_test() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -135,6 +135,9 @@ fn malformed_matrix_names_file_and_key(#[case] text: &str, #[case] wanted: &str)
 /// with the decoder's byte offset.
 #[test]
 fn corrupted_profile_fails_its_cell_with_the_offset_and_a_trace() {
+    if sbcheck::hermetic::reran_this_test() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let apple = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("profiles/apple/macos-14.4.1/baseline_deny_all.sb.bin");
@@ -378,13 +381,22 @@ fn a_cell_failing_in_its_namespace_fails_its_test_with_the_diff() {
             let dir = tempfile::tempdir().unwrap();
             let file = write_matrix(dir.path(), "allow");
             let out = dir.path().join("out");
-            common::check_cell(&file, Path::new("/"), &out, "v11_read_subpath", "read_tmp_bar");
+            common::check_cell(
+                &file,
+                Path::new("/"),
+                &out,
+                "v11_read_subpath",
+                "read_tmp_bar",
+            );
             panic!("the wrong expectation passed in the namespace");
         }
         Ok(true) => panic!("the re-run passed though its cell's expectation is wrong"),
         Err(e) => {
             let text = panic_text(e);
-            assert!(text.contains(&format!("{NAME} failed in its private namespace")), "{text}");
+            assert!(
+                text.contains(&format!("{NAME} failed in its private namespace")),
+                "{text}"
+            );
             assert!(text.contains(">    observed: \"deny\""), "{text}");
         }
     }
@@ -398,7 +410,9 @@ fn fixtures_are_never_made_in_the_hosts_tmp() {
     let target = format!("/tmp/sbcheck-never-made-{}", std::process::id());
     let m = serde_json::json!({ "fixtures": [&target], "profiles": {} }).to_string();
     let m = Matrix::parse(&m, Path::new("fixture.json")).unwrap();
-    let e = sbcheck::harness::ensure_fixtures(&m).unwrap_err().to_string();
+    let e = sbcheck::harness::ensure_fixtures(&m)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("only in its private /tmp and /private"), "{e}");
     assert!(!Path::new(&target).exists());
 }
@@ -436,10 +450,17 @@ fn the_matrix_passes_beside_a_users_files_and_leaves_them_alone() {
         .unwrap()
         .wait_with_output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("files: my precious data / my precious data"), "{text}");
+    assert!(
+        text.contains("files: my precious data / my precious data"),
+        "{text}"
+    );
     assert!(text.contains("private/tmp: 755 []"), "{text}");
-    assert!(text.contains("tmp before: [bar\nfoo] after: [bar foo ]"), "{text}");
+    assert!(
+        text.contains("tmp before: [bar\nfoo] after: [bar foo ]"),
+        "{text}"
+    );
     assert!(text.contains(" 0 mismatch,"), "{text}");
 }

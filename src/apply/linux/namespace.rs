@@ -588,7 +588,10 @@ mod tests {
         }
         .to_string();
         assert!(e.contains("Operation not permitted"), "{e}");
-        assert!(e.contains("Unprivileged user namespaces are needed (or run as root)"), "{e}");
+        assert!(
+            e.contains("Unprivileged user namespaces are needed (or run as root)"),
+            "{e}"
+        );
         assert!(e.contains("sysctl") || e.contains("container"), "{e}");
         let other = Failure {
             step: "pivot_root",
