@@ -174,8 +174,9 @@ impl Plan {
             (staged(Path::new("/private")), 0o755),
             (staged(Path::new("/private/tmp")), 0o1777),
         ];
-        // SAFETY: getuid/getgid cannot fail and touch no memory.
-        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        // The kernel lets an unprivileged process map only its effective ids.
+        // SAFETY: geteuid/getegid cannot fail and touch no memory.
+        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
         Ok(Plan {
             entries,
             fresh,
