@@ -372,6 +372,7 @@ fn ending_of(body: &dyn Fn() -> i32) -> sbcheck::apply::process::Ending {
 
 /// A cell that fails in its private namespace fails its test, with the
 /// diff the re-run printed: the re-run is not a way to lose a failure.
+#[cfg(target_os = "linux")]
 #[test]
 fn a_cell_failing_in_its_namespace_fails_its_test_with_the_diff() {
     const NAME: &str = "a_cell_failing_in_its_namespace_fails_its_test_with_the_diff";
