@@ -418,8 +418,9 @@ fn fixtures_are_never_made_in_the_hosts_tmp() {
     assert!(!Path::new(&target).exists());
 }
 
-/// Issue 17's machine: the user's own /tmp/foo and /tmp/bar, and a
-/// /private/tmp at 0755 (root's, when the test runs as root). Built in a
+/// Issue 17's machine: the user's own /tmp/foo and /tmp/bar, a
+/// /private/tmp at 0755 (root's, when the test runs as root) and an
+/// unreadable fixture an earlier run left (as another user). Built in a
 /// namespace standing for the host, where `sbcheck run` makes its own:
 /// the whole matrix passes, and the user's files, /private/tmp and the
 /// listing of /tmp are as they were (bar the run's output directory).
@@ -434,10 +435,14 @@ fn the_matrix_passes_beside_a_users_files_and_leaves_them_alone() {
         printf 'my precious data' > /tmp/foo
         printf 'my precious data' > /tmp/bar
         chmod 0755 /private/tmp
+        mkdir -p /tmp/sbcheck/programs
+        printf 'left by another run' > /tmp/sbcheck/programs/true
+        chmod 0 /tmp/sbcheck/programs/true
         before=$(ls -A /tmp)
         "$SBCHECK" run --out /tmp/out > /tmp/run.log 2>&1 || { cat /tmp/run.log; exit 1; }
         echo "files: $(cat /tmp/foo) / $(cat /tmp/bar)"
         echo "private/tmp: $(stat -c %a /private/tmp) [$(ls -A /private/tmp)]"
+        echo "leftover: $(stat -c %a /tmp/sbcheck/programs/true) [$(ls -A /tmp/sbcheck/programs)]"
         echo "tmp before: [$before] after: [$(ls -A /tmp | grep -v -x -e out -e run.log | tr '\n' ' ')]"
         tail -n 1 /tmp/run.log
     "#;
@@ -459,9 +464,38 @@ fn the_matrix_passes_beside_a_users_files_and_leaves_them_alone() {
         "{text}"
     );
     assert!(text.contains("private/tmp: 755 []"), "{text}");
+    assert!(text.contains("leftover: 0 [true]"), "{text}");
     assert!(
-        text.contains("tmp before: [bar\nfoo] after: [bar foo ]"),
+        text.contains("tmp before: [bar\nfoo\nsbcheck] after: [bar foo sbcheck ]"),
         "{text}"
     );
     assert!(text.contains(" 0 mismatch,"), "{text}");
+}
+
+/// Where user namespaces are refused, `sbcheck run` stops before any cell
+/// (exit 2) with the step that failed and the setting to change. Staged
+/// with util-linux: in a user namespace whose limit of nested ones is 0,
+/// the run goes without capabilities, as a user would.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_refused_user_namespace_stops_the_run_saying_what_to_enable() {
+    let out = tempfile::tempdir().unwrap();
+    let script = r#"echo 0 > /proc/sys/user/max_user_namespaces &&
+        exec setpriv --bounding-set -all --inh-caps -all --ambient-caps -all \
+            "$SBCHECK" run --out "$OUT""#;
+    let run = std::process::Command::new("unshare")
+        .args(["--user", "--map-root-user", "sh", "-c", script])
+        .env("SBCHECK", env!("CARGO_BIN_EXE_sbcheck"))
+        .env("OUT", out.path())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("util-linux's unshare");
+    let text = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("unshare(CLONE_NEWUSER | CLONE_NEWNS)"),
+        "{text}"
+    );
+    assert!(text.contains("sysctl user.max_user_namespaces="), "{text}");
+    assert!(!out.path().join("traces").exists(), "a cell ran");
 }
