@@ -285,11 +285,7 @@ pub fn ensure_fixtures(matrix: &Matrix) -> std::io::Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| fixture_error(Path::new(dir), e))?;
     }
     for path in &matrix.fixtures.files {
-        let path = Path::new(path);
-        if !path.exists() {
-            crate::report::write_atomic(path, b"sbcheck fixture\n")
-                .map_err(|e| fixture_error(path, e))?;
-        }
+        ensure_file(Path::new(path)).map_err(|e| fixture_error(Path::new(path), e))?;
     }
     for path in &matrix.fixtures.programs {
         ensure_program(Path::new(path)).map_err(|e| fixture_error(Path::new(path), e))?;
@@ -311,6 +307,21 @@ fn fixture_error(path: &Path, e: std::io::Error) -> std::io::Error {
         ""
     };
     std::io::Error::new(e.kind(), format!("{}: {e}{hint}", path.display()))
+}
+
+/// A file fixture. Something else at its path (another fixture made it a
+/// directory) is an error: a probe would test that instead.
+fn ensure_file(path: &Path) -> std::io::Result<()> {
+    match path.symlink_metadata() {
+        Ok(m) if m.is_file() => Ok(()),
+        Ok(_) => Err(std::io::Error::other(
+            "exists and is not a regular file (does another fixture lie below it?)",
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            crate::report::write_atomic(path, b"sbcheck fixture\n")
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// A symbolic link fixture; a concurrent cell making the same link is fine.

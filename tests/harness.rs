@@ -499,3 +499,68 @@ fn a_refused_user_namespace_stops_the_run_saying_what_to_enable() {
     assert!(text.contains("sysctl user.max_user_namespaces="), "{text}");
     assert!(!out.path().join("traces").exists(), "a cell ran");
 }
+
+/// `sbcheck run` on a matrix in `dir`: (exit code, stdout, stderr).
+#[cfg(target_os = "linux")]
+fn run_matrix(dir: &Path, matrix: &serde_json::Value) -> (Option<i32>, String, String) {
+    let file = dir.join("matrix.json");
+    std::fs::write(&file, matrix.to_string()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sbcheck"))
+        .args(["run", "--matrix"])
+        .arg(&file)
+        .arg("--out")
+        .arg(dir.join("out"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
+}
+
+/// A probe let through to a target that does not exist is the harness's
+/// failure, not the profile's: an error naming the target and the fix,
+/// no row in the table, and the run fails. The other cell still runs.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_missing_target_is_an_error_not_a_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let matrix = serde_json::json!({ "fixtures": ["/tmp/foo"], "profiles": { "v1_read": {
+        "source": "profiles/v1_read.sb",
+        "probes": [
+            { "name": "read_foo", "operation": "file-read*", "target": "/tmp/foo", "expected": "allow" },
+            { "name": "read_gone", "operation": "file-read*", "target": "/tmp/sbcheck-gone/x", "expected": "allow" }
+        ]
+    }}});
+    let (code, stdout, stderr) = run_matrix(dir.path(), &matrix);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("v1_read::read_gone: harness: target /tmp/sbcheck-gone/x does not exist"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("read_gone"), "{stdout}");
+    assert!(stdout.contains("1 cells: 1 match, 0 mismatch"), "{stdout}");
+}
+
+/// A fixture the harness cannot make stops the run before any cell, with
+/// the fixture and the reason (here a file fixture another fixture makes
+/// a directory), never a MISMATCH row.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_fixture_that_cannot_be_made_stops_the_run_with_its_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let matrix = serde_json::json!({
+        "fixtures": { "files": ["/tmp/sbcheck-file"], "dirs": ["/tmp/sbcheck-file/below"] },
+        "profiles": { "v1_read": {
+            "source": "profiles/v1_read.sb",
+            "probes": [{ "name": "read_foo", "operation": "file-read*", "target": "/tmp/sbcheck-file", "expected": "allow" }]
+        }}
+    });
+    let (code, stdout, stderr) = run_matrix(dir.path(), &matrix);
+    assert_eq!(code, Some(2), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("creating fixtures: /tmp/sbcheck-file: exists and is not a regular file"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("MISMATCH"), "{stdout}");
+    assert!(!dir.path().join("out/traces").exists());
+}
