@@ -300,8 +300,13 @@ impl Plan {
             match e {
                 Entry::Dir { src, dst } => {
                     raw::mkdir(dst, 0o755).map_err(fail("mkdir for a host directory"))?;
-                    raw::mount(Some(src), dst, None, bind, None)
-                        .map_err(fail("binding a host directory"))?;
+                    match raw::mount(Some(src), dst, None, bind, None) {
+                        // A mount this user cannot look into (another
+                        // user's FUSE mount) stays an empty directory, as
+                        // useless to the run as it was.
+                        Ok(()) | Err(libc::EACCES) => {}
+                        Err(e) => return Err(fail("binding a host directory")(e)),
+                    }
                 }
                 Entry::Link { to, dst } => {
                     raw::symlink(to, dst).map_err(fail("re-creating a top-level link"))?
