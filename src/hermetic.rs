@@ -152,3 +152,21 @@ fn rerun(test: &str) -> Result<std::process::Output, Error> {
         .wait_with_output()
         .map_err(|e| Error(format!("waiting for the re-run: {e}")))
 }
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    /// An output directory in the host's /tmp that would hold a fixture is
+    /// refused, naming both: the fixture would be made in the host's tree.
+    #[test]
+    fn a_kept_directory_holding_a_fixture_is_refused() {
+        let dir = tempfile::Builder::new().tempdir_in("/tmp").unwrap();
+        let fixture = dir.path().join("programs/true");
+        let e = plan(&[dir.path()], &[&fixture]).err().expect("refused");
+        assert!(e.0.contains("holds the fixture"), "{e}");
+        assert!(e.0.contains(&fixture.display().to_string()), "{e}");
+        let elsewhere = Path::new("/tmp/sbcheck/programs/true");
+        assert!(plan(&[dir.path()], &[elsewhere]).is_ok());
+    }
+}
