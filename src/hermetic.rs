@@ -10,6 +10,7 @@
 //! namespace (a test thread cannot enter one: the test binary is
 //! multithreaded).
 
+#[cfg(target_os = "linux")]
 use std::path::{Path, PathBuf};
 
 /// Names the test a re-run child runs: only that test does its work.
