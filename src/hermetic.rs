@@ -52,23 +52,38 @@ pub fn enter(keep: &[&Path], fixtures: &[&Path]) -> Result<(), Error> {
 /// The plan for `keep`, checked against `fixtures`.
 #[cfg(target_os = "linux")]
 fn plan(keep: &[&Path], fixtures: &[&Path]) -> Result<crate::apply::linux::namespace::Plan, Error> {
-    use crate::apply::linux::namespace::Plan;
+    use crate::apply::linux::namespace::{self, Plan};
     let mut plan = Plan::new().map_err(|e| Error(format!("reading the host's /: {e}")))?;
+    // Checked as given before anything is created, then as bound (a link
+    // may lead into the fixture tree).
+    for dir in keep {
+        let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        if namespace::is_hidden(&dir) {
+            overlap(&dir, fixtures)?;
+        }
+    }
     for dir in keep {
         plan.keep(dir)
             .map_err(|e| Error(format!("keeping {}: {e}", dir.display())))?;
     }
     for kept in plan.kept() {
-        if let Some(f) = fixtures.iter().find(|f| f.starts_with(&kept)) {
-            return Err(Error(format!(
-                "{} is the host's and holds the fixture {}: the harness would make it there; \
-                 choose a directory outside the matrix's fixture tree",
-                kept.display(),
-                f.display()
-            )));
-        }
+        overlap(&kept, fixtures)?;
     }
     Ok(plan)
+}
+
+/// Refuses a directory kept from the host that holds one of `fixtures`.
+#[cfg(target_os = "linux")]
+fn overlap(kept: &Path, fixtures: &[&Path]) -> Result<(), Error> {
+    match fixtures.iter().find(|f| f.starts_with(kept)) {
+        Some(f) => Err(Error(format!(
+            "{} is the host's and holds the fixture {}: the harness would make it there; \
+             choose a directory outside the matrix's fixture tree",
+            kept.display(),
+            f.display()
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// In a test: `false` when this process is the re-run inside a private
@@ -167,6 +182,10 @@ mod tests {
         let e = plan(&[dir.path()], &[&fixture]).err().expect("refused");
         assert!(e.0.contains("holds the fixture"), "{e}");
         assert!(e.0.contains(&fixture.display().to_string()), "{e}");
+        // Refused before the directory is made on the host.
+        let fresh = dir.path().join("not-made");
+        assert!(plan(&[&fresh], &[&fresh.join("x")]).is_err());
+        assert!(!fresh.exists());
         let elsewhere = Path::new("/tmp/sbcheck/programs/true");
         assert!(plan(&[dir.path()], &[elsewhere]).is_ok());
     }
