@@ -903,7 +903,11 @@ impl Evaluator<'_> {
             match (m.kind, &m.arg) {
                 (WithKind::Flag(bits), _) => outcome.word |= bits,
                 (WithKind::NoReport, _) => outcome.word &= !action::REPORT,
-                (WithKind::IntModifier(id, _) | WithKind::StrModifier(id), Some(arg)) => {
+                (WithKind::Deprecated, _) => {}
+                (
+                    WithKind::IntModifier(id, _) | WithKind::Preset(id, _) | WithKind::StrModifier(id),
+                    Some(arg),
+                ) => {
                     if outcome.modifier.is_some() {
                         return Err(self.error(
                             form,
@@ -937,10 +941,11 @@ impl Evaluator<'_> {
             ));
         };
         let arg = match (kind, rest) {
-            (WithKind::Flag(_) | WithKind::NoReport, []) => None,
+            (WithKind::Flag(_) | WithKind::NoReport | WithKind::Deprecated, []) => None,
+            (WithKind::Preset(_, v), []) => Some(ModifierArg::Int(v)),
             (WithKind::IntModifier(_, table), [a]) => {
                 let v = self.eval(a, env)?;
-                Some(ModifierArg::Int(self.int_arg(v, table, name, a)?))
+                Some(ModifierArg::Int(self.int_arg(v, table(), name, a)?))
             }
             (WithKind::StrModifier(_), [a]) => match self.eval(a, env)? {
                 Value::Str(s) => Some(ModifierArg::Str(s.into_bytes())),
@@ -951,10 +956,13 @@ impl Evaluator<'_> {
                     ))
                 }
             },
-            (WithKind::Flag(_) | WithKind::NoReport, _) => {
-                return Err(self.error(form, format!("(with {name}) takes no argument")))
+            (
+                WithKind::Flag(_) | WithKind::NoReport | WithKind::Deprecated | WithKind::Preset(..),
+                _,
+            ) => return Err(self.error(form, format!("(with {name}) takes no argument"))),
+            (WithKind::IntModifier(..) | WithKind::StrModifier(_), _) => {
+                return Err(self.error(form, format!("(with {name} ...) takes one argument")))
             }
-            _ => return Err(self.error(form, format!("(with {name} ...) takes one argument"))),
         };
         Ok(Value::Modifier(Modifier { kind, arg }))
     }
