@@ -55,6 +55,8 @@ pub mod op {
 pub mod filter {
     pub const PATH: u8 = 0;
     pub const GLOBAL_NAME: u8 = 5;
+    pub const LOCAL: u8 = 7;
+    pub const REMOTE: u8 = 8;
     pub const CONTROL_NAME: u8 = 9;
     pub const SOCKET_DOMAIN: u8 = 10;
     pub const SOCKET_TYPE: u8 = 11;

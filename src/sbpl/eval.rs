@@ -1179,9 +1179,17 @@ impl Evaluator<'_> {
             )
         })?;
         if form_def.arg == ArgKind::Network {
-            return self.network(id, args, form).map(Filter::Leaf);
+            return self.network(id, args, form);
         }
         if args.is_empty() {
+            // `(extension-path-ancestor)`: a boolean filter written bare
+            // holds when the property is true [model].
+            if let (ArgKind::Int(_), true) = (form_def.arg, filters::is_boolean(form_def.filter)) {
+                return Ok(Filter::Leaf(Leaf::Int {
+                    filter: id,
+                    value: 1,
+                }));
+            }
             return Err(self.error(form, format!("({} ...) needs an argument", form_def.name)));
         }
         let mut leaves = Vec::with_capacity(args.len());
@@ -1207,23 +1215,41 @@ impl Evaluator<'_> {
                 ),
             )
         };
+        let regex = |text: &str| -> Result<Leaf> {
+            let regex = Regex::parse(text)
+                .map_err(|e| self.error(form, format!("bad regex #\"{text}\": {e}")))?;
+            regex
+                .program()
+                .map_err(|e| self.error(form, format!("bad regex #\"{text}\": {e}")))?;
+            Ok(Leaf::Regex { filter: id, regex })
+        };
         match (def.arg, v) {
             (ArgKind::Pattern(kind), Value::Str(s)) => Ok(pattern_leaf(id, kind, s.into_bytes())),
-            (ArgKind::Pattern(_), other) => Err(bad("pattern", &other)),
-            (ArgKind::Regex, Value::Regex(text) | Value::Str(text)) => {
-                let regex = Regex::parse(&text)
-                    .map_err(|e| self.error(form, format!("bad regex #\"{text}\": {e}")))?;
-                regex
-                    .program()
-                    .map_err(|e| self.error(form, format!("bad regex #\"{text}\": {e}")))?;
-                Ok(Leaf::Regex { filter: id, regex })
+            // `(xattr #"^com\.apple\.")`: a regex literal given to a string
+            // filter is its regex variant, as Apple's own profiles write it.
+            (ArgKind::Pattern(_) | ArgKind::Str, Value::Regex(text)) => regex(&text),
+            // The nested spelling the decoder prints for a pattern of a
+            // non-path filter: `(xpc-service-name (prefix "com.apple."))`.
+            (ArgKind::Pattern(_), Value::Filter(Filter::Leaf(Leaf::Pattern { kind, text, .. }))) => {
+                Ok(pattern_leaf(id, kind, text))
             }
+            (
+                ArgKind::Pattern(_) | ArgKind::Str,
+                Value::Filter(Filter::Leaf(Leaf::Regex { regex, .. })),
+            ) => Ok(Leaf::Regex { filter: id, regex }),
+            (ArgKind::Pattern(_), other) => Err(bad("pattern", &other)),
+            (ArgKind::Regex, Value::Regex(text) | Value::Str(text)) => regex(&text),
             (ArgKind::Regex, other) => Err(bad("regex", &other)),
             (ArgKind::Str, Value::Str(s)) => Ok(Leaf::Str {
                 filter: id,
                 text: s.into_bytes(),
             }),
             (ArgKind::Str, other) => Err(bad("string", &other)),
+            // `(%entitlement-boolean #t)`: booleans are 1 and 0 [blob].
+            (ArgKind::Int(_), Value::Bool(b)) => Ok(Leaf::Int {
+                filter: id,
+                value: u16::from(b),
+            }),
             (ArgKind::Int(table), v) => Ok(Leaf::Int {
                 filter: id,
                 value: self.int_arg(v, table, def.filter, form)?,
@@ -1234,27 +1260,95 @@ impl Evaluator<'_> {
         }
     }
 
-    /// `(local|remote PROTOCOL ["HOST:PORT"])`.
-    fn network(&self, id: u8, args: Vec<Value>, form: &Sexp) -> Result<Leaf> {
-        let (protocol, address) = match args.as_slice() {
-            [Value::Symbol(p)] => (p.as_str(), "*:*"),
-            [Value::Symbol(p), Value::Str(a)] => (p.as_str(), a.as_str()),
-            _ => {
-                return Err(self.error(
-                    form,
-                    "a network filter is (local|remote PROTOCOL \"HOST:PORT\"), e.g. (remote tcp \"*:443\")",
-                ))
-            }
+    /// `(local|remote PROTOCOL ["HOST:PORT"]...)`; several addresses mean
+    /// any of them. `unix` / `unix-socket` is Apple's old spelling of a
+    /// Unix socket: with a path filter it is that filter (Apple's library
+    /// says to write `(literal "/path")` instead), bare it is any Unix
+    /// socket, `(socket-domain AF_UNIX)` [model].
+    fn network(&self, id: u8, args: Vec<Value>, form: &Sexp) -> Result<Filter> {
+        let usage = || {
+            self.error(
+                form,
+                "a network filter is (local|remote PROTOCOL \"HOST:PORT\"...), e.g. (remote tcp \"*:443\")",
+            )
         };
-        let (host, port) = filters::network_address(address).map_err(|e| self.error(form, e))?;
-        let host = filters::network_host(protocol, host).map_err(|e| self.error(form, e))?;
-        Ok(Leaf::Network {
-            filter: id,
-            host,
-            port,
+        let mut args = args.into_iter();
+        let Some(Value::Symbol(protocol)) = args.next() else {
+            return Err(usage());
+        };
+        let rest: Vec<Value> = args.collect();
+        if protocol == "unix" || protocol == "unix-socket" {
+            return self.unix_socket(rest, form);
+        }
+        let addresses: Vec<String> = if rest.is_empty() {
+            vec!["*:*".to_owned()]
+        } else {
+            rest.into_iter()
+                .map(|v| match v {
+                    Value::Str(a) => Ok(a),
+                    _ => Err(usage()),
+                })
+                .collect::<Result<_>>()?
+        };
+        let mut leaves = Vec::with_capacity(addresses.len());
+        for address in &addresses {
+            let (host, port) =
+                filters::network_address(address).map_err(|e| self.error(form, e))?;
+            let host = filters::network_host(&protocol, host).map_err(|e| self.error(form, e))?;
+            leaves.push(Filter::Leaf(Leaf::Network {
+                filter: id,
+                host,
+                port,
+            }));
+        }
+        Ok(if leaves.len() == 1 {
+            leaves.pop().unwrap_or(Filter::Any(Vec::new()))
+        } else {
+            Filter::Any(leaves)
+        })
+    }
+
+    fn unix_socket(&self, rest: Vec<Value>, form: &Sexp) -> Result<Filter> {
+        if rest.is_empty() {
+            let domain = self
+                .vocab
+                .filter_id("socket-domain")
+                .ok_or_else(|| self.error(form, "filter socket-domain is not in the vocabulary"))?;
+            return Ok(Filter::Leaf(Leaf::Int {
+                filter: domain,
+                value: AF_UNIX,
+            }));
+        }
+        let mut parts = Vec::with_capacity(rest.len());
+        for v in rest {
+            match v {
+                Value::Filter(f) => parts.push(f),
+                Value::Str(path) => parts.push(Filter::Leaf(pattern_leaf(
+                    crate::vocab::filter::PATH,
+                    PathKind::Literal,
+                    path.into_bytes(),
+                ))),
+                other => {
+                    return Err(self.error(
+                        form,
+                        format!(
+                            "a Unix socket is (remote unix-socket (path-literal \"/path\")), got {}",
+                            other.kind()
+                        ),
+                    ))
+                }
+            }
+        }
+        Ok(if parts.len() == 1 {
+            parts.pop().unwrap_or(Filter::Any(Vec::new()))
+        } else {
+            Filter::Any(parts)
         })
     }
 }
+
+/// Darwin's AF_UNIX, for a bare `(remote unix-socket)`.
+const AF_UNIX: u16 = 1;
 
 #[derive(Default)]
 struct RuleParts {

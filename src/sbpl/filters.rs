@@ -191,6 +191,21 @@ pub fn is_constant(name: &str) -> bool {
         .contains(name)
 }
 
+/// Filters whose argument is a boolean (1 or 0): written bare, as
+/// `(extension-path-ancestor)`, they hold when the property is true [model].
+pub fn is_boolean(filter: &str) -> bool {
+    [
+        "%entitlement-boolean",
+        "notification-payload",
+        "rootless-boot-device-filter",
+        "rootless-disk-filter",
+        "datavault-disk-filter",
+        "extension-path-ancestor",
+        "storage-class-extension",
+    ]
+    .contains(&filter)
+}
+
 pub fn constant(table: &[(&str, i64)], name: &str) -> Option<i64> {
     table.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
 }
@@ -260,18 +275,11 @@ pub fn with_option(name: &str) -> Option<WithKind> {
 }
 
 /// `local` / `remote` protocols and the low bits of the address item's host
-/// word ([reported] by sandblaster).
-const NETWORK_PROTOCOLS: &[(&str, u16)] = &[
-    ("ip4", 1),
-    ("ip6", 2),
-    ("ip", 3),
-    ("tcp4", 5),
-    ("tcp6", 6),
-    ("tcp", 7),
-    ("udp4", 9),
-    ("udp6", 0xa),
-    ("udp", 0xb),
-];
+/// word ([reported] by sandblaster), shared with the decoder.
+const NETWORK_PROTOCOLS: &[(&str, u16)] = crate::blob::filters::NET_PROTOCOLS;
+
+/// The host word's bit for `localhost` ([reported]).
+pub const LOCALHOST: u16 = crate::blob::filters::NET_LOCALHOST;
 
 /// The host word for `protocol` and `host` (`*` or `localhost`).
 pub fn network_host(protocol: &str, host: &str) -> Result<u16, String> {
@@ -284,9 +292,10 @@ pub fn network_host(protocol: &str, host: &str) -> Result<u16, String> {
     };
     match host {
         "*" => Ok(bits),
-        "localhost" => Ok(0x100 | bits),
+        // "local" is taken as the local host too [model]: no blob shows it.
+        "localhost" | "local" => Ok(LOCALHOST | bits),
         other => Err(format!(
-            "network host {other:?} is not supported; the address item encodes only * and localhost"
+            "network host {other:?} is not supported: Seatbelt's address filters know only * and localhost (a numeric host is rejected by macOS too)"
         )),
     }
 }
