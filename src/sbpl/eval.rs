@@ -905,7 +905,9 @@ impl Evaluator<'_> {
                 (WithKind::NoReport, _) => outcome.word &= !action::REPORT,
                 (WithKind::Deprecated, _) => {}
                 (
-                    WithKind::IntModifier(id, _) | WithKind::Preset(id, _) | WithKind::StrModifier(id),
+                    WithKind::IntModifier(id, _)
+                    | WithKind::Preset(id, _)
+                    | WithKind::StrModifier(id),
                     Some(arg),
                 ) => {
                     if outcome.modifier.is_some() {
@@ -957,7 +959,10 @@ impl Evaluator<'_> {
                 }
             },
             (
-                WithKind::Flag(_) | WithKind::NoReport | WithKind::Deprecated | WithKind::Preset(..),
+                WithKind::Flag(_)
+                | WithKind::NoReport
+                | WithKind::Deprecated
+                | WithKind::Preset(..),
                 _,
             ) => return Err(self.error(form, format!("(with {name}) takes no argument"))),
             (WithKind::IntModifier(..) | WithKind::StrModifier(_), _) => {
@@ -1233,9 +1238,10 @@ impl Evaluator<'_> {
             (ArgKind::Pattern(_) | ArgKind::Str, Value::Regex(text)) => regex(&text),
             // The nested spelling the decoder prints for a pattern of a
             // non-path filter: `(xpc-service-name (prefix "com.apple."))`.
-            (ArgKind::Pattern(_), Value::Filter(Filter::Leaf(Leaf::Pattern { kind, text, .. }))) => {
-                Ok(pattern_leaf(id, kind, text))
-            }
+            (
+                ArgKind::Pattern(_),
+                Value::Filter(Filter::Leaf(Leaf::Pattern { kind, text, .. })),
+            ) => Ok(pattern_leaf(id, kind, text)),
             (
                 ArgKind::Pattern(_) | ArgKind::Str,
                 Value::Filter(Filter::Leaf(Leaf::Regex { regex, .. })),
@@ -1335,9 +1341,9 @@ impl Evaluator<'_> {
                     return Err(self.error(
                         form,
                         format!(
-                            "a Unix socket is (remote unix-socket (path-literal \"/path\")), got {}",
-                            other.kind()
-                        ),
+                        "a Unix socket is (remote unix-socket (path-literal \"/path\")), got {}",
+                        other.kind()
+                    ),
                     ))
                 }
             }
