@@ -357,6 +357,9 @@ impl Evaluator<'_> {
         let mut names = self.names_in_scope(env);
         names.extend(BUILTINS.iter().map(|(n, _)| *n));
         names.extend(filters::forms().map(|f| f.name));
+        for n in filters::constant_names() {
+            names.push(n);
+        }
         Err(self.error(
             form,
             format!(
