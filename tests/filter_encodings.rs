@@ -157,6 +157,11 @@ fn check_blob(rel: &str) -> Option<BTreeMap<String, usize>> {
             .entry(format!("{name}{}", if alt { " (regex/mask)" } else { "" }))
             .or_default() += 1;
     }
+    eprintln!(
+        "{rel}: {} filters/variants, {} nodes agree with Apple's encoding",
+        checked.len(),
+        checked.values().sum::<usize>()
+    );
     Some(checked)
 }
 
