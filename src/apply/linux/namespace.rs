@@ -65,7 +65,6 @@ pub struct Plan {
     kept: Vec<Kept>,
     uid_map: Vec<u8>,
     gid_map: Vec<u8>,
-    cwd: Option<CString>,
 }
 
 /// Why the namespace could not be entered: the step and its errno.
@@ -183,7 +182,6 @@ impl Plan {
             kept: Vec::new(),
             uid_map: format!("{uid} {uid} 1\n").into_bytes(),
             gid_map: format!("{gid} {gid} 1\n").into_bytes(),
-            cwd: std::env::current_dir().ok().map(|d| cstr(&d)),
         })
     }
 
@@ -249,6 +247,10 @@ impl Plan {
     /// must be single-threaded.
     pub fn enter_raw(&self) -> Result<(), Failure> {
         let fail = |step| move |errno| Failure { step, errno };
+        // The working directory as it is now (a spawned command's own), to
+        // return to in the new root, where it is bound too.
+        let mut cwd = [0u8; 4096];
+        let cwd = raw::getcwd(&mut cwd);
         // CAP_SYS_ADMIN (root) needs no user namespace; without it the
         // first unshare fails with nothing changed.
         if raw::unshare(libc::CLONE_NEWNS).is_err() {
@@ -285,7 +287,7 @@ impl Plan {
         raw::pivot_root_here().map_err(fail("pivot_root"))?;
         raw::umount_detach(c".").map_err(fail("detaching the old root"))?;
         raw::chdir(c"/").map_err(fail("chdir /"))?;
-        if let Some(cwd) = &self.cwd {
+        if let Some(cwd) = cwd {
             // A working directory that is gone here stays at /.
             let _ = raw::chdir(cwd);
         }
@@ -517,6 +519,17 @@ mod raw {
         Ok(())
     }
 
+    /// The working directory into `buf`; `None` if it does not fit or is
+    /// unreachable (the kernel's `(unreachable)` prefix is not absolute).
+    pub fn getcwd(buf: &mut [u8; 4096]) -> Option<&CStr> {
+        // SAFETY: the kernel writes at most buf.len() bytes into buf.
+        let rc = unsafe { libc::syscall(libc::SYS_getcwd, buf.as_mut_ptr(), buf.len()) };
+        if rc <= 0 || buf[0] != b'/' {
+            return None;
+        }
+        CStr::from_bytes_until_nul(&buf[..]).ok()
+    }
+
     pub fn chdir(path: &CStr) -> Result<(), i32> {
         // SAFETY: a NUL-terminated path.
         check(unsafe { libc::chdir(path.as_ptr()) }.into()).map(drop)
@@ -559,6 +572,28 @@ mod raw {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A spawned command sees its own /tmp (empty, 1777) and /private/tmp,
+    /// and keeps the working directory it was given.
+    #[test]
+    fn a_spawned_command_sees_a_private_tmp_and_keeps_its_directory() {
+        let mut cmd = std::process::Command::new("/bin/sh");
+        cmd.args([
+            "-c",
+            "pwd; stat -c %a /tmp /private/tmp; ls -A /tmp | wc -l",
+        ])
+        .current_dir("/usr")
+        .stdout(std::process::Stdio::piped());
+        let out = spawn_inside(&mut cmd, Plan::new().unwrap())
+            .unwrap()
+            .wait_with_output()
+            .unwrap();
+        assert!(out.status.success());
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "/usr\n1777\n1777\n0\n"
+        );
+    }
 
     #[test]
     fn fd_paths_are_written_without_allocating() {
