@@ -421,7 +421,8 @@ fn fixtures_are_never_made_in_the_hosts_tmp() {
 /// Issue 17's machine: the user's own /tmp/foo and /tmp/bar, a
 /// /private/tmp at 0755 (root's, when the test runs as root) and an
 /// unreadable fixture an earlier run left (as another user). Built in a
-/// namespace standing for the host, where `sbcheck run` makes its own:
+/// namespace standing for the host, where `sbcheck run` (with and
+/// without the zygote) makes its own:
 /// the whole matrix passes, and the user's files, /private/tmp and the
 /// listing of /tmp are as they were (bar the run's output directory).
 #[cfg(target_os = "linux")]
@@ -439,6 +440,8 @@ fn the_matrix_passes_beside_a_users_files_and_leaves_them_alone() {
         printf 'left by another run' > /tmp/sbcheck/programs/true
         chmod 0 /tmp/sbcheck/programs/true
         before=$(ls -A /tmp)
+        "$SBCHECK" run --no-zygote --out /tmp/out > /tmp/run.log 2>&1 || { cat /tmp/run.log; exit 1; }
+        tail -n 1 /tmp/run.log
         "$SBCHECK" run --out /tmp/out > /tmp/run.log 2>&1 || { cat /tmp/run.log; exit 1; }
         echo "files: $(cat /tmp/foo) / $(cat /tmp/bar)"
         echo "private/tmp: $(stat -c %a /private/tmp) [$(ls -A /private/tmp)]"
@@ -469,7 +472,8 @@ fn the_matrix_passes_beside_a_users_files_and_leaves_them_alone() {
         text.contains("tmp before: [bar\nfoo\nsbcheck] after: [bar foo sbcheck ]"),
         "{text}"
     );
-    assert!(text.contains(" 0 mismatch,"), "{text}");
+    // Both ways a run forks its cells: --no-zygote, then the zygote.
+    assert_eq!(text.matches(" 0 mismatch,").count(), 2, "{text}");
 }
 
 /// Where user namespaces are refused, `sbcheck run` stops before any cell
@@ -502,11 +506,17 @@ fn a_refused_user_namespace_stops_the_run_saying_what_to_enable() {
 
 /// `sbcheck run` on a matrix in `dir`: (exit code, stdout, stderr).
 #[cfg(target_os = "linux")]
-fn run_matrix(dir: &Path, matrix: &serde_json::Value) -> (Option<i32>, String, String) {
+fn run_matrix(
+    dir: &Path,
+    matrix: &serde_json::Value,
+    flags: &[&str],
+) -> (Option<i32>, String, String) {
     let file = dir.join("matrix.json");
     std::fs::write(&file, matrix.to_string()).unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_sbcheck"))
-        .args(["run", "--matrix"])
+        .arg("run")
+        .args(flags)
+        .arg("--matrix")
         .arg(&file)
         .arg("--out")
         .arg(dir.join("out"))
@@ -520,9 +530,12 @@ fn run_matrix(dir: &Path, matrix: &serde_json::Value) -> (Option<i32>, String, S
 /// A probe let through to a target that does not exist is the harness's
 /// failure, not the profile's: an error naming the target and the fix,
 /// no row in the table, and the run fails. The other cell still runs.
+/// Both ways a run forks its cells.
 #[cfg(target_os = "linux")]
-#[test]
-fn a_missing_target_is_an_error_not_a_row() {
+#[rstest::rstest]
+#[case::zygote(&[])]
+#[case::no_zygote(&["--no-zygote"])]
+fn a_missing_target_is_an_error_not_a_row(#[case] flags: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let matrix = serde_json::json!({ "fixtures": ["/tmp/foo"], "profiles": { "v1_read": {
         "source": "profiles/v1_read.sb",
@@ -531,7 +544,7 @@ fn a_missing_target_is_an_error_not_a_row() {
             { "name": "read_gone", "operation": "file-read*", "target": "/tmp/sbcheck-gone/x", "expected": "allow" }
         ]
     }}});
-    let (code, stdout, stderr) = run_matrix(dir.path(), &matrix);
+    let (code, stdout, stderr) = run_matrix(dir.path(), &matrix, flags);
     assert_eq!(code, Some(1), "{stdout}{stderr}");
     assert!(
         stderr.contains("v1_read::read_gone: harness: target /tmp/sbcheck-gone/x does not exist"),
@@ -555,7 +568,7 @@ fn a_fixture_that_cannot_be_made_stops_the_run_with_its_cause() {
             "probes": [{ "name": "read_foo", "operation": "file-read*", "target": "/tmp/sbcheck-file", "expected": "allow" }]
         }}
     });
-    let (code, stdout, stderr) = run_matrix(dir.path(), &matrix);
+    let (code, stdout, stderr) = run_matrix(dir.path(), &matrix, &[]);
     assert_eq!(code, Some(2), "{stdout}{stderr}");
     assert!(
         stderr.contains("creating fixtures: /tmp/sbcheck-file: exists and is not a regular file"),
