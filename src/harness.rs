@@ -436,7 +436,7 @@ pub fn run_named(
         .files
         .iter()
         .any(|f| f == &probe_spec.target);
-    run_cell(spec, probe_spec, &loaded, owned, opts)
+    matrix_checked(run_cell(spec, probe_spec, &loaded, owned, opts))
 }
 
 /// The record of a cell that could not run at all (its profile is broken).
@@ -490,9 +490,6 @@ pub fn run_cell(
             observe(&loaded.profile, &cell.probe, opts)
         }
     };
-    if let Some(e) = missing_target(&cell.probe, &observed) {
-        return Err(e);
-    }
     Ok(cell.record(spec, loaded, opts, (observed, intercepts), started))
 }
 
@@ -593,7 +590,10 @@ pub fn run_profile(
         if crate::apply::sys::interrupted() {
             return;
         }
-        done(i, run_cell(spec, probe, loaded, owned, opts));
+        done(
+            i,
+            matrix_checked(run_cell(spec, probe, loaded, owned, opts)),
+        );
     }
 }
 
@@ -676,14 +676,8 @@ fn zygote_cells(
         };
         drop(scratch);
         let observed = observed_of(&cell.probe, ending, &intercepts, opts);
-        if let Some(e) = missing_target(&cell.probe, &observed) {
-            done(i, Err(e));
-            continue;
-        }
-        done(
-            i,
-            Ok(cell.record(spec, loaded, opts, (observed, intercepts), started)),
-        );
+        let record = cell.record(spec, loaded, opts, (observed, intercepts), started);
+        done(i, matrix_checked(Ok(record)));
     }
     cells.len()
 }
@@ -821,19 +815,36 @@ fn observed_of(
     }
 }
 
-/// A file probe that was let through and found no file: the matrix names
-/// a target this system lacks. The harness's failure, not the profile's
-/// verdict (a denial answers EPERM before the kernel looks at the file).
-fn missing_target(probe: &Probe, observed: &Observed) -> Option<CellError> {
-    let path = Path::new(probe.path_arg()?);
-    let gone = *observed == Observed::Errno(libc::ENOENT) && path.symlink_metadata().is_err();
-    gone.then(|| {
-        CellError::Harness(format!(
+/// A matrix cell's record, or the harness's failure it hides: a file
+/// probe that was let through and found no file means the matrix names a
+/// target this system lacks, not a verdict of the profile (a denial
+/// answers EPERM before the kernel looks at the file). `sbcheck probe`,
+/// asked about a path of the user's, reports the ENOENT as observed.
+fn matrix_checked(result: Result<CellRecord, CellError>) -> Result<CellRecord, CellError> {
+    let record = result?;
+    let file_probe = matches!(
+        ProbeKind::for_operation(&record.operation, &record.target),
+        Some(
+            ProbeKind::Read
+                | ProbeKind::Stat
+                | ProbeKind::Write
+                | ProbeKind::Create
+                | ProbeKind::Unlink
+                | ProbeKind::Exec
+        )
+    );
+    let path = Path::new(&record.target);
+    if file_probe
+        && record.observed == Observed::Errno(libc::ENOENT)
+        && path.symlink_metadata().is_err()
+    {
+        return Err(CellError::Harness(format!(
             "target {} does not exist: list it in the matrix's fixtures \
              (fixtures.json) or probe a path this system has",
             path.display()
-        ))
-    })
+        )));
+    }
+    Ok(record)
 }
 
 fn exec_allowed(intercepts: &[Intercept]) -> bool {
