@@ -2,7 +2,7 @@
 //! releases, two machines, Linux vs macOS); `sbcheck merge`: one results file
 //! from the shards of a partitioned run.
 
-use super::{parse, Usage};
+use super::Usage;
 use serde_json::Value;
 use std::path::Path;
 use std::process::ExitCode;
@@ -65,18 +65,33 @@ pub fn differences(a: &Value, b: &Value) -> Vec<String> {
     out
 }
 
-pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
-    let p = parse(args, &[], &[])?;
-    let [a, b] = p.positional.as_slice() else {
-        return Err(Usage(
-            "diff takes A/runtime_results.json B/runtime_results.json".into(),
-        ));
-    };
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// The first run's runtime_results.json.
+    #[arg(value_name = "A.json")]
+    pub a: String,
+    /// The second run's runtime_results.json.
+    #[arg(value_name = "B.json")]
+    pub b: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// The merged results file.
+    #[arg(short = 'o', long = "output", value_name = "OUT.json", required = true)]
+    pub output: String,
+    /// Shards: runtime_results.json files or directories of traces.
+    #[arg(value_name = "SHARD", required = true)]
+    pub shards: Vec<String>,
+}
+
+pub fn main(args: &DiffArgs) -> Result<ExitCode, Usage> {
+    let (a, b) = (&args.a, &args.b);
     let lines = differences(&load(a)?, &load(b)?);
     for l in &lines {
-        println!("{l}");
+        crate::outln!("{l}");
     }
-    println!("{} cell(s) differ", lines.len());
+    crate::outln!("{} cell(s) differ", lines.len());
     Ok(if lines.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -104,16 +119,10 @@ fn trace_cells(dir: &Path, out: &mut Vec<Value>) -> Result<(), Usage> {
 
 /// `sbcheck merge -o OUT A B...`: the cells of several shards in one file.
 /// Each input is a runtime_results.json or a directory of traces.
-pub fn merge(args: &[String]) -> Result<ExitCode, Usage> {
-    let p = parse(args, &["-o"], &[])?;
-    let out = p
-        .one("-o")
-        .ok_or_else(|| Usage("merge needs -o OUT.json".into()))?;
-    if p.positional.is_empty() {
-        return Err(Usage("merge takes one or more runtime_results.json".into()));
-    }
+pub fn merge(args: &MergeArgs) -> Result<ExitCode, Usage> {
+    let out = &args.output;
     let mut all: Vec<Value> = Vec::new();
-    for path in &p.positional {
+    for path in &args.shards {
         let mut shard = Vec::new();
         if Path::new(path).is_dir() {
             trace_cells(Path::new(path), &mut shard)?;
@@ -144,10 +153,10 @@ pub fn merge(args: &[String]) -> Result<ExitCode, Usage> {
     let text = serde_json::to_string_pretty(&merged).unwrap_or_default();
     crate::report::write_atomic(Path::new(&out), text.as_bytes())
         .map_err(|e| Usage(format!("{out}: {e}")))?;
-    println!(
+    crate::outln!(
         "{out}: {} cells from {} file(s)",
         merged["summary"]["cells"],
-        p.positional.len()
+        args.shards.len()
     );
     Ok(ExitCode::SUCCESS)
 }
