@@ -36,7 +36,7 @@ fn run_one_profile_writes_results_and_table() {
     assert!(o.status.success(), "{}", text(&o));
     let t = text(&o);
     assert!(t.contains("v11_read_subpath  read_tmp_bar"), "{t}");
-    assert!(t.contains("bucket 5: 5 cells, 5 match"), "{t}");
+    assert!(t.contains("default in bucket 5: 5 cells, 5 match"), "{t}");
     let results = json(&dir.path().join("runtime_results.json"));
     assert_eq!(results["summary"]["cells"], 5);
     assert_eq!(results["summary"]["mismatch"], 0);
