@@ -8,8 +8,10 @@ use crate::blob::filters::{arg_kind, ArgKind};
 use crate::blob::render::{self, Outcome, Rendering, Rule, Texts};
 use crate::blob::{DecodeOptions, FilterArg, Format, Node, Profile};
 use crate::decision::{evaluate_with, explain_with, Args, Branch, Decision};
-use crate::vocab::{OpId, Vocab};
+use crate::macos_paths::PathModel;
+use crate::vocab::{filter, OpId, Vocab};
 use serde_json::{json, Value};
+use std::path::Path;
 use std::process::ExitCode;
 
 /// Version of the `decode --json` and `eval --json` output.
@@ -61,6 +63,13 @@ pub struct EvalArgs {
     /// Every node the decision visits, and which branch it took.
     #[arg(long)]
     pub explain: bool,
+    /// Which paths a path filter is tested with: as-given, macos-resolved
+    /// or macos-kernel (docs/matrix.md).
+    #[arg(long, value_name = "MODEL")]
+    pub path_model: Option<String>,
+    /// Match paths as macOS's kernel does: --path-model macos-kernel.
+    #[arg(long)]
+    pub macos_paths: bool,
 }
 
 /// A blob from a `.sb.bin` file (or compiled from `.sb`), decoded with the
@@ -448,6 +457,7 @@ fn parse_args(args: &[(String, String)], v: &Vocab) -> Result<ArgLists, Usage> {
 
 pub fn eval(a: &EvalArgs) -> Result<ExitCode, Usage> {
     let (operation, path) = (&a.operation, a.path.as_ref());
+    let model = path_model(a)?;
     let (profile, _) = load(&a.blob)?;
     let v = profile.vocab;
     let op = v.parse_op(operation).ok_or_else(|| {
@@ -458,9 +468,19 @@ pub fn eval(a: &EvalArgs) -> Result<ExitCode, Usage> {
         Usage(format!("unknown operation {operation}{hint}"))
     })?;
     let (ints, strings_owned) = parse_args(&a.args, v)?;
+    // The path filter is tested with every path the model names (macOS's
+    // kernel: the resolved path and its form without /private).
+    let tested: Vec<Vec<u8>> = path.map_or_else(Vec::new, |p| {
+        model
+            .tested(Path::new(p))
+            .into_iter()
+            .map(|p| p.into_os_string().into_encoded_bytes())
+            .collect()
+    });
     let strings: Vec<(u8, &[u8])> = strings_owned
         .iter()
         .map(|(f, s)| (*f, s.as_slice()))
+        .chain(tested.iter().skip(1).map(|p| (filter::PATH, p.as_slice())))
         .collect();
     let var_pairs: Vec<(String, String)> = a
         .vars
@@ -477,18 +497,53 @@ pub fn eval(a: &EvalArgs) -> Result<ExitCode, Usage> {
         .map(|(k, v)| (k.as_str(), v.as_bytes()))
         .collect();
     let call = Args {
-        path: path.map(|s| s.as_bytes()),
+        path: tested.first().map(Vec::as_slice),
         ints: &ints,
         strings: &strings,
     };
     let d = evaluate_with(&profile, op, &call, &vars);
     let rule = explain_with(&profile, &d, Some(&call), &vars);
+    let model_line = path.map(|p| model.describe(Path::new(p)));
+    let shown: Vec<String> = tested
+        .iter()
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect();
     let text = if a.blob.json {
-        format!("{}\n", eval_json(&profile, &d, &rule))
+        let mut j = eval_json(&profile, &d, &rule);
+        j["path_model"] = json!(model.name());
+        j["paths_tested"] = json!(shown);
+        format!("{j}\n")
     } else {
-        eval_text(&profile, &d, &rule, a.explain)
+        let mut t = eval_text(&profile, &d, &rule, a.explain);
+        if let Some(line) = model_line {
+            t.push_str(&format!("path model: {line}\n"));
+        }
+        t
     };
     Ok(emit(&text))
+}
+
+/// `--macos-paths` (the decision a Mac's kernel makes for the path as a
+/// program names it) or `--path-model as-given|macos-resolved|macos-kernel`.
+fn path_model(a: &EvalArgs) -> Result<PathModel, Usage> {
+    let named = a
+        .path_model
+        .as_ref()
+        .map(|m| {
+            PathModel::parse(m).ok_or_else(|| {
+                Usage(format!(
+                    "--path-model takes as-given, macos-resolved or macos-kernel, got {m:?}"
+                ))
+            })
+        })
+        .transpose()?;
+    match (named, a.macos_paths) {
+        (Some(m), true) if m != PathModel::MacosKernel => Err(Usage(
+            "--macos-paths is --path-model macos-kernel; give one or the other".into(),
+        )),
+        (_, true) => Ok(PathModel::MacosKernel),
+        (m, false) => Ok(m.unwrap_or_default()),
+    }
 }
 
 fn branch_name(b: Branch) -> &'static str {
