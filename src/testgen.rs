@@ -2,7 +2,7 @@
 //! crate's own `build.rs` uses it for `expected/`, and another crate's
 //! `build.rs` for its own matrix (see examples/own-matrix/):
 //!
-//! ```no_run
+//! ```text
 //! // build.rs of a crate with sbcheck as a build-dependency and a dev-dependency
 //! fn main() {
 //!     if let Err(e) = sbcheck::testgen::CellTests::new("expected").write() {
@@ -11,7 +11,7 @@
 //!     }
 //! }
 //! // tests/matrix.rs
-//! // include!(concat!(env!("OUT_DIR"), "/sbcheck_cells.rs"));
+//! include!(concat!(env!("OUT_DIR"), "/sbcheck_cells.rs"));
 //! ```
 //!
 //! The generated file holds a module per profile and a test per probe

@@ -61,12 +61,11 @@ pub fn normalise_target(operation: &str, target: &str) -> Result<String, Usage> 
             },
         );
     }
-    if operation.starts_with("file-") || operation.starts_with("process-exec") {
-        if !target.starts_with('/') {
-            return Err(Usage(format!(
-                "{operation} takes an absolute path, got {target:?} (see sbcheck probe --help)"
-            )));
-        }
+    let takes_a_path = operation.starts_with("file-") || operation.starts_with("process-exec");
+    if takes_a_path && !target.starts_with('/') {
+        return Err(Usage(format!(
+            "{operation} takes an absolute path, got {target:?} (see sbcheck probe --help)"
+        )));
     }
     Ok(target.to_owned())
 }
