@@ -28,12 +28,7 @@ pub struct ExecArgs {
     pub macos_paths: bool,
     /// The command and its arguments (after `--`, or from the first word
     /// that is not an option: its own options are its own).
-    #[arg(
-        value_name = "CMD",
-        required = true,
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
+    #[arg(value_name = "CMD", required = true, trailing_var_arg = true)]
     pub command: Vec<String>,
 }
 
