@@ -426,15 +426,43 @@ pub struct Bucket {
 }
 
 pub fn buckets(records: &[CellRecord]) -> Vec<Bucket> {
+    group(
+        records
+            .iter()
+            .map(|r| (r.profile_bucket, r.skipped(), r.matches())),
+    )
+}
+
+/// [`buckets`] of cells read back from traces (`sbcheck merge`).
+pub fn trace_buckets(cells: &[Trace]) -> Vec<BucketSummary> {
+    let skipped = |c: &Trace| c.observed.kind == "skipped";
+    group(
+        cells
+            .iter()
+            .map(|c| (c.profile_bucket, skipped(c), c.matched)),
+    )
+    .into_iter()
+    .map(|b| BucketSummary {
+        bucket: b.name,
+        cells: b.cells,
+        matched: b.matched,
+        mismatch: b.mismatched,
+        skipped: b.skipped,
+    })
+    .collect()
+}
+
+/// Counts cells, given as `(default bucket, skipped, matched)`, per bucket.
+fn group(cells: impl Iterator<Item = (u16, bool, bool)>) -> Vec<Bucket> {
     let mut out: Vec<Bucket> = Vec::new();
-    for r in records {
-        let name = format!("bucket {}", r.profile_bucket);
+    for (profile_bucket, skipped, matched) in cells {
+        let name = format!("bucket {profile_bucket}");
         let i = match out.iter().position(|b| b.name == name) {
             Some(i) => i,
             None => {
                 out.push(Bucket {
                     name,
-                    number: r.profile_bucket,
+                    number: profile_bucket,
                     cells: 0,
                     matched: 0,
                     mismatched: 0,
@@ -445,9 +473,9 @@ pub fn buckets(records: &[CellRecord]) -> Vec<Bucket> {
         };
         let b = &mut out[i];
         b.cells += 1;
-        if r.skipped() {
+        if skipped {
             b.skipped += 1;
-        } else if r.matches() {
+        } else if matched {
             b.matched += 1;
         } else {
             b.mismatched += 1;

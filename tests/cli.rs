@@ -140,6 +140,11 @@ fn partitions_merge_back_into_the_whole() {
     let o = sbcheck(&["diff", merged.to_str().unwrap(), whole.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("0 cell(s) differ"));
+    // The merged file is a whole run's results: same summary, buckets, backend.
+    let (merged, whole) = (json(&merged), json(&whole));
+    for key in ["summary", "buckets", "backend", "schema"] {
+        assert_eq!(merged[key], whole[key], "{key}");
+    }
     let o = sbcheck(&["run", "--partition", "3/2"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("--partition takes K/N"), "{}", text(&o));
@@ -374,4 +379,43 @@ fn exec_and_eval_take_include_dirs_and_params() {
         "--json",
     ]);
     assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
+fn run_takes_params_and_include_dirs_for_the_matrix_profiles() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("lib")).unwrap();
+    std::fs::write(
+        dir.path().join("lib/base.sb"),
+        "(allow file-read* (subpath (param \"DATA\")))\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("app.sb"),
+        "(version 1)\n(deny default)\n(import \"base.sb\")\n",
+    )
+    .unwrap();
+    let matrix = dir.path().join("matrix.json");
+    std::fs::write(
+        &matrix,
+        r#"{"fixtures": ["/tmp/foo"], "profiles": {"app": {"source": "app.sb",
+            "probes": [{"name": "read_tmp_foo", "operation": "file-read*", "target": "/tmp/foo", "expected": "allow"}]}}}"#,
+    )
+    .unwrap();
+    let d = dir.path().to_str().unwrap().to_owned();
+    let (m, lib, out) = (
+        matrix.to_str().unwrap(),
+        format!("{d}/lib"),
+        format!("{d}/out"),
+    );
+    let base = ["run", "--matrix", m, "--root", &d, "--out", &out];
+    // Without them the import is not found: the profile cannot be read.
+    let o = sbcheck(&base);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("base.sb"), "{}", text(&o));
+    let mut args = base.to_vec();
+    args.extend(["-I", &lib, "--param", "DATA=/tmp/foo"]);
+    let o = sbcheck(&args);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("1 cells: 1 match"), "{}", text(&o));
 }
