@@ -182,24 +182,51 @@ fn docs_matrix_examples_are_matrix_files_and_the_table_names_every_key() {
     }
 }
 
-#[test]
-fn decode_json_doc_shows_every_top_level_key() {
-    let o = Command::new(env!("CARGO_BIN_EXE_sbcheck"))
-        .args(["decode", "profiles/v11_read_subpath.sb", "--json"])
-        .current_dir(root())
-        .output()
-        .unwrap();
-    assert!(o.status.success());
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let actual: BTreeSet<String> = v.as_object().unwrap().keys().cloned().collect();
-    let doc = read("docs/decode-json.md");
-    let example = &json_blocks(&doc)[0];
-    // Top-level keys sit two spaces in: `  "name": ...`.
-    let documented: BTreeSet<String> = example
+/// The top-level keys of a JSON example: `  "name": ...`, two spaces in.
+fn example_keys(example: &str) -> BTreeSet<String> {
+    example
         .lines()
         .filter_map(|l| l.strip_prefix("  \""))
         .filter_map(|l| l.split('"').next())
         .map(str::to_owned)
-        .collect();
-    assert_eq!(actual, documented, "docs/decode-json.md's decode example");
+        .collect()
+}
+
+fn output_keys(args: &[&str]) -> BTreeSet<String> {
+    let o = Command::new(env!("CARGO_BIN_EXE_sbcheck"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{args:?}");
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    v.as_object().unwrap().keys().cloned().collect()
+}
+
+#[test]
+fn decode_json_doc_shows_every_top_level_key() {
+    let doc = read("docs/decode-json.md");
+    let examples = json_blocks(&doc);
+    let decode = output_keys(&["decode", "profiles/v11_read_subpath.sb", "--json"]);
+    assert_eq!(
+        decode,
+        example_keys(&examples[0]),
+        "docs/decode-json.md's decode example"
+    );
+    let eval = output_keys(&[
+        "eval",
+        "profiles/v11_read_subpath.sb",
+        "file-read-data",
+        "/tmp/foo",
+        "--json",
+    ]);
+    let example = examples
+        .iter()
+        .find(|e| e.contains("\"node_path\""))
+        .expect("an eval example");
+    assert_eq!(
+        eval,
+        example_keys(example),
+        "docs/decode-json.md's eval example"
+    );
 }
