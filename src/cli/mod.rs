@@ -308,7 +308,15 @@ macro_rules! outln {
 
 /// Parses the command line and runs the command: the whole of `main`.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    use clap::{CommandFactory, FromArgMatches};
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // clap's own help and errors follow --color too (it reads NO_COLOR
+    // itself); the flag is looked for before clap has parsed anything.
+    let command = Cli::command().color(clap_colour(&args));
+    let parsed = command
+        .try_get_matches_from(&args)
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             // --help and --version are not errors; clap knows which.
@@ -337,6 +345,24 @@ pub fn main() -> ExitCode {
             eprintln!("sbcheck: {msg}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// `--color WHEN` or `--color=WHEN` among the arguments, for clap's output.
+fn clap_colour(args: &[std::ffi::OsString]) -> clap::ColorChoice {
+    let words: Vec<&str> = args
+        .iter()
+        .map(|a| a.to_str().unwrap_or_default())
+        .take_while(|a| *a != "--")
+        .collect();
+    let when = words.iter().enumerate().find_map(|(i, w)| match *w {
+        "--color" => words.get(i + 1).copied(),
+        _ => w.strip_prefix("--color="),
+    });
+    match when {
+        Some("always") => clap::ColorChoice::Always,
+        Some("never") => clap::ColorChoice::Never,
+        _ => clap::ColorChoice::Auto,
     }
 }
 
@@ -378,5 +404,23 @@ mod tests {
         assert_eq!(found, dir.path().join("proj"));
         assert_eq!(key_value("A=b=c").unwrap(), ("A".into(), "b=c".into()));
         assert!(key_value("A").is_err());
+    }
+
+    #[test]
+    fn clap_is_told_the_colour_before_parsing() {
+        let words = |a: &[&str]| a.iter().map(Into::into).collect::<Vec<_>>();
+        let c = |a: &[&str]| clap_colour(&words(a));
+        assert_eq!(
+            c(&["sbcheck", "--color=never", "run"]),
+            clap::ColorChoice::Never
+        );
+        assert_eq!(
+            c(&["sbcheck", "run", "--color", "always"]),
+            clap::ColorChoice::Always
+        );
+        assert_eq!(
+            c(&["sbcheck", "exec", "--", "x", "--color=never"]),
+            clap::ColorChoice::Auto
+        );
     }
 }
