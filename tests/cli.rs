@@ -305,7 +305,7 @@ fn completions_are_printed_for_each_shell() {
 }
 
 #[test]
-fn probe_reports_a_skip_as_a_skip_and_takes_a_bare_address() {
+fn probe_reports_a_skip_as_a_skip_a_disagreement_with_1_and_takes_a_bare_address() {
     let o = sbcheck(&[
         "probe",
         "--profile",
@@ -327,6 +327,19 @@ fn probe_reports_a_skip_as_a_skip_and_takes_a_bare_address() {
     let t = text(&o);
     assert!(!t.contains("without a listener"), "{t}");
     assert!(t.contains("agree:    yes"), "{t}");
+    // The decoder allows; the kernel gives no verdict (the file is not
+    // there): they do not agree, and probe says so with its status.
+    let o = sbcheck(&[
+        "probe",
+        "--profile",
+        "profiles/v11_read_subpath.sb",
+        "file-read-data",
+        "/tmp/foo/sbcheck-no-such-file",
+    ]);
+    let t = text(&o);
+    assert!(t.contains("decoder:  allow"), "{t}");
+    assert!(t.contains("agree:    NO"), "{t}");
+    assert_eq!(o.status.code(), Some(1), "{t}");
     let o = sbcheck(&[
         "probe",
         "--profile",
