@@ -191,6 +191,14 @@ fn bad_input_is_a_usage_error_naming_the_place() {
     );
     let o = sbcheck(&["frobnicate"]);
     assert_eq!(o.status.code(), Some(2));
+    // Outside any project, with no --matrix: how to name one.
+    let o = Command::new(env!("CARGO_BIN_EXE_sbcheck"))
+        .args(["expect"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("give --matrix DIR"), "{}", text(&o));
     let o = sbcheck(&["run", "--jobs", "0"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }

@@ -17,8 +17,7 @@ pub struct ExpectArgs {
 }
 
 pub fn main(a: &ExpectArgs) -> Result<ExitCode, Usage> {
-    let (root, path) = a.matrix.locate();
-    let matrix = Matrix::load(&path).map_err(|e| Usage(e.to_string()))?;
+    let (root, _, matrix) = a.matrix.load()?;
     if a.bless {
         return bless_all(&matrix, &root);
     }

@@ -42,7 +42,6 @@ Exit status: 0 ok; 1 a verdict disagrees with the expectation or the decoder
     about,
     after_help = EXIT_CODES,
     propagate_version = true,
-    disable_help_subcommand = false
 )]
 pub struct Cli {
     /// Colour the output: auto (a terminal, and NO_COLOR unset), always or never.
@@ -235,6 +234,20 @@ impl MatrixArgs {
         let root = self.root.clone().unwrap_or_else(project_root);
         let matrix = self.matrix.clone().unwrap_or_else(|| root.join("expected"));
         (root, matrix)
+    }
+
+    /// The matrix, read: `(project root, matrix path, matrix)`. A default
+    /// matrix that is not there says how to name one.
+    pub fn load(&self) -> Result<(PathBuf, PathBuf, crate::matrix::Matrix), Usage> {
+        let (root, path) = self.locate();
+        if self.matrix.is_none() && !path.exists() {
+            return Err(Usage(format!(
+                "no matrix at {}: run inside a project with expected/, or give --matrix DIR",
+                path.display()
+            )));
+        }
+        let matrix = crate::matrix::Matrix::load(&path).map_err(|e| Usage(e.to_string()))?;
+        Ok((root, path, matrix))
     }
 }
 

@@ -8,7 +8,7 @@ use crate::harness::{
     ensure_fixtures, load_profile_with, run_profile, unrunnable, CellRecord, LoadedProfile,
     Observed, RunOptions,
 };
-use crate::matrix::{Matrix, ProbeSpec, ProfileSpec};
+use crate::matrix::{ProbeSpec, ProfileSpec};
 use crate::report;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -58,7 +58,7 @@ pub struct RunArgs {
 }
 
 pub fn main(a: &RunArgs) -> Result<ExitCode, Usage> {
-    let (root, matrix_path) = a.matrix.locate();
+    let (root, matrix_path, matrix) = a.matrix.load()?;
     let out = a.out.clone().unwrap_or_else(|| root.join("out"));
     let backend = a.backend.unwrap_or_else(Backend::native);
     check_backend(backend)?;
@@ -76,7 +76,6 @@ pub fn main(a: &RunArgs) -> Result<ExitCode, Usage> {
         opts.timeout = Duration::from_millis(ms);
     }
 
-    let matrix = Matrix::load(&matrix_path).map_err(|e| Usage(e.to_string()))?;
     let only = &a.profiles;
     if let Some(name) = only.iter().find(|n| matrix.profile(n).is_none()) {
         return Err(Usage(format!(
