@@ -156,3 +156,41 @@ fn write_ignores(s: &mut String, probe: &ProbeSpec) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_module_per_profile_a_test_per_probe_and_skips_ignored_with_the_reason() {
+        let m = Matrix::parse(
+            r#"{"profiles": {"app": {"source": "app.sb", "probes": [
+                {"name": "reads", "operation": "file-read*", "target": "/x", "expected": "allow"},
+                {"name": "looks_up", "operation": "mach-lookup", "target": "com.x", "expected": "deny"},
+                {"name": "needs_arg", "operation": "file-read*", "target": "/y", "expected": "undetermined"}
+            ]}}}"#,
+            Path::new("m.json"),
+        )
+        .unwrap();
+        let code = generate(&m, Path::new("/m"), Path::new("/r"), Path::new("/o"));
+        assert!(code.contains("::sbcheck::testing::check_cell("), "{code}");
+        assert!(code.contains("::std::path::Path::new(\"/m\")"), "{code}");
+        assert!(code.contains("mod app {"), "{code}");
+        assert!(
+            code.contains(
+                "    #[test]\n    fn reads() {\n        super::cell(\"app\", \"reads\");"
+            ),
+            "{code}"
+        );
+        let looks_up = code.split("fn reads()").nth(1).unwrap();
+        assert!(
+            looks_up.contains("#[cfg_attr(not(target_os = \"macos\"), ignore = \"mach-lookup has no meaning on Linux"),
+            "{code}"
+        );
+        assert!(
+            code.contains("    #[ignore = \"the verdict depends on an argument")
+                && code.contains("fn needs_arg()"),
+            "{code}"
+        );
+    }
+}
