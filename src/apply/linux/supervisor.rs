@@ -10,7 +10,7 @@ use crate::blob::{action, Profile};
 use crate::decision::{evaluate, explain, Args, Branch, Decision, Verdict};
 use crate::vocab::{filter, OpId, Vocab};
 use std::borrow::Cow;
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 
@@ -357,9 +357,12 @@ impl<'p> Supervisor<'p> {
             _ => String::new(),
         };
         if logged {
-            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            // The name is the process's to choose (PR_SET_NAME): any bytes
+            // but NUL; the line escapes them.
+            let comm = std::fs::read(format!("/proc/{pid}/comm")).unwrap_or_default();
+            let comm = String::from_utf8_lossy(comm.strip_suffix(b"\n").unwrap_or(&comm));
             let line = Event {
-                process: comm.trim_end(),
+                process: &comm,
                 pid: resolve::tgid_of(pid),
                 deny: checked.denied.is_some(),
                 operation: op_name(self.profile, decision),
@@ -735,10 +738,7 @@ mod engine {
                     );
                     Ok(self.plan(checked, |_| Plan::Continue))
                 }
-                Kind::Creds => {
-                    self.no_injection = Some("the sandboxed process changed its credentials");
-                    Ok(Judgement::plain(Plan::Continue))
-                }
+                Kind::Creds => Ok(Judgement::plain(creds_plan(pid, req.data.nr, &args))),
             };
             result.unwrap_or_else(|e| Judgement::plain(Plan::Fail(e)))
         }
@@ -1176,6 +1176,72 @@ mod engine {
         }
     }
 
+    /// The answer to a call that may change credentials: CONTINUE when it
+    /// changes nothing, else EPERM. The sandboxed tree keeps the
+    /// credentials it started with (the supervisor's), so an fd the
+    /// supervisor opens never carries rights the process gave up, and fd
+    /// injection stays on for good. Calls whose new values live in memory
+    /// (setgroups with a list, capset) are refused outright: a sibling
+    /// thread could rewrite them after the check.
+    fn creds_plan(tid: i32, nr: i32, args: &[u64; 6]) -> Plan {
+        let Some(status) = resolve::read_proc(&format!("/proc/{tid}/status")) else {
+            return Plan::Fail(libc::ESRCH);
+        };
+        let ids = |name| -> Vec<u32> {
+            resolve::field(&status, name)
+                .map(|v| {
+                    v.split_whitespace()
+                        .filter_map(|n| n.parse().ok())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let caps = |name| {
+            resolve::field(&status, name)
+                .and_then(|v| u64::from_str_radix(v, 16).ok())
+                .unwrap_or(u64::MAX)
+        };
+        // All of real, effective, saved and fs ids equal one value, and
+        // every id asked for (-1: unchanged) is that value.
+        let same = |current: Vec<u32>, asked: &[u64]| {
+            current.len() == 4
+                && current.iter().all(|&v| v == current[0])
+                && asked
+                    .iter()
+                    .all(|&a| a as u32 == u32::MAX || a as u32 == current[0])
+        };
+        let nr = i64::from(nr);
+        let unchanged = match nr {
+            libc::SYS_setuid | libc::SYS_setfsuid => same(ids("Uid:"), &args[..1]),
+            libc::SYS_setreuid => same(ids("Uid:"), &args[..2]),
+            libc::SYS_setresuid => same(ids("Uid:"), &args[..3]),
+            libc::SYS_setgid | libc::SYS_setfsgid => same(ids("Gid:"), &args[..1]),
+            libc::SYS_setregid => same(ids("Gid:"), &args[..2]),
+            libc::SYS_setresgid => same(ids("Gid:"), &args[..3]),
+            libc::SYS_setgroups => args[0] == 0 && ids("Groups:").is_empty(),
+            libc::SYS_prctl => {
+                let bit = |cap: u64| if cap < 64 { 1u64 << cap } else { 0 };
+                match (args[0] as i32, args[1]) {
+                    (libc::PR_CAPBSET_DROP, cap) => caps("CapBnd:") & bit(cap) == 0,
+                    (libc::PR_CAP_AMBIENT, a) if a == libc::PR_CAP_AMBIENT_IS_SET as u64 => true,
+                    (libc::PR_CAP_AMBIENT, a) if a == libc::PR_CAP_AMBIENT_CLEAR_ALL as u64 => {
+                        caps("CapAmb:") == 0
+                    }
+                    (libc::PR_CAP_AMBIENT, a) if a == libc::PR_CAP_AMBIENT_LOWER as u64 => {
+                        caps("CapAmb:") & bit(args[2]) == 0
+                    }
+                    _ => false,
+                }
+            }
+            _ => false,
+        };
+        if unchanged {
+            Plan::Continue
+        } else {
+            Plan::Fail(libc::EPERM)
+        }
+    }
+
     /// The process group of thread `tid`; `None` if it cannot be read (the
     /// caller is gone: nothing to answer).
     fn caller_group(tid: i32) -> Option<i32> {
@@ -1366,6 +1432,55 @@ mod engine {
         Ok(fd)
     }
 
+    /// `openat2(dirfd, path, how)`.
+    fn openat2(dirfd: RawFd, path: &CStr, how: &[u64; 3]) -> Result<OwnedFd, i32> {
+        // SAFETY: path is a C string and `how` an open_how, both alive for
+        // the call.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dirfd,
+                path.as_ptr(),
+                how.as_ptr(),
+                std::mem::size_of_val(how),
+            )
+        };
+        if fd < 0 {
+            Err(errno())
+        } else {
+            // SAFETY: the fd is new and ours alone.
+            Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+        }
+    }
+
+    /// Opens a magic link that names no path (`/proc/PID/fd/N` of a pipe,
+    /// a socket, a deleted file): its directory with no symlink followed,
+    /// then the one link itself, the only link this open follows. What it
+    /// opened must still name no path: had the process put an fd of a
+    /// file on N since the check (dup2), the open would reach a file that
+    /// was never judged, so it fails instead (EACCES).
+    fn open_magic(path: &CStr, how: &[u64; 3]) -> Result<OwnedFd, i32> {
+        let bytes = path.to_bytes();
+        let cut = bytes.iter().rposition(|&b| b == b'/').ok_or(libc::EINVAL)?;
+        let dir = CString::new(&bytes[..cut.max(1)]).map_err(|_| libc::EINVAL)?;
+        let name = CString::new(&bytes[cut + 1..]).map_err(|_| libc::EINVAL)?;
+        let dir_how = [
+            (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64,
+            0,
+            libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS,
+        ];
+        let dirfd = openat2(libc::AT_FDCWD, &dir, &dir_how)?;
+        let fd = openat2(dirfd.as_raw_fd(), &name, how)?;
+        let named = resolve::fd_path(std::process::id() as i32, fd.as_raw_fd())
+            .ok_or(libc::EACCES)?
+            .into_os_string()
+            .into_vec();
+        if named.first() == Some(&b'/') && !named.ends_with(b" (deleted)") {
+            return Err(libc::EACCES);
+        }
+        Ok(fd)
+    }
+
     /// The supervisor's openat2 of `plan`, with `extra` flags.
     fn open_how(plan: &OpenPlan, extra: i32) -> Result<OwnedFd, i32> {
         let known = libc::O_ACCMODE
@@ -1393,29 +1508,19 @@ mod engine {
             } else {
                 0
             },
+            // The path is resolved already: a symlink or magic link on it
+            // now was swapped in since the check, and is refused (ELOOP).
             if plan.magic {
                 0
             } else {
-                libc::RESOLVE_NO_SYMLINKS
+                libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS
             },
         ];
         let open = || {
-            // SAFETY: path is a C string and `how` an open_how, both alive
-            // for the call.
-            let fd = unsafe {
-                libc::syscall(
-                    libc::SYS_openat2,
-                    libc::AT_FDCWD,
-                    plan.path.as_ptr(),
-                    how.as_ptr(),
-                    std::mem::size_of_val(&how),
-                )
-            };
-            if fd < 0 {
-                Err(errno())
+            if plan.magic {
+                open_magic(&plan.path, &how)
             } else {
-                // SAFETY: the fd is new and ours alone.
-                Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+                openat2(libc::AT_FDCWD, &plan.path, &how)
             }
         };
         match plan.umask {

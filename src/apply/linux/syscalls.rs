@@ -89,8 +89,9 @@ pub enum Kind {
     /// same-user process may otherwise kill, ending every result of the
     /// run); anything else goes ahead.
     Signal(Target),
-    /// A call that may change the process's credentials: not judged, but it
-    /// ends fd injection (the supervisor would open with other rights).
+    /// A call that may change the process's credentials: allowed only when
+    /// it changes nothing, so the process keeps the supervisor's rights and
+    /// the fds the supervisor opens for it give it none it lacks.
     Creds,
 }
 
