@@ -581,7 +581,8 @@ mod tests {
     #[test]
     fn relative_to_cwd_and_proc_self() {
         let cwd = std::env::current_dir().unwrap();
-        assert_eq!(at(me(), "a/b", true), Ok(cwd.join("a/b")));
+        assert_eq!(at(me(), "no-such-name", true), Ok(cwd.join("no-such-name")));
+        assert_eq!(at(me(), "src/x", true), Ok(cwd.join("src/x")));
         assert_eq!(
             at(me(), "/proc/self/status", true),
             Ok(PathBuf::from(format!("/proc/{}/status", me())))
@@ -592,6 +593,7 @@ mod tests {
     fn dirfds_and_magic_links() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().canonicalize().unwrap();
+        std::fs::create_dir(root.join("x")).unwrap();
         let d = std::fs::File::open(&root).unwrap();
         let fd = std::os::fd::AsRawFd::as_raw_fd(&d);
         let r = resolve(&Request {

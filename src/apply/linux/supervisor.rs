@@ -523,6 +523,18 @@ mod engine {
                 len: program.len() as u16,
                 filter: program.as_ptr() as *mut libc::sock_filter,
             };
+            // No core dump, ever, from the sandboxed tree: a crash would
+            // have the kernel write `core` into the process's cwd, where no
+            // check sees it. The hard limit too, and the filter refuses
+            // setting RLIMIT_CORE again (root could raise a hard limit).
+            let zero = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            // SAFETY: setrlimit reads the struct on our stack.
+            if unsafe { libc::setrlimit(libc::RLIMIT_CORE, &zero) } != 0 {
+                return Err(errno());
+            }
             // SAFETY: prctl with integer arguments only.
             if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
                 return Err(errno());
@@ -727,7 +739,12 @@ mod engine {
                     new,
                     flags,
                 } => self.judge_link(sc.name, pid, &args, (olddir, old), (newdir, new), flags),
-                Kind::Signal(target) => Ok(Judgement::plain(signal_plan(pid, &args, target))),
+                Kind::Signal(target) => Ok(Judgement::plain(signal_plan(
+                    pid,
+                    req.data.nr,
+                    &args,
+                    target,
+                ))),
                 Kind::Net { op, addr } => self.judge_net(sc.name, pid, &args, op, addr),
                 Kind::Fork => {
                     let checked = self.check(
@@ -1151,7 +1168,8 @@ mod engine {
     /// The answer to a signal call: EPERM when it could reach the
     /// supervisor, else CONTINUE (Seatbelt's `signal` operation is not
     /// modelled; other processes are the kernel's business).
-    fn signal_plan(tid: i32, args: &[u64; 6], target: syscalls::Target) -> Plan {
+    fn signal_plan(tid: i32, nr: i32, args: &[u64; 6], target: syscalls::Target) -> Plan {
+        let is_prlimit = i64::from(nr) == libc::SYS_prlimit64;
         let me = std::process::id() as i32;
         let own_group = || {
             // SAFETY: getpgrp takes no arguments.
@@ -1168,7 +1186,40 @@ mod engine {
             syscalls::Target::Tid => is_me(args[0] as i32),
             syscalls::Target::Tgid => is_me(args[0] as i32) || is_me(args[1] as i32),
             syscalls::Target::Pidfd => pidfd_target(tid, args[0] as i32).is_some_and(is_me),
+            // -1 (perf's every process, or a bad pid) is refused too.
+            syscalls::Target::Process => match args[0] as i32 {
+                0 => false,
+                pid => pid < 0 || is_me(pid),
+            },
+            syscalls::Target::Owner => match args[2] as i32 {
+                0 => false,
+                pid if pid < 0 => pid == i32::MIN || -pid == own_group(),
+                pid => is_me(pid),
+            },
+            syscalls::Target::Which(process) => {
+                let who = args[1] as i32;
+                match args[0].wrapping_sub(process) {
+                    0 => who != 0 && is_me(who),
+                    1 => match who {
+                        0 => caller_group(tid) == Some(own_group()),
+                        g => g == own_group(),
+                    },
+                    // A user: every process of that uid, the supervisor's
+                    // among them when the uid is its own (0: the caller's,
+                    // which is the supervisor's, see `creds_plan`).
+                    2 => who == 0 || who as u32 == supervisor_uid(),
+                    _ => false,
+                }
+            }
         };
+        // A new core dump limit: none but the 0 the child started with.
+        if target == syscalls::Target::Process
+            && args[1] == libc::RLIMIT_CORE as u64
+            && args[2] != 0
+            && is_prlimit
+        {
+            return Plan::Fail(libc::EPERM);
+        }
         if reaches_me {
             Plan::Fail(libc::EPERM)
         } else {
@@ -1240,6 +1291,12 @@ mod engine {
         } else {
             Plan::Fail(libc::EPERM)
         }
+    }
+
+    /// The supervisor's real uid (a PRIO_USER call reaches its processes).
+    fn supervisor_uid() -> u32 {
+        // SAFETY: getuid takes no arguments and cannot fail.
+        unsafe { libc::getuid() }
     }
 
     /// The process group of thread `tid`; `None` if it cannot be read (the
