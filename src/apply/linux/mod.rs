@@ -27,6 +27,7 @@
 
 pub mod bpf;
 pub mod calls;
+pub mod interp;
 #[cfg(target_os = "linux")]
 pub mod net;
 #[cfg(target_os = "linux")]

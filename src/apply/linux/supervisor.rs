@@ -2,6 +2,7 @@
 //! the profile and answered (see the module above for the whole engine).
 
 pub use super::bpf::Filter;
+use super::interp;
 use super::resolve::{self, Base, Request};
 use super::syscalls::{self, op, Follow, Kind};
 use crate::apply::log::{Event, Log};
@@ -12,7 +13,7 @@ use crate::vocab::{filter, OpId, Vocab};
 use std::borrow::Cow;
 use std::ffi::{CStr, CString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// One intercepted syscall and what the supervisor decided.
 #[derive(Debug, Clone)]
@@ -154,6 +155,14 @@ impl<'a> Subject<'a> {
     fn file(p: &'a Path, vtype: Option<u16>) -> Subject<'a> {
         Subject {
             path: Some(Cow::Borrowed(p.as_os_str().as_bytes())),
+            ints: vtype.map(|t| (filter::VNODE_TYPE, t)).into_iter().collect(),
+            ..Subject::default()
+        }
+    }
+
+    fn file_owned(p: PathBuf, vtype: Option<u16>) -> Subject<'a> {
+        Subject {
+            path: Some(Cow::Owned(p.into_os_string().into_vec())),
             ints: vtype.map(|t| (filter::VNODE_TYPE, t)).into_iter().collect(),
             ..Subject::default()
         }
@@ -975,12 +984,22 @@ mod engine {
         ) -> Judgement {
             let matched = self.matched(resolved, pid);
             let vtype = vnode_type_from(name, op, resolved, mode);
-            let checked = self.check(
-                name,
-                raw,
-                self.shown(&matched),
-                &[(op, Subject::file(&matched, vtype))],
-            );
+            let mut checks = vec![(op, Subject::file(&matched, vtype))];
+            let mut shown = vec![self.shown(&matched)];
+            if op == op::PROCESS_EXEC {
+                let interpreters = match interpreters(pid, resolved) {
+                    Ok(found) => found,
+                    Err(e) => return Judgement::plain(Plan::Fail(e)),
+                };
+                for (path, op) in interpreters {
+                    let vtype = vnode_type_from(name, op, &path, None);
+                    let m = self.matched(&path, pid).into_owned();
+                    shown.push(self.shown(&m));
+                    checks.push((op, Subject::file_owned(m, vtype)));
+                }
+            }
+            let mut checked = self.check(name, raw, String::new(), &checks);
+            checked.target = shown.swap_remove(checked.denied.unwrap_or(0));
             self.plan(checked, |_| Plan::Continue)
         }
 
@@ -1225,6 +1244,42 @@ mod engine {
         } else {
             Plan::Continue
         }
+    }
+
+    /// What an exec of `program` (resolved) runs besides it, resolved as
+    /// the kernel opens each (from the caller's cwd), with the operation
+    /// it is checked as: the `#!` interpreters (process-exec-interpreter,
+    /// macOS's operation for them), each of which may be a script again,
+    /// and the PT_INTERP of the ELF file at the end of that chain
+    /// (file-read-data: the loader is mapped like a library, as dyld is on
+    /// macOS, where no exec check names it). An interpreter the kernel
+    /// could not reach (missing, a loop) is left to the exec to fail on.
+    fn interpreters(pid: i32, program: &Path) -> Result<Vec<(PathBuf, OpId)>, i32> {
+        let mut found = Vec::new();
+        let mut current = program.to_path_buf();
+        for _ in 0..=interp::MAX_DEPTH {
+            let (next, op) = match interp::next_of(&current) {
+                interp::Next::Script(p) => (p, op::PROCESS_EXEC_INTERPRETER),
+                interp::Next::Loader(p) => (p, op::FILE_READ_DATA),
+                interp::Next::None => break,
+            };
+            let resolved = match resolve::resolve_sandboxed(&Request {
+                pid,
+                base: Base::Cwd,
+                path: &next,
+                follow_last: true,
+            }) {
+                Ok(r) if r.exists() => r,
+                Err(libc::EPERM) => return Err(libc::EPERM),
+                _ => break,
+            };
+            found.push((resolved.path.clone(), op));
+            if op == op::FILE_READ_DATA {
+                break;
+            }
+            current = resolved.path;
+        }
+        Ok(found)
     }
 
     /// The answer to a call that may change credentials: CONTINUE when it

@@ -38,6 +38,7 @@ pub mod op {
     pub const NETWORK_BIND: OpId = 111;
     pub const NETWORK_OUTBOUND: OpId = 112;
     pub const PROCESS_EXEC: OpId = 120;
+    pub const PROCESS_EXEC_INTERPRETER: OpId = 121;
     pub const PROCESS_FORK: OpId = 122;
 }
 
@@ -1213,6 +1214,7 @@ mod tests {
             (op::NETWORK_BIND, "network-bind"),
             (op::NETWORK_OUTBOUND, "network-outbound"),
             (op::PROCESS_EXEC, "process-exec*"),
+            (op::PROCESS_EXEC_INTERPRETER, "process-exec-interpreter"),
             (op::PROCESS_FORK, "process-fork"),
         ] {
             assert_eq!(v.op_name(id), Some(name));
