@@ -450,6 +450,11 @@ fn leaf(a: &mut Asm, action: Action) {
 
 /// Runs the program on one `seccomp_data` (for tests): the return value.
 pub fn run(program: &[Insn], arch: u32, nr: u32, args: [u64; 6]) -> u32 {
+    run_counted(program, arch, nr, args).0
+}
+
+/// [`run`], and how many instructions it executed.
+fn run_counted(program: &[Insn], arch: u32, nr: u32, args: [u64; 6]) -> (u32, usize) {
     let word = |off: u32| -> u32 {
         match off {
             OFFSET_NR => nr,
@@ -461,24 +466,26 @@ pub fn run(program: &[Insn], arch: u32, nr: u32, args: [u64; 6]) -> u32 {
     };
     let mut acc = 0u32;
     let mut pc = 0usize;
+    let mut steps = 0;
     while let Some(insn) = program.get(pc) {
         pc += 1;
+        steps += 1;
         match insn.code {
             BPF_LD_W_ABS => acc = word(insn.k),
-            BPF_RET_K => return insn.k,
+            BPF_RET_K => return (insn.k, steps),
             BPF_JMP_JA => pc += insn.k as usize,
             code => {
                 let taken = match code {
                     BPF_JMP_JEQ_K => acc == insn.k,
                     BPF_JMP_JGE_K => acc >= insn.k,
                     BPF_JMP_JSET_K => acc & insn.k != 0,
-                    _ => return RET_KILL_PROCESS,
+                    _ => return (RET_KILL_PROCESS, steps),
                 };
                 pc += usize::from(if taken { insn.jt } else { insn.jf });
             }
         }
     }
-    RET_KILL_PROCESS
+    (RET_KILL_PROCESS, steps)
 }
 
 #[cfg(test)]
@@ -541,6 +548,14 @@ mod tests {
             RET_ERRNO | ENOSYS
         );
         assert_eq!(verdict(libc::SYS_fanotify_init, [0; 6]), RET_ERRNO | EPERM);
+        // Every syscall pays for the search: it stays a few dozen
+        // instructions at most (the kernel runs them on each call).
+        let most = (0..600u32)
+            .map(|nr| run_counted(p.program(), AUDIT_ARCH_X86_64, nr, [0; 6]).1)
+            .max()
+            .unwrap();
+        assert!(most <= 30, "{most} instructions");
+        eprintln!("at most {most} instructions per syscall");
         assert_eq!(verdict(libc::SYS_acct, [0; 6]), RET_ERRNO | EPERM);
     }
 
