@@ -793,6 +793,7 @@ impl Evaluator<'_> {
                         .operation(name)
                         .map_err(|m| self.error_within(arg, form, m))?;
                     parts.ops.extend(ops);
+                    parts.named.extend(self.named_op(name));
                 }
                 Some(name) if !self.bound(name, env) && builtin(name).is_none() => {
                     let hint = hint(self.vocab.closest_op(name));
@@ -821,6 +822,8 @@ impl Evaluator<'_> {
         }
         parts.ops.sort_unstable();
         parts.ops.dedup();
+        parts.named.sort_unstable();
+        parts.named.dedup();
         let filter = match parts.filters.len() {
             0 => None,
             1 => parts.filters.pop(),
@@ -830,6 +833,7 @@ impl Evaluator<'_> {
             outcome,
             ops: parts.ops,
             filter,
+            named: parts.named,
             span: Some(form.span),
         });
         Ok(Value::Unspecified)
@@ -850,6 +854,12 @@ impl Evaluator<'_> {
         }
         let family = format!("{name}*");
         self.vocab.op_id(&family).map(|_| family)
+    }
+
+    /// The op-table id of the operation `name` names (a family as its
+    /// `*` operation), for the rule's precedence.
+    fn named_op(&self, name: &str) -> Option<OpId> {
+        self.canonical_op(name).and_then(|n| self.vocab.op_id(&n))
     }
 
     fn operation(&self, name: &str) -> std::result::Result<Vec<OpId>, String> {
@@ -876,6 +886,7 @@ impl Evaluator<'_> {
             Value::Symbol(name) if self.is_operation(&name) => {
                 let ops = self.operation(&name).map_err(|m| self.error(arg, m))?;
                 parts.ops.extend(ops);
+                parts.named.extend(self.named_op(&name));
             }
             Value::List(items) => {
                 for item in items {
@@ -1252,6 +1263,8 @@ impl Evaluator<'_> {
 struct RuleParts {
     default: bool,
     ops: Vec<OpId>,
+    /// The operations as named, before expansion (their precedence).
+    named: Vec<OpId>,
     filters: Vec<Filter>,
     modifiers: Vec<Modifier>,
 }

@@ -1,7 +1,17 @@
 //! A profile after evaluation and before layout: rules over concrete
 //! operation ids, with the rules Apple's compiler adds implicitly, and the
-//! SBPL-level meaning of those rules ([`decide`]: the last matching rule
-//! wins), read from the rules rather than from their encoding.
+//! SBPL-level meaning of those rules ([`decide`]), read from the rules
+//! rather than from their encoding.
+//!
+//! **Precedence, as macOS applies it** (docs/compiler.md has the evidence):
+//! for one operation, the rules with a filter are tried latest first and
+//! the first whose filter holds decides; only when none holds does an
+//! unfiltered rule decide, and then the one that names the operation most
+//! closely ([`fallback`]: the operation itself before its family, a family
+//! before `default`; the latest of equals). So `(allow default)` or
+//! `(deny file-write*)` written last does not undo the filtered rules
+//! before it, and `(allow default)` after `(deny file-write*)` leaves
+//! writes denied.
 
 use super::reader::Span;
 use super::regex::Regex;
@@ -106,6 +116,11 @@ pub struct Rule {
     /// Op-table ids the rule applies to, sorted.
     pub ops: Vec<OpId>,
     pub filter: Option<Filter>,
+    /// The operations as the rule names them, before a family stands for
+    /// its members (`file-write*`, not its 11 operations): an unfiltered
+    /// rule's precedence is how closely it names an operation. The rules
+    /// `default` implies name `default`.
+    pub named: Vec<OpId>,
     /// Where the rule was written; `None` for rules the compiler adds.
     pub span: Option<Span>,
 }
@@ -200,6 +215,7 @@ impl Rules {
             outcome,
             ops: all,
             filter: None,
+            named: vec![op::DEFAULT],
             // Not a user rule for the flow-divert check: the default alone
             // does not make Apple's compiler add it.
             span: None,
@@ -215,10 +231,14 @@ impl Rules {
             .filter_map(|n| vocab.op_id(n))
             .collect();
         ops.sort_unstable();
+        // Part of what `(deny default)` means: these operations' default is
+        // allow, so they rank as the default does (a rule naming one of them,
+        // as `(deny process-info*)`, overrides it) [model].
         self.rules.push(Rule {
             outcome: Outcome::ALLOW,
             ops,
             filter: None,
+            named: vec![op::DEFAULT],
             span: None,
         });
         for ops in TARGET_SELF_OPS {
@@ -229,6 +249,7 @@ impl Rules {
                     filter: filter::TARGET,
                     value: TARGET_SELF,
                 })),
+                named: ops.to_vec(),
                 span: None,
             });
         }
@@ -253,12 +274,13 @@ impl Rules {
                     kind: PathKind::Literal,
                     text: FLOW_DIVERT.to_vec(),
                 })),
+                named: vec![op::NETWORK_OUTBOUND],
                 span: None,
             });
         }
     }
 
-    /// The outcome of the default rule (the last unfiltered rule on op 0).
+    /// The outcome of the default rule (the last `(allow|deny default)`).
     pub fn default_outcome(&self) -> Outcome {
         self.rules
             .iter()
@@ -291,16 +313,49 @@ impl Request<'_> {
     }
 }
 
-/// What the rules decide for `operation`, at the SBPL level: the last rule
-/// that names the operation (or an ancestor of it) and whose filter holds
-/// wins; an operation no rule covers is denied.
+/// How closely `rule` names `operation`: 0 when it names the operation,
+/// 1 its family, ... up to `default`; `None` when it does not cover it.
+fn closeness(vocab: &Vocab, rule: &Rule, operation: OpId) -> Option<usize> {
+    if rule.ops.binary_search(&operation).is_err() {
+        return None;
+    }
+    vocab
+        .lineage(operation)
+        .position(|a| rule.named.contains(&a))
+        // A rule built without its names still covers the operation: it
+        // ranks as `default` does.
+        .or(Some(usize::MAX))
+}
+
+/// The unfiltered rule that decides `operation` when no filtered rule does:
+/// the one naming it most closely, the latest of those [blob/spec evidence in
+/// docs/compiler.md]. `None` when no unfiltered rule covers it (the
+/// operations only their own name covers, with no rule naming them): the
+/// operation is denied.
+pub fn fallback<'r>(rules: &'r Rules, vocab: &Vocab, operation: OpId) -> Option<&'r Rule> {
+    rules
+        .rules
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.filter.is_none())
+        .filter_map(|(i, r)| closeness(vocab, r, operation).map(|c| (c, i, r)))
+        // Closest first, then latest.
+        .min_by_key(|&(c, i, _)| (c, std::cmp::Reverse(i)))
+        .map(|(_, _, r)| r)
+}
+
+/// What the rules decide for `operation`, at the SBPL level, with macOS's
+/// precedence: the latest filtered rule that covers the operation and whose
+/// filter holds, else the [`fallback`]; else deny.
 pub fn decide(rules: &Rules, operation: OpId, request: &Request<'_>) -> Outcome {
+    let vocab = Vocab::macos_14();
     rules
         .rules
         .iter()
         .rev()
         .filter(|r| r.ops.binary_search(&operation).is_ok())
-        .find(|r| r.filter.as_ref().map_or(true, |f| holds(f, request)))
+        .find(|r| r.filter.as_ref().is_some_and(|f| holds(f, request)))
+        .or_else(|| fallback(rules, vocab, operation))
         .map_or(Outcome::DENY, |r| r.outcome.clone())
 }
 
