@@ -130,9 +130,7 @@ pub fn same(a: &Value, b: &Value) -> bool {
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::Int(x), Value::Int(y)) => x == y,
         (Value::Char(x), Value::Char(y)) => x == y,
-        (Value::Str(x), Value::Str(y))
-        | (Value::Symbol(x), Value::Symbol(y))
-        | (Value::Regex(x), Value::Regex(y)) => x == y,
+        (Value::Str(x), Value::Str(y)) | (Value::Symbol(x), Value::Symbol(y)) => x == y,
         (Value::List(x), Value::List(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
         }
