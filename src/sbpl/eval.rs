@@ -18,7 +18,7 @@
 
 use super::error::{hint, CompileError};
 use super::filters::{self, ArgKind, Form, WithKind};
-use super::library::{self, Alias, Deprecated};
+use super::library::{self, Alias};
 use super::procs;
 use super::reader::{read, Datum, Sexp, Span};
 use super::regex::Regex;
@@ -49,6 +49,9 @@ pub enum Value {
     Bool(bool),
     Int(i64),
     Str(String),
+    /// A `#"..."` literal, its text as written: a string read without
+    /// escapes, which a string filter takes as its regex variant.
+    Regex(String),
     Symbol(String),
     Char(char),
     List(Vec<Value>),
@@ -69,6 +72,7 @@ impl Value {
             Value::Bool(_) => "boolean",
             Value::Int(_) => "integer",
             Value::Str(_) => "string",
+            Value::Regex(_) => "regex",
             Value::Symbol(_) => "symbol",
             Value::Char(_) => "character",
             Value::List(_) => "list",
@@ -352,9 +356,7 @@ impl Evaluator<'_> {
             Datum::Bool(b) => Ok(Value::Bool(*b)),
             Datum::Int(n) => Ok(Value::Int(*n)),
             Datum::Str(s) => Ok(Value::Str(s.clone())),
-            // `#"..."` is a string read without escapes (Apple's profiles
-            // pass it to string filters too: `(ipc-posix-name #"a.b")`).
-            Datum::Regex(r) => Ok(Value::Str(r.clone())),
+            Datum::Regex(r) => Ok(Value::Regex(r.clone())),
             Datum::Char(c) => Ok(Value::Char(*c)),
             Datum::Symbol(name) => self.variable(name, form, env),
             Datum::List(items) => match items.first() {
@@ -1239,7 +1241,11 @@ impl Evaluator<'_> {
             match (m.kind, &m.arg) {
                 (WithKind::Flag(bits), _) => outcome.word |= bits,
                 (WithKind::NoReport, _) => outcome.word &= !action::REPORT,
-                (WithKind::IntModifier(id, _) | WithKind::StrModifier(id), Some(arg)) => {
+                (WithKind::Deprecated, _) => {}
+                (
+                    WithKind::IntModifier(id, _) | WithKind::Preset(id, _) | WithKind::StrModifier(id),
+                    Some(arg),
+                ) => {
                     if outcome.modifier.is_some() {
                         return Err(self.error(
                             form,
@@ -1262,20 +1268,6 @@ impl Evaluator<'_> {
             return Err(self.error(form, "(with NAME ...) needs a modifier name"));
         };
         let name = name_form.symbol().unwrap_or_default();
-        if let Some(old) = library::deprecated_modifier(name) {
-            if !rest.is_empty() {
-                return Err(self.error(form, format!("(with {name}) takes no argument")));
-            }
-            return Ok(Value::Modifier(match old {
-                // The option is the sandbox's, not the rule's: the rule
-                // keeps its action word as it is [model].
-                Deprecated::SandboxOption(_) => Modifier {
-                    kind: WithKind::Flag(0),
-                    arg: None,
-                },
-                Deprecated::Termination => self.termination(form)?,
-            }));
-        }
         let name = match library::alias(name) {
             Some(Alias::Name(target)) if filters::with_option(name).is_none() => target,
             _ => name,
@@ -1291,10 +1283,11 @@ impl Evaluator<'_> {
             ));
         };
         let arg = match (kind, rest) {
-            (WithKind::Flag(_) | WithKind::NoReport, []) => None,
+            (WithKind::Flag(_) | WithKind::NoReport | WithKind::Deprecated, []) => None,
+            (WithKind::Preset(_, v), []) => Some(ModifierArg::Int(v)),
             (WithKind::IntModifier(_, table), [a]) => {
                 let v = self.eval(a, env)?;
-                Some(ModifierArg::Int(self.int_arg(v, table, name, a)?))
+                Some(ModifierArg::Int(self.int_arg(v, table(), name, a)?))
             }
             (WithKind::StrModifier(_), [a]) => match self.eval(a, env)? {
                 Value::Str(s) => Some(ModifierArg::Str(s.into_bytes())),
@@ -1305,28 +1298,15 @@ impl Evaluator<'_> {
                     ))
                 }
             },
-            (WithKind::Flag(_) | WithKind::NoReport, _) => {
-                return Err(self.error(form, format!("(with {name}) takes no argument")))
+            (
+                WithKind::Flag(_) | WithKind::NoReport | WithKind::Deprecated | WithKind::Preset(..),
+                _,
+            ) => return Err(self.error(form, format!("(with {name}) takes no argument"))),
+            (WithKind::IntModifier(..) | WithKind::StrModifier(_), _) => {
+                return Err(self.error(form, format!("(with {name} ...) takes one argument")))
             }
-            _ => return Err(self.error(form, format!("(with {name} ...) takes one argument"))),
         };
         Ok(Value::Modifier(Modifier { kind, arg }))
-    }
-
-    /// `(with termination)`: `(with send-signal SIGKILL)`.
-    fn termination(&self, form: &Sexp) -> Result<Modifier> {
-        let kind = filters::with_option("send-signal")
-            .ok_or_else(|| self.error(form, "send-signal is not a modifier of this compiler"))?;
-        let WithKind::IntModifier(_, table) = kind else {
-            return Err(self.error(form, "send-signal does not take a signal here"));
-        };
-        let signal = filters::constant(table, "SIGKILL")
-            .ok_or_else(|| self.error(form, "SIGKILL is not a known signal"))?;
-        let arg = self.int_arg(Value::Int(signal), table, "send-signal", form)?;
-        Ok(Modifier {
-            kind,
-            arg: Some(ModifierArg::Int(arg)),
-        })
     }
 
     /// A 16-bit integer argument: a number or one of `table`'s constants.
@@ -1403,7 +1383,7 @@ impl Evaluator<'_> {
                 let mut out = String::new();
                 for (i, a) in args.into_iter().enumerate() {
                     match a {
-                        Value::Str(s) => out.push_str(&s),
+                        Value::Str(s) | Value::Regex(s) => out.push_str(&s),
                         other => {
                             return Err(self.error(
                                 form,
@@ -1434,7 +1414,7 @@ impl Evaluator<'_> {
                 _ => Err(self.error(form, "(null? X) takes one argument")),
             },
             Builtin::IsString => match args.as_slice() {
-                [v] => Ok(Value::Bool(matches!(v, Value::Str(_)))),
+                [v] => Ok(Value::Bool(matches!(v, Value::Str(_) | Value::Regex(_)))),
                 _ => Err(self.error(form, "(string? X) takes one argument")),
             },
             Builtin::Map => self.map(args, form),
@@ -1680,9 +1660,17 @@ impl Evaluator<'_> {
             )
         })?;
         if form_def.arg == ArgKind::Network {
-            return self.network(id, args, form).map(Filter::Leaf);
+            return self.network(id, args, form);
         }
         if args.is_empty() {
+            // `(extension-path-ancestor)`: a boolean filter written bare
+            // holds when the property is true [model].
+            if let (ArgKind::Int(_), true) = (form_def.arg, filters::is_boolean(form_def.filter)) {
+                return Ok(Filter::Leaf(Leaf::Int {
+                    filter: id,
+                    value: 1,
+                }));
+            }
             return Err(self.error(form, format!("({} ...) needs an argument", form_def.name)));
         }
         let mut leaves = Vec::with_capacity(args.len());
@@ -1708,23 +1696,41 @@ impl Evaluator<'_> {
                 ),
             )
         };
+        let regex = |text: &str| -> Result<Leaf> {
+            let regex = Regex::parse(text)
+                .map_err(|e| self.error(form, format!("bad regex #\"{text}\": {e}")))?;
+            regex
+                .program()
+                .map_err(|e| self.error(form, format!("bad regex #\"{text}\": {e}")))?;
+            Ok(Leaf::Regex { filter: id, regex })
+        };
         match (def.arg, v) {
             (ArgKind::Pattern(kind), Value::Str(s)) => Ok(pattern_leaf(id, kind, s.into_bytes())),
-            (ArgKind::Pattern(_), other) => Err(bad("pattern", &other)),
-            (ArgKind::Regex, Value::Str(text)) => {
-                let regex = Regex::parse(&text)
-                    .map_err(|e| self.error(form, format!("bad regex #\"{text}\": {e}")))?;
-                regex
-                    .program()
-                    .map_err(|e| self.error(form, format!("bad regex #\"{text}\": {e}")))?;
-                Ok(Leaf::Regex { filter: id, regex })
+            // `(xattr #"^com\.apple\.")`: a regex literal given to a string
+            // filter is its regex variant, as Apple's own profiles write it.
+            (ArgKind::Pattern(_) | ArgKind::Str, Value::Regex(text)) => regex(&text),
+            // The nested spelling the decoder prints for a pattern of a
+            // non-path filter: `(xpc-service-name (prefix "com.apple."))`.
+            (ArgKind::Pattern(_), Value::Filter(Filter::Leaf(Leaf::Pattern { kind, text, .. }))) => {
+                Ok(pattern_leaf(id, kind, text))
             }
+            (
+                ArgKind::Pattern(_) | ArgKind::Str,
+                Value::Filter(Filter::Leaf(Leaf::Regex { regex, .. })),
+            ) => Ok(Leaf::Regex { filter: id, regex }),
+            (ArgKind::Pattern(_), other) => Err(bad("pattern", &other)),
+            (ArgKind::Regex, Value::Regex(text) | Value::Str(text)) => regex(&text),
             (ArgKind::Regex, other) => Err(bad("regex", &other)),
             (ArgKind::Str, Value::Str(s)) => Ok(Leaf::Str {
                 filter: id,
                 text: s.into_bytes(),
             }),
             (ArgKind::Str, other) => Err(bad("string", &other)),
+            // `(%entitlement-boolean #t)`: booleans are 1 and 0 [blob].
+            (ArgKind::Int(_), Value::Bool(b)) => Ok(Leaf::Int {
+                filter: id,
+                value: u16::from(b),
+            }),
             (ArgKind::Int(table), v) => Ok(Leaf::Int {
                 filter: id,
                 value: self.int_arg(v, table, def.filter, form)?,
@@ -1735,27 +1741,95 @@ impl Evaluator<'_> {
         }
     }
 
-    /// `(local|remote PROTOCOL ["HOST:PORT"])`.
-    fn network(&self, id: u8, args: Vec<Value>, form: &Sexp) -> Result<Leaf> {
-        let (protocol, address) = match args.as_slice() {
-            [Value::Symbol(p)] => (p.as_str(), "*:*"),
-            [Value::Symbol(p), Value::Str(a)] => (p.as_str(), a.as_str()),
-            _ => {
-                return Err(self.error(
-                    form,
-                    "a network filter is (local|remote PROTOCOL \"HOST:PORT\"), e.g. (remote tcp \"*:443\")",
-                ))
-            }
+    /// `(local|remote PROTOCOL ["HOST:PORT"]...)`; several addresses mean
+    /// any of them. `unix` / `unix-socket` is Apple's old spelling of a
+    /// Unix socket: with a path filter it is that filter (Apple's library
+    /// says to write `(literal "/path")` instead), bare it is any Unix
+    /// socket, `(socket-domain AF_UNIX)` [model].
+    fn network(&self, id: u8, args: Vec<Value>, form: &Sexp) -> Result<Filter> {
+        let usage = || {
+            self.error(
+                form,
+                "a network filter is (local|remote PROTOCOL \"HOST:PORT\"...), e.g. (remote tcp \"*:443\")",
+            )
         };
-        let (host, port) = filters::network_address(address).map_err(|e| self.error(form, e))?;
-        let host = filters::network_host(protocol, host).map_err(|e| self.error(form, e))?;
-        Ok(Leaf::Network {
-            filter: id,
-            host,
-            port,
+        let mut args = args.into_iter();
+        let Some(Value::Symbol(protocol)) = args.next() else {
+            return Err(usage());
+        };
+        let rest: Vec<Value> = args.collect();
+        if protocol == "unix" || protocol == "unix-socket" {
+            return self.unix_socket(rest, form);
+        }
+        let addresses: Vec<String> = if rest.is_empty() {
+            vec!["*:*".to_owned()]
+        } else {
+            rest.into_iter()
+                .map(|v| match v {
+                    Value::Str(a) => Ok(a),
+                    _ => Err(usage()),
+                })
+                .collect::<Result<_>>()?
+        };
+        let mut leaves = Vec::with_capacity(addresses.len());
+        for address in &addresses {
+            let (host, port) =
+                filters::network_address(address).map_err(|e| self.error(form, e))?;
+            let host = filters::network_host(&protocol, host).map_err(|e| self.error(form, e))?;
+            leaves.push(Filter::Leaf(Leaf::Network {
+                filter: id,
+                host,
+                port,
+            }));
+        }
+        Ok(if leaves.len() == 1 {
+            leaves.pop().unwrap_or(Filter::Any(Vec::new()))
+        } else {
+            Filter::Any(leaves)
+        })
+    }
+
+    fn unix_socket(&self, rest: Vec<Value>, form: &Sexp) -> Result<Filter> {
+        if rest.is_empty() {
+            let domain = self
+                .vocab
+                .filter_id("socket-domain")
+                .ok_or_else(|| self.error(form, "filter socket-domain is not in the vocabulary"))?;
+            return Ok(Filter::Leaf(Leaf::Int {
+                filter: domain,
+                value: AF_UNIX,
+            }));
+        }
+        let mut parts = Vec::with_capacity(rest.len());
+        for v in rest {
+            match v {
+                Value::Filter(f) => parts.push(f),
+                Value::Str(path) => parts.push(Filter::Leaf(pattern_leaf(
+                    crate::vocab::filter::PATH,
+                    PathKind::Literal,
+                    path.into_bytes(),
+                ))),
+                other => {
+                    return Err(self.error(
+                        form,
+                        format!(
+                            "a Unix socket is (remote unix-socket (path-literal \"/path\")), got {}",
+                            other.kind()
+                        ),
+                    ))
+                }
+            }
+        }
+        Ok(if parts.len() == 1 {
+            parts.pop().unwrap_or(Filter::Any(Vec::new()))
+        } else {
+            Filter::Any(parts)
         })
     }
 }
+
+/// Darwin's AF_UNIX, for a bare `(remote unix-socket)`.
+const AF_UNIX: u16 = 1;
 
 #[derive(Default)]
 struct RuleParts {
@@ -1792,7 +1866,7 @@ fn quote(datum: &Sexp) -> Value {
         Datum::Bool(b) => Value::Bool(*b),
         Datum::Int(n) => Value::Int(*n),
         Datum::Str(s) => Value::Str(s.clone()),
-        Datum::Regex(r) => Value::Str(r.clone()),
+        Datum::Regex(r) => Value::Regex(r.clone()),
         Datum::Char(c) => Value::Char(*c),
         Datum::Symbol(s) => Value::Symbol(s.clone()),
         Datum::List(items) => Value::List(items.iter().map(quote).collect()),
@@ -1829,6 +1903,7 @@ fn to_sexp(v: &Value, span: Span) -> std::result::Result<Sexp, String> {
         Value::Int(n) => Datum::Int(*n),
         Value::Char(c) => Datum::Char(*c),
         Value::Str(s) => Datum::Str(s.clone()),
+        Value::Regex(r) => Datum::Regex(r.clone()),
         Value::Symbol(s) => Datum::Symbol(s.clone()),
         Value::List(items) => Datum::List(
             items

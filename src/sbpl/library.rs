@@ -1,6 +1,6 @@
 //! Apple's SBPL library (version 1) as macOS 10.15 defines it, written here
-//! from its documented behaviour: the alias table, the deprecated
-//! modifiers, the no-op operations, `path-ancestors`, `_IO` and the small
+//! from its documented behaviour: the alias table, the no-op
+//! operations, `path-ancestors`, `_IO` and the small
 //! procedures that stand for a filter. The evaluator ([`super::eval`])
 //! implements the directives (`import`, `trace`, `with-filter`,
 //! `with-operations`, `with-modifier`, `define-storage-class`,
@@ -81,28 +81,6 @@ pub fn alias(name: &str) -> Option<Alias> {
 /// Every alias name, for "did you mean" hints.
 pub fn alias_names() -> impl Iterator<Item = &'static str> {
     ALIASES.iter().map(|(n, _)| *n)
-}
-
-/// A `(with NAME)` the library rewrites.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Deprecated {
-    /// `no-callout` / `partial-symbolication`: superseded by a sandbox
-    /// option (`disable-callouts`, `disable-full-symbolication`) that is
-    /// set when the profile is applied and leaves the rule as it is.
-    SandboxOption(&'static str),
-    /// `termination`: `(with send-signal SIGKILL)`.
-    Termination,
-}
-
-pub fn deprecated_modifier(name: &str) -> Option<Deprecated> {
-    match name {
-        "no-callout" => Some(Deprecated::SandboxOption("disable-callouts")),
-        "partial-symbolication" => {
-            Some(Deprecated::SandboxOption("disable-full-symbolication"))
-        }
-        "termination" => Some(Deprecated::Termination),
-        _ => None,
-    }
 }
 
 /// Sandbox options a profile may ask for with a call of no arguments. They
@@ -212,9 +190,5 @@ mod tests {
         assert_eq!(alias("qtn-download"), Some(Alias::NoOp));
         assert_eq!(alias("unix-socket"), Some(Alias::Symbol("unix")));
         assert_eq!(alias("subpath"), None);
-        assert_eq!(
-            deprecated_modifier("termination"),
-            Some(Deprecated::Termination)
-        );
     }
 }

@@ -130,7 +130,8 @@ pub fn same(a: &Value, b: &Value) -> bool {
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::Int(x), Value::Int(y)) => x == y,
         (Value::Char(x), Value::Char(y)) => x == y,
-        (Value::Str(x), Value::Str(y)) | (Value::Symbol(x), Value::Symbol(y)) => x == y,
+        (Value::Str(x) | Value::Regex(x), Value::Str(y) | Value::Regex(y))
+        | (Value::Symbol(x), Value::Symbol(y)) => x == y,
         (Value::List(x), Value::List(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
         }
@@ -161,9 +162,10 @@ fn str1<'a>(name: &str, a: &'a [Value]) -> Result<&'a str, String> {
     string(name, v)
 }
 
+/// A string argument; a `#"..."` literal is one too (its text as written).
 fn string<'a>(name: &str, v: &'a Value) -> Result<&'a str, String> {
     match v {
-        Value::Str(s) => Ok(s),
+        Value::Str(s) | Value::Regex(s) => Ok(s),
         other => Err(format!("{name}: expected a string, got {}", other.kind())),
     }
 }
