@@ -207,7 +207,8 @@ fn builtin(name: &str) -> Option<Builtin> {
 #[derive(Debug, Clone)]
 enum Inject {
     Filter(Filter),
-    Ops(Vec<OpId>),
+    /// The operations' expansion and their names (their precedence).
+    Ops(Vec<OpId>, Vec<OpId>),
     Modifier(Modifier),
 }
 
@@ -844,7 +845,7 @@ impl Evaluator<'_> {
                 if !parts.filters.is_empty() || !parts.modifiers.is_empty() || parts.default {
                     return Err(self.error(extra, "with-operations takes a list of operations"));
                 }
-                Inject::Ops(parts.ops)
+                Inject::Ops(parts.ops, parts.named)
             }
             _ => match v {
                 Value::Modifier(m) => Inject::Modifier(m),
@@ -1123,8 +1124,11 @@ impl Evaluator<'_> {
                         _ => Filter::All(vec![Filter::Any(own), extra.clone()]),
                     });
                 }
-                Inject::Ops(ops) if !parts.default => parts.ops.extend(ops),
-                Inject::Ops(_) => {}
+                Inject::Ops(ops, named) if !parts.default => {
+                    parts.ops.extend(ops);
+                    parts.named.extend(named);
+                }
+                Inject::Ops(..) => {}
                 Inject::Modifier(m) => parts.modifiers.insert(0, m.clone()),
             }
         }
