@@ -1,0 +1,243 @@
+//! macOS's rule precedence (docs/compiler.md, "Rule precedence"): filtered
+//! rules are tried latest first; when none holds, the unfiltered rule that
+//! names the operation most closely decides (the operation, then its family,
+//! then `default`), the latest of equals, wherever it stands in the source.
+//!
+//! Checked through `sbcheck eval` (compile, decode, decide on the blob), and
+//! against Apple's bytes: moving the default of an Apple profile to its end
+//! compiles to the same blob. The matrix rows `homebrew_build`, `codex_agent`
+//! and `precedence_default_last` check the same on the Linux engine.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn sbcheck(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_sbcheck"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The verdict and the rule `sbcheck eval --json` gives for `src`.
+fn eval(src: &str, op: &str, path: Option<&str>) -> (String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.sb");
+    std::fs::write(&file, src).unwrap();
+    let mut args = vec!["eval", file.to_str().unwrap(), op];
+    args.extend(path);
+    args.push("--json");
+    let out = sbcheck(&args);
+    assert!(
+        out.status.success(),
+        "eval {op} {path:?}: {}\n{src}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    (
+        v["verdict"].as_str().unwrap().to_owned(),
+        v["rule"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+fn verdict(src: &str, op: &str, path: Option<&str>) -> String {
+    eval(src, op, path).0
+}
+
+#[track_caller]
+fn expect(src: &str, cases: &[(&str, Option<&str>, &str)]) {
+    for &(op, path, want) in cases {
+        assert_eq!(verdict(src, op, path), want, "{op} {path:?}\n{src}");
+    }
+}
+
+#[test]
+fn allow_default_last_does_not_undo_filtered_denials() {
+    let src = "(version 1)\n(deny file-read* (subpath \"/tmp/no\"))\n(allow default)\n";
+    expect(
+        src,
+        &[
+            ("file-read-data", Some("/tmp/no/a"), "deny"),
+            ("file-read-data", Some("/tmp/yes"), "allow"),
+            ("file-write-data", Some("/tmp/no/a"), "allow"),
+        ],
+    );
+}
+
+#[test]
+fn deny_default_last_does_not_undo_filtered_or_named_allows() {
+    let src = "(version 1)\n\
+               (allow file-read* (subpath \"/tmp/ok\"))\n\
+               (allow file-read-metadata)\n\
+               (allow process-exec*)\n\
+               (deny default)\n";
+    expect(
+        src,
+        &[
+            ("file-read-data", Some("/tmp/ok/a"), "allow"),
+            ("file-read-data", Some("/etc/hosts"), "deny"),
+            ("file-read-metadata", Some("/etc/hosts"), "allow"),
+            ("process-exec*", Some("/bin/true"), "allow"),
+            ("file-write-data", Some("/tmp/ok/a"), "deny"),
+        ],
+    );
+}
+
+/// Homebrew's build sandbox: filtered allows, then `(deny file-write*)`,
+/// then `(allow default)`. Its spec: an allowed file can be written, any
+/// other cannot.
+#[test]
+fn homebrews_shape_writes_only_where_allowed() {
+    let src = "(version 1)\n\
+               (allow file-write* (literal \"/private/tmp/t/foo\"))\n\
+               (allow file-write* (literal \"/dev/null\"))\n\
+               (deny file-write*)\n\
+               (deny file-write-setugid)\n\
+               (allow process-exec (literal \"/bin/ps\") (with no-sandbox))\n\
+               (allow default)\n";
+    expect(
+        src,
+        &[
+            ("file-write-create", Some("/private/tmp/t/foo"), "allow"),
+            ("file-write-data", Some("/private/tmp/t/foo"), "allow"),
+            ("file-write-create", Some("/private/tmp/t/bar"), "deny"),
+            ("file-write-unlink", Some("/private/tmp/t/bar"), "deny"),
+            ("file-write-data", Some("/dev/null"), "allow"),
+            ("file-write-setugid", Some("/private/tmp/t/foo"), "deny"),
+            ("file-read-data", Some("/private/tmp/t/bar"), "allow"),
+            ("process-exec*", Some("/bin/ls"), "allow"),
+        ],
+    );
+    let (_, rule) = eval(src, "file-write-data", Some("/private/tmp/t/bar"));
+    assert_eq!(rule, "(deny file-write*)");
+}
+
+/// Among unfiltered rules the closest name wins, in either order; among
+/// equally close ones the latest.
+#[test]
+fn the_closest_unfiltered_rule_wins_then_the_latest() {
+    for src in [
+        "(version 1)\n(allow default)\n(deny file-write*)\n(allow file-write-data)\n",
+        "(version 1)\n(allow file-write-data)\n(deny file-write*)\n(allow default)\n",
+        "(version 1)\n(deny file-write*)\n(allow file-write-data)\n(allow default)\n",
+    ] {
+        expect(
+            src,
+            &[
+                ("file-write-data", Some("/x"), "allow"),
+                ("file-write-create", Some("/x"), "deny"),
+                ("file-read-data", Some("/x"), "allow"),
+            ],
+        );
+    }
+    // Equally close: the latest.
+    expect(
+        "(version 1)\n(deny default)\n(allow file-read*)\n(deny file-read*)\n",
+        &[("file-read-data", Some("/x"), "deny")],
+    );
+    expect(
+        "(version 1)\n(deny file-read*)\n(allow file-read*)\n(deny default)\n",
+        &[("file-read-data", Some("/x"), "allow")],
+    );
+    // Two defaults: the latest.
+    expect(
+        "(version 1)\n(allow default)\n(deny default)\n",
+        &[("file-read-data", Some("/x"), "deny")],
+    );
+    // A rule naming a family and one of its members ranks as closely as
+    // the member's own rule for that member.
+    expect(
+        "(version 1)\n(allow default)\n(allow file-write-setugid)\n(deny file-write* file-write-setugid)\n",
+        &[
+            ("file-write-setugid", Some("/x"), "deny"),
+            ("file-write-data", Some("/x"), "deny"),
+        ],
+    );
+}
+
+/// What `(deny default)` allows implicitly is part of the default: a rule
+/// naming one of those operations overrides it, before or after the default.
+#[test]
+fn the_defaults_implicit_allows_rank_as_the_default() {
+    for src in [
+        "(version 1)\n(deny default)\n(deny process-info*)\n",
+        "(version 1)\n(deny process-info*)\n(deny default)\n",
+    ] {
+        expect(
+            src,
+            &[
+                ("process-info-pidinfo", None, "deny"),
+                // Still allowed: named by nothing but the default.
+                ("file-clone", Some("/x"), "allow"),
+            ],
+        );
+    }
+}
+
+/// A filtered rule is tried before any unfiltered one, whatever their order.
+#[test]
+fn filtered_rules_come_before_unfiltered_ones_in_any_order() {
+    for src in [
+        "(version 1)\n(deny default)\n(allow network-outbound)\n(deny network-outbound (socket-type SOCK_DGRAM))\n",
+        "(version 1)\n(deny network-outbound (socket-type SOCK_DGRAM))\n(allow network-outbound)\n(deny default)\n",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.sb");
+        std::fs::write(&file, src).unwrap();
+        let run = |t: &str| {
+            let out = sbcheck(&[
+                "eval",
+                file.to_str().unwrap(),
+                "network-outbound",
+                "--arg",
+                &format!("socket-type={t}"),
+            ]);
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert_eq!(run("SOCK_DGRAM"), "deny", "{src}");
+        assert_eq!(run("SOCK_STREAM"), "allow", "{src}");
+    }
+}
+
+fn apple(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/apple-blobs/macos-14.4.1")
+        .join(name)
+}
+
+/// Moving the default of Apple's profiles to their end changes nothing:
+/// the compiled bytes are still Apple's (the default is the fallback
+/// wherever it is written).
+#[test]
+fn apple_profiles_with_their_default_moved_last_compile_to_apples_bytes() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(apple("")).unwrap() {
+        let sb = entry.unwrap().path();
+        if sb.extension().is_none_or(|x| x != "sb") {
+            continue;
+        }
+        let blob = sb.with_extension("sb.bin");
+        let src = std::fs::read_to_string(&sb).unwrap();
+        if !blob.exists() || src.contains("param") {
+            continue;
+        }
+        let default = ["(deny default)", "(allow default)"]
+            .into_iter()
+            .find(|d| src.contains(d))
+            .unwrap_or_else(|| panic!("{}: no default", sb.display()));
+        let moved = format!("{}\n{default}\n", src.replacen(default, "", 1));
+        let bytes = sbcheck::sbpl::compile(&moved, &Default::default())
+            .unwrap_or_else(|e| panic!("{}: {e}\n{moved}", sb.display()));
+        assert!(
+            bytes == std::fs::read(&blob).unwrap(),
+            "{}: with the default last, the blob differs from Apple's\n{moved}",
+            sb.display()
+        );
+        checked += 1;
+    }
+    assert!(checked >= 30, "only {checked} Apple profiles checked");
+}
