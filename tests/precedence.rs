@@ -161,6 +161,8 @@ fn the_defaults_implicit_allows_rank_as_the_default() {
     for src in [
         "(version 1)\n(deny default)\n(deny process-info*)\n",
         "(version 1)\n(deny process-info*)\n(deny default)\n",
+        // As Apple's own profiles write it.
+        "(version 1)\n(deny default process-info*)\n",
     ] {
         expect(
             src,
