@@ -1702,6 +1702,9 @@ impl Evaluator<'_> {
         for (i, a) in args.into_iter().enumerate() {
             leaves.push(Filter::Leaf(self.leaf(form_def, id, a, form, i)?));
         }
+        if let Some(mask) = mask_of(id, &leaves) {
+            return Ok(Filter::Leaf(mask));
+        }
         Ok(if leaves.len() == 1 {
             leaves.pop().unwrap_or(Filter::Any(Vec::new()))
         } else {
@@ -1851,6 +1854,32 @@ impl Evaluator<'_> {
             Filter::Any(parts)
         })
     }
+}
+
+/// One integer filter given at least this many values in one form compiles
+/// to its mask variant (a bitmap item), as Apple's iOS 17 profile has
+/// `syscall-number` over 554 values. Where Apple's compiler switches from
+/// one node per value to a mask no blob shows: this threshold is [model].
+pub const MASK_MIN_VALUES: usize = 16;
+
+/// The mask leaf of `leaves` when they are all values of integer filter
+/// `id` and there are enough of them.
+fn mask_of(id: u8, leaves: &[Filter]) -> Option<Leaf> {
+    if leaves.len() < MASK_MIN_VALUES {
+        return None;
+    }
+    let mut bits: Vec<u8> = Vec::new();
+    for leaf in leaves {
+        let Filter::Leaf(Leaf::Int { value, .. }) = leaf else {
+            return None;
+        };
+        let byte = usize::from(*value) / 8;
+        if bits.len() <= byte {
+            bits.resize(byte + 1, 0);
+        }
+        bits[byte] |= 1 << (value % 8);
+    }
+    Some(Leaf::Mask { filter: id, bits })
 }
 
 /// Darwin's AF_UNIX, for a bare `(remote unix-socket)`.
