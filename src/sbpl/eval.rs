@@ -131,6 +131,9 @@ pub enum Builtin {
     Proc(&'static str, fn(&[Value]) -> std::result::Result<Value, String>),
     ForEach,
     Error,
+    /// `allow` / `deny` as values (`(define (f op) (op file-read* ...))`
+    /// called as `(f allow)`); true for deny.
+    Rule(bool),
     Trace,
     PathAncestors,
     DefineStorageClass,
@@ -165,6 +168,8 @@ const BUILTINS: &[(&str, Builtin)] = &[
     ("cdr", Builtin::Cdr),
     ("length", Builtin::Length),
     ("for-each", Builtin::ForEach),
+    ("allow", Builtin::Rule(false)),
+    ("deny", Builtin::Rule(true)),
     ("error", Builtin::Error),
     ("trace", Builtin::Trace),
     ("path-ancestors", Builtin::PathAncestors),
@@ -441,7 +446,7 @@ impl Evaluator<'_> {
         if let Some(b) = builtin(name) {
             return Some(Value::Builtin(b));
         }
-        if filters::is_constant(name) {
+        if filters::is_constant(name) || name == "default" {
             return Some(Value::Symbol(name.to_owned()));
         }
         if let Some(op) = self.canonical_op(name) {
@@ -622,7 +627,7 @@ impl Evaluator<'_> {
                 if holds == (name == "when") {
                     self.body(body, env)
                 } else {
-                    Ok(Value::Unspecified)
+                    Ok(no_branch())
                 }
             }
             "and" => {
@@ -677,7 +682,7 @@ impl Evaluator<'_> {
         if self.eval(test, env)?.truthy() {
             self.eval(then, env)
         } else {
-            otherwise.map_or(Ok(Value::Unspecified), |e| self.eval(e, env))
+            otherwise.map_or(Ok(no_branch()), |e| self.eval(e, env))
         }
     }
 
@@ -699,7 +704,7 @@ impl Evaluator<'_> {
                 };
             }
         }
-        Ok(Value::Unspecified)
+        Ok(no_branch())
     }
 
     /// `(case KEY ((DATUM...) BODY...) ... (else BODY...))`, data compared
@@ -722,7 +727,7 @@ impl Evaluator<'_> {
                 return self.body(body, env);
             }
         }
-        Ok(Value::Unspecified)
+        Ok(no_branch())
     }
 
     /// `(set! NAME VALUE)`: changes the innermost binding of NAME.
@@ -871,7 +876,9 @@ impl Evaluator<'_> {
         items
             .iter()
             .map(|b| match b.list() {
-                Some([name, init]) if name.symbol().is_some() => {
+                // `(NAME VALUE EXTRA...)`: the first value, as TinyScheme
+                // (com.apple.homed.sb writes one binding with two).
+                Some([name, init, ..]) if name.symbol().is_some() => {
                     Ok((name.symbol().unwrap_or_default(), init))
                 }
                 _ => Err(self.error(b, "a binding is (NAME VALUE)")),
@@ -1001,7 +1008,10 @@ impl Evaluator<'_> {
                 self.define(env, name, proc);
                 Ok(Value::Unspecified)
             }
-            [target, value] => {
+            // `(define NAME VALUE EXTRA...)`: TinyScheme takes the first
+            // value and ignores the rest, and an Apple profile relies on it
+            // (ClassroomMCXService.sb splits a path over three strings).
+            [target, value, ..] if target.symbol().is_some() => {
                 let Some(name) = target.symbol() else {
                     return Err(self.error(target, "(define NAME VALUE) needs a name"));
                 };
@@ -1191,10 +1201,18 @@ impl Evaluator<'_> {
         }
         match library::alias(name) {
             Some(Alias::Name(target)) if self.vocab.op_id(target).is_some() => {
-                Some(target.to_owned())
+                return Some(target.to_owned());
             }
-            _ => None,
+            _ => {}
         }
+        // macOS 10.15's process-codesigning-* operations are 14.4.1's
+        // process-legacy-codesigning-* (the vocabulary has each old suffix
+        // under the new name; process-codesigning itself is a new, separate
+        // operation) [model].
+        let legacy = name
+            .strip_prefix("process-codesigning-")
+            .map(|rest| format!("process-legacy-codesigning-{rest}"))?;
+        self.canonical_op(&legacy)
     }
 
     /// The op-table id of the operation `name` names (a family as its
@@ -1479,6 +1497,13 @@ impl Evaluator<'_> {
                 Err(self.error(form, format!("error: {}", text.join(" "))))
             }
             Builtin::Trace => self.trace(args, form),
+            Builtin::Rule(deny) => {
+                let mut parts = RuleParts::default();
+                for a in args {
+                    self.collect(a, form, &mut parts)?;
+                }
+                self.push_rule(deny, parts, form)
+            }
             Builtin::PathAncestors => self.path_ancestors(args, form),
             Builtin::DefineStorageClass => self.define_storage_class(args, form),
             Builtin::RequireEntitlement => self.require_entitlement(args, form),
@@ -1692,6 +1717,9 @@ impl Evaluator<'_> {
         for (i, a) in args.into_iter().enumerate() {
             leaves.push(Filter::Leaf(self.leaf(form_def, id, a, form, i)?));
         }
+        if let Some(mask) = mask_of(id, &leaves) {
+            return Ok(Filter::Leaf(mask));
+        }
         Ok(if leaves.len() == 1 {
             leaves.pop().unwrap_or(Filter::Any(Vec::new()))
         } else {
@@ -1843,6 +1871,32 @@ impl Evaluator<'_> {
     }
 }
 
+/// One integer filter given at least this many values in one form compiles
+/// to its mask variant (a bitmap item), as Apple's iOS 17 profile has
+/// `syscall-number` over 554 values. Where Apple's compiler switches from
+/// one node per value to a mask no blob shows: this threshold is [model].
+pub const MASK_MIN_VALUES: usize = 16;
+
+/// The mask leaf of `leaves` when they are all values of integer filter
+/// `id` and there are enough of them.
+fn mask_of(id: u8, leaves: &[Filter]) -> Option<Leaf> {
+    if leaves.len() < MASK_MIN_VALUES {
+        return None;
+    }
+    let mut bits: Vec<u8> = Vec::new();
+    for leaf in leaves {
+        let Filter::Leaf(Leaf::Int { value, .. }) = leaf else {
+            return None;
+        };
+        let byte = usize::from(*value) / 8;
+        if bits.len() <= byte {
+            bits.resize(byte + 1, 0);
+        }
+        bits[byte] |= 1 << (value % 8);
+    }
+    Some(Leaf::Mask { filter: id, bits })
+}
+
 /// Darwin's AF_UNIX, for a bare `(remote unix-socket)`.
 const AF_UNIX: u16 = 1;
 
@@ -1900,6 +1954,13 @@ fn display(v: &Value) -> String {
         Value::Bool(b) => (if *b { "#t" } else { "#f" }).to_owned(),
         other => format!("#<{}>", other.kind()),
     }
+}
+
+/// The value of a conditional none of whose branches ran. TinyScheme gives
+/// the empty list, and Apple's profiles rely on it: `(map f (cond ...))`
+/// and `(require-any (if (defined? 'x) (x)))` take it as "nothing".
+fn no_branch() -> Value {
+    Value::List(Vec::new())
 }
 
 /// What Apple's library binds a retired operation to.

@@ -39,6 +39,7 @@ const PROCS: &[(&str, Proc)] = &[
     ("boolean?", |a| is("boolean?", a, |v| matches!(v, Value::Bool(_)))),
     ("char?", |a| is("char?", a, |v| matches!(v, Value::Char(_)))),
     ("list?", |a| is("list?", a, |v| matches!(v, Value::List(_)))),
+    ("atom?", |a| is("atom?", a, |v| !matches!(v, Value::List(l) if !l.is_empty()))),
     ("pair?", |a| is("pair?", a, |v| matches!(v, Value::List(l) if !l.is_empty()))),
     ("procedure?", |a| {
         is("procedure?", a, |v| {
@@ -81,6 +82,16 @@ const PROCS: &[(&str, Proc)] = &[
     ("char-alphabetic?", |a| Ok(Value::Bool(char1("char-alphabetic?", a)?.is_alphabetic()))),
     ("char-numeric?", |a| Ok(Value::Bool(char1("char-numeric?", a)?.is_numeric()))),
     ("char-whitespace?", |a| Ok(Value::Bool(char1("char-whitespace?", a)?.is_whitespace()))),
+    // libsandbox's own (not in the .scm library): `(split-string "a:b" ":")`
+    // is ("a" "b"); empty pieces are kept, as a plain split gives [model].
+    ("split-string", |a| {
+        let [text, sep] = arity::<2>("split-string", a)?;
+        let (text, sep) = (string("split-string", text)?, string("split-string", sep)?);
+        if sep.is_empty() {
+            return Err("split-string: the separator is empty".into());
+        }
+        Ok(Value::List(text.split(sep).map(|p| Value::Str(p.to_owned())).collect()))
+    }),
     ("regex-quote", |a| Ok(Value::Str(library::regex_quote(str1("regex-quote", a)?)))),
     ("_IO", io),
     ("reverse", |a| {

@@ -49,6 +49,9 @@ pub enum Leaf {
     Str { filter: u8, text: Vec<u8> },
     /// `local` / `remote`: a 4-byte address item (host kind, port).
     Network { filter: u8, host: u16, port: u16 },
+    /// The mask variant of an integer filter: any of a set of values, as a
+    /// bitmap item (bit n = byte n / 8, least significant bit first).
+    Mask { filter: u8, bits: Vec<u8> },
 }
 
 impl Leaf {
@@ -58,7 +61,8 @@ impl Leaf {
             | Leaf::Regex { filter, .. }
             | Leaf::Int { filter, .. }
             | Leaf::Str { filter, .. }
-            | Leaf::Network { filter, .. } => *filter,
+            | Leaf::Network { filter, .. }
+            | Leaf::Mask { filter, .. } => *filter,
         }
     }
 }
@@ -378,6 +382,12 @@ fn leaf_holds(leaf: &Leaf, request: &Request<'_>) -> bool {
         Leaf::Regex { filter, regex } => request.string(*filter).is_some_and(|s| regex.is_match(s)),
         Leaf::Int { filter, value } => request.ints.iter().any(|(f, v)| f == filter && v == value),
         Leaf::Str { filter, text } => request.string(*filter) == Some(text.as_slice()),
+        Leaf::Mask { filter, bits } => request.ints.iter().any(|(f, v)| {
+            f == filter
+                && bits
+                    .get(usize::from(*v) / 8)
+                    .is_some_and(|b| b >> (v % 8) & 1 == 1)
+        }),
         // Address matching needs the socket's address; requests carry none.
         Leaf::Network { .. } => false,
     }
