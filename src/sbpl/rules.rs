@@ -328,7 +328,7 @@ fn closeness(vocab: &Vocab, rule: &Rule, operation: OpId) -> Option<usize> {
         .position(|a| rule.named.contains(&a))
         // A rule built without its names still covers the operation: it
         // ranks as `default` does.
-        .or(Some(usize::MAX))
+        .or_else(|| Some(vocab.lineage(operation).count().saturating_sub(1)))
 }
 
 /// The unfiltered rule that decides `operation` when no filtered rule does:
