@@ -403,3 +403,63 @@ pub fn path_matches(kind: PathKind, text: &[u8], s: &[u8]) -> bool {
             .is_some_and(|rest| rest.is_empty() || rest[0] == b'/'),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sbpl::{evaluate, Options, SearchPath};
+
+    fn rules(src: &str) -> Rules {
+        evaluate(src, None, &Options::default(), &SearchPath::default()).unwrap()
+    }
+
+    /// The fallback of each operation, by the line of its rule (0 for the
+    /// rules the compiler adds, the default's among them).
+    fn fallback_line(r: &Rules, op: &str) -> Option<usize> {
+        let v = Vocab::macos_14();
+        fallback(r, v, v.op_id(op).unwrap()).map(|rule| rule.span.map_or(0, |s| s.line as usize))
+    }
+
+    #[test]
+    fn the_fallback_is_the_closest_unfiltered_rule_then_the_latest() {
+        let r = rules(
+            "(version 1)\n\
+             (deny file-write-data)\n\
+             (allow file-write* (subpath \"/a\"))\n\
+             (allow file-write*)\n\
+             (deny file*)\n\
+             (allow default)\n\
+             (deny file*)\n",
+        );
+        // The member's own rule, though written first.
+        assert_eq!(fallback_line(&r, "file-write-data"), Some(2));
+        // The family, not the later, broader file* or default.
+        assert_eq!(fallback_line(&r, "file-write-create"), Some(4));
+        // file*: the later of its two rules.
+        assert_eq!(fallback_line(&r, "file-read-data"), Some(7));
+        // Nothing names mach-lookup but the default (a rule without a
+        // span: the default's rules are the compiler's).
+        assert_eq!(fallback_line(&r, "mach-lookup"), Some(0));
+        // Only its own name covers file-write-setugid: no fallback.
+        assert_eq!(fallback_line(&r, "file-write-setugid"), None);
+    }
+
+    #[test]
+    fn filtered_rules_decide_before_any_unfiltered_one() {
+        let r = rules(
+            "(version 1)\n\
+             (allow file-read* (subpath \"/a\"))\n\
+             (deny file-read*)\n\
+             (deny file-read-data (literal \"/a/x\"))\n\
+             (allow default)\n",
+        );
+        let op = Vocab::macos_14().op_id("file-read-data").unwrap();
+        let at = |p: &'static str| Request {
+            path: Some(p.as_bytes()),
+            ..Request::default()
+        };
+        assert!(!decide(&r, op, &at("/a/y")).is_deny());
+        assert!(decide(&r, op, &at("/a/x")).is_deny());
+        assert!(decide(&r, op, &at("/b")).is_deny());
+    }
+}
