@@ -243,3 +243,53 @@ fn apple_profiles_with_their_default_moved_last_compile_to_apples_bytes() {
     }
     assert!(checked >= 30, "only {checked} Apple profiles checked");
 }
+
+/// Homebrew's own macOS spec (`Library/Homebrew/test/sandbox_spec.rb`),
+/// replayed with `sbcheck exec` on the Linux engine: a profile built as
+/// `sandbox.rb` builds one (the caller's filtered rules, then the fixed tail
+/// ending in `(allow default)`), and `touch` / `chmod` run under it.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[test]
+fn homebrews_sandbox_spec_on_the_linux_engine() {
+    let dir = tempfile::Builder::new()
+        .prefix("sbcheck-homebrew")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let (allowed, other, writable) = (root.join("foo"), root.join("bar"), root.join("w"));
+    std::fs::create_dir(&writable).unwrap();
+    std::fs::write(writable.join("f"), "x").unwrap();
+    // allow_write(path: foo) and allow_write_path(w): each path for the
+    // three operations sandbox.rb names.
+    let mut caller = String::new();
+    for (kind, p) in [("literal", &allowed), ("subpath", &writable)] {
+        for op in ["file-write*", "file-write-setugid", "file-write-mode"] {
+            caller.push_str(&format!("(allow {op} ({kind} {:?}))\n", p.to_str().unwrap()));
+        }
+    }
+    let profile = format!(
+        "(version 1)\n(debug deny)\n{caller}\
+         (allow file-write* (literal \"/dev/null\") (regex #\"^/dev/fd/[0-9]+$\"))\n\
+         (deny file-write*)\n(deny file-write-setugid)\n(deny file-write-mode)\n\
+         (allow process-exec (literal \"/bin/ps\") (with no-sandbox))\n\
+         (allow default)\n"
+    );
+    let sb = root.join("homebrew.sb");
+    std::fs::write(&sb, &profile).unwrap();
+    let run = |cmd: &[&str]| {
+        let mut args = vec!["exec", "--profile", sb.to_str().unwrap(), "--"];
+        args.extend(cmd);
+        sbcheck(&args).status.success()
+    };
+    let s = |p: &Path| p.to_str().unwrap().to_owned();
+    // "#allow_write": touch of the allowed file succeeds, the file exists.
+    assert!(run(&["touch", &s(&allowed)]), "{profile}");
+    assert!(allowed.exists());
+    // "#run fails when writing to file not specified with ##allow_write".
+    assert!(!run(&["touch", &s(&other)]), "{profile}");
+    assert!(!other.exists());
+    // "#disallow chmod on some directory": chmod of a directory not
+    // allowed fails; "allows chmod on a path allowed to write".
+    assert!(!run(&["chmod", "ug-w", &s(&root)]), "{profile}");
+    assert!(run(&["chmod", "ug-w", &s(&writable.join("f"))]), "{profile}");
+}
