@@ -264,7 +264,10 @@ fn homebrews_sandbox_spec_on_the_linux_engine() {
     let mut caller = String::new();
     for (kind, p) in [("literal", &allowed), ("subpath", &writable)] {
         for op in ["file-write*", "file-write-setugid", "file-write-mode"] {
-            caller.push_str(&format!("(allow {op} ({kind} {:?}))\n", p.to_str().unwrap()));
+            caller.push_str(&format!(
+                "(allow {op} ({kind} {:?}))\n",
+                p.to_str().unwrap()
+            ));
         }
     }
     let profile = format!(
@@ -291,5 +294,8 @@ fn homebrews_sandbox_spec_on_the_linux_engine() {
     // "#disallow chmod on some directory": chmod of a directory not
     // allowed fails; "allows chmod on a path allowed to write".
     assert!(!run(&["chmod", "ug-w", &s(&root)]), "{profile}");
-    assert!(run(&["chmod", "ug-w", &s(&writable.join("f"))]), "{profile}");
+    assert!(
+        run(&["chmod", "ug-w", &s(&writable.join("f"))]),
+        "{profile}"
+    );
 }
