@@ -12,8 +12,7 @@ use sbcheck::vocab::{filter, Vocab};
 const HEAD: &str = "(version 1)\n(deny default)\n";
 
 fn blob(body: &str) -> Vec<u8> {
-    compile(&format!("{HEAD}{body}"), &Options::default())
-        .unwrap_or_else(|e| panic!("{body}: {e}"))
+    compile(&format!("{HEAD}{body}"), &Options::default()).unwrap_or_else(|e| panic!("{body}: {e}"))
 }
 
 fn error(body: &str) -> String {
@@ -60,6 +59,10 @@ fn error(body: &str) -> String {
     r#"(allow system-fsctl (fsctl-command HFSIOC_SET_HOTFILE_STATE)) (allow system-privilege (privilege-id PRIV_VM_JETSAM))"#,
     r#"(allow system-fsctl (fsctl-command 26671)) (allow system-privilege (privilege-id 6001))"#
 )]
+#[case::syscall_names(
+    r#"(allow file-read* (syscall-number SYS_read SYS_write SYS___pthread_kill))"#,
+    r#"(allow file-read* (syscall-number 3 4 328))"#
+)]
 #[case::booleans_are_one_and_zero(
     r#"(allow file-read* (storage-class-extension #t) (%entitlement-boolean #f))"#,
     r#"(allow file-read* (storage-class-extension 1) (%entitlement-boolean 0))"#
@@ -75,6 +78,10 @@ fn error(body: &str) -> String {
 #[case::termination_is_send_signal_sigkill(
     r#"(deny process-exec* (with termination) (literal "/b"))"#,
     r#"(deny process-exec* (with send-signal SIGKILL) (literal "/b"))"#
+)]
+#[case::inline_modifier_without_argument_is_zero(
+    r#"(deny file-write* (with telemetry-backtrace) (literal "/a"))"#,
+    r#"(deny file-write* (with telemetry-backtrace 0) (literal "/a"))"#
 )]
 #[case::deprecated_modifiers_leave_the_rule(
     r#"(deny file-write* (with no-callout) (with partial-symbolication) (literal "/a"))"#,
@@ -113,7 +120,10 @@ fn spelling_compiles_to_its_canonical_bytes(#[case] spelling: &str, #[case] cano
     r#"(allow network-outbound (remote tcp "10.0.0.1:80"))"#,
     "only * and localhost"
 )]
-#[case::unknown_protocol(r#"(allow network-outbound (remote sctp "*:1"))"#, "unbound variable sctp")]
+#[case::unknown_protocol(
+    r#"(allow network-outbound (remote sctp "*:1"))"#,
+    "unbound variable sctp"
+)]
 #[case::protocol_not_a_symbol(
     r#"(allow network-outbound (remote "tcp" "*:1"))"#,
     "(remote tcp \"*:443\")"
@@ -122,6 +132,10 @@ fn spelling_compiles_to_its_canonical_bytes(#[case] spelling: &str, #[case] cano
 #[case::unknown_symbol(
     r#"(allow file-read* (process-attribute is-a-teapot))"#,
     "unbound variable is-a-teapot"
+)]
+#[case::misspelt_symbol_gets_a_hint(
+    r#"(allow file-read* (process-attribute is-platfrom-binary))"#,
+    "did you mean is-platform-binary?"
 )]
 #[case::constant_of_another_filter(
     r#"(allow file-read* (process-attribute apple-internal))"#,
@@ -183,7 +197,14 @@ fn network_rules_decide_on_the_address() {
            (allow network-bind (local udp4 "*:53"))"#,
     ))
     .unwrap();
-    let out = |addr: &str| decide(&p, "network-outbound", &[(filter::REMOTE, addr.as_bytes())], &[]);
+    let out = |addr: &str| {
+        decide(
+            &p,
+            "network-outbound",
+            &[(filter::REMOTE, addr.as_bytes())],
+            &[],
+        )
+    };
     assert_eq!(out("tcp:93.184.216.34:443"), Some(Verdict::Allow));
     assert_eq!(out("tcp:[2001:db8::1]:443"), Some(Verdict::Allow));
     assert_eq!(out("tcp:93.184.216.34:80"), Some(Verdict::Deny));
@@ -202,15 +223,20 @@ fn network_rules_decide_on_the_address() {
 
 #[test]
 fn network_outbound_needs_no_control_name() {
-    let p = Profile::decode(&blob(
-        "(allow network-outbound (socket-domain AF_INET))",
-    ))
-    .unwrap();
+    let p = Profile::decode(&blob("(allow network-outbound (socket-domain AF_INET))")).unwrap();
     let domain = [(filter::SOCKET_DOMAIN, 2u16)];
-    assert_eq!(decide(&p, "network-outbound", &[], &domain), Some(Verdict::Allow));
+    assert_eq!(
+        decide(&p, "network-outbound", &[], &domain),
+        Some(Verdict::Allow)
+    );
     let flow = [(filter::CONTROL_NAME, &b"com.apple.flow-divert"[..])];
     assert_eq!(
-        decide(&p, "network-outbound", &flow, &[(filter::SOCKET_DOMAIN, 32)]),
+        decide(
+            &p,
+            "network-outbound",
+            &flow,
+            &[(filter::SOCKET_DOMAIN, 32)]
+        ),
         Some(Verdict::Allow)
     );
     assert_eq!(
@@ -251,4 +277,85 @@ fn eval_takes_addresses_from_the_command_line() {
     assert!(out.starts_with("deny\n"), "{out}");
     let (_, err) = eval(&["--arg", "remote=127.0.0.1"]);
     assert!(err.contains("PROTO:HOST:PORT"), "{err}");
+}
+
+/// Sixteen or more values of one integer filter make a mask node that
+/// decides like the values one by one.
+#[test]
+fn many_integer_values_compile_to_a_mask() {
+    let values: Vec<String> = (100..120)
+        .filter(|v| v % 3 != 0)
+        .map(|v| v.to_string())
+        .collect();
+    assert!(values.len() >= 13);
+    let many: Vec<String> = (200..216).map(|v| v.to_string()).collect();
+    let p = Profile::decode(&blob(&format!(
+        "(allow file-read* (syscall-number {}))\n(allow file-write* (syscall-number {}))",
+        many.join(" "),
+        values.join(" ")
+    )))
+    .unwrap();
+    let masks = p
+        .nodes
+        .iter()
+        .filter(|n| matches!(n, sbcheck::blob::Node::Filter { alt: true, .. }))
+        .count();
+    assert_eq!(masks, 1, "only the 16-value form is a mask");
+    let id = Vocab::macos_14().filter_id("syscall-number").unwrap();
+    for v in 190..230u16 {
+        let want = if (200..216).contains(&v) {
+            Verdict::Allow
+        } else {
+            Verdict::Deny
+        };
+        assert_eq!(
+            decide(&p, "file-read-data", &[], &[(id, v)]),
+            Some(want),
+            "{v}"
+        );
+    }
+    for v in 95..125u16 {
+        let want = if (100..120).contains(&v) && v % 3 != 0 {
+            Verdict::Allow
+        } else {
+            Verdict::Deny
+        };
+        assert_eq!(
+            decide(&p, "file-write-data", &[], &[(id, v)]),
+            Some(want),
+            "{v}"
+        );
+    }
+}
+
+/// Modifiers no blob shows are inline modifiers with their reported ids,
+/// and the decoder prints them back as written.
+#[test]
+fn unseen_modifiers_are_inline_with_their_ids() {
+    for (name, id) in [("user-approval", 9u8), ("telemetry-backtrace", 15)] {
+        let p = Profile::decode(&blob(&format!(
+            "(deny file-write* (with {name} 3) (literal \"/a\"))"
+        )))
+        .unwrap();
+        let modifiers: Vec<(u8, u16)> = p
+            .nodes
+            .iter()
+            .filter_map(|n| match n {
+                sbcheck::blob::Node::Terminal(a) => a.modifier.map(|m| (m.id, m.arg)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(modifiers, [(id, 3)], "{name}");
+        let text = sbcheck::blob::render::action_text(
+            &p,
+            &p.nodes
+                .iter()
+                .find_map(|n| match n {
+                    sbcheck::blob::Node::Terminal(a) if a.modifier.is_some() => Some(*a),
+                    _ => None,
+                })
+                .unwrap(),
+        );
+        assert_eq!(text, format!("deny (with {name} 3)"));
+    }
 }

@@ -333,9 +333,9 @@ impl Endpoint {
     /// Parses the text form; `Ok(None)` for a non-IP endpoint (`unix:...`).
     pub fn parse(text: &[u8]) -> Result<Option<Endpoint>, String> {
         let text = std::str::from_utf8(text).map_err(|_| "address is not UTF-8".to_owned())?;
-        let (proto, rest) = text
-            .split_once(':')
-            .ok_or_else(|| format!("address {text:?} is not PROTO:HOST:PORT (e.g. tcp:127.0.0.1:80)"))?;
+        let (proto, rest) = text.split_once(':').ok_or_else(|| {
+            format!("address {text:?} is not PROTO:HOST:PORT (e.g. tcp:127.0.0.1:80)")
+        })?;
         let proto = match proto {
             "tcp" => NetProto::Tcp,
             "udp" => NetProto::Udp,
@@ -396,6 +396,40 @@ mod tests {
         // Network addresses and mach message names: their argument layout
         // has not been recovered, so they are shown raw, never evaluated.
         assert_eq!(unknown, ["local", "remote", "message-name"]);
+    }
+
+    #[test]
+    fn addresses_render_and_match_endpoints() {
+        let a = |host, port| NetAddress { host, port };
+        assert_eq!(a(7, 443).sbpl("remote"), "(remote tcp \"*:443\")");
+        assert_eq!(a(0x103, 0).sbpl("local"), "(local ip \"localhost:*\")");
+        assert_eq!(a(0x200, 1).sbpl("local"), "(local (address #x0200 1))");
+        let e = |t: &str| Endpoint::parse(t.as_bytes());
+        assert_eq!(
+            e("udp:::1:53"),
+            Ok(Some(Endpoint {
+                v6: true,
+                proto: NetProto::Udp,
+                loopback: true,
+                port: 53
+            }))
+        );
+        assert!(e("tcp:[::ffff:127.0.0.1]:1").unwrap().unwrap().loopback);
+        assert!(e("tcp:localhost:1").unwrap().unwrap().loopback);
+        assert_eq!(e("unix:/x"), Ok(None));
+        assert!(e("tcp:example.com:80")
+            .unwrap_err()
+            .contains("not an IP address"));
+        assert!(e("tcp:1.2.3.4:99999").unwrap_err().contains("port"));
+        assert!(e("sctp:1.2.3.4:1").is_err() && e("1.2.3.4").is_err());
+        // A raw-IP endpoint matches ip filters only.
+        let raw = e("ip:10.0.0.1:0").unwrap().unwrap();
+        assert!(a(3, 0).matches(&raw) && !a(7, 0).matches(&raw) && !a(0xb, 0).matches(&raw));
+        // Read from a blob: inside only.
+        let blob = [0u8, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0x50, 0];
+        assert_eq!(NetAddress::read(&blob, 0, 1), Some(a(7, 80)));
+        assert_eq!(NetAddress::read(&blob, 4, 1), None);
+        assert_eq!(NetAddress::read(&blob, usize::MAX, 1), None);
     }
 
     #[test]

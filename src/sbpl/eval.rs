@@ -430,6 +430,9 @@ impl Evaluator<'_> {
         names.extend(BUILTINS.iter().map(|(n, _)| *n));
         names.extend(procs::names().chain(library::alias_names()).collect::<Vec<&str>>());
         names.extend(filters::forms().map(|f| f.name));
+        for n in filters::constant_names() {
+            names.push(n);
+        }
         Err(self.error(
             form,
             format!(
@@ -1276,7 +1279,10 @@ impl Evaluator<'_> {
                 (WithKind::NoReport, _) => outcome.word &= !action::REPORT,
                 (WithKind::Deprecated, _) => {}
                 (
-                    WithKind::IntModifier(id, _) | WithKind::Preset(id, _) | WithKind::StrModifier(id),
+                    WithKind::IntModifier(id, _)
+                    | WithKind::Preset(id, _)
+                    | WithKind::StrModifier(id)
+                    | WithKind::Inline(id),
                     Some(arg),
                 ) => {
                     if outcome.modifier.is_some() {
@@ -1318,6 +1324,11 @@ impl Evaluator<'_> {
         let arg = match (kind, rest) {
             (WithKind::Flag(_) | WithKind::NoReport | WithKind::Deprecated, []) => None,
             (WithKind::Preset(_, v), []) => Some(ModifierArg::Int(v)),
+            (WithKind::Inline(_), []) => Some(ModifierArg::Int(0)),
+            (WithKind::Inline(_), [a]) => {
+                let v = self.eval(a, env)?;
+                Some(ModifierArg::Int(self.int_arg(v, &[], name, a)?))
+            }
             (WithKind::IntModifier(_, table), [a]) => {
                 let v = self.eval(a, env)?;
                 Some(ModifierArg::Int(self.int_arg(v, table(), name, a)?))
@@ -1332,10 +1343,13 @@ impl Evaluator<'_> {
                 }
             },
             (
-                WithKind::Flag(_) | WithKind::NoReport | WithKind::Deprecated | WithKind::Preset(..),
+                WithKind::Flag(_)
+                | WithKind::NoReport
+                | WithKind::Deprecated
+                | WithKind::Preset(..),
                 _,
             ) => return Err(self.error(form, format!("(with {name}) takes no argument"))),
-            (WithKind::IntModifier(..) | WithKind::StrModifier(_), _) => {
+            (WithKind::IntModifier(..) | WithKind::StrModifier(_) | WithKind::Inline(_), _) => {
                 return Err(self.error(form, format!("(with {name} ...) takes one argument")))
             }
         };
@@ -1754,9 +1768,10 @@ impl Evaluator<'_> {
             (ArgKind::Pattern(_) | ArgKind::Str, Value::Regex(text)) => regex(&text),
             // The nested spelling the decoder prints for a pattern of a
             // non-path filter: `(xpc-service-name (prefix "com.apple."))`.
-            (ArgKind::Pattern(_), Value::Filter(Filter::Leaf(Leaf::Pattern { kind, text, .. }))) => {
-                Ok(pattern_leaf(id, kind, text))
-            }
+            (
+                ArgKind::Pattern(_),
+                Value::Filter(Filter::Leaf(Leaf::Pattern { kind, text, .. })),
+            ) => Ok(pattern_leaf(id, kind, text)),
             (
                 ArgKind::Pattern(_) | ArgKind::Str,
                 Value::Filter(Filter::Leaf(Leaf::Regex { regex, .. })),
@@ -1856,9 +1871,9 @@ impl Evaluator<'_> {
                     return Err(self.error(
                         form,
                         format!(
-                            "a Unix socket is (remote unix-socket (path-literal \"/path\")), got {}",
-                            other.kind()
-                        ),
+                        "a Unix socket is (remote unix-socket (path-literal \"/path\")), got {}",
+                        other.kind()
+                    ),
                     ))
                 }
             }

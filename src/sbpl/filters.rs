@@ -98,7 +98,11 @@ const ALIASES: [Form; 17] = [
         "mount-relative-path",
         ArgKind::Pattern(PathKind::Subpath),
     ),
-    form("mount-relative-regex", "mount-relative-path", ArgKind::Regex),
+    form(
+        "mount-relative-regex",
+        "mount-relative-path",
+        ArgKind::Regex,
+    ),
     form(
         "iokit-user-client-class",
         "iokit-registry-entry-class",
@@ -141,13 +145,16 @@ fn table() -> &'static (Vec<Form>, HashMap<&'static str, usize>) {
 /// The forms of vocabulary filter `name` by its argument kind. The names
 /// are leaked once per process (the table is built once).
 fn vocabulary_forms(name: &'static str) -> Vec<Form> {
-    let suffixed = |suffix: &str| -> &'static str {
-        Box::leak(format!("{name}{suffix}").into_boxed_str())
-    };
+    let suffixed =
+        |suffix: &str| -> &'static str { Box::leak(format!("{name}{suffix}").into_boxed_str()) };
     match arg_kind(name) {
         Some(BlobKind::Pattern) => vec![
             form(name, name, ArgKind::Pattern(PathKind::Literal)),
-            form(suffixed("-prefix"), name, ArgKind::Pattern(PathKind::Prefix)),
+            form(
+                suffixed("-prefix"),
+                name,
+                ArgKind::Pattern(PathKind::Prefix),
+            ),
             form(suffixed("-regex"), name, ArgKind::Regex),
         ],
         Some(BlobKind::String) => vec![
@@ -173,22 +180,29 @@ pub fn find(name: &str) -> Option<&'static Form> {
 /// Whether `name` is a symbolic constant of any filter or modifier, so that
 /// it evaluates to itself.
 pub fn is_constant(name: &str) -> bool {
+    constants().contains(name)
+}
+
+/// Every symbolic constant, for "did you mean" hints.
+pub fn constant_names() -> impl Iterator<Item = &'static str> {
+    constants().iter().copied()
+}
+
+fn constants() -> &'static std::collections::HashSet<&'static str> {
     static NAMES: OnceLock<std::collections::HashSet<&'static str>> = OnceLock::new();
-    NAMES
-        .get_or_init(|| {
-            let v = Vocab::macos_14();
-            let mut set: std::collections::HashSet<&'static str> = v
-                .filters
-                .iter()
-                .flat_map(|f| filter_constants(f).iter().map(|(n, _)| *n))
-                .filter(|n| !n.starts_with('#'))
-                .collect();
-            set.extend(ERRNOS.iter().map(|(n, _)| *n));
-            set.extend(NETWORK_PROTOCOLS.iter().map(|(n, _)| *n));
-            set.extend(["unix", "unix-socket"]);
-            set
-        })
-        .contains(name)
+    NAMES.get_or_init(|| {
+        let v = Vocab::macos_14();
+        let mut set: std::collections::HashSet<&'static str> = v
+            .filters
+            .iter()
+            .flat_map(|f| filter_constants(f).iter().map(|(n, _)| *n))
+            .filter(|n| !n.starts_with('#'))
+            .collect();
+        set.extend(ERRNOS.iter().map(|(n, _)| *n));
+        set.extend(NETWORK_PROTOCOLS.iter().map(|(n, _)| *n));
+        set.extend(["unix", "unix-socket"]);
+        set
+    })
 }
 
 /// Filters whose argument is a boolean (1 or 0): written bare, as
@@ -225,6 +239,10 @@ pub enum WithKind {
     Preset(u8, u16),
     /// An inline modifier taking a string placed in the data area.
     StrModifier(u8),
+    /// An inline modifier whose argument no blob shows: an optional number,
+    /// 0 when left out [model] (`(with telemetry-backtrace)`, and the
+    /// decoder's `(with user-approval 0)`).
+    Inline(u8),
     /// A deprecated modifier Apple's library turns into a sandbox option
     /// (`no-callout`, `partial-symbolication`): it leaves the rule as is.
     Deprecated,
@@ -261,8 +279,10 @@ pub const WITH_OPTIONS: &[(&str, WithKind)] = &[
     ("message", WithKind::StrModifier(10)),
     ("default-sandbox", WithKind::StrModifier(11)),
     ("assign-storage-class", WithKind::StrModifier(12)),
-    // [model]: no blob shows it; the id is [reported].
+    // [model]: no blob shows them; the ids are [reported].
     ("enable-state-flag", WithKind::StrModifier(17)),
+    ("user-approval", WithKind::Inline(9)),
+    ("telemetry-backtrace", WithKind::Inline(15)),
     ("no-callout", WithKind::Deprecated),
     ("partial-symbolication", WithKind::Deprecated),
 ];
@@ -356,9 +376,43 @@ mod tests {
     }
 
     #[test]
+    fn forms_follow_the_decoders_kinds() {
+        let kind = |n: &str| find(n).map(|f| (f.filter, f.arg));
+        assert_eq!(
+            kind("xpc-service-name-prefix"),
+            Some(("xpc-service-name", ArgKind::Pattern(PathKind::Prefix)))
+        );
+        assert_eq!(
+            kind("iokit-user-client-class"),
+            Some((
+                "iokit-registry-entry-class",
+                ArgKind::Pattern(PathKind::Literal)
+            ))
+        );
+        assert_eq!(
+            kind("%entitlement-is-present-regex"),
+            Some(("%entitlement-is-present", ArgKind::Regex))
+        );
+        assert_eq!(kind("extension"), Some(("extension", ArgKind::Str)));
+        // An integer filter has no -prefix / -regex form; a string filter
+        // has no -prefix.
+        assert!(find("process-attribute-regex").is_none());
+        assert!(find("extension-prefix").is_none());
+        assert!(find("message-name").is_none());
+        let Some(ArgKind::Int(table)) = find("process-attribute").map(|f| f.arg) else {
+            panic!("process-attribute is an integer filter")
+        };
+        assert_eq!(constant(table, "is-platform-binary"), Some(4));
+        assert!(is_constant("apple-internal") && is_constant("SYS_read"));
+        assert!(!is_constant("not-a-constant"));
+        assert!(is_boolean("extension-path-ancestor") && !is_boolean("privilege-id"));
+    }
+
+    #[test]
     fn network_words() {
         assert_eq!(network_host("tcp", "*"), Ok(7));
         assert_eq!(network_host("udp4", "localhost"), Ok(0x109));
+        assert_eq!(network_host("ip", "local"), Ok(0x103));
         assert!(network_host("tcp", "10.0.0.1").is_err());
         assert!(network_host("sctp", "*").unwrap_err().contains("tcp4"));
         assert_eq!(network_address("*:80"), Ok(("*", 80)));
