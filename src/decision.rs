@@ -8,9 +8,9 @@
 //! pattern that needs a global variable with no value, stops the walk:
 //! the decision is *undetermined at that node*, never guessed.
 
+use crate::blob::filters::{Endpoint, NetAddress};
 use crate::blob::pattern::{Match, Program};
 use crate::blob::render::{self, Texts};
-use crate::blob::filters::{Endpoint, NetAddress};
 use crate::blob::{Action, FilterArg, Node, Profile};
 use crate::vocab::{filter, OpId};
 use std::fmt;

@@ -111,7 +111,10 @@ pub fn filter_constants(filter: &str) -> &'static [(&'static str, i64)] {
         .get_or_init(|| {
             let mut map: HashMap<&'static str, Vec<(&'static str, i64)>> = HashMap::new();
             let text = include_str!("vocabdata/constants-macos-14.4.1.tsv");
-            for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+            for line in text
+                .lines()
+                .filter(|l| !l.starts_with('#') && !l.is_empty())
+            {
                 let mut cols = line.split('\t');
                 if let (Some(f), Some(v), Some(name)) = (cols.next(), cols.next(), cols.next()) {
                     if let Ok(v) = v.parse() {

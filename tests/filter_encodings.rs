@@ -16,7 +16,9 @@ use std::path::Path;
 const PER_FILTER: usize = 12;
 
 fn shared(rel: &str) -> Option<Vec<u8>> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared").join(rel);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared")
+        .join(rel);
     std::fs::read(path).ok()
 }
 
@@ -201,7 +203,9 @@ fn ios_17_filters_compile_to_apples_encoding() {
         "path",
     ] {
         assert!(
-            checked.keys().any(|k| k == name || k.split(' ').next() == Some(name)),
+            checked
+                .keys()
+                .any(|k| k == name || k.split(' ').next() == Some(name)),
             "{name} not checked; checked: {checked:?}"
         );
     }
@@ -222,7 +226,9 @@ fn ios_26_filters_compile_to_apples_encoding() {
         "filesystem-name",
     ] {
         assert!(
-            checked.keys().any(|k| k == name || k.split(' ').next() == Some(name)),
+            checked
+                .keys()
+                .any(|k| k == name || k.split(' ').next() == Some(name)),
             "{name} not checked; checked: {checked:?}"
         );
     }

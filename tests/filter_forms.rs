@@ -12,8 +12,7 @@ use sbcheck::vocab::{filter, Vocab};
 const HEAD: &str = "(version 1)\n(deny default)\n";
 
 fn blob(body: &str) -> Vec<u8> {
-    compile(&format!("{HEAD}{body}"), &Options::default())
-        .unwrap_or_else(|e| panic!("{body}: {e}"))
+    compile(&format!("{HEAD}{body}"), &Options::default()).unwrap_or_else(|e| panic!("{body}: {e}"))
 }
 
 fn error(body: &str) -> String {
@@ -113,7 +112,10 @@ fn spelling_compiles_to_its_canonical_bytes(#[case] spelling: &str, #[case] cano
     r#"(allow network-outbound (remote tcp "10.0.0.1:80"))"#,
     "only * and localhost"
 )]
-#[case::unknown_protocol(r#"(allow network-outbound (remote sctp "*:1"))"#, "unbound variable sctp")]
+#[case::unknown_protocol(
+    r#"(allow network-outbound (remote sctp "*:1"))"#,
+    "unbound variable sctp"
+)]
 #[case::protocol_not_a_symbol(
     r#"(allow network-outbound (remote "tcp" "*:1"))"#,
     "(remote tcp \"*:443\")"
@@ -183,7 +185,14 @@ fn network_rules_decide_on_the_address() {
            (allow network-bind (local udp4 "*:53"))"#,
     ))
     .unwrap();
-    let out = |addr: &str| decide(&p, "network-outbound", &[(filter::REMOTE, addr.as_bytes())], &[]);
+    let out = |addr: &str| {
+        decide(
+            &p,
+            "network-outbound",
+            &[(filter::REMOTE, addr.as_bytes())],
+            &[],
+        )
+    };
     assert_eq!(out("tcp:93.184.216.34:443"), Some(Verdict::Allow));
     assert_eq!(out("tcp:[2001:db8::1]:443"), Some(Verdict::Allow));
     assert_eq!(out("tcp:93.184.216.34:80"), Some(Verdict::Deny));
@@ -202,15 +211,20 @@ fn network_rules_decide_on_the_address() {
 
 #[test]
 fn network_outbound_needs_no_control_name() {
-    let p = Profile::decode(&blob(
-        "(allow network-outbound (socket-domain AF_INET))",
-    ))
-    .unwrap();
+    let p = Profile::decode(&blob("(allow network-outbound (socket-domain AF_INET))")).unwrap();
     let domain = [(filter::SOCKET_DOMAIN, 2u16)];
-    assert_eq!(decide(&p, "network-outbound", &[], &domain), Some(Verdict::Allow));
+    assert_eq!(
+        decide(&p, "network-outbound", &[], &domain),
+        Some(Verdict::Allow)
+    );
     let flow = [(filter::CONTROL_NAME, &b"com.apple.flow-divert"[..])];
     assert_eq!(
-        decide(&p, "network-outbound", &flow, &[(filter::SOCKET_DOMAIN, 32)]),
+        decide(
+            &p,
+            "network-outbound",
+            &flow,
+            &[(filter::SOCKET_DOMAIN, 32)]
+        ),
         Some(Verdict::Allow)
     );
     assert_eq!(

@@ -174,24 +174,30 @@ fn deny_default_names_operations_beside_it() {
 }
 
 #[rstest]
-#[case::unknown_form(
-    "(frobnicate 1)",
-    "<sbpl>:3:1: unknown form (frobnicate ...)"
-)]
+#[case::unknown_form("(frobnicate 1)", "<sbpl>:3:1: unknown form (frobnicate ...)")]
 #[case::set_of_undefined("(set! nope 1)", "<sbpl>:3:1: set! of nope, which is not defined")]
 #[case::arithmetic_type("(+ 1 \"2\")", "<sbpl>:3:1: +: expected a number, got string")]
-#[case::substring_range("(substring \"ab\" 1 5)", "<sbpl>:3:1: substring: index 5 is out of range")]
+#[case::substring_range(
+    "(substring \"ab\" 1 5)",
+    "<sbpl>:3:1: substring: index 5 is out of range"
+)]
 #[case::unquote_splicing_needs_a_list(
     "(define x 1) `(a ,@x)",
     "<sbpl>:3:18: unquote-splicing (,@) needs a list, got integer"
 )]
 #[case::error_procedure("(error \"bad thing\" 42)", "<sbpl>:3:1: error: bad thing 42")]
-#[case::trace_twice("(trace \"/a\") (trace \"/b\")", "<sbpl>:3:14: only one trace path may be specified")]
+#[case::trace_twice(
+    "(trace \"/a\") (trace \"/b\")",
+    "<sbpl>:3:14: only one trace path may be specified"
+)]
 #[case::storage_class_twice(
     "(define-storage-class \"c\" (subpath \"/a\"))\n(define-storage-class \"c\" (subpath \"/b\"))",
     "<sbpl>:4:1: storage class \"c\" multiply defined"
 )]
-#[case::path_ancestors_relative("(allow file-read* (path-ancestors \"a/b\"))", "<sbpl>:3:19: path-ancestors: path must start with a /")]
+#[case::path_ancestors_relative(
+    "(allow file-read* (path-ancestors \"a/b\"))",
+    "<sbpl>:3:19: path-ancestors: path must start with a /"
+)]
 #[case::preprocessor("#if 1\n(allow file-read*)", "<sbpl>:3:1: #if without #endif")]
 #[case::bad_char("(define c #\\nope)", "<sbpl>:3:11: unknown character name #\\nope")]
 #[case::macro_expanding_to_a_procedure(
@@ -200,7 +206,10 @@ fn deny_default_names_operations_beside_it() {
 )]
 fn errors_name_the_place(#[case] src: &str, #[case] starts: &str) {
     let e = error(&format!("{HEAD}{src}"));
-    assert!(e.starts_with(starts), "{e}\n  does not start with\n{starts}");
+    assert!(
+        e.starts_with(starts),
+        "{e}\n  does not start with\n{starts}"
+    );
 }
 
 #[test]
@@ -208,7 +217,11 @@ fn import_dir_parameter_and_preprocessor_include() {
     let dir = std::env::temp_dir().join(format!("sbcheck-sbpl-lang-{}", std::process::id()));
     let lib = dir.join("lib");
     std::fs::create_dir_all(&lib).unwrap();
-    std::fs::write(lib.join("common.sb"), "(allow file-read* (literal \"/common\"))\n").unwrap();
+    std::fs::write(
+        lib.join("common.sb"),
+        "(allow file-read* (literal \"/common\"))\n",
+    )
+    .unwrap();
     let main = dir.join("main.sb");
     std::fs::write(
         &main,
@@ -222,6 +235,10 @@ fn import_dir_parameter_and_preprocessor_include() {
     ));
     assert_eq!(got, flat);
     let e = compile_file_with(&main, &Options::default(), &SearchPath::default()).unwrap_err();
-    assert!(e.to_string().contains("main.sb:3:1: cannot find \"common.sb\""), "{e}");
+    assert!(
+        e.to_string()
+            .contains("main.sb:3:1: cannot find \"common.sb\""),
+        "{e}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

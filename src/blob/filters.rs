@@ -333,9 +333,9 @@ impl Endpoint {
     /// Parses the text form; `Ok(None)` for a non-IP endpoint (`unix:...`).
     pub fn parse(text: &[u8]) -> Result<Option<Endpoint>, String> {
         let text = std::str::from_utf8(text).map_err(|_| "address is not UTF-8".to_owned())?;
-        let (proto, rest) = text
-            .split_once(':')
-            .ok_or_else(|| format!("address {text:?} is not PROTO:HOST:PORT (e.g. tcp:127.0.0.1:80)"))?;
+        let (proto, rest) = text.split_once(':').ok_or_else(|| {
+            format!("address {text:?} is not PROTO:HOST:PORT (e.g. tcp:127.0.0.1:80)")
+        })?;
         let proto = match proto {
             "tcp" => NetProto::Tcp,
             "udp" => NetProto::Udp,

@@ -128,7 +128,10 @@ pub enum Builtin {
     Cdr,
     Length,
     /// A procedure of [`procs`], by name.
-    Proc(&'static str, fn(&[Value]) -> std::result::Result<Value, String>),
+    Proc(
+        &'static str,
+        fn(&[Value]) -> std::result::Result<Value, String>,
+    ),
     ForEach,
     Error,
     /// `allow` / `deny` as values (`(define (f op) (op file-read* ...))`
@@ -179,9 +182,33 @@ const BUILTINS: &[(&str, Builtin)] = &[
 ];
 
 const SPECIAL_FORMS: &[&str] = &[
-    "quote", "if", "cond", "case", "when", "unless", "and", "or", "let", "let*", "letrec",
-    "letrec*", "lambda", "define", "set!", "begin", "version", "allow", "deny", "with", "debug",
-    "import", "quasiquote", "macro", "defined?", "with-filter", "with-operations",
+    "quote",
+    "if",
+    "cond",
+    "case",
+    "when",
+    "unless",
+    "and",
+    "or",
+    "let",
+    "let*",
+    "letrec",
+    "letrec*",
+    "lambda",
+    "define",
+    "set!",
+    "begin",
+    "version",
+    "allow",
+    "deny",
+    "with",
+    "debug",
+    "import",
+    "quasiquote",
+    "macro",
+    "defined?",
+    "with-filter",
+    "with-operations",
     "with-modifier",
 ];
 
@@ -427,7 +454,11 @@ impl Evaluator<'_> {
         }
         let mut names = self.names_in_scope(env);
         names.extend(BUILTINS.iter().map(|(n, _)| *n));
-        names.extend(procs::names().chain(library::alias_names()).collect::<Vec<&str>>());
+        names.extend(
+            procs::names()
+                .chain(library::alias_names())
+                .collect::<Vec<&str>>(),
+        );
         names.extend(filters::forms().map(|f| f.name));
         Err(self.error(
             form,
@@ -452,7 +483,9 @@ impl Evaluator<'_> {
             return Some(Value::Symbol(op));
         }
         match library::alias(name)? {
-            Alias::Name(target) => self.global(target).or(Some(Value::Symbol(target.to_owned()))),
+            Alias::Name(target) => self
+                .global(target)
+                .or(Some(Value::Symbol(target.to_owned()))),
             Alias::NoOp => Some(Value::Symbol(NO_OP.to_owned())),
             Alias::Symbol(s) => Some(Value::Symbol(s.to_owned())),
         }
@@ -740,7 +773,12 @@ impl Evaluator<'_> {
         let v = self.eval(value, env)?;
         let mut frame = Some(env);
         while let Some(i) = frame {
-            if let Some(slot) = self.frames[i].vars.iter_mut().rev().find(|(n, _)| n == name) {
+            if let Some(slot) = self.frames[i]
+                .vars
+                .iter_mut()
+                .rev()
+                .find(|(n, _)| n == name)
+            {
                 slot.1 = v;
                 return Ok(Value::Unspecified);
             }
@@ -761,7 +799,11 @@ impl Evaluator<'_> {
         match (items.first().and_then(Sexp::symbol), items.len()) {
             (Some("unquote"), 2) if depth == 1 => return self.eval(&items[1], env),
             (Some(word @ ("unquote" | "unquote-splicing" | "quasiquote")), 2) => {
-                let inner = if word == "quasiquote" { depth + 1 } else { depth - 1 };
+                let inner = if word == "quasiquote" {
+                    depth + 1
+                } else {
+                    depth - 1
+                };
                 let v = self.quasiquote(&items[1], inner.max(1), env)?;
                 return Ok(Value::List(vec![Value::Symbol(word.to_owned()), v]));
             }
@@ -811,7 +853,12 @@ impl Evaluator<'_> {
             [target, value] if target.symbol().is_some() => {
                 (target.symbol().unwrap_or_default(), self.eval(value, env)?)
             }
-            _ => return Err(self.error(form, "(macro (NAME FORM) BODY...) or (macro NAME PROCEDURE)")),
+            _ => {
+                return Err(self.error(
+                    form,
+                    "(macro (NAME FORM) BODY...) or (macro NAME PROCEDURE)",
+                ))
+            }
         };
         let Value::Procedure(closure) = closure else {
             return Err(self.error(form, "a macro must be a procedure of one argument"));
@@ -832,7 +879,10 @@ impl Evaluator<'_> {
         env: usize,
     ) -> Result<Value> {
         let Some((extra, body)) = args.split_first() else {
-            return Err(self.error(form, format!("({name} EXTRA RULES...) needs its first argument")));
+            return Err(self.error(
+                form,
+                format!("({name} EXTRA RULES...) needs its first argument"),
+            ));
         };
         let v = self.eval(extra, env)?;
         let inject = match name {
@@ -856,7 +906,10 @@ impl Evaluator<'_> {
                 other => {
                     return Err(self.error(
                         extra,
-                        format!("with-modifier takes a (with ...) modifier, got {}", other.kind()),
+                        format!(
+                            "with-modifier takes a (with ...) modifier, got {}",
+                            other.kind()
+                        ),
                     ))
                 }
             },
@@ -1063,7 +1116,13 @@ impl Evaluator<'_> {
             candidates.push(as_given.to_path_buf());
         } else {
             // Apple's library searches `(param "IMPORT_DIR")` when given.
-            if let Some((_, dir)) = self.options.params.iter().rev().find(|(k, _)| k == "IMPORT_DIR") {
+            if let Some((_, dir)) = self
+                .options
+                .params
+                .iter()
+                .rev()
+                .find(|(k, _)| k == "IMPORT_DIR")
+            {
                 candidates.push(Path::new(dir).join(name));
             }
             if let Some(dir) = self.files[self.file].as_ref().and_then(|f| f.parent()) {
@@ -1071,6 +1130,7 @@ impl Evaluator<'_> {
             }
             candidates.extend(self.search.0.iter().map(|d| d.join(name)));
         }
+        candidates.dedup();
         for c in candidates {
             if c.is_file() {
                 return Ok(c);
@@ -1093,7 +1153,9 @@ impl Evaluator<'_> {
         for arg in args {
             match arg.symbol() {
                 Some("default") => parts.default = true,
-                Some(name) if !self.bound(name, env) && library::alias(name) == Some(Alias::NoOp) => {
+                Some(name)
+                    if !self.bound(name, env) && library::alias(name) == Some(Alias::NoOp) =>
+                {
                     parts.no_op = true;
                 }
                 Some(name) if self.is_operation(name) && !self.bound(name, env) => {
@@ -1128,7 +1190,10 @@ impl Evaluator<'_> {
                     let own = std::mem::take(&mut parts.filters);
                     parts.filters.push(match own.len() {
                         0 => extra.clone(),
-                        1 => Filter::All(vec![own.into_iter().next().unwrap_or(Filter::Any(Vec::new())), extra.clone()]),
+                        1 => Filter::All(vec![
+                            own.into_iter().next().unwrap_or(Filter::Any(Vec::new())),
+                            extra.clone(),
+                        ]),
                         _ => Filter::All(vec![Filter::Any(own), extra.clone()]),
                     });
                 }
@@ -1261,7 +1326,9 @@ impl Evaluator<'_> {
                 (WithKind::NoReport, _) => outcome.word &= !action::REPORT,
                 (WithKind::Deprecated, _) => {}
                 (
-                    WithKind::IntModifier(id, _) | WithKind::Preset(id, _) | WithKind::StrModifier(id),
+                    WithKind::IntModifier(id, _)
+                    | WithKind::Preset(id, _)
+                    | WithKind::StrModifier(id),
                     Some(arg),
                 ) => {
                     if outcome.modifier.is_some() {
@@ -1317,7 +1384,10 @@ impl Evaluator<'_> {
                 }
             },
             (
-                WithKind::Flag(_) | WithKind::NoReport | WithKind::Deprecated | WithKind::Preset(..),
+                WithKind::Flag(_)
+                | WithKind::NoReport
+                | WithKind::Deprecated
+                | WithKind::Preset(..),
                 _,
             ) => return Err(self.error(form, format!("(with {name}) takes no argument"))),
             (WithKind::IntModifier(..) | WithKind::StrModifier(_), _) => {
@@ -1470,7 +1540,11 @@ impl Evaluator<'_> {
                 _ => Err(self.error(form, "takes one list")),
             },
             Builtin::Proc(name, f) => f(&args).map_err(|m| {
-                let m = if m.starts_with(name) { m } else { format!("{name}: {m}") };
+                let m = if m.starts_with(name) {
+                    m
+                } else {
+                    format!("{name}: {m}")
+                };
                 self.error(form, m)
             }),
             Builtin::ForEach => {
@@ -1521,14 +1595,19 @@ impl Evaluator<'_> {
     /// `(path-ancestors PATH...)`: the directories above each path, as
     /// literals (see [`library::path_ancestors`]).
     fn path_ancestors(&self, args: Vec<Value>, form: &Sexp) -> Result<Value> {
-        let literal = filters::find("path")
-            .ok_or_else(|| self.error(form, "the path filter is missing"))?;
+        let literal =
+            filters::find("path").ok_or_else(|| self.error(form, "the path filter is missing"))?;
         let mut any = Vec::with_capacity(args.len());
         for (i, a) in args.into_iter().enumerate() {
             let Value::Str(path) = a else {
                 return Err(self.error(
                     form,
-                    format!("path-ancestors: argument {} must be a string, got {}{}", i + 1, a.kind(), arg_param_note(form, i)),
+                    format!(
+                        "path-ancestors: argument {} must be a string, got {}{}",
+                        i + 1,
+                        a.kind(),
+                        arg_param_note(form, i)
+                    ),
                 ));
             };
             let dirs = library::path_ancestors(&path).map_err(|m| self.error(form, m))?;
@@ -1548,7 +1627,10 @@ impl Evaluator<'_> {
         let mut args = args.into_iter();
         let (Some(Value::Str(name)), Some(filter), None) = (args.next(), args.next(), args.next())
         else {
-            return Err(self.error(form, "(define-storage-class \"NAME\" FILTER) takes a name and a filter"));
+            return Err(self.error(
+                form,
+                "(define-storage-class \"NAME\" FILTER) takes a name and a filter",
+            ));
         };
         if self.storage_classes.contains(&name) {
             return Err(self.error(form, format!("storage class \"{name}\" multiply defined")));
@@ -1577,7 +1659,10 @@ impl Evaluator<'_> {
         let mut args = args.into_iter();
         let (Some(name @ Value::Str(_)), value, None) = (args.next(), args.next(), args.next())
         else {
-            return Err(self.error(form, "(require-entitlement \"NAME\" [VALUE]) takes a name and at most one value filter"));
+            return Err(self.error(
+                form,
+                "(require-entitlement \"NAME\" [VALUE]) takes a name and at most one value filter",
+            ));
         };
         let value = match value {
             Some(v) => v,
@@ -1739,9 +1824,10 @@ impl Evaluator<'_> {
             (ArgKind::Pattern(_) | ArgKind::Str, Value::Regex(text)) => regex(&text),
             // The nested spelling the decoder prints for a pattern of a
             // non-path filter: `(xpc-service-name (prefix "com.apple."))`.
-            (ArgKind::Pattern(_), Value::Filter(Filter::Leaf(Leaf::Pattern { kind, text, .. }))) => {
-                Ok(pattern_leaf(id, kind, text))
-            }
+            (
+                ArgKind::Pattern(_),
+                Value::Filter(Filter::Leaf(Leaf::Pattern { kind, text, .. })),
+            ) => Ok(pattern_leaf(id, kind, text)),
             (
                 ArgKind::Pattern(_) | ArgKind::Str,
                 Value::Filter(Filter::Leaf(Leaf::Regex { regex, .. })),
@@ -1841,9 +1927,9 @@ impl Evaluator<'_> {
                     return Err(self.error(
                         form,
                         format!(
-                            "a Unix socket is (remote unix-socket (path-literal \"/path\")), got {}",
-                            other.kind()
-                        ),
+                        "a Unix socket is (remote unix-socket (path-literal \"/path\")), got {}",
+                        other.kind()
+                    ),
                     ))
                 }
             }

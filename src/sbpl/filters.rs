@@ -98,7 +98,11 @@ const ALIASES: [Form; 17] = [
         "mount-relative-path",
         ArgKind::Pattern(PathKind::Subpath),
     ),
-    form("mount-relative-regex", "mount-relative-path", ArgKind::Regex),
+    form(
+        "mount-relative-regex",
+        "mount-relative-path",
+        ArgKind::Regex,
+    ),
     form(
         "iokit-user-client-class",
         "iokit-registry-entry-class",
@@ -141,13 +145,16 @@ fn table() -> &'static (Vec<Form>, HashMap<&'static str, usize>) {
 /// The forms of vocabulary filter `name` by its argument kind. The names
 /// are leaked once per process (the table is built once).
 fn vocabulary_forms(name: &'static str) -> Vec<Form> {
-    let suffixed = |suffix: &str| -> &'static str {
-        Box::leak(format!("{name}{suffix}").into_boxed_str())
-    };
+    let suffixed =
+        |suffix: &str| -> &'static str { Box::leak(format!("{name}{suffix}").into_boxed_str()) };
     match arg_kind(name) {
         Some(BlobKind::Pattern) => vec![
             form(name, name, ArgKind::Pattern(PathKind::Literal)),
-            form(suffixed("-prefix"), name, ArgKind::Pattern(PathKind::Prefix)),
+            form(
+                suffixed("-prefix"),
+                name,
+                ArgKind::Pattern(PathKind::Prefix),
+            ),
             form(suffixed("-regex"), name, ArgKind::Regex),
         ],
         Some(BlobKind::String) => vec![

@@ -99,7 +99,12 @@ pub fn run(src: &str) -> Result<String, ReadError> {
                     Some(f) if !f.contains(['"', '\\']) => {
                         out.push_str(&format!("(import \"{f}\")"));
                     }
-                    _ => return err(span, format!("#{word} takes \"FILE\" or <FILE>, got {name}")),
+                    _ => {
+                        return err(
+                            span,
+                            format!("#{word} takes \"FILE\" or <FILE>, got {name}"),
+                        )
+                    }
                 }
             }
             "error" => return err(span, format!("#error {}", rest.trim())),
@@ -122,7 +127,10 @@ fn err<T>(span: Span, message: impl Into<String>) -> Result<T, ReadError> {
 
 /// The directive word and the rest of the line, when `line` is a directive.
 fn directive(line: &str) -> Option<(&str, &str)> {
-    let after = line.trim_start().strip_prefix('#')?.trim_start_matches([' ', '\t']);
+    let after = line
+        .trim_start()
+        .strip_prefix('#')?
+        .trim_start_matches([' ', '\t']);
     let (word, rest) = split_word(after);
     DIRECTIVES
         .iter()
@@ -206,7 +214,10 @@ fn tokenize(text: &str) -> Result<Vec<Tok>, String> {
                 .find(|c: char| !c.is_ascii_alphanumeric())
                 .unwrap_or(rest.len());
             let digits = rest[..end].trim_end_matches(['u', 'U', 'l', 'L']);
-            let n = match digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
+            let n = match digits
+                .strip_prefix("0x")
+                .or_else(|| digits.strip_prefix("0X"))
+            {
                 Some(hex) => i64::from_str_radix(hex, 16),
                 None => digits.parse(),
             }
@@ -410,10 +421,7 @@ mod tests {
     fn conditionals_keep_line_numbers() {
         let src = "#define A 2\n#if A >= 2 && !defined(B)\nyes\n#else\nno\n#endif\n\
                    #ifdef B\nb\n#elif PLATFORM(MAC) || A == 2\nelif\n#endif\nend";
-        assert_eq!(
-            run(src).unwrap(),
-            "\n\nyes\n\n\n\n\n\n\nelif\n\nend"
-        );
+        assert_eq!(run(src).unwrap(), "\n\nyes\n\n\n\n\n\n\nelif\n\nend");
         let nested = "#if 0\n#if 1\nx\n#endif\n#else\ny\n#endif\n";
         assert_eq!(run(nested).unwrap(), "\n\n\n\n\ny\n\n");
     }
@@ -431,7 +439,10 @@ mod tests {
     fn errors_name_the_line() {
         let e = run("(a)\n#if 1\n(b)\n").unwrap_err();
         assert_eq!(e.to_string(), "2:1: #if without #endif");
-        assert_eq!(run("#endif").unwrap_err().to_string(), "1:1: #endif without #if");
+        assert_eq!(
+            run("#endif").unwrap_err().to_string(),
+            "1:1: #endif without #if"
+        );
         let e = run("\n#if (1\n#endif").unwrap_err();
         assert!(e.to_string().starts_with("2:1: bad #if expression"), "{e}");
         assert_eq!(

@@ -234,13 +234,29 @@ mod tests {
         assert_eq!(lo80, b"tcp:127.0.0.1:80");
         let e = Endpoint::parse(&lo80).unwrap().unwrap();
         // (remote tcp "localhost:80"), (remote udp "*:*"), (remote ip4 "*:81")
-        assert!(NetAddress { host: 0x107, port: 80 }.matches(&e));
+        assert!(NetAddress {
+            host: 0x107,
+            port: 80
+        }
+        .matches(&e));
         assert!(!NetAddress { host: 0xb, port: 0 }.matches(&e));
-        assert!(!NetAddress { host: 0x1, port: 81 }.matches(&e));
+        assert!(!NetAddress {
+            host: 0x1,
+            port: 81
+        }
+        .matches(&e));
         let far = Address::parse(&inet([10, 0, 0, 1], 80)).endpoint(&tcp);
         let far = Endpoint::parse(&far).unwrap().unwrap();
-        assert!(!NetAddress { host: 0x107, port: 80 }.matches(&far));
-        assert!(NetAddress { host: 0x7, port: 80 }.matches(&far));
+        assert!(!NetAddress {
+            host: 0x107,
+            port: 80
+        }
+        .matches(&far));
+        assert!(NetAddress {
+            host: 0x7,
+            port: 80
+        }
+        .matches(&far));
         let mut v6 = (libc::AF_INET6 as u16).to_ne_bytes().to_vec();
         v6.extend_from_slice(&53u16.to_be_bytes());
         v6.extend_from_slice(&[0; 4]);
@@ -250,8 +266,16 @@ mod tests {
         let e6 = Endpoint::parse(&text).unwrap().unwrap();
         // udp4 does not cover IPv6; udp6 and ip do.
         assert!(!NetAddress { host: 0x9, port: 0 }.matches(&e6));
-        assert!(NetAddress { host: 0xa, port: 53 }.matches(&e6));
-        assert!(NetAddress { host: 0x103, port: 0 }.matches(&e6));
+        assert!(NetAddress {
+            host: 0xa,
+            port: 53
+        }
+        .matches(&e6));
+        assert!(NetAddress {
+            host: 0x103,
+            port: 0
+        }
+        .matches(&e6));
         let mut unix = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
         unix.extend_from_slice(b"/run/x.sock\0");
         let text = Address::parse(&unix).endpoint(&tcp);
