@@ -73,11 +73,8 @@ pub fn run(src: &str) -> Result<String, ReadError> {
                 top.live = holds;
                 top.taken |= holds;
             }
-            "endif" => {
-                if stack.pop().is_none() {
-                    return err(span, "#endif without #if");
-                }
-            }
+            "endif" if stack.pop().is_none() => return err(span, "#endif without #if"),
+            "endif" => {}
             _ if !live => {}
             "define" => {
                 let (name, value) = split_word(rest);
