@@ -68,7 +68,7 @@ fn probes(text: &str) -> Vec<Vec<u8>> {
     let mut out = vec![plain.clone().into_bytes(), Vec::new()];
     for cut in 1..plain.len().min(40) {
         if plain.is_char_boundary(cut) {
-            out.push(plain[..cut].as_bytes().to_vec());
+            out.push(plain.as_bytes()[..cut].to_vec());
         }
     }
     out.push(format!("{plain}/x").into_bytes());
@@ -157,6 +157,11 @@ fn check_blob(rel: &str) -> Option<BTreeMap<String, usize>> {
             .entry(format!("{name}{}", if alt { " (regex/mask)" } else { "" }))
             .or_default() += 1;
     }
+    eprintln!(
+        "{rel}: {} filters/variants, {} nodes agree with Apple's encoding",
+        checked.len(),
+        checked.values().sum::<usize>()
+    );
     Some(checked)
 }
 

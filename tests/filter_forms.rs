@@ -59,6 +59,10 @@ fn error(body: &str) -> String {
     r#"(allow system-fsctl (fsctl-command HFSIOC_SET_HOTFILE_STATE)) (allow system-privilege (privilege-id PRIV_VM_JETSAM))"#,
     r#"(allow system-fsctl (fsctl-command 26671)) (allow system-privilege (privilege-id 6001))"#
 )]
+#[case::syscall_names(
+    r#"(allow file-read* (syscall-number SYS_read SYS_write SYS___pthread_kill))"#,
+    r#"(allow file-read* (syscall-number 3 4 328))"#
+)]
 #[case::booleans_are_one_and_zero(
     r#"(allow file-read* (storage-class-extension #t) (%entitlement-boolean #f))"#,
     r#"(allow file-read* (storage-class-extension 1) (%entitlement-boolean 0))"#
@@ -124,6 +128,10 @@ fn spelling_compiles_to_its_canonical_bytes(#[case] spelling: &str, #[case] cano
 #[case::unknown_symbol(
     r#"(allow file-read* (process-attribute is-a-teapot))"#,
     "unbound variable is-a-teapot"
+)]
+#[case::misspelt_symbol_gets_a_hint(
+    r#"(allow file-read* (process-attribute is-platfrom-binary))"#,
+    "did you mean is-platform-binary?"
 )]
 #[case::constant_of_another_filter(
     r#"(allow file-read* (process-attribute apple-internal))"#,
@@ -265,4 +273,53 @@ fn eval_takes_addresses_from_the_command_line() {
     assert!(out.starts_with("deny\n"), "{out}");
     let (_, err) = eval(&["--arg", "remote=127.0.0.1"]);
     assert!(err.contains("PROTO:HOST:PORT"), "{err}");
+}
+
+/// Sixteen or more values of one integer filter make a mask node that
+/// decides like the values one by one.
+#[test]
+fn many_integer_values_compile_to_a_mask() {
+    let values: Vec<String> = (100..120)
+        .filter(|v| v % 3 != 0)
+        .map(|v| v.to_string())
+        .collect();
+    assert!(values.len() >= 13);
+    let many: Vec<String> = (200..216).map(|v| v.to_string()).collect();
+    let p = Profile::decode(&blob(&format!(
+        "(allow file-read* (syscall-number {}))\n(allow file-write* (syscall-number {}))",
+        many.join(" "),
+        values.join(" ")
+    )))
+    .unwrap();
+    let masks = p
+        .nodes
+        .iter()
+        .filter(|n| matches!(n, sbcheck::blob::Node::Filter { alt: true, .. }))
+        .count();
+    assert_eq!(masks, 1, "only the 16-value form is a mask");
+    let id = Vocab::macos_14().filter_id("syscall-number").unwrap();
+    for v in 190..230u16 {
+        let want = if (200..216).contains(&v) {
+            Verdict::Allow
+        } else {
+            Verdict::Deny
+        };
+        assert_eq!(
+            decide(&p, "file-read-data", &[], &[(id, v)]),
+            Some(want),
+            "{v}"
+        );
+    }
+    for v in 95..125u16 {
+        let want = if (100..120).contains(&v) && v % 3 != 0 {
+            Verdict::Allow
+        } else {
+            Verdict::Deny
+        };
+        assert_eq!(
+            decide(&p, "file-write-data", &[], &[(id, v)]),
+            Some(want),
+            "{v}"
+        );
+    }
 }

@@ -460,6 +460,9 @@ impl Evaluator<'_> {
                 .collect::<Vec<&str>>(),
         );
         names.extend(filters::forms().map(|f| f.name));
+        for n in filters::constant_names() {
+            names.push(n);
+        }
         Err(self.error(
             form,
             format!(

@@ -180,22 +180,29 @@ pub fn find(name: &str) -> Option<&'static Form> {
 /// Whether `name` is a symbolic constant of any filter or modifier, so that
 /// it evaluates to itself.
 pub fn is_constant(name: &str) -> bool {
+    constants().contains(name)
+}
+
+/// Every symbolic constant, for "did you mean" hints.
+pub fn constant_names() -> impl Iterator<Item = &'static str> {
+    constants().iter().copied()
+}
+
+fn constants() -> &'static std::collections::HashSet<&'static str> {
     static NAMES: OnceLock<std::collections::HashSet<&'static str>> = OnceLock::new();
-    NAMES
-        .get_or_init(|| {
-            let v = Vocab::macos_14();
-            let mut set: std::collections::HashSet<&'static str> = v
-                .filters
-                .iter()
-                .flat_map(|f| filter_constants(f).iter().map(|(n, _)| *n))
-                .filter(|n| !n.starts_with('#'))
-                .collect();
-            set.extend(ERRNOS.iter().map(|(n, _)| *n));
-            set.extend(NETWORK_PROTOCOLS.iter().map(|(n, _)| *n));
-            set.extend(["unix", "unix-socket"]);
-            set
-        })
-        .contains(name)
+    NAMES.get_or_init(|| {
+        let v = Vocab::macos_14();
+        let mut set: std::collections::HashSet<&'static str> = v
+            .filters
+            .iter()
+            .flat_map(|f| filter_constants(f).iter().map(|(n, _)| *n))
+            .filter(|n| !n.starts_with('#'))
+            .collect();
+        set.extend(ERRNOS.iter().map(|(n, _)| *n));
+        set.extend(NETWORK_PROTOCOLS.iter().map(|(n, _)| *n));
+        set.extend(["unix", "unix-socket"]);
+        set
+    })
 }
 
 /// Filters whose argument is a boolean (1 or 0): written bare, as

@@ -333,8 +333,18 @@ fn leaf_holds(leaf: &Leaf, request: &Request<'_>) -> bool {
                     .get(usize::from(*v) / 8)
                     .is_some_and(|b| b >> (v % 8) & 1 == 1)
         }),
-        // Address matching needs the socket's address; requests carry none.
-        Leaf::Network { .. } => false,
+        // The endpoint is given as a string of the filter (`tcp:127.0.0.1:80`,
+        // see blob::filters::Endpoint), as `eval --arg remote=` gives it.
+        Leaf::Network { filter, host, port } => request
+            .string(*filter)
+            .and_then(|s| crate::blob::filters::Endpoint::parse(s).ok().flatten())
+            .is_some_and(|e| {
+                crate::blob::filters::NetAddress {
+                    host: *host,
+                    port: *port,
+                }
+                .matches(&e)
+            }),
     }
 }
 
