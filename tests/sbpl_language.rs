@@ -139,6 +139,18 @@ const HEAD: &str = "(version 1)\n(deny default)\n";
        (allow file-read* (literal "/a") (with no-callout))"#,
     r#"(allow file-read* (literal "/a"))"#
 )]
+#[case::entitlements(
+    r#"(allow mach-lookup (require-entitlement "com.apple.x"))
+       (allow mach-lookup (require-entitlement "com.apple.y" (entitlement-value "v")))
+       (allow mach-lookup (require-entitlement "com.apple.z" (entitlement-value-regex #"^a")))"#,
+    r#"(allow mach-lookup (require-all (%entitlement-load "com.apple.x") (%entitlement-boolean #t)))
+       (allow mach-lookup (require-all (%entitlement-load "com.apple.y") (%entitlement-string "v")))
+       (allow mach-lookup (require-all (%entitlement-load "com.apple.z") (%entitlement-string-regex #"^a")))"#
+)]
+#[case::filter_shortcuts(
+    r#"(allow file-read* (tty) (process-is-plugin) (debug-mode))"#,
+    r#"(allow file-read* (vnode-type TTY) (process-attribute is-plugin) (system-attribute sandbox-debug-mode))"#
+)]
 #[case::chars(
     r#"(when (and (char=? (string-ref "/x" 0) #\/) (eqv? #\a #\a) (= (char->integer #\space) 32))
          (allow file-read* (literal (list->string (list #\/ #\c)))))"#,

@@ -142,6 +142,7 @@ pub enum Builtin {
     DefineStorageClass,
     RequireEntitlement,
     EntitlementValue,
+    EntitlementValueRegex,
     /// A sandbox option asked for by a call of no arguments
     /// (`(disable-callouts)`): nothing in the blob [model].
     SandboxOption(&'static str),
@@ -179,6 +180,7 @@ const BUILTINS: &[(&str, Builtin)] = &[
     ("define-storage-class", Builtin::DefineStorageClass),
     ("require-entitlement", Builtin::RequireEntitlement),
     ("entitlement-value", Builtin::EntitlementValue),
+    ("entitlement-value-regex", Builtin::EntitlementValueRegex),
 ];
 
 const SPECIAL_FORMS: &[&str] = &[
@@ -1573,6 +1575,12 @@ impl Evaluator<'_> {
                 [Value::Str(_)] => self.library_filter("%entitlement-string", args, form),
                 [Value::Bool(_)] => self.library_filter("%entitlement-boolean", args, form),
                 _ => Err(self.error(form, "entitlement-value argument must be string or boolean")),
+            },
+            Builtin::EntitlementValueRegex => match args.as_slice() {
+                [Value::Str(_) | Value::Regex(_)] => {
+                    self.library_filter("%entitlement-string-regex", args, form)
+                }
+                _ => Err(self.error(form, "entitlement-value-regex argument must be string")),
             },
             Builtin::SandboxOption(name) => match args.as_slice() {
                 [] => Ok(Value::Unspecified),

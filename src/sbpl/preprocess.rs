@@ -174,6 +174,7 @@ fn condition(
                 pos: 0,
                 defines,
                 depth: 0,
+                nest: 0,
             };
             let v = p.expr(0).map_err(|m| ReadError {
                 span,
@@ -235,6 +236,9 @@ fn tokenize(text: &str) -> Result<Vec<Tok>, String> {
     Ok(out)
 }
 
+/// Deepest nesting of `(`, `!`, `-` in one `#if` expression.
+const MAX_NEST: usize = 200;
+
 /// Precedence climbing over C's integer operators.
 struct Parser<'a> {
     tokens: Vec<Tok>,
@@ -242,6 +246,8 @@ struct Parser<'a> {
     defines: &'a HashMap<String, String>,
     /// Bounds the expansion of names defined in terms of each other.
     depth: usize,
+    /// Bounds nested parentheses and unary operators (hostile input).
+    nest: usize,
 }
 
 fn binary_precedence(op: &str) -> Option<u8> {
@@ -305,6 +311,16 @@ impl Parser<'_> {
     }
 
     fn unary(&mut self) -> Result<i64, String> {
+        self.nest += 1;
+        if self.nest > MAX_NEST {
+            return Err(format!("nested deeper than {MAX_NEST}"));
+        }
+        let v = self.unary_inner();
+        self.nest -= 1;
+        v
+    }
+
+    fn unary_inner(&mut self) -> Result<i64, String> {
         match self.next() {
             Some(Tok::Num(n)) => Ok(n),
             Some(Tok::Op("!")) => Ok(i64::from(self.unary()? == 0)),
@@ -370,6 +386,7 @@ impl Parser<'_> {
             pos: 0,
             defines: self.defines,
             depth: self.depth + 1,
+            nest: self.nest,
         };
         let v = inner.expr(0)?;
         if inner.pos != inner.tokens.len() {
@@ -448,5 +465,9 @@ mod tests {
         );
         assert!(run("#define X X\n#if X\n#endif").is_err());
         assert!(run("#if 1/0\n#endif").is_err());
+        let deep = format!("#if {}1\n#endif", "(".repeat(100_000));
+        assert!(run(&deep).unwrap_err().message.contains("nested deeper"));
+        let deep = format!("#if {}1\n#endif", "!".repeat(100_000));
+        assert!(run(&deep).is_err());
     }
 }
