@@ -187,6 +187,10 @@ fn deny_default_names_operations_beside_it() {
 
 #[rstest]
 #[case::unknown_form("(frobnicate 1)", "<sbpl>:3:1: unknown form (frobnicate ...)")]
+#[case::misspelt_procedure_gets_a_hint(
+    "(define n (string-lenth \"ab\"))",
+    "<sbpl>:3:11: unknown form (string-lenth ...); did you mean string-length?"
+)]
 #[case::set_of_undefined("(set! nope 1)", "<sbpl>:3:1: set! of nope, which is not defined")]
 #[case::arithmetic_type("(+ 1 \"2\")", "<sbpl>:3:1: +: expected a number, got string")]
 #[case::substring_range(

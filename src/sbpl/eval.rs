@@ -555,6 +555,11 @@ impl Evaluator<'_> {
         let mut names = self.names_in_scope(env);
         names.extend(SPECIAL_FORMS);
         names.extend(BUILTINS.iter().map(|(n, _)| *n));
+        names.extend(
+            procs::names()
+                .chain(library::alias_names())
+                .collect::<Vec<&str>>(),
+        );
         names.extend(filters::forms().map(|f| f.name));
         self.error(
             form,
