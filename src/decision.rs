@@ -27,7 +27,9 @@ pub struct Args<'a> {
     /// socket-protocol, target (1 = self), vnode-type, syscall-number, ...
     pub ints: &'a [(u8, u16)],
     /// String arguments by filter id: global-name, control-name, ...
-    /// (an empty string stands for "none": it matches no name).
+    /// (an empty string stands for "none": it matches no name; a missing
+    /// control name means the socket has none). `local` / `remote` take a
+    /// socket's end as `tcp:127.0.0.1:80` (see `blob::filters::Endpoint`).
     pub strings: &'a [(u8, &'a [u8])],
 }
 

@@ -370,9 +370,43 @@ mod tests {
     }
 
     #[test]
+    fn forms_follow_the_decoders_kinds() {
+        let kind = |n: &str| find(n).map(|f| (f.filter, f.arg));
+        assert_eq!(
+            kind("xpc-service-name-prefix"),
+            Some(("xpc-service-name", ArgKind::Pattern(PathKind::Prefix)))
+        );
+        assert_eq!(
+            kind("iokit-user-client-class"),
+            Some((
+                "iokit-registry-entry-class",
+                ArgKind::Pattern(PathKind::Literal)
+            ))
+        );
+        assert_eq!(
+            kind("%entitlement-is-present-regex"),
+            Some(("%entitlement-is-present", ArgKind::Regex))
+        );
+        assert_eq!(kind("extension"), Some(("extension", ArgKind::Str)));
+        // An integer filter has no -prefix / -regex form; a string filter
+        // has no -prefix.
+        assert!(find("process-attribute-regex").is_none());
+        assert!(find("extension-prefix").is_none());
+        assert!(find("message-name").is_none());
+        let Some(ArgKind::Int(table)) = find("process-attribute").map(|f| f.arg) else {
+            panic!("process-attribute is an integer filter")
+        };
+        assert_eq!(constant(table, "is-platform-binary"), Some(4));
+        assert!(is_constant("apple-internal") && is_constant("SYS_read"));
+        assert!(!is_constant("not-a-constant"));
+        assert!(is_boolean("extension-path-ancestor") && !is_boolean("privilege-id"));
+    }
+
+    #[test]
     fn network_words() {
         assert_eq!(network_host("tcp", "*"), Ok(7));
         assert_eq!(network_host("udp4", "localhost"), Ok(0x109));
+        assert_eq!(network_host("ip", "local"), Ok(0x103));
         assert!(network_host("tcp", "10.0.0.1").is_err());
         assert!(network_host("sctp", "*").unwrap_err().contains("tcp4"));
         assert_eq!(network_address("*:80"), Ok(("*", 80)));
