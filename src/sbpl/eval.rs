@@ -498,11 +498,17 @@ impl Evaluator<'_> {
 
     fn call(&mut self, form: &Sexp, items: &[Sexp], env: usize) -> Result<Value> {
         let head = &items[0];
+        // A named head is resolved once: a binding, else what the compiler
+        // or Apple's library calls by that name.
         let f = match head.symbol() {
-            Some(name) if !self.bound(name, env) && self.callable_global(name).is_none() => {
-                return Err(self.unknown_head(library_target(name), form, env));
-            }
-            _ => self.eval(head, env)?,
+            Some(name) => match self.lookup(name, env) {
+                Some(v) => v.clone(),
+                None => match self.callable_global(name) {
+                    Some(v) => v,
+                    None => return Err(self.unknown_head(library_target(name), form, env)),
+                },
+            },
+            None => self.eval(head, env)?,
         };
         if let Value::Macro(m) = f {
             return self.expand(&m, form, env);
