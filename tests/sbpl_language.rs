@@ -258,3 +258,96 @@ fn import_dir_parameter_and_preprocessor_include() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A profile that uses most of the language, for the mutation test.
+const SEED: &str = r#"(version 1)
+(deny default)
+#define LEVEL 2
+#if LEVEL >= 2 && !defined(OFF)
+(define home (param "HOME"))
+#endif
+(define (home-subpath p) (subpath (string-append home p)))
+(macro (read-only form) `(allow file-read* ,@(cdr form)))
+(read-only (home-subpath "/Library") (literal "/etc/hosts"))
+(with-filter (vnode-type REGULAR-FILE)
+  (allow file-write* (regex (string-append "^" (regex-quote home) #"/x\.[a-z]{2,4}$"))))
+(let loop ((i 0))
+  (when (< i 3)
+    (allow mach-lookup (global-name (string-append "com.x." (number->string i))))
+    (loop (+ i 1))))
+(case (string-length home) ((9) (allow file-read-metadata (path-ancestors "/a/b/c"))) (else #f))
+(allow file-read* (if (char=? (string-ref home 0) #\/) (literal "/ok")))
+"#;
+
+/// Mutated profiles (bytes dropped, syntax inserted) never panic or hang,
+/// and every error names a line of the text, as the fuzz target checks for
+/// the compiler as a whole.
+#[test]
+fn mutated_profiles_fail_cleanly() {
+    const INSERTS: &[&str] = &[
+        "(",
+        ")",
+        "`",
+        ",",
+        ",@",
+        "'",
+        "\"",
+        "#\\",
+        "#\"",
+        "#if 1\n",
+        "\n#endif\n",
+        "\n#else\n",
+        "#include \"x.sb\"\n",
+        "(macro (m f) f)",
+        "(m)",
+        "(set! home 1)",
+        "{99999}",
+        "\\w",
+        "(define)",
+        "(+ 1 \"a\")",
+        "(quasiquote)",
+        "#\\space",
+        "9223372036854775807",
+    ];
+    let lines = |text: &str| text.lines().count().max(1) as u32 + 1;
+    let mut seed: u64 = 0x5eed_1234;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let options = opts(&[("HOME", "/Users/me")]);
+    if let Err(e) = compile(SEED, &options) {
+        panic!("the unmutated seed must compile: {e}");
+    }
+    for round in 0..600 {
+        let mut text = SEED.to_owned();
+        for _ in 0..1 + next() % 4 {
+            let mut at = (next() as usize) % (text.len() + 1);
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            if next() % 2 == 0 {
+                text.insert_str(at, INSERTS[(next() as usize) % INSERTS.len()]);
+            } else {
+                let mut end = (at + 1 + (next() as usize) % 8).min(text.len());
+                while !text.is_char_boundary(end) {
+                    end += 1;
+                }
+                text.replace_range(at..end, "");
+            }
+        }
+        let result = std::panic::catch_unwind(|| compile(&text, &options));
+        let Ok(result) = result else {
+            panic!("round {round}: the compiler panicked on:\n{text}");
+        };
+        if let Err(e) = result {
+            assert!(
+                e.span.line >= 1 && e.span.line <= lines(&text),
+                "round {round}: error line {} outside the text: {e}\n{text}",
+                e.span.line
+            );
+        }
+    }
+}
