@@ -52,6 +52,12 @@ const HEAD: &str = "(version 1)\n(deny default)\n";
     r#"(allow file-read* (regex (string-append #"^/x\." "y$")))"#,
     r#"(allow file-read* (regex "^/x\.y$"))"#
 )]
+#[case::regex_literal_where_text_is_taken(
+    r#"(allow file-read* (literal (param #"HOME")) (with message #"m\n"))
+       (allow file-read-metadata (path-ancestors #"/a/b"))"#,
+    r#"(allow file-read* (literal "/Users/me") (with message "m\\n"))
+       (allow file-read-metadata (literal "/" "/a"))"#
+)]
 #[case::quasiquote(
     r#"(define extra '((literal "/b") (literal "/c")))
        (define p "/a")

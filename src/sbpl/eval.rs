@@ -1098,7 +1098,7 @@ impl Evaluator<'_> {
         let [arg] = args else {
             return Err(self.error(form, "(import \"FILE.sb\") takes one file name"));
         };
-        let Value::Str(name) = self.eval(arg, env)? else {
+        let Value::Str(name) = text(self.eval(arg, env)?) else {
             return Err(self.error(arg, "(import ...) takes a string"));
         };
         let path = self.resolve_import(&name, form)?;
@@ -1390,7 +1390,7 @@ impl Evaluator<'_> {
                 let v = self.eval(a, env)?;
                 Some(ModifierArg::Int(self.int_arg(v, table(), name, a)?))
             }
-            (WithKind::StrModifier(_), [a]) => match self.eval(a, env)? {
+            (WithKind::StrModifier(_), [a]) => match text(self.eval(a, env)?) {
                 Value::Str(s) => Some(ModifierArg::Str(s.into_bytes())),
                 other => {
                     return Err(self.error(
@@ -1471,7 +1471,7 @@ impl Evaluator<'_> {
                     _ => Err(self.error(form, "(require-not ...) takes exactly one filter")),
                 }
             }
-            Builtin::Param => match args.as_slice() {
+            Builtin::Param => match texts(args).as_slice() {
                 // A key given twice takes its last value, as a later
                 // sandbox_set_param call would.
                 [Value::Str(key)] => Ok(self
@@ -1571,7 +1571,7 @@ impl Evaluator<'_> {
                 let text: Vec<String> = args.iter().map(display).collect();
                 Err(self.error(form, format!("error: {}", text.join(" "))))
             }
-            Builtin::Trace => self.trace(args, form),
+            Builtin::Trace => self.trace(texts(args), form),
             Builtin::Rule(deny) => {
                 let mut parts = RuleParts::default();
                 for a in args {
@@ -1579,9 +1579,9 @@ impl Evaluator<'_> {
                 }
                 self.push_rule(deny, parts, form)
             }
-            Builtin::PathAncestors => self.path_ancestors(args, form),
-            Builtin::DefineStorageClass => self.define_storage_class(args, form),
-            Builtin::RequireEntitlement => self.require_entitlement(args, form),
+            Builtin::PathAncestors => self.path_ancestors(texts(args), form),
+            Builtin::DefineStorageClass => self.define_storage_class(texts(args), form),
+            Builtin::RequireEntitlement => self.require_entitlement(texts(args), form),
             Builtin::EntitlementValue => match args.as_slice() {
                 [Value::Str(_)] => self.library_filter("%entitlement-string", args, form),
                 [Value::Bool(_)] => self.library_filter("%entitlement-boolean", args, form),
@@ -2033,6 +2033,19 @@ fn quote(datum: &Sexp) -> Value {
         Datum::Symbol(s) => Value::Symbol(s.clone()),
         Datum::List(items) => Value::List(items.iter().map(quote).collect()),
     }
+}
+
+/// A `#"..."` literal as the string it is, for procedures that take text
+/// (names, paths, parameters); filters keep it a regex.
+fn text(v: Value) -> Value {
+    match v {
+        Value::Regex(r) => Value::Str(r),
+        other => other,
+    }
+}
+
+fn texts(args: Vec<Value>) -> Vec<Value> {
+    args.into_iter().map(text).collect()
 }
 
 /// A value as `error` prints it.
