@@ -52,6 +52,12 @@ const HEAD: &str = "(version 1)\n(deny default)\n";
     r#"(allow file-read* (regex (string-append #"^/x\." "y$")))"#,
     r#"(allow file-read* (regex "^/x\.y$"))"#
 )]
+#[case::regex_literal_where_text_is_taken(
+    r#"(allow file-read* (literal (param #"HOME")) (with message #"m\n"))
+       (allow file-read-metadata (path-ancestors #"/a/b"))"#,
+    r#"(allow file-read* (literal "/Users/me") (with message "m\\n"))
+       (allow file-read-metadata (literal "/" "/a"))"#
+)]
 #[case::quasiquote(
     r#"(define extra '((literal "/b") (literal "/c")))
        (define p "/a")
@@ -139,6 +145,18 @@ const HEAD: &str = "(version 1)\n(deny default)\n";
        (allow file-read* (literal "/a") (with no-callout))"#,
     r#"(allow file-read* (literal "/a"))"#
 )]
+#[case::entitlements(
+    r#"(allow mach-lookup (require-entitlement "com.apple.x"))
+       (allow mach-lookup (require-entitlement "com.apple.y" (entitlement-value "v")))
+       (allow mach-lookup (require-entitlement "com.apple.z" (entitlement-value-regex #"^a")))"#,
+    r#"(allow mach-lookup (require-all (%entitlement-load "com.apple.x") (%entitlement-boolean #t)))
+       (allow mach-lookup (require-all (%entitlement-load "com.apple.y") (%entitlement-string "v")))
+       (allow mach-lookup (require-all (%entitlement-load "com.apple.z") (%entitlement-string-regex #"^a")))"#
+)]
+#[case::filter_shortcuts(
+    r#"(allow file-read* (tty) (process-is-plugin) (debug-mode))"#,
+    r#"(allow file-read* (vnode-type TTY) (process-attribute is-plugin) (system-attribute sandbox-debug-mode))"#
+)]
 #[case::chars(
     r#"(when (and (char=? (string-ref "/x" 0) #\/) (eqv? #\a #\a) (= (char->integer #\space) 32))
          (allow file-read* (literal (list->string (list #\/ #\c)))))"#,
@@ -174,24 +192,34 @@ fn deny_default_names_operations_beside_it() {
 }
 
 #[rstest]
-#[case::unknown_form(
-    "(frobnicate 1)",
-    "<sbpl>:3:1: unknown form (frobnicate ...)"
+#[case::unknown_form("(frobnicate 1)", "<sbpl>:3:1: unknown form (frobnicate ...)")]
+#[case::misspelt_procedure_gets_a_hint(
+    "(define n (string-lenth \"ab\"))",
+    "<sbpl>:3:11: unknown form (string-lenth ...); did you mean string-length?"
 )]
 #[case::set_of_undefined("(set! nope 1)", "<sbpl>:3:1: set! of nope, which is not defined")]
 #[case::arithmetic_type("(+ 1 \"2\")", "<sbpl>:3:1: +: expected a number, got string")]
-#[case::substring_range("(substring \"ab\" 1 5)", "<sbpl>:3:1: substring: index 5 is out of range")]
+#[case::substring_range(
+    "(substring \"ab\" 1 5)",
+    "<sbpl>:3:1: substring: index 5 is out of range"
+)]
 #[case::unquote_splicing_needs_a_list(
     "(define x 1) `(a ,@x)",
     "<sbpl>:3:18: unquote-splicing (,@) needs a list, got integer"
 )]
 #[case::error_procedure("(error \"bad thing\" 42)", "<sbpl>:3:1: error: bad thing 42")]
-#[case::trace_twice("(trace \"/a\") (trace \"/b\")", "<sbpl>:3:14: only one trace path may be specified")]
+#[case::trace_twice(
+    "(trace \"/a\") (trace \"/b\")",
+    "<sbpl>:3:14: only one trace path may be specified"
+)]
 #[case::storage_class_twice(
     "(define-storage-class \"c\" (subpath \"/a\"))\n(define-storage-class \"c\" (subpath \"/b\"))",
     "<sbpl>:4:1: storage class \"c\" multiply defined"
 )]
-#[case::path_ancestors_relative("(allow file-read* (path-ancestors \"a/b\"))", "<sbpl>:3:19: path-ancestors: path must start with a /")]
+#[case::path_ancestors_relative(
+    "(allow file-read* (path-ancestors \"a/b\"))",
+    "<sbpl>:3:19: path-ancestors: path must start with a /"
+)]
 #[case::preprocessor("#if 1\n(allow file-read*)", "<sbpl>:3:1: #if without #endif")]
 #[case::bad_char("(define c #\\nope)", "<sbpl>:3:11: unknown character name #\\nope")]
 #[case::macro_expanding_to_a_procedure(
@@ -200,7 +228,10 @@ fn deny_default_names_operations_beside_it() {
 )]
 fn errors_name_the_place(#[case] src: &str, #[case] starts: &str) {
     let e = error(&format!("{HEAD}{src}"));
-    assert!(e.starts_with(starts), "{e}\n  does not start with\n{starts}");
+    assert!(
+        e.starts_with(starts),
+        "{e}\n  does not start with\n{starts}"
+    );
 }
 
 #[test]
@@ -208,7 +239,11 @@ fn import_dir_parameter_and_preprocessor_include() {
     let dir = std::env::temp_dir().join(format!("sbcheck-sbpl-lang-{}", std::process::id()));
     let lib = dir.join("lib");
     std::fs::create_dir_all(&lib).unwrap();
-    std::fs::write(lib.join("common.sb"), "(allow file-read* (literal \"/common\"))\n").unwrap();
+    std::fs::write(
+        lib.join("common.sb"),
+        "(allow file-read* (literal \"/common\"))\n",
+    )
+    .unwrap();
     let main = dir.join("main.sb");
     std::fs::write(
         &main,
@@ -222,6 +257,103 @@ fn import_dir_parameter_and_preprocessor_include() {
     ));
     assert_eq!(got, flat);
     let e = compile_file_with(&main, &Options::default(), &SearchPath::default()).unwrap_err();
-    assert!(e.to_string().contains("main.sb:3:1: cannot find \"common.sb\""), "{e}");
+    assert!(
+        e.to_string()
+            .contains("main.sb:3:1: cannot find \"common.sb\""),
+        "{e}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A profile that uses most of the language, for the mutation test.
+const SEED: &str = r#"(version 1)
+(deny default)
+#define LEVEL 2
+#if LEVEL >= 2 && !defined(OFF)
+(define home (param "HOME"))
+#endif
+(define (home-subpath p) (subpath (string-append home p)))
+(macro (read-only form) `(allow file-read* ,@(cdr form)))
+(read-only (home-subpath "/Library") (literal "/etc/hosts"))
+(with-filter (vnode-type REGULAR-FILE)
+  (allow file-write* (regex (string-append "^" (regex-quote home) #"/x\.[a-z]{2,4}$"))))
+(let loop ((i 0))
+  (when (< i 3)
+    (allow mach-lookup (global-name (string-append "com.x." (number->string i))))
+    (loop (+ i 1))))
+(case (string-length home) ((9) (allow file-read-metadata (path-ancestors "/a/b/c"))) (else #f))
+(allow file-read* (if (char=? (string-ref home 0) #\/) (literal "/ok")))
+"#;
+
+/// Mutated profiles (bytes dropped, syntax inserted) never panic or hang,
+/// and every error names a line of the text, as the fuzz target checks for
+/// the compiler as a whole.
+#[test]
+fn mutated_profiles_fail_cleanly() {
+    const INSERTS: &[&str] = &[
+        "(",
+        ")",
+        "`",
+        ",",
+        ",@",
+        "'",
+        "\"",
+        "#\\",
+        "#\"",
+        "#if 1\n",
+        "\n#endif\n",
+        "\n#else\n",
+        "#include \"x.sb\"\n",
+        "(macro (m f) f)",
+        "(m)",
+        "(set! home 1)",
+        "{99999}",
+        "\\w",
+        "(define)",
+        "(+ 1 \"a\")",
+        "(quasiquote)",
+        "#\\space",
+        "9223372036854775807",
+    ];
+    let lines = |text: &str| text.lines().count().max(1) as u32 + 1;
+    let mut seed: u64 = 0x5eed_1234;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let options = opts(&[("HOME", "/Users/me")]);
+    if let Err(e) = compile(SEED, &options) {
+        panic!("the unmutated seed must compile: {e}");
+    }
+    for round in 0..600 {
+        let mut text = SEED.to_owned();
+        for _ in 0..1 + next() % 4 {
+            let mut at = (next() as usize) % (text.len() + 1);
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            if next() % 2 == 0 {
+                text.insert_str(at, INSERTS[(next() as usize) % INSERTS.len()]);
+            } else {
+                let mut end = (at + 1 + (next() as usize) % 8).min(text.len());
+                while !text.is_char_boundary(end) {
+                    end += 1;
+                }
+                text.replace_range(at..end, "");
+            }
+        }
+        let result = std::panic::catch_unwind(|| compile(&text, &options));
+        let Ok(result) = result else {
+            panic!("round {round}: the compiler panicked on:\n{text}");
+        };
+        if let Err(e) = result {
+            assert!(
+                e.span.line >= 1 && e.span.line <= lines(&text),
+                "round {round}: error line {} outside the text: {e}\n{text}",
+                e.span.line
+            );
+        }
+    }
 }

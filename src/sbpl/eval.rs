@@ -128,7 +128,10 @@ pub enum Builtin {
     Cdr,
     Length,
     /// A procedure of [`procs`], by name.
-    Proc(&'static str, fn(&[Value]) -> std::result::Result<Value, String>),
+    Proc(
+        &'static str,
+        fn(&[Value]) -> std::result::Result<Value, String>,
+    ),
     ForEach,
     Error,
     /// `allow` / `deny` as values (`(define (f op) (op file-read* ...))`
@@ -139,6 +142,7 @@ pub enum Builtin {
     DefineStorageClass,
     RequireEntitlement,
     EntitlementValue,
+    EntitlementValueRegex,
     /// A sandbox option asked for by a call of no arguments
     /// (`(disable-callouts)`): nothing in the blob [model].
     SandboxOption(&'static str),
@@ -176,12 +180,37 @@ const BUILTINS: &[(&str, Builtin)] = &[
     ("define-storage-class", Builtin::DefineStorageClass),
     ("require-entitlement", Builtin::RequireEntitlement),
     ("entitlement-value", Builtin::EntitlementValue),
+    ("entitlement-value-regex", Builtin::EntitlementValueRegex),
 ];
 
 const SPECIAL_FORMS: &[&str] = &[
-    "quote", "if", "cond", "case", "when", "unless", "and", "or", "let", "let*", "letrec",
-    "letrec*", "lambda", "define", "set!", "begin", "version", "allow", "deny", "with", "debug",
-    "import", "quasiquote", "macro", "defined?", "with-filter", "with-operations",
+    "quote",
+    "if",
+    "cond",
+    "case",
+    "when",
+    "unless",
+    "and",
+    "or",
+    "let",
+    "let*",
+    "letrec",
+    "letrec*",
+    "lambda",
+    "define",
+    "set!",
+    "begin",
+    "version",
+    "allow",
+    "deny",
+    "with",
+    "debug",
+    "import",
+    "quasiquote",
+    "macro",
+    "defined?",
+    "with-filter",
+    "with-operations",
     "with-modifier",
 ];
 
@@ -428,7 +457,11 @@ impl Evaluator<'_> {
         }
         let mut names = self.names_in_scope(env);
         names.extend(BUILTINS.iter().map(|(n, _)| *n));
-        names.extend(procs::names().chain(library::alias_names()).collect::<Vec<&str>>());
+        names.extend(
+            procs::names()
+                .chain(library::alias_names())
+                .collect::<Vec<&str>>(),
+        );
         names.extend(filters::forms().map(|f| f.name));
         for n in filters::constant_names() {
             names.push(n);
@@ -456,7 +489,9 @@ impl Evaluator<'_> {
             return Some(Value::Symbol(op));
         }
         match library::alias(name)? {
-            Alias::Name(target) => self.global(target).or(Some(Value::Symbol(target.to_owned()))),
+            Alias::Name(target) => self
+                .global(target)
+                .or(Some(Value::Symbol(target.to_owned()))),
             Alias::NoOp => Some(Value::Symbol(NO_OP.to_owned())),
             Alias::Symbol(s) => Some(Value::Symbol(s.to_owned())),
         }
@@ -464,11 +499,17 @@ impl Evaluator<'_> {
 
     fn call(&mut self, form: &Sexp, items: &[Sexp], env: usize) -> Result<Value> {
         let head = &items[0];
+        // A named head is resolved once: a binding, else what the compiler
+        // or Apple's library calls by that name.
         let f = match head.symbol() {
-            Some(name) if !self.bound(name, env) && self.callable_global(name).is_none() => {
-                return Err(self.unknown_head(library_target(name), form, env));
-            }
-            _ => self.eval(head, env)?,
+            Some(name) => match self.lookup(name, env) {
+                Some(v) => v.clone(),
+                None => match self.callable_global(name) {
+                    Some(v) => v,
+                    None => return Err(self.unknown_head(library_target(name), form, env)),
+                },
+            },
+            None => self.eval(head, env)?,
         };
         if let Value::Macro(m) = f {
             return self.expand(&m, form, env);
@@ -521,6 +562,11 @@ impl Evaluator<'_> {
         let mut names = self.names_in_scope(env);
         names.extend(SPECIAL_FORMS);
         names.extend(BUILTINS.iter().map(|(n, _)| *n));
+        names.extend(
+            procs::names()
+                .chain(library::alias_names())
+                .collect::<Vec<&str>>(),
+        );
         names.extend(filters::forms().map(|f| f.name));
         self.error(
             form,
@@ -744,7 +790,12 @@ impl Evaluator<'_> {
         let v = self.eval(value, env)?;
         let mut frame = Some(env);
         while let Some(i) = frame {
-            if let Some(slot) = self.frames[i].vars.iter_mut().rev().find(|(n, _)| n == name) {
+            if let Some(slot) = self.frames[i]
+                .vars
+                .iter_mut()
+                .rev()
+                .find(|(n, _)| n == name)
+            {
                 slot.1 = v;
                 return Ok(Value::Unspecified);
             }
@@ -765,7 +816,11 @@ impl Evaluator<'_> {
         match (items.first().and_then(Sexp::symbol), items.len()) {
             (Some("unquote"), 2) if depth == 1 => return self.eval(&items[1], env),
             (Some(word @ ("unquote" | "unquote-splicing" | "quasiquote")), 2) => {
-                let inner = if word == "quasiquote" { depth + 1 } else { depth - 1 };
+                let inner = if word == "quasiquote" {
+                    depth + 1
+                } else {
+                    depth - 1
+                };
                 let v = self.quasiquote(&items[1], inner.max(1), env)?;
                 return Ok(Value::List(vec![Value::Symbol(word.to_owned()), v]));
             }
@@ -815,7 +870,12 @@ impl Evaluator<'_> {
             [target, value] if target.symbol().is_some() => {
                 (target.symbol().unwrap_or_default(), self.eval(value, env)?)
             }
-            _ => return Err(self.error(form, "(macro (NAME FORM) BODY...) or (macro NAME PROCEDURE)")),
+            _ => {
+                return Err(self.error(
+                    form,
+                    "(macro (NAME FORM) BODY...) or (macro NAME PROCEDURE)",
+                ))
+            }
         };
         let Value::Procedure(closure) = closure else {
             return Err(self.error(form, "a macro must be a procedure of one argument"));
@@ -836,7 +896,10 @@ impl Evaluator<'_> {
         env: usize,
     ) -> Result<Value> {
         let Some((extra, body)) = args.split_first() else {
-            return Err(self.error(form, format!("({name} EXTRA RULES...) needs its first argument")));
+            return Err(self.error(
+                form,
+                format!("({name} EXTRA RULES...) needs its first argument"),
+            ));
         };
         let v = self.eval(extra, env)?;
         let inject = match name {
@@ -860,7 +923,10 @@ impl Evaluator<'_> {
                 other => {
                     return Err(self.error(
                         extra,
-                        format!("with-modifier takes a (with ...) modifier, got {}", other.kind()),
+                        format!(
+                            "with-modifier takes a (with ...) modifier, got {}",
+                            other.kind()
+                        ),
                     ))
                 }
             },
@@ -1033,7 +1099,7 @@ impl Evaluator<'_> {
         let [arg] = args else {
             return Err(self.error(form, "(import \"FILE.sb\") takes one file name"));
         };
-        let Value::Str(name) = self.eval(arg, env)? else {
+        let Value::Str(name) = text(self.eval(arg, env)?) else {
             return Err(self.error(arg, "(import ...) takes a string"));
         };
         let path = self.resolve_import(&name, form)?;
@@ -1067,7 +1133,13 @@ impl Evaluator<'_> {
             candidates.push(as_given.to_path_buf());
         } else {
             // Apple's library searches `(param "IMPORT_DIR")` when given.
-            if let Some((_, dir)) = self.options.params.iter().rev().find(|(k, _)| k == "IMPORT_DIR") {
+            if let Some((_, dir)) = self
+                .options
+                .params
+                .iter()
+                .rev()
+                .find(|(k, _)| k == "IMPORT_DIR")
+            {
                 candidates.push(Path::new(dir).join(name));
             }
             if let Some(dir) = self.files[self.file].as_ref().and_then(|f| f.parent()) {
@@ -1075,6 +1147,7 @@ impl Evaluator<'_> {
             }
             candidates.extend(self.search.0.iter().map(|d| d.join(name)));
         }
+        candidates.dedup();
         for c in candidates {
             if c.is_file() {
                 return Ok(c);
@@ -1097,7 +1170,9 @@ impl Evaluator<'_> {
         for arg in args {
             match arg.symbol() {
                 Some("default") => parts.default = true,
-                Some(name) if !self.bound(name, env) && library::alias(name) == Some(Alias::NoOp) => {
+                Some(name)
+                    if !self.bound(name, env) && library::alias(name) == Some(Alias::NoOp) =>
+                {
                     parts.no_op = true;
                 }
                 Some(name) if self.is_operation(name) && !self.bound(name, env) => {
@@ -1133,7 +1208,10 @@ impl Evaluator<'_> {
                     let own = std::mem::take(&mut parts.filters);
                     parts.filters.push(match own.len() {
                         0 => extra.clone(),
-                        1 => Filter::All(vec![own.into_iter().next().unwrap_or(Filter::Any(Vec::new())), extra.clone()]),
+                        1 => Filter::All(vec![
+                            own.into_iter().next().unwrap_or(Filter::Any(Vec::new())),
+                            extra.clone(),
+                        ]),
                         _ => Filter::All(vec![Filter::Any(own), extra.clone()]),
                     });
                 }
@@ -1333,7 +1411,7 @@ impl Evaluator<'_> {
                 let v = self.eval(a, env)?;
                 Some(ModifierArg::Int(self.int_arg(v, table(), name, a)?))
             }
-            (WithKind::StrModifier(_), [a]) => match self.eval(a, env)? {
+            (WithKind::StrModifier(_), [a]) => match text(self.eval(a, env)?) {
                 Value::Str(s) => Some(ModifierArg::Str(s.into_bytes())),
                 other => {
                     return Err(self.error(
@@ -1414,7 +1492,7 @@ impl Evaluator<'_> {
                     _ => Err(self.error(form, "(require-not ...) takes exactly one filter")),
                 }
             }
-            Builtin::Param => match args.as_slice() {
+            Builtin::Param => match texts(args).as_slice() {
                 // A key given twice takes its last value, as a later
                 // sandbox_set_param call would.
                 [Value::Str(key)] => Ok(self
@@ -1499,7 +1577,11 @@ impl Evaluator<'_> {
                 _ => Err(self.error(form, "takes one list")),
             },
             Builtin::Proc(name, f) => f(&args).map_err(|m| {
-                let m = if m.starts_with(name) { m } else { format!("{name}: {m}") };
+                let m = if m.starts_with(name) {
+                    m
+                } else {
+                    format!("{name}: {m}")
+                };
                 self.error(form, m)
             }),
             Builtin::ForEach => {
@@ -1510,7 +1592,7 @@ impl Evaluator<'_> {
                 let text: Vec<String> = args.iter().map(display).collect();
                 Err(self.error(form, format!("error: {}", text.join(" "))))
             }
-            Builtin::Trace => self.trace(args, form),
+            Builtin::Trace => self.trace(texts(args), form),
             Builtin::Rule(deny) => {
                 let mut parts = RuleParts::default();
                 for a in args {
@@ -1518,13 +1600,19 @@ impl Evaluator<'_> {
                 }
                 self.push_rule(deny, parts, form)
             }
-            Builtin::PathAncestors => self.path_ancestors(args, form),
-            Builtin::DefineStorageClass => self.define_storage_class(args, form),
-            Builtin::RequireEntitlement => self.require_entitlement(args, form),
+            Builtin::PathAncestors => self.path_ancestors(texts(args), form),
+            Builtin::DefineStorageClass => self.define_storage_class(texts(args), form),
+            Builtin::RequireEntitlement => self.require_entitlement(texts(args), form),
             Builtin::EntitlementValue => match args.as_slice() {
                 [Value::Str(_)] => self.library_filter("%entitlement-string", args, form),
                 [Value::Bool(_)] => self.library_filter("%entitlement-boolean", args, form),
                 _ => Err(self.error(form, "entitlement-value argument must be string or boolean")),
+            },
+            Builtin::EntitlementValueRegex => match args.as_slice() {
+                [Value::Str(_) | Value::Regex(_)] => {
+                    self.library_filter("%entitlement-string-regex", args, form)
+                }
+                _ => Err(self.error(form, "entitlement-value-regex argument must be string")),
             },
             Builtin::SandboxOption(name) => match args.as_slice() {
                 [] => Ok(Value::Unspecified),
@@ -1550,14 +1638,19 @@ impl Evaluator<'_> {
     /// `(path-ancestors PATH...)`: the directories above each path, as
     /// literals (see [`library::path_ancestors`]).
     fn path_ancestors(&self, args: Vec<Value>, form: &Sexp) -> Result<Value> {
-        let literal = filters::find("path")
-            .ok_or_else(|| self.error(form, "the path filter is missing"))?;
+        let literal =
+            filters::find("path").ok_or_else(|| self.error(form, "the path filter is missing"))?;
         let mut any = Vec::with_capacity(args.len());
         for (i, a) in args.into_iter().enumerate() {
             let Value::Str(path) = a else {
                 return Err(self.error(
                     form,
-                    format!("path-ancestors: argument {} must be a string, got {}{}", i + 1, a.kind(), arg_param_note(form, i)),
+                    format!(
+                        "path-ancestors: argument {} must be a string, got {}{}",
+                        i + 1,
+                        a.kind(),
+                        arg_param_note(form, i)
+                    ),
                 ));
             };
             let dirs = library::path_ancestors(&path).map_err(|m| self.error(form, m))?;
@@ -1577,7 +1670,10 @@ impl Evaluator<'_> {
         let mut args = args.into_iter();
         let (Some(Value::Str(name)), Some(filter), None) = (args.next(), args.next(), args.next())
         else {
-            return Err(self.error(form, "(define-storage-class \"NAME\" FILTER) takes a name and a filter"));
+            return Err(self.error(
+                form,
+                "(define-storage-class \"NAME\" FILTER) takes a name and a filter",
+            ));
         };
         if self.storage_classes.contains(&name) {
             return Err(self.error(form, format!("storage class \"{name}\" multiply defined")));
@@ -1606,7 +1702,10 @@ impl Evaluator<'_> {
         let mut args = args.into_iter();
         let (Some(name @ Value::Str(_)), value, None) = (args.next(), args.next(), args.next())
         else {
-            return Err(self.error(form, "(require-entitlement \"NAME\" [VALUE]) takes a name and at most one value filter"));
+            return Err(self.error(
+                form,
+                "(require-entitlement \"NAME\" [VALUE]) takes a name and at most one value filter",
+            ));
         };
         let value = match value {
             Some(v) => v,
@@ -1957,6 +2056,19 @@ fn quote(datum: &Sexp) -> Value {
         Datum::Symbol(s) => Value::Symbol(s.clone()),
         Datum::List(items) => Value::List(items.iter().map(quote).collect()),
     }
+}
+
+/// A `#"..."` literal as the string it is, for procedures that take text
+/// (names, paths, parameters); filters keep it a regex.
+fn text(v: Value) -> Value {
+    match v {
+        Value::Regex(r) => Value::Str(r),
+        other => other,
+    }
+}
+
+fn texts(args: Vec<Value>) -> Vec<Value> {
+    args.into_iter().map(text).collect()
 }
 
 /// A value as `error` prints it.

@@ -30,12 +30,18 @@ const ALIASES: &[(&str, Alias)] = &[
     ("path-prefix", Alias::Name("prefix")),
     ("regex", Alias::Name("path-regex")),
     ("mount-relative-literal", Alias::Name("mount-relative-path")),
-    ("mount-relative-regex", Alias::Name("mount-relative-path-regex")),
+    (
+        "mount-relative-regex",
+        Alias::Name("mount-relative-path-regex"),
+    ),
     ("from", Alias::Name("local")),
     ("to", Alias::Name("remote")),
     ("granted-extensions", Alias::Name("extension")),
     ("mach-extension", Alias::Name("extension")),
-    ("iokit-user-client-class", Alias::Name("iokit-registry-entry-class")),
+    (
+        "iokit-user-client-class",
+        Alias::Name("iokit-registry-entry-class"),
+    ),
     (
         "iokit-user-client-class-regex",
         Alias::Name("iokit-registry-entry-class-regex"),
@@ -50,15 +56,27 @@ const ALIASES: &[(&str, Alias)] = &[
     ("system-misc", Alias::Name("system*")),
     ("time-set", Alias::Name("system-set-time")),
     ("file-issue-extension*", Alias::Name("file-issue-extension")),
-    ("file-issue-extension-read", Alias::Name("file-issue-extension")),
-    ("file-issue-extension-write", Alias::Name("file-issue-extension")),
+    (
+        "file-issue-extension-read",
+        Alias::Name("file-issue-extension"),
+    ),
+    (
+        "file-issue-extension-write",
+        Alias::Name("file-issue-extension"),
+    ),
     ("file-unlink", Alias::Name("file-write-unlink")),
     ("file-write-mount", Alias::Name("file-mount")),
     ("file-write-unmount", Alias::Name("file-unmount")),
     ("file-write-umount", Alias::Name("file-unmount")),
     ("process-exec", Alias::Name("process-exec*")),
-    ("managed-preference*", Alias::Name("managed-preference-read")),
-    ("ipc-posix-shm-read*", Alias::Name("ipc-posix-shm-read-data")),
+    (
+        "managed-preference*",
+        Alias::Name("managed-preference-read"),
+    ),
+    (
+        "ipc-posix-shm-read*",
+        Alias::Name("ipc-posix-shm-read-data"),
+    ),
     ("ipc-posix-shm-read-metadata", Alias::NoOp),
     ("mach-per-user-lookup", Alias::NoOp),
     ("system-chud", Alias::NoOp),
@@ -110,7 +128,9 @@ pub const FILTER_PROCEDURES: &[(&str, &str)] = &[
 /// its slashes. Any other path is an error.
 pub fn path_ancestors(path: &str) -> Result<Vec<String>, String> {
     if !(path.starts_with('/') || path.starts_with("${")) {
-        return Err(format!("path-ancestors: path must start with a /, got {path:?}"));
+        return Err(format!(
+            "path-ancestors: path must start with a /, got {path:?}"
+        ));
     }
     let with_slash = if path.ends_with('/') {
         path.to_owned()
@@ -173,7 +193,9 @@ mod tests {
             path_ancestors("${HOME}/Library/x").unwrap(),
             ["${HOME}", "${HOME}/Library"]
         );
-        assert!(path_ancestors("rel/x").unwrap_err().contains("must start with a /"));
+        assert!(path_ancestors("rel/x")
+            .unwrap_err()
+            .contains("must start with a /"));
     }
 
     #[test]

@@ -73,11 +73,8 @@ pub fn run(src: &str) -> Result<String, ReadError> {
                 top.live = holds;
                 top.taken |= holds;
             }
-            "endif" => {
-                if stack.pop().is_none() {
-                    return err(span, "#endif without #if");
-                }
-            }
+            "endif" if stack.pop().is_none() => return err(span, "#endif without #if"),
+            "endif" => {}
             _ if !live => {}
             "define" => {
                 let (name, value) = split_word(rest);
@@ -99,7 +96,12 @@ pub fn run(src: &str) -> Result<String, ReadError> {
                     Some(f) if !f.contains(['"', '\\']) => {
                         out.push_str(&format!("(import \"{f}\")"));
                     }
-                    _ => return err(span, format!("#{word} takes \"FILE\" or <FILE>, got {name}")),
+                    _ => {
+                        return err(
+                            span,
+                            format!("#{word} takes \"FILE\" or <FILE>, got {name}"),
+                        )
+                    }
                 }
             }
             "error" => return err(span, format!("#error {}", rest.trim())),
@@ -122,7 +124,10 @@ fn err<T>(span: Span, message: impl Into<String>) -> Result<T, ReadError> {
 
 /// The directive word and the rest of the line, when `line` is a directive.
 fn directive(line: &str) -> Option<(&str, &str)> {
-    let after = line.trim_start().strip_prefix('#')?.trim_start_matches([' ', '\t']);
+    let after = line
+        .trim_start()
+        .strip_prefix('#')?
+        .trim_start_matches([' ', '\t']);
     let (word, rest) = split_word(after);
     DIRECTIVES
         .iter()
@@ -169,6 +174,7 @@ fn condition(
                 pos: 0,
                 defines,
                 depth: 0,
+                nest: 0,
             };
             let v = p.expr(0).map_err(|m| ReadError {
                 span,
@@ -206,7 +212,10 @@ fn tokenize(text: &str) -> Result<Vec<Tok>, String> {
                 .find(|c: char| !c.is_ascii_alphanumeric())
                 .unwrap_or(rest.len());
             let digits = rest[..end].trim_end_matches(['u', 'U', 'l', 'L']);
-            let n = match digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
+            let n = match digits
+                .strip_prefix("0x")
+                .or_else(|| digits.strip_prefix("0X"))
+            {
                 Some(hex) => i64::from_str_radix(hex, 16),
                 None => digits.parse(),
             }
@@ -227,6 +236,9 @@ fn tokenize(text: &str) -> Result<Vec<Tok>, String> {
     Ok(out)
 }
 
+/// Deepest nesting of `(`, `!`, `-` in one `#if` expression.
+const MAX_NEST: usize = 200;
+
 /// Precedence climbing over C's integer operators.
 struct Parser<'a> {
     tokens: Vec<Tok>,
@@ -234,6 +246,8 @@ struct Parser<'a> {
     defines: &'a HashMap<String, String>,
     /// Bounds the expansion of names defined in terms of each other.
     depth: usize,
+    /// Bounds nested parentheses and unary operators (hostile input).
+    nest: usize,
 }
 
 fn binary_precedence(op: &str) -> Option<u8> {
@@ -297,6 +311,16 @@ impl Parser<'_> {
     }
 
     fn unary(&mut self) -> Result<i64, String> {
+        self.nest += 1;
+        if self.nest > MAX_NEST {
+            return Err(format!("nested deeper than {MAX_NEST}"));
+        }
+        let v = self.unary_inner();
+        self.nest -= 1;
+        v
+    }
+
+    fn unary_inner(&mut self) -> Result<i64, String> {
         match self.next() {
             Some(Tok::Num(n)) => Ok(n),
             Some(Tok::Op("!")) => Ok(i64::from(self.unary()? == 0)),
@@ -362,6 +386,7 @@ impl Parser<'_> {
             pos: 0,
             defines: self.defines,
             depth: self.depth + 1,
+            nest: self.nest,
         };
         let v = inner.expr(0)?;
         if inner.pos != inner.tokens.len() {
@@ -410,10 +435,7 @@ mod tests {
     fn conditionals_keep_line_numbers() {
         let src = "#define A 2\n#if A >= 2 && !defined(B)\nyes\n#else\nno\n#endif\n\
                    #ifdef B\nb\n#elif PLATFORM(MAC) || A == 2\nelif\n#endif\nend";
-        assert_eq!(
-            run(src).unwrap(),
-            "\n\nyes\n\n\n\n\n\n\nelif\n\nend"
-        );
+        assert_eq!(run(src).unwrap(), "\n\nyes\n\n\n\n\n\n\nelif\n\nend");
         let nested = "#if 0\n#if 1\nx\n#endif\n#else\ny\n#endif\n";
         assert_eq!(run(nested).unwrap(), "\n\n\n\n\ny\n\n");
     }
@@ -431,7 +453,10 @@ mod tests {
     fn errors_name_the_line() {
         let e = run("(a)\n#if 1\n(b)\n").unwrap_err();
         assert_eq!(e.to_string(), "2:1: #if without #endif");
-        assert_eq!(run("#endif").unwrap_err().to_string(), "1:1: #endif without #if");
+        assert_eq!(
+            run("#endif").unwrap_err().to_string(),
+            "1:1: #endif without #if"
+        );
         let e = run("\n#if (1\n#endif").unwrap_err();
         assert!(e.to_string().starts_with("2:1: bad #if expression"), "{e}");
         assert_eq!(
@@ -440,5 +465,9 @@ mod tests {
         );
         assert!(run("#define X X\n#if X\n#endif").is_err());
         assert!(run("#if 1/0\n#endif").is_err());
+        let deep = format!("#if {}1\n#endif", "(".repeat(100_000));
+        assert!(run(&deep).unwrap_err().message.contains("nested deeper"));
+        let deep = format!("#if {}1\n#endif", "!".repeat(100_000));
+        assert!(run(&deep).is_err());
     }
 }

@@ -19,8 +19,17 @@ const PROCS: &[(&str, Proc)] = &[
     ("-", minus),
     ("quotient", |a| divide("quotient", a, i64::checked_div)),
     ("remainder", |a| divide("remainder", a, i64::checked_rem)),
-    ("modulo", |a| divide("modulo", a, |x, y| x.checked_rem_euclid(y).map(|r| if y < 0 && r != 0 { r + y } else { r }))),
-    ("abs", |a| Ok(Value::Int(int1("abs", a)?.checked_abs().ok_or("abs: overflow")?))),
+    ("modulo", |a| {
+        divide("modulo", a, |x, y| {
+            x.checked_rem_euclid(y)
+                .map(|r| if y < 0 && r != 0 { r + y } else { r })
+        })
+    }),
+    ("abs", |a| {
+        Ok(Value::Int(
+            int1("abs", a)?.checked_abs().ok_or("abs: overflow")?,
+        ))
+    }),
     ("min", |a| extreme("min", a, i64::min)),
     ("max", |a| extreme("max", a, i64::max)),
     ("=", |a| compare("=", a, |x, y| x == y)),
@@ -33,14 +42,30 @@ const PROCS: &[(&str, Proc)] = &[
     ("negative?", |a| Ok(Value::Bool(int1("negative?", a)? < 0))),
     ("even?", |a| Ok(Value::Bool(int1("even?", a)? % 2 == 0))),
     ("odd?", |a| Ok(Value::Bool(int1("odd?", a)? % 2 != 0))),
-    ("number?", |a| is("number?", a, |v| matches!(v, Value::Int(_)))),
-    ("integer?", |a| is("integer?", a, |v| matches!(v, Value::Int(_)))),
-    ("symbol?", |a| is("symbol?", a, |v| matches!(v, Value::Symbol(_)))),
-    ("boolean?", |a| is("boolean?", a, |v| matches!(v, Value::Bool(_)))),
+    ("number?", |a| {
+        is("number?", a, |v| matches!(v, Value::Int(_)))
+    }),
+    ("integer?", |a| {
+        is("integer?", a, |v| matches!(v, Value::Int(_)))
+    }),
+    ("symbol?", |a| {
+        is("symbol?", a, |v| matches!(v, Value::Symbol(_)))
+    }),
+    ("boolean?", |a| {
+        is("boolean?", a, |v| matches!(v, Value::Bool(_)))
+    }),
     ("char?", |a| is("char?", a, |v| matches!(v, Value::Char(_)))),
     ("list?", |a| is("list?", a, |v| matches!(v, Value::List(_)))),
-    ("atom?", |a| is("atom?", a, |v| !matches!(v, Value::List(l) if !l.is_empty()))),
-    ("pair?", |a| is("pair?", a, |v| matches!(v, Value::List(l) if !l.is_empty()))),
+    ("atom?", |a| {
+        is(
+            "atom?",
+            a,
+            |v| !matches!(v, Value::List(l) if !l.is_empty()),
+        )
+    }),
+    ("pair?", |a| {
+        is("pair?", a, |v| matches!(v, Value::List(l) if !l.is_empty()))
+    }),
     ("procedure?", |a| {
         is("procedure?", a, |v| {
             matches!(v, Value::Procedure(_) | Value::Builtin(_))
@@ -48,7 +73,9 @@ const PROCS: &[(&str, Proc)] = &[
     }),
     ("string->number", string_to_number),
     ("number->string", number_to_string),
-    ("string-length", |a| Ok(Value::Int(chars("string-length", a)?.len() as i64))),
+    ("string-length", |a| {
+        Ok(Value::Int(chars("string-length", a)?.len() as i64))
+    }),
     ("substring", substring),
     ("string-ref", string_ref),
     ("string<?", |a| string_compare("string<?", a, |x, y| x < y)),
@@ -62,26 +89,51 @@ const PROCS: &[(&str, Proc)] = &[
     ("string-suffix?", |a| {
         string_compare("string-suffix?", a, |x, y| y.ends_with(x))
     }),
-    ("string-upcase", |a| Ok(Value::Str(str1("string-upcase", a)?.to_uppercase()))),
-    ("string-downcase", |a| Ok(Value::Str(str1("string-downcase", a)?.to_lowercase()))),
-    ("string-copy", |a| Ok(Value::Str(str1("string-copy", a)?.to_owned()))),
+    ("string-upcase", |a| {
+        Ok(Value::Str(str1("string-upcase", a)?.to_uppercase()))
+    }),
+    ("string-downcase", |a| {
+        Ok(Value::Str(str1("string-downcase", a)?.to_lowercase()))
+    }),
+    ("string-copy", |a| {
+        Ok(Value::Str(str1("string-copy", a)?.to_owned()))
+    }),
     ("string->list", |a| {
-        Ok(Value::List(chars("string->list", a)?.into_iter().map(Value::Char).collect()))
+        Ok(Value::List(
+            chars("string->list", a)?
+                .into_iter()
+                .map(Value::Char)
+                .collect(),
+        ))
     }),
     ("list->string", list_to_string),
     ("string", |a| list_to_string(&[Value::List(a.to_vec())])),
-    ("string->symbol", |a| Ok(Value::Symbol(str1("string->symbol", a)?.to_owned()))),
+    ("string->symbol", |a| {
+        Ok(Value::Symbol(str1("string->symbol", a)?.to_owned()))
+    }),
     ("symbol->string", symbol_to_string),
-    ("char->integer", |a| Ok(Value::Int(i64::from(u32::from(char1("char->integer", a)?))))),
+    ("char->integer", |a| {
+        Ok(Value::Int(i64::from(u32::from(char1("char->integer", a)?))))
+    }),
     ("integer->char", integer_to_char),
     ("char=?", |a| char_compare("char=?", a, |x, y| x == y)),
     ("char<?", |a| char_compare("char<?", a, |x, y| x < y)),
     ("char>?", |a| char_compare("char>?", a, |x, y| x > y)),
-    ("char-upcase", |a| Ok(Value::Char(char1("char-upcase", a)?.to_ascii_uppercase()))),
-    ("char-downcase", |a| Ok(Value::Char(char1("char-downcase", a)?.to_ascii_lowercase()))),
-    ("char-alphabetic?", |a| Ok(Value::Bool(char1("char-alphabetic?", a)?.is_alphabetic()))),
-    ("char-numeric?", |a| Ok(Value::Bool(char1("char-numeric?", a)?.is_numeric()))),
-    ("char-whitespace?", |a| Ok(Value::Bool(char1("char-whitespace?", a)?.is_whitespace()))),
+    ("char-upcase", |a| {
+        Ok(Value::Char(char1("char-upcase", a)?.to_ascii_uppercase()))
+    }),
+    ("char-downcase", |a| {
+        Ok(Value::Char(char1("char-downcase", a)?.to_ascii_lowercase()))
+    }),
+    ("char-alphabetic?", |a| {
+        Ok(Value::Bool(char1("char-alphabetic?", a)?.is_alphabetic()))
+    }),
+    ("char-numeric?", |a| {
+        Ok(Value::Bool(char1("char-numeric?", a)?.is_numeric()))
+    }),
+    ("char-whitespace?", |a| {
+        Ok(Value::Bool(char1("char-whitespace?", a)?.is_whitespace()))
+    }),
     // libsandbox's own (not in the .scm library): `(split-string "a:b" ":")`
     // is ("a" "b"); empty pieces are kept, as a plain split gives [model].
     ("split-string", |a| {
@@ -90,9 +142,13 @@ const PROCS: &[(&str, Proc)] = &[
         if sep.is_empty() {
             return Err("split-string: the separator is empty".into());
         }
-        Ok(Value::List(text.split(sep).map(|p| Value::Str(p.to_owned())).collect()))
+        Ok(Value::List(
+            text.split(sep).map(|p| Value::Str(p.to_owned())).collect(),
+        ))
     }),
-    ("regex-quote", |a| Ok(Value::Str(library::regex_quote(str1("regex-quote", a)?)))),
+    ("regex-quote", |a| {
+        Ok(Value::Str(library::regex_quote(str1("regex-quote", a)?)))
+    }),
     ("_IO", io),
     ("reverse", |a| {
         let mut l = list1("reverse", a)?.to_vec();
@@ -188,7 +244,10 @@ fn chars(name: &str, a: &[Value]) -> Result<Vec<char>, String> {
 fn char1(name: &str, a: &[Value]) -> Result<char, String> {
     match arity::<1>(name, a)? {
         [Value::Char(c)] => Ok(*c),
-        [other] => Err(format!("{name}: expected a character, got {}", other.kind())),
+        [other] => Err(format!(
+            "{name}: expected a character, got {}",
+            other.kind()
+        )),
     }
 }
 
@@ -226,9 +285,7 @@ fn minus(a: &[Value]) -> Result<Value, String> {
         [first, rest @ ..] => {
             let mut acc = int("-", first)?;
             for v in rest {
-                acc = acc
-                    .checked_sub(int("-", v)?)
-                    .ok_or("-: integer overflow")?;
+                acc = acc.checked_sub(int("-", v)?).ok_or("-: integer overflow")?;
             }
             Ok(Value::Int(acc))
         }
@@ -260,7 +317,10 @@ fn extreme(name: &str, a: &[Value], pick: fn(i64, i64) -> i64) -> Result<Value, 
 /// `(< a b c)`: each neighbouring pair in order.
 fn compare(name: &str, a: &[Value], test: fn(i64, i64) -> bool) -> Result<Value, String> {
     if a.len() < 2 {
-        return Err(format!("{name} takes at least two arguments, got {}", a.len()));
+        return Err(format!(
+            "{name} takes at least two arguments, got {}",
+            a.len()
+        ));
     }
     let ints = a
         .iter()
@@ -285,7 +345,10 @@ fn radix(name: &str, a: Option<&Value>) -> Result<u32, String> {
     match a {
         None => Ok(10),
         Some(Value::Int(r @ (2 | 8 | 10 | 16))) => Ok(*r as u32),
-        Some(other) => Err(format!("{name}: radix must be 2, 8, 10 or 16, got {}", show(other))),
+        Some(other) => Err(format!(
+            "{name}: radix must be 2, 8, 10 or 16, got {}",
+            show(other)
+        )),
     }
 }
 
@@ -361,12 +424,18 @@ fn string_ref(a: &[Value]) -> Result<Value, String> {
 fn list_to_string(a: &[Value]) -> Result<Value, String> {
     let l = list1("list->string", a)?;
     if l.len() > MAX_STRING {
-        return Err(format!("list->string: {} characters exceed the limit of {MAX_STRING}", l.len()));
+        return Err(format!(
+            "list->string: {} characters exceed the limit of {MAX_STRING}",
+            l.len()
+        ));
     }
     l.iter()
         .map(|v| match v {
             Value::Char(c) => Ok(*c),
-            other => Err(format!("list->string: expected characters, got {}", other.kind())),
+            other => Err(format!(
+                "list->string: expected characters, got {}",
+                other.kind()
+            )),
         })
         .collect::<Result<String, _>>()
         .map(Value::Str)
@@ -375,7 +444,10 @@ fn list_to_string(a: &[Value]) -> Result<Value, String> {
 fn symbol_to_string(a: &[Value]) -> Result<Value, String> {
     match arity::<1>("symbol->string", a)? {
         [Value::Symbol(s)] => Ok(Value::Str(s.clone())),
-        [other] => Err(format!("symbol->string: expected a symbol, got {}", other.kind())),
+        [other] => Err(format!(
+            "symbol->string: expected a symbol, got {}",
+            other.kind()
+        )),
     }
 }
 
@@ -451,7 +523,9 @@ fn assoc(name: &str, a: &[Value]) -> Result<Value, String> {
     match arity::<2>(name, a)? {
         [key, Value::List(l)] => Ok(l
             .iter()
-            .find(|entry| matches!(entry, Value::List(e) if e.first().is_some_and(|k| same(key, k))))
+            .find(
+                |entry| matches!(entry, Value::List(e) if e.first().is_some_and(|k| same(key, k))),
+            )
             .cloned()
             .unwrap_or(Value::Bool(false))),
         _ => Err(format!("{name} takes a key and a list of pairs")),
@@ -487,43 +561,105 @@ mod tests {
         assert!(matches!(call("-", ints(&[4])), Ok(Value::Int(-4))));
         assert!(matches!(call("*", ints(&[])), Ok(Value::Int(1))));
         assert!(matches!(call("modulo", ints(&[-7, 3])), Ok(Value::Int(2))));
-        assert!(call("quotient", ints(&[1, 0])).unwrap_err().contains("division by zero"));
-        assert!(call("+", ints(&[i64::MAX, 1])).unwrap_err().contains("overflow"));
-        assert!(matches!(call("<=", ints(&[1, 2, 2])), Ok(Value::Bool(true))));
-        assert!(matches!(call(">", ints(&[3, 2, 2])), Ok(Value::Bool(false))));
-        assert!(call("=", vec![s("1"), Value::Int(1)]).unwrap_err().contains("expected a number, got string"));
+        assert!(call("quotient", ints(&[1, 0]))
+            .unwrap_err()
+            .contains("division by zero"));
+        assert!(call("+", ints(&[i64::MAX, 1]))
+            .unwrap_err()
+            .contains("overflow"));
+        assert!(matches!(
+            call("<=", ints(&[1, 2, 2])),
+            Ok(Value::Bool(true))
+        ));
+        assert!(matches!(
+            call(">", ints(&[3, 2, 2])),
+            Ok(Value::Bool(false))
+        ));
+        assert!(call("=", vec![s("1"), Value::Int(1)])
+            .unwrap_err()
+            .contains("expected a number, got string"));
     }
 
     #[test]
     fn strings() {
-        assert!(matches!(call("string->number", vec![s("42")]), Ok(Value::Int(42))));
-        assert!(matches!(call("string->number", vec![s("ff"), Value::Int(16)]), Ok(Value::Int(255))));
-        assert!(matches!(call("string->number", vec![s("4x")]), Ok(Value::Bool(false))));
-        assert!(matches!(call("number->string", vec![Value::Int(-12)]), Ok(Value::Str(t)) if t == "-12"));
-        assert!(matches!(call("number->string", vec![Value::Int(-255), Value::Int(16)]), Ok(Value::Str(t)) if t == "-ff"));
-        assert!(matches!(call("string-length", vec![s("héllo")]), Ok(Value::Int(5))));
-        assert!(matches!(call("substring", vec![s("/a/b"), Value::Int(1), Value::Int(2)]), Ok(Value::Str(t)) if t == "a"));
-        assert!(call("substring", vec![s("ab"), Value::Int(3)]).unwrap_err().contains("out of range"));
-        assert!(matches!(call("string-ref", vec![s("/x"), Value::Int(0)]), Ok(Value::Char('/'))));
+        assert!(matches!(
+            call("string->number", vec![s("42")]),
+            Ok(Value::Int(42))
+        ));
+        assert!(matches!(
+            call("string->number", vec![s("ff"), Value::Int(16)]),
+            Ok(Value::Int(255))
+        ));
+        assert!(matches!(
+            call("string->number", vec![s("4x")]),
+            Ok(Value::Bool(false))
+        ));
+        assert!(
+            matches!(call("number->string", vec![Value::Int(-12)]), Ok(Value::Str(t)) if t == "-12")
+        );
+        assert!(
+            matches!(call("number->string", vec![Value::Int(-255), Value::Int(16)]), Ok(Value::Str(t)) if t == "-ff")
+        );
+        assert!(matches!(
+            call("string-length", vec![s("héllo")]),
+            Ok(Value::Int(5))
+        ));
+        assert!(
+            matches!(call("substring", vec![s("/a/b"), Value::Int(1), Value::Int(2)]), Ok(Value::Str(t)) if t == "a")
+        );
+        assert!(call("substring", vec![s("ab"), Value::Int(3)])
+            .unwrap_err()
+            .contains("out of range"));
+        assert!(matches!(
+            call("string-ref", vec![s("/x"), Value::Int(0)]),
+            Ok(Value::Char('/'))
+        ));
         assert!(call("string-ref", vec![s("/x"), Value::Int(2)]).is_err());
-        assert!(matches!(call("string-prefix?", vec![s("/a"), s("/a/b")]), Ok(Value::Bool(true))));
-        assert!(matches!(call("string-suffix?", vec![s("/a"), s("/a/b")]), Ok(Value::Bool(false))));
+        assert!(matches!(
+            call("string-prefix?", vec![s("/a"), s("/a/b")]),
+            Ok(Value::Bool(true))
+        ));
+        assert!(matches!(
+            call("string-suffix?", vec![s("/a"), s("/a/b")]),
+            Ok(Value::Bool(false))
+        ));
         assert!(matches!(call("regex-quote", vec![s("a.b")]), Ok(Value::Str(t)) if t == r"a\.b"));
-        assert!(matches!(call("_IO", vec![s("z"), Value::Int(1)]), Ok(Value::Int(31233))));
-        assert!(matches!(call("char->integer", vec![Value::Char('A')]), Ok(Value::Int(65))));
+        assert!(matches!(
+            call("_IO", vec![s("z"), Value::Int(1)]),
+            Ok(Value::Int(31233))
+        ));
+        assert!(matches!(
+            call("char->integer", vec![Value::Char('A')]),
+            Ok(Value::Int(65))
+        ));
     }
 
     #[test]
     fn lists() {
         let l = Value::List(vec![s("a"), s("b"), s("c")]);
-        assert!(matches!(call("member", vec![s("b"), l.clone()]), Ok(Value::List(t)) if t.len() == 2));
-        assert!(matches!(call("member", vec![s("z"), l.clone()]), Ok(Value::Bool(false))));
+        assert!(
+            matches!(call("member", vec![s("b"), l.clone()]), Ok(Value::List(t)) if t.len() == 2)
+        );
+        assert!(matches!(
+            call("member", vec![s("z"), l.clone()]),
+            Ok(Value::Bool(false))
+        ));
         assert!(matches!(call("cadr", vec![l.clone()]), Ok(Value::Str(t)) if t == "b"));
         assert!(matches!(call("cddr", vec![l.clone()]), Ok(Value::List(t)) if t.len() == 1));
-        assert!(matches!(call("reverse", vec![l.clone()]), Ok(Value::List(t)) if matches!(&t[0], Value::Str(x) if x == "c")));
+        assert!(
+            matches!(call("reverse", vec![l.clone()]), Ok(Value::List(t)) if matches!(&t[0], Value::Str(x) if x == "c"))
+        );
         let pairs = Value::List(vec![Value::List(vec![s("k"), Value::Int(1)])]);
-        assert!(matches!(call("assoc", vec![s("k"), pairs.clone()]), Ok(Value::List(_))));
-        assert!(matches!(call("assoc", vec![s("q"), pairs]), Ok(Value::Bool(false))));
-        assert!(call("caddr", vec![Value::List(vec![])]).unwrap_err().contains("too short"));
+        assert!(matches!(
+            call("assoc", vec![s("k"), pairs.clone()]),
+            Ok(Value::List(_))
+        ));
+        assert!(matches!(
+            call("assoc", vec![s("q"), pairs]),
+            Ok(Value::Bool(false))
+        ));
+        assert!(call("caddr", vec![Value::List(vec![])])
+            .unwrap_err()
+            .contains("too short"));
     }
 }

@@ -240,7 +240,11 @@ impl Parser<'_> {
         let min = self.count()?;
         let max = if self.peek() == Some(b',') {
             self.pos += 1;
-            if self.peek() == Some(b'}') { None } else { Some(self.count()?) }
+            if self.peek() == Some(b'}') {
+                None
+            } else {
+                Some(self.count()?)
+            }
         } else {
             Some(min)
         };
@@ -404,7 +408,11 @@ impl Parser<'_> {
             _ => return None,
         };
         self.pos += 1;
-        Some(if c.is_ascii_uppercase() { complement(&ranges) } else { ranges })
+        Some(if c.is_ascii_uppercase() {
+            complement(&ranges)
+        } else {
+            ranges
+        })
     }
 
     fn class_byte(&mut self) -> Result<u8, RegexError> {
@@ -893,7 +901,10 @@ mod tests {
         assert!(m("^a{2,}$", "aaaaa") && !m("^a{2,}$", "a"));
         assert!(m("^[-\\w]*$", "ab-C_9") && !m("^[-\\w]*$", "a.b"));
         assert!(m("^\\d+$", "42") && !m("^\\D$", "4") && m("^\\S\\s$", "x "));
-        assert!(Regex::parse("^~[-A-Za-z0-9_]{16}$").unwrap().program().is_ok());
+        assert!(Regex::parse("^~[-A-Za-z0-9_]{16}$")
+            .unwrap()
+            .program()
+            .is_ok());
     }
 
     #[test]
