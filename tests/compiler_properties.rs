@@ -376,7 +376,11 @@ fn decide(v: &Vocab, p: &ModelProfile, c: &Coverage, op: OpId, r: &Request) -> V
     };
     let mut best: Option<(usize, usize, bool)> = None; // (closeness, place, deny)
     let mut consider = |close: usize, place: usize, deny: bool| {
-        if best.is_none_or(|(c, pl, _)| close < c || (close == c && place >= pl)) {
+        let better = match best {
+            None => true,
+            Some((c, pl, _)) => close < c || (close == c && place >= pl),
+        };
+        if better {
             best = Some((close, place, deny));
         }
     };

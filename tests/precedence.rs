@@ -219,7 +219,7 @@ fn apple_profiles_with_their_default_moved_last_compile_to_apples_bytes() {
     let mut checked = 0;
     for entry in std::fs::read_dir(apple("")).unwrap() {
         let sb = entry.unwrap().path();
-        if sb.extension().is_none_or(|x| x != "sb") {
+        if sb.extension() != Some(std::ffi::OsStr::new("sb")) {
             continue;
         }
         let blob = sb.with_extension("sb.bin");
