@@ -25,6 +25,8 @@ use super::regex::Regex;
 use super::rules::{Filter, InlineModifier, Leaf, ModifierArg, Outcome, PathKind, Rule, Rules};
 use crate::blob::action;
 use crate::vocab::{OpId, Vocab};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -294,6 +296,7 @@ pub fn evaluate(
         inject: Vec::new(),
         trace: None,
         storage_classes: Vec::new(),
+        expanded: RefCell::default(),
     };
     ev.importing.extend(file.map(canonical));
     ev.run_source(src)?;
@@ -339,6 +342,8 @@ struct Evaluator<'a> {
     trace: Option<String>,
     /// Names given to `define-storage-class`, each once.
     storage_classes: Vec<String>,
+    /// The operations each operation name used so far stands for.
+    expanded: RefCell<HashMap<String, Vec<OpId>>>,
 }
 
 type Result<T> = std::result::Result<T, CompileError>;
@@ -1289,16 +1294,26 @@ impl Evaluator<'_> {
     }
 
     fn operation(&self, name: &str) -> std::result::Result<Vec<OpId>, String> {
-        let name = self.canonical_op(name).unwrap_or_else(|| name.to_owned());
-        let name = name.as_str();
-        match self.vocab.expand(name) {
-            Some(ops) if !ops.is_empty() => Ok(ops),
+        if let Some(ops) = self.expanded.borrow().get(name) {
+            return Ok(ops.clone());
+        }
+        let canonical = self.canonical_op(name).unwrap_or_else(|| name.to_owned());
+        let canonical = canonical.as_str();
+        match self.vocab.expand(canonical) {
+            Some(ops) if !ops.is_empty() => {
+                // Expanding walks the whole op table; profiles name the
+                // same few operations in hundreds of rules.
+                self.expanded
+                    .borrow_mut()
+                    .insert(name.to_owned(), ops.clone());
+                Ok(ops)
+            }
             Some(_) => Err(format!(
-                "operation {name} has no op-table entry in macOS 14.4.1 (it belongs to message filters)"
+                "operation {canonical} has no op-table entry in macOS 14.4.1 (it belongs to message filters)"
             )),
             None => Err(format!(
-                "unknown operation {name}{}",
-                hint(self.vocab.closest_op(name))
+                "unknown operation {canonical}{}",
+                hint(self.vocab.closest_op(canonical))
             )),
         }
     }
