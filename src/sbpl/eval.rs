@@ -1,11 +1,16 @@
-//! The Scheme subset SBPL profiles are written in, evaluated to [`Rules`].
+//! The Scheme SBPL profiles are written in (TinyScheme's, as Apple's
+//! profiles use it), evaluated to [`Rules`].
 //!
-//! Special forms: `quote`, `if`, `cond`, `when`, `unless`, `and`, `or`,
-//! `let` (also named), `let*`, `letrec`, `lambda`, `define`, `begin`, and the
-//! SBPL ones: `version`, `allow`, `deny`, `with`, `debug`, `import`.
-//! Procedures: the filter forms of [`super::filters`], `require-all`,
-//! `require-any`, `require-not`, `param`, `string-append` and a few list and
-//! comparison procedures (`list`, `map`, `apply`, `not`, `equal?`, ...).
+//! Special forms: `quote`, `quasiquote`, `if`, `cond`, `case`, `when`,
+//! `unless`, `and`, `or`, `let` (also named), `let*`, `letrec`, `lambda`,
+//! `define`, `set!`, `begin`, `macro`, `defined?`, and the SBPL ones:
+//! `version`, `allow`, `deny`, `with`, `debug`, `import`, `with-filter`,
+//! `with-operations`, `with-modifier`. Procedures: the filter forms of
+//! [`super::filters`], `require-all`, `require-any`, `require-not`, `param`,
+//! the list procedures that call back (`map`, `for-each`, `apply`), Apple's
+//! library ([`super::library`]: `path-ancestors`, `define-storage-class`,
+//! `require-entitlement`, `trace`, aliases, ...) and the plain procedures of
+//! [`super::procs`] (numbers, strings, characters, lists).
 //!
 //! In `(allow OPS... FILTERS... MODIFIERS...)` a bare symbol that names an
 //! operation is that operation (`file-read*` stands for itself and every
