@@ -1,11 +1,16 @@
-//! The Scheme subset SBPL profiles are written in, evaluated to [`Rules`].
+//! The Scheme SBPL profiles are written in (TinyScheme's, as Apple's
+//! profiles use it), evaluated to [`Rules`].
 //!
-//! Special forms: `quote`, `if`, `cond`, `when`, `unless`, `and`, `or`,
-//! `let` (also named), `let*`, `letrec`, `lambda`, `define`, `begin`, and the
-//! SBPL ones: `version`, `allow`, `deny`, `with`, `debug`, `import`.
-//! Procedures: the filter forms of [`super::filters`], `require-all`,
-//! `require-any`, `require-not`, `param`, `string-append` and a few list and
-//! comparison procedures (`list`, `map`, `apply`, `not`, `equal?`, ...).
+//! Special forms: `quote`, `quasiquote`, `if`, `cond`, `case`, `when`,
+//! `unless`, `and`, `or`, `let` (also named), `let*`, `letrec`, `lambda`,
+//! `define`, `set!`, `begin`, `macro`, `defined?`, and the SBPL ones:
+//! `version`, `allow`, `deny`, `with`, `debug`, `import`, `with-filter`,
+//! `with-operations`, `with-modifier`. Procedures: the filter forms of
+//! [`super::filters`], `require-all`, `require-any`, `require-not`, `param`,
+//! the list procedures that call back (`map`, `for-each`, `apply`), Apple's
+//! library ([`super::library`]: `path-ancestors`, `define-storage-class`,
+//! `require-entitlement`, `trace`, aliases, ...) and the plain procedures of
+//! [`super::procs`] (numbers, strings, characters, lists).
 //!
 //! In `(allow OPS... FILTERS... MODIFIERS...)` a bare symbol that names an
 //! operation is that operation (`file-read*` stands for itself and every
@@ -25,6 +30,8 @@ use super::regex::Regex;
 use super::rules::{Filter, InlineModifier, Leaf, ModifierArg, Outcome, PathKind, Rule, Rules};
 use crate::blob::action;
 use crate::vocab::{OpId, Vocab};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -295,6 +302,7 @@ pub fn evaluate(
         inject: Vec::new(),
         trace: None,
         storage_classes: Vec::new(),
+        expanded: RefCell::default(),
     };
     ev.importing.extend(file.map(canonical));
     ev.run_source(src)?;
@@ -340,6 +348,8 @@ struct Evaluator<'a> {
     trace: Option<String>,
     /// Names given to `define-storage-class`, each once.
     storage_classes: Vec<String>,
+    /// The operations each operation name used so far stands for.
+    expanded: RefCell<HashMap<String, Vec<OpId>>>,
 }
 
 type Result<T> = std::result::Result<T, CompileError>;
@@ -1303,16 +1313,26 @@ impl Evaluator<'_> {
     }
 
     fn operation(&self, name: &str) -> std::result::Result<Vec<OpId>, String> {
-        let name = self.canonical_op(name).unwrap_or_else(|| name.to_owned());
-        let name = name.as_str();
-        match self.vocab.expand(name) {
-            Some(ops) if !ops.is_empty() => Ok(ops),
+        if let Some(ops) = self.expanded.borrow().get(name) {
+            return Ok(ops.clone());
+        }
+        let canonical = self.canonical_op(name).unwrap_or_else(|| name.to_owned());
+        let canonical = canonical.as_str();
+        match self.vocab.expand(canonical) {
+            Some(ops) if !ops.is_empty() => {
+                // Expanding walks the whole op table; profiles name the
+                // same few operations in hundreds of rules.
+                self.expanded
+                    .borrow_mut()
+                    .insert(name.to_owned(), ops.clone());
+                Ok(ops)
+            }
             Some(_) => Err(format!(
-                "operation {name} has no op-table entry in macOS 14.4.1 (it belongs to message filters)"
+                "operation {canonical} has no op-table entry in macOS 14.4.1 (it belongs to message filters)"
             )),
             None => Err(format!(
-                "unknown operation {name}{}",
-                hint(self.vocab.closest_op(name))
+                "unknown operation {canonical}{}",
+                hint(self.vocab.closest_op(canonical))
             )),
         }
     }

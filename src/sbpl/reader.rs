@@ -537,6 +537,26 @@ mod tests {
     }
 
     #[test]
+    fn quasiquote_and_characters() {
+        let forms = read("`(a ,b ,@c) #\\/ #\\space #\\( #\\é").unwrap();
+        assert_eq!(
+            forms[0].to_string(),
+            "(quasiquote (a (unquote b) (unquote-splicing c)))"
+        );
+        let data: Vec<_> = forms[1..].iter().map(|s| s.datum.clone()).collect();
+        assert_eq!(
+            data,
+            [
+                Datum::Char('/'),
+                Datum::Char(' '),
+                Datum::Char('('),
+                Datum::Char('é')
+            ]
+        );
+        assert_eq!(forms[2].to_string(), "#\\space");
+    }
+
+    #[test]
     fn errors_name_the_place() {
         assert_eq!(
             read("(allow\n  (literal \"/x\")").unwrap_err().to_string(),
