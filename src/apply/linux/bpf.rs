@@ -195,15 +195,15 @@ impl Default for Filter {
     }
 }
 
-/// Every syscall number with an action, sorted. `fork_allowed`: the
-/// profile allows process-fork whatever the arguments, so forks need no
-/// round trip.
-fn table(fork_allowed: bool) -> Vec<(u32, Action)> {
+/// Every syscall number with an action, sorted. `answered`: intercepted
+/// syscalls the filter allows itself (see [`super::answers`]), whatever
+/// their arguments.
+fn table(answered: &[i64]) -> Vec<(u32, Action)> {
     let mut t: Vec<(u32, Action)> = syscalls::INTERCEPTED
         .iter()
-        .filter(|s| !(fork_allowed && s.kind == syscalls::Kind::Fork))
         .map(|s| {
             let action = match s.when {
+                _ if answered.contains(&s.nr) => Action::Ret(Ret::Allow),
                 When::Always => Action::Ret(Ret::Notify),
                 When::CloneUnlessThread => Action::Clone,
                 When::PrctlCaps => Action::Prctl,
@@ -231,7 +231,7 @@ fn table(fork_allowed: bool) -> Vec<(u32, Action)> {
 impl Filter {
     /// Every syscall of the map goes to the supervisor.
     pub fn new() -> Filter {
-        Filter::build(false)
+        Filter::answering(&[])
     }
 
     /// As [`Filter::new`], but fork, vfork and clone pass without a round
@@ -240,12 +240,20 @@ impl Filter {
     /// supervisor takes it, so a signal could fail a fork with EINTR where
     /// the kernel's own fork would restart; unnotified forks cannot.)
     pub fn forks_allowed() -> Filter {
-        Filter::build(true)
+        let forks: Vec<i64> = syscalls::INTERCEPTED
+            .iter()
+            .filter(|s| s.kind == syscalls::Kind::Fork)
+            .map(|s| s.nr)
+            .collect();
+        Filter::answering(&forks)
     }
 
-    fn build(fork_allowed: bool) -> Filter {
+    /// As [`Filter::new`], but the intercepted syscalls in `answered` are
+    /// allowed by the filter itself, with no round trip: for the calls a
+    /// profile allows whatever their arguments and without a report.
+    pub fn answering(answered: &[i64]) -> Filter {
         let program =
-            build(&table(fork_allowed)).expect("the filter's jumps fit in 8 bits (unit-tested)");
+            build(&table(answered)).expect("the filter's jumps fit in 8 bits (unit-tested)");
         Filter { program }
     }
 

@@ -19,12 +19,14 @@
 //!
 //! Fails closed: if the supervisor dies, notified syscalls return ENOSYS.
 //!
-//! Files: [`bpf`] the filter program, [`syscalls`] the syscall-to-operation
+//! Files: [`bpf`] the filter program, [`answers`] the calls it answers
+//! itself, [`syscalls`] the syscall-to-operation
 //! map, [`resolve`] path resolution in the caller's view, [`notify`] the
 //! user-notification ioctls, [`net`] socket arguments, [`calls`] raw calls
 //! for the sandboxed child, [`zygote`] one sandboxed process per profile,
 //! and the supervisor itself.
 
+pub mod answers;
 pub mod bpf;
 pub mod calls;
 #[cfg(target_os = "linux")]

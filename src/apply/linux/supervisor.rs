@@ -6,8 +6,9 @@ use super::resolve::{self, Base, Request};
 use super::syscalls::{self, op, Follow, Kind};
 use crate::apply::log::{Event, Log};
 use crate::apply::ApplyError;
-use crate::blob::{action, Profile};
-use crate::decision::{evaluate, explain, Args, Branch, Decision, Verdict};
+use crate::blob::Profile;
+use super::answers::{depends_on_arguments, reported};
+use crate::decision::{evaluate, explain, Args, Decision, Verdict};
 use crate::vocab::{filter, OpId, Vocab};
 use std::borrow::Cow;
 use std::ffi::CString;
@@ -434,38 +435,10 @@ pub fn op_in(profile: &Profile, op: OpId) -> OpId {
         .unwrap_or(OpId::MAX)
 }
 
-/// The filter for `profile`: forks pass without a round trip when the
-/// profile allows process-fork whatever the arguments and asks for no report.
+/// The filter for `profile`: the syscalls it allows whatever the arguments
+/// and without a report are answered in the filter (see [`super::answers`]).
 pub fn filter_for(profile: &Profile) -> Filter {
-    let fork = evaluate(profile, op_in(profile, op::PROCESS_FORK), &Args::default());
-    let unconditional = fork.verdict() == Some(Verdict::Allow)
-        && !argument_dependent(std::slice::from_ref(&fork))
-        && !reported(&fork);
-    if unconditional {
-        Filter::forks_allowed()
-    } else {
-        Filter::new()
-    }
-}
-
-/// Whether a decision is logged: a denial unless `(with no-report)` (a plain
-/// deny carries the report bit), an allow only with `(with report)`.
-/// Undetermined decisions always are.
-fn reported(d: &Decision) -> bool {
-    match &d.outcome {
-        Err(_) => true,
-        Ok(a) => {
-            let m = a.modifier.map(|m| m.id);
-            (a.word & action::REPORT != 0 || m == Some(3)) && m != Some(4)
-        }
-    }
-}
-
-/// Whether a verdict depended on the arguments: the walk tested a filter.
-fn argument_dependent(decisions: &[Decision]) -> bool {
-    decisions
-        .iter()
-        .any(|d| d.steps.iter().any(|s| s.branch != Branch::Terminal))
+    Filter::answering(&super::answers::allowed_in_filter(profile))
 }
 
 /// Why fds opened by the supervisor could give the process rights it would
@@ -839,7 +812,7 @@ mod engine {
                 .collect();
             let checked = self.check(name, raw, self.shown(&matched), &checks);
             let creates = syscalls::open_creates(flags);
-            let needs_fd = openat2 || creates || argument_dependent(&checked.decisions);
+            let needs_fd = openat2 || creates || checked.decisions.iter().any(depends_on_arguments);
             // Where the supervisor cannot open the file for the process:
             // O_PATH fds cannot be injected (the kernel's fget refuses them;
             // they only reach metadata and are checked again when reopened);
@@ -1463,7 +1436,7 @@ impl Filter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::blob::{Action, Modifier};
+    use crate::blob::{action, Action, Modifier};
 
     fn decision(outcome: Result<Action, crate::decision::Undetermined>) -> Decision {
         Decision {
