@@ -53,10 +53,8 @@ pub fn allowed_in_filter(profile: &Profile) -> Vec<i64> {
     syscalls::INTERCEPTED
         .iter()
         .filter(|sc| {
-            operations(sc).is_some_and(|ops| {
-                ops.iter()
-                    .all(|&op| allowed_unconditionally(profile, op))
-            })
+            operations(sc)
+                .is_some_and(|ops| ops.iter().all(|&op| allowed_unconditionally(profile, op)))
         })
         .map(|sc| sc.nr)
         .collect()

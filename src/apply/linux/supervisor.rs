@@ -1,13 +1,13 @@
 //! The supervisor: the filter's listener, each notification judged against
 //! the profile and answered (see the module above for the whole engine).
 
+use super::answers::{depends_on_arguments, reported};
 pub use super::bpf::Filter;
 use super::resolve::{self, Base, Request};
 use super::syscalls::{self, op, Follow, Kind};
 use crate::apply::log::{Event, Log};
 use crate::apply::ApplyError;
 use crate::blob::Profile;
-use super::answers::{depends_on_arguments, reported};
 use crate::decision::{evaluate, explain, Args, Decision, Verdict};
 use crate::vocab::{filter, OpId, Vocab};
 use std::borrow::Cow;
