@@ -10,7 +10,7 @@ use crate::apply::{apply, Backend, Config};
 use std::process::ExitCode;
 
 const WITH_VALUE: &[&str] = &["--profile", "--param", "--log", "--backend"];
-const SWITCHES: &[&str] = &["--macos-paths"];
+const SWITCHES: &[&str] = &["--macos-paths", "--kernel"];
 
 /// Splits `[OPTIONS] [--] CMD ARGS...` at the command: options before it
 /// are ours, everything from it on is the command's, options included.
@@ -63,10 +63,36 @@ pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
     };
     let command = Command::new(program, rest).map_err(|e| Usage(e.to_string()))?;
     let mut enforcement = apply(&profile, &config).map_err(|e| Usage(e.to_string()))?;
+    if p.has("--kernel") {
+        kernel_only(&mut enforcement, config.macos_paths, &source)?;
+    }
     let status = enforcement
         .exec(&command)
         .map_err(|e| Usage(format!("{}: {e}", command.display)))?;
     Ok(ExitCode::from(status.shell_code().clamp(0, 255) as u8))
+}
+
+/// `--kernel`: Landlock enforcement, or why this profile cannot have it.
+#[cfg(target_os = "linux")]
+fn kernel_only(
+    enforcement: &mut crate::apply::Enforcement<'_>,
+    macos_paths: bool,
+    source: &str,
+) -> Result<(), Usage> {
+    let plan = enforcement
+        .kernel_only(macos_paths)
+        .map_err(|e| Usage(format!("{source}: --kernel: {e}")))?;
+    if std::env::var_os("SBCHECK_VERBOSE").is_some() {
+        for why in &plan.dropped {
+            eprintln!("sbcheck: --kernel: left out: {why}");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn kernel_only(_: &mut crate::apply::Enforcement<'_>, _: bool, source: &str) -> Result<(), Usage> {
+    Err(Usage(format!("{source}: --kernel needs Linux (Landlock)")))
 }
 
 #[cfg(test)]

@@ -50,12 +50,15 @@ pub fn allowed_unconditionally(profile: &Profile, op: OpId) -> bool {
 
 /// The syscall numbers the filter answers with ALLOW for `profile`.
 pub fn allowed_in_filter(profile: &Profile) -> Vec<i64> {
+    settled_in_filter(&|op| allowed_unconditionally(profile, op))
+}
+
+/// The syscall numbers whose every operation is `settled` (allowed, or
+/// judged by something other than the supervisor: Landlock).
+pub fn settled_in_filter(settled: &dyn Fn(OpId) -> bool) -> Vec<i64> {
     syscalls::INTERCEPTED
         .iter()
-        .filter(|sc| {
-            operations(sc)
-                .is_some_and(|ops| ops.iter().all(|&op| allowed_unconditionally(profile, op)))
-        })
+        .filter(|sc| operations(sc).is_some_and(|ops| ops.iter().all(|&op| settled(op))))
         .map(|sc| sc.nr)
         .collect()
 }

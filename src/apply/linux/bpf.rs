@@ -187,6 +187,9 @@ impl Asm {
 #[derive(Debug, Clone)]
 pub struct Filter {
     program: Vec<Insn>,
+    /// A Landlock ruleset the child enforces before the filter
+    /// (`sbcheck exec --kernel`, see [`super::landlock`]).
+    landlock: Option<std::sync::Arc<std::os::fd::OwnedFd>>,
 }
 
 impl Default for Filter {
@@ -254,7 +257,22 @@ impl Filter {
     pub fn answering(answered: &[i64]) -> Filter {
         let program =
             build(&table(answered)).expect("the filter's jumps fit in 8 bits (unit-tested)");
-        Filter { program }
+        Filter {
+            program,
+            landlock: None,
+        }
+    }
+
+    /// This filter, with a Landlock ruleset enforced first.
+    pub fn with_landlock(mut self, ruleset: std::os::fd::OwnedFd) -> Filter {
+        self.landlock = Some(std::sync::Arc::new(ruleset));
+        self
+    }
+
+    /// The Landlock ruleset's fd, if there is one.
+    pub fn landlock(&self) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        self.landlock.as_ref().map(|fd| fd.as_raw_fd())
     }
 
     pub fn program(&self) -> &[Insn] {

@@ -20,7 +20,7 @@
 //! Fails closed: if the supervisor dies, notified syscalls return ENOSYS.
 //!
 //! Files: [`bpf`] the filter program, [`answers`] the calls it answers
-//! itself, [`syscalls`] the syscall-to-operation
+//! itself, [`landlock`] kernel-only enforcement (`exec --kernel`), [`syscalls`] the syscall-to-operation
 //! map, [`resolve`] path resolution in the caller's view, [`notify`] the
 //! user-notification ioctls, [`net`] socket arguments, [`calls`] raw calls
 //! for the sandboxed child, [`zygote`] one sandboxed process per profile,
@@ -29,6 +29,7 @@
 pub mod answers;
 pub mod bpf;
 pub mod calls;
+pub mod landlock;
 #[cfg(target_os = "linux")]
 pub mod net;
 #[cfg(target_os = "linux")]

@@ -497,6 +497,9 @@ mod engine {
             if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
                 return Err(errno());
             }
+            if let Some(ruleset) = self.landlock() {
+                crate::apply::linux::landlock::restrict_self(ruleset)?;
+            }
             // Yama's ptrace_scope=1 lets only ancestors read our memory; the
             // supervisor is our parent, so name it (it stays the tracer even
             // if we are reparented).
