@@ -420,6 +420,26 @@ mod sys {
         Ok(ruleset)
     }
 
+    /// Makes `cmd` run under `ruleset` alone (no seccomp filter, no
+    /// supervisor): the kernel's own floor for a workload, which the
+    /// workload benchmark compares against.
+    pub fn confine(cmd: &mut std::process::Command, ruleset: std::sync::Arc<OwnedFd>) {
+        use std::os::unix::process::CommandExt;
+        let fd = ruleset.as_raw_fd();
+        let hook = move || {
+            // Keeps the ruleset open until the child has forked.
+            let _ = &ruleset;
+            // SAFETY: prctl with integer arguments.
+            if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            restrict_self(fd).map_err(std::io::Error::from_raw_os_error)
+        };
+        // SAFETY: the hook runs after fork in the child and makes raw
+        // syscalls only (no allocation, no locks).
+        unsafe { cmd.pre_exec(hook) };
+    }
+
     /// Enforces the ruleset `fd` on the calling thread and its future
     /// children. Raw syscall only: called in the forked child, after
     /// `PR_SET_NO_NEW_PRIVS`.
