@@ -7,7 +7,9 @@
 //! every sample path and vnode type) is an unreported allow, which is what
 //! the supervisor would have answered.
 
-use sbcheck::apply::linux::answers::{allowed_in_filter, depends_on_arguments, reported};
+use sbcheck::apply::linux::answers::{
+    allowed_in_filter, depends_on_arguments, opens_or_execs, reported,
+};
 use sbcheck::apply::linux::bpf::{run, Filter, AUDIT_ARCH_X86_64, RET_ALLOW, RET_USER_NOTIF};
 use sbcheck::apply::linux::op_in;
 use sbcheck::apply::linux::syscalls::{self, op, Kind};
@@ -126,6 +128,15 @@ fn checked_operations(kind: Kind) -> Vec<OpId> {
             ops.dedup();
             ops
         }
+        // judge_file: an exec checks its #! interpreters and its loader.
+        Kind::Path {
+            op: op::PROCESS_EXEC,
+            ..
+        } => vec![
+            op::PROCESS_EXEC,
+            op::PROCESS_EXEC_INTERPRETER,
+            op::FILE_READ_DATA,
+        ],
         Kind::Path { op, .. } | Kind::Fd { op, .. } | Kind::Net { op, .. } => vec![op],
         Kind::Rename { .. } => vec![op::FILE_WRITE_UNLINK, op::FILE_WRITE_CREATE],
         Kind::Link { .. } => vec![op::FILE_LINK, op::FILE_WRITE_CREATE],
@@ -183,6 +194,11 @@ fn filter_answers_change_no_verdict_on_any_profile() {
                 let where_ = format!("{}: syscall {nr} {args:?}", path.display());
                 assert_eq!((a, b), (RET_USER_NOTIF, RET_ALLOW), "{where_}");
                 let sc = syscalls::lookup(i64::from(nr)).unwrap_or_else(|| panic!("{where_}"));
+                assert!(
+                    !opens_or_execs(sc),
+                    "{where_}: {} must stay with the supervisor's /proc guard",
+                    sc.name
+                );
                 let ops = checked_operations(sc.kind);
                 assert!(!ops.is_empty(), "{where_}: {} is never answered", sc.name);
                 for op in ops {
@@ -212,7 +228,8 @@ fn the_issue_profile_answers_stat_but_not_open() {
     let v = |nr: i64| run(f.program(), AUDIT_ARCH_X86_64, nr as u32, [0; 6]);
     assert_eq!(v(libc::SYS_newfstatat), RET_ALLOW);
     assert_eq!(v(libc::SYS_statx), RET_ALLOW);
-    assert_eq!(v(libc::SYS_execve), RET_ALLOW);
+    // Opens and execs stay with the supervisor, which guards its own /proc.
+    assert_eq!(v(libc::SYS_execve), RET_USER_NOTIF);
     assert_eq!(v(libc::SYS_fork), RET_ALLOW);
     assert_eq!(v(libc::SYS_openat), RET_USER_NOTIF);
     assert_eq!(v(libc::SYS_unlinkat), RET_USER_NOTIF);

@@ -88,6 +88,17 @@ fn an_expressible_profile_is_enforced_by_landlock_with_eacces() {
     assert_eq!(stderr.matches("Permission denied").count(), 3, "{stderr}");
     assert!(!stderr.contains("deny("), "{stderr}");
     assert!(!dir.join("made.txt").exists());
+    // Opens pass in the filter only because nothing under /proc is
+    // writable: not the supervisor's memory either.
+    let out = sh(
+        &p,
+        true,
+        "/usr/bin/head -c1 /proc/self/status >/dev/null && echo self; \
+         echo x > /proc/$PPID/mem; exit 0",
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "self\n", "{stderr}");
+    assert_eq!(stderr.matches("Permission denied").count(), 1, "{stderr}");
     // The supervised mode denies the same read with EPERM and logs it.
     let out = sh(&p, false, &format!("/usr/bin/cat {d}/secret.txt"));
     let stderr = String::from_utf8_lossy(&out.stderr);

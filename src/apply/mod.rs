@@ -298,9 +298,12 @@ impl<'p> Enforcement<'p> {
                 std::io::Error::from_raw_os_error(errno)
             ))
         })?;
-        let answered = linux::answers::settled_in_filter(&|op| {
-            plan.covered.contains(&op) || linux::answers::allowed_unconditionally(profile, op)
-        });
+        let answered = linux::answers::settled_in_filter(
+            &|op| {
+                plan.covered.contains(&op) || linux::answers::allowed_unconditionally(profile, op)
+            },
+            true,
+        );
         *filter = linux::Filter::answering(&answered).with_landlock(ruleset);
         Ok(plan)
     }

@@ -8,6 +8,18 @@
 //! judge: the answer the supervisor would give is then CONTINUE for every
 //! call, which the filter's ALLOW gives exactly, minus the round trip.
 //!
+//! Opens and execs never pass in the filter of the supervised mode: the
+//! supervisor refuses whatever reaches its own `/proc/PID` whatever the
+//! profile says (its memory, its fds reopened through magic links: see
+//! `resolve::resolve_sandboxed`), and only it can. Under `--kernel` they
+//! may when Landlock keeps every write under `/proc` from the process: it
+//! cannot write the supervisor's memory then. What it may still do there
+//! is what the profile's own `/proc` rules allow: read the supervisor's
+//! `/proc/PID` entries that same-user processes may read (environment,
+//! memory, fd names on a kernel without Yama). Metadata and xattr reads of
+//! the supervisor's `/proc/PID` pass in both modes when the profile allows
+//! them everywhere: names and numbers, nothing the process can act with.
+//!
 //! Denials are not answered in the filter, even unreported ones: the
 //! supervisor answers some calls before any check (ENOENT for a missing
 //! file, CONTINUE for an fd that names a pipe or a socket call with no
@@ -32,6 +44,15 @@ pub fn operations(sc: &Syscall) -> Option<Vec<OpId>> {
             op::FILE_READ_DATA,
             op::FILE_WRITE_DATA,
         ],
+        // An exec also checks each `#!` interpreter and the ELF's loader.
+        Kind::Path {
+            op: op::PROCESS_EXEC,
+            ..
+        } => vec![
+            op::PROCESS_EXEC,
+            op::PROCESS_EXEC_INTERPRETER,
+            op::FILE_READ_DATA,
+        ],
         Kind::Path { op, .. } | Kind::Fd { op, .. } | Kind::Net { op, .. } => vec![op],
         // An exchange checks both on both names; a rename, unlink on the
         // old name and create on the new.
@@ -48,19 +69,35 @@ pub fn allowed_unconditionally(profile: &Profile, op: OpId) -> bool {
     d.verdict() == Some(Verdict::Allow) && !depends_on_arguments(&d) && !reported(&d)
 }
 
-/// The syscall numbers the filter answers with ALLOW for `profile`.
+/// The syscall numbers the filter answers with ALLOW for `profile` in the
+/// supervised mode.
 pub fn allowed_in_filter(profile: &Profile) -> Vec<i64> {
-    settled_in_filter(&|op| allowed_unconditionally(profile, op))
+    settled_in_filter(&|op| allowed_unconditionally(profile, op), false)
 }
 
 /// The syscall numbers whose every operation is `settled` (allowed, or
-/// judged by something other than the supervisor: Landlock).
-pub fn settled_in_filter(settled: &dyn Fn(OpId) -> bool) -> Vec<i64> {
+/// judged by Landlock); opens and execs only if `kernel_guards_proc` (the
+/// process is in a Landlock domain: see the module doc).
+pub fn settled_in_filter(settled: &dyn Fn(OpId) -> bool, kernel_guards_proc: bool) -> Vec<i64> {
     syscalls::INTERCEPTED
         .iter()
+        .filter(|sc| kernel_guards_proc || !opens_or_execs(sc))
         .filter(|sc| operations(sc).is_some_and(|ops| ops.iter().all(|&op| settled(op))))
         .map(|sc| sc.nr)
         .collect()
+}
+
+/// Whether `sc` opens or executes a file: what the supervisor's guard of
+/// its own `/proc/PID` must see.
+pub fn opens_or_execs(sc: &Syscall) -> bool {
+    matches!(
+        sc.kind,
+        Kind::Open { .. }
+            | Kind::Path {
+                op: op::PROCESS_EXEC,
+                ..
+            }
+    )
 }
 
 /// Whether a decision is logged: a denial unless `(with no-report)` (a plain
@@ -127,12 +164,21 @@ mod tests {
     }
 
     #[test]
-    fn allow_default_answers_every_judged_syscall_but_signals_and_creds() {
+    fn allow_default_answers_every_judged_syscall_but_signals_creds_opens_and_execs() {
         let p = profile("(version 1) (allow default)");
         let answered = allowed_in_filter(&p);
         for sc in syscalls::INTERCEPTED {
-            let judged_only = !matches!(sc.kind, Kind::Signal(_) | Kind::Creds);
+            let judged_only =
+                !matches!(sc.kind, Kind::Signal(_) | Kind::Creds) && !opens_or_execs(sc);
             assert_eq!(answered.contains(&sc.nr), judged_only, "{}", sc.name);
+            let kernel = settled_in_filter(&|op| allowed_unconditionally(&p, op), true);
+            let judged = !matches!(sc.kind, Kind::Signal(_) | Kind::Creds);
+            assert_eq!(
+                kernel.contains(&sc.nr),
+                judged,
+                "{} under --kernel",
+                sc.name
+            );
         }
     }
 }

@@ -135,6 +135,9 @@ calls! {
     /// `pidfd_send_signal(pidfd, sig, NULL, 0)`.
     pidfd_send_signal = SYS_pidfd_send_signal(pidfd: RawFd => fd(pidfd), sig: i32 => sig as u64);
     pidfd_getfd = SYS_pidfd_getfd(pidfd: RawFd => fd(pidfd), target: RawFd => fd(target), flags: u32 => flags as u64);
+    getuid = SYS_getuid();
+    setuid = SYS_setuid(uid: u64 => uid);
+    setresuid = SYS_setresuid(r: u64 => r, e: u64 => e, s: u64 => s);
     /// `ptrace(request, pid, 0, 0)`.
     ptrace = SYS_ptrace(request: i32 => request as u64, pid: i32 => pid as u64);
 }

@@ -45,6 +45,8 @@ pub const REMOVE_FILE: u64 = 1 << 5;
 /// MAKE_CHAR, MAKE_DIR, MAKE_REG, MAKE_SOCK, MAKE_FIFO, MAKE_BLOCK,
 /// MAKE_SYM (bits 6 to 12).
 pub const MAKE_ANY: u64 = 0x7f << 6;
+/// One of them: mknod of a block device.
+pub const MAKE_BLOCK: u64 = 1 << 11;
 /// ABI 2: link or rename into another directory.
 pub const REFER: u64 = 1 << 13;
 /// ABI 3: truncate(2), ftruncate(2), open with O_TRUNC.
@@ -89,6 +91,22 @@ pub struct Plan {
     pub dropped: Vec<String>,
 }
 
+impl Plan {
+    /// Whether the process may write under `/proc` (a rule granting
+    /// write-data at or above or inside it, or write-data not checked at
+    /// all): it could then write the supervisor's memory, so opens and
+    /// execs must keep the supervisor's guard (see `answers`).
+    pub fn writes_proc(&self) -> bool {
+        if self.handled & WRITE_FILE == 0 {
+            return true;
+        }
+        self.rules.iter().any(|(path, rights)| {
+            rights & WRITE_FILE != 0
+                && (Path::new("/proc").starts_with(path) || path.starts_with("/proc"))
+        })
+    }
+}
+
 /// How a profile decides one operation.
 enum Decided {
     Always,
@@ -115,14 +133,22 @@ pub fn plan(profile: &Profile) -> Result<Plan, Refusal> {
         plan.covered.push(op);
     }
     // A rename or link into another directory needs REFER on both sides:
-    // given where both creating and removing are allowed.
-    if plan.handled & (MAKE_ANY | REMOVE_FILE) != 0 {
+    // given where creating and removing are both allowed (by a rule, or
+    // everywhere: not handled).
+    let (make, remove) = (plan.handled & MAKE_ANY, plan.handled & REMOVE_FILE);
+    if make | remove != 0 {
         plan.handled |= REFER;
         for (_, rights) in &mut plan.rules {
-            if *rights & MAKE_ANY != 0 && *rights & REMOVE_FILE != 0 {
+            if *rights & make == make && *rights & remove == remove {
                 *rights |= REFER;
             }
         }
+    }
+    // A ruleset must handle something: MAKE_BLOCK allowed from the root
+    // handles one right and denies nothing.
+    if plan.handled == 0 {
+        plan.handled = MAKE_BLOCK;
+        plan.rules.push((PathBuf::from("/"), MAKE_BLOCK));
     }
     Ok(plan)
 }
@@ -238,9 +264,6 @@ fn plain_forms(profile: &Profile, node: u16) -> Option<Vec<(FormKind, Vec<u8>)>>
     let item = profile.patterns.get(k as usize)?;
     let mut out = Vec::new();
     for form in forms(&item.program).ok()? {
-        if !matches!(form.kind, FormKind::Literal | FormKind::Subpath) {
-            return None;
-        }
         let mut text = Vec::new();
         for atom in &form.atoms {
             match atom {
@@ -248,7 +271,13 @@ fn plain_forms(profile: &Profile, node: u16) -> Option<Vec<(FormKind, Vec<u8>)>>
                 _ => return None,
             }
         }
-        out.push((form.kind, text));
+        let kind = match form.kind {
+            FormKind::Literal | FormKind::Subpath => form.kind,
+            // `(subpath "/")` compiles to the prefix "/": every path.
+            FormKind::Prefix if text == b"/" => FormKind::Subpath,
+            _ => return None,
+        };
+        out.push((kind, text));
     }
     Some(out)
 }
@@ -515,6 +544,22 @@ mod tests {
         let r =
             refusal("(version 1) (deny default) (allow process-exec (vnode-type REGULAR-FILE))");
         assert!(r.starts_with("process-exec* (vnode-type"), "{r}");
+    }
+
+    #[test]
+    fn writes_under_proc_are_seen() {
+        let base = "(version 1) (deny default) (allow file-read* (subpath \"/usr\"))";
+        let writes = |rule: &str| {
+            plan(&profile(&format!("{base} {rule}")))
+                .unwrap()
+                .writes_proc()
+        };
+        assert!(!writes("(allow file-write* (subpath \"/tmp\"))"));
+        assert!(!writes(""));
+        assert!(writes("(allow file-write* (subpath \"/\"))"));
+        assert!(writes("(allow file-write-data (subpath \"/proc/1\"))"));
+        assert!(writes("(allow file-write-data (subpath \"/proc\"))"));
+        assert!(writes("(allow file-write-data)"));
     }
 
     #[test]

@@ -29,6 +29,7 @@
 pub mod answers;
 pub mod bpf;
 pub mod calls;
+pub mod interp;
 pub mod landlock;
 #[cfg(target_os = "linux")]
 pub mod net;
