@@ -12,8 +12,8 @@
 //! - `gcc`: `gcc -O2` of a small file;
 //! - `forkexec`: 200 fork+exec of /bin/true from a shell loop;
 //!
-//! each bare, under `sbcheck exec` pinned to one CPU (sbcheck, supervisor
-//! and workload), unpinned, with `--kernel`, and under a launcher that
+//! each bare, under `sbcheck exec --cpus 0` (sbcheck, supervisor and
+//! workload pinned to one CPU), unpinned, with `--kernel`, and under a launcher that
 //! applies the same allow set with Landlock and nothing else (the floor).
 //! Rounds are interleaved (every mode of every workload once per round);
 //! a first untimed round warms the page cache. The table gives the median time and the median of each round's ratio
@@ -45,7 +45,6 @@ fn main() {
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 mod bench {
     use sbcheck::apply::linux::landlock;
-    use sbcheck::apply::sys::{affinity, pin_to_cpu, set_affinity};
     use sbcheck::blob::Profile;
     use std::os::fd::OwnedFd;
     use std::path::{Path, PathBuf};
@@ -265,6 +264,9 @@ mod bench {
                 if mode == Mode::Kernel {
                     c.arg("--kernel");
                 }
+                if mode == Mode::Pinned {
+                    c.args(["--cpus", "0"]);
+                }
                 c.arg("--").args(argv);
                 c
             }
@@ -278,17 +280,8 @@ mod bench {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        // Affinity is inherited: pinning this thread around the spawn pins
-        // sbcheck, its supervisor and the workload to CPU 0.
-        let saved = affinity();
-        if mode == Mode::Pinned {
-            pin_to_cpu(0).map_err(|e| format!("pin to CPU 0: errno {e}"))?;
-        }
         let start = Instant::now();
         let child = cmd.spawn();
-        if mode == Mode::Pinned {
-            set_affinity(&saved).map_err(|e| format!("restore affinity: errno {e}"))?;
-        }
         let out = child
             .map_err(|e| format!("{}: {e}", argv[0]))?
             .wait_with_output()

@@ -20,7 +20,7 @@ commands:
         one results file from the shards of a partitioned run
   expect [--matrix DIR] [--bless]
         check every expectation against the decoder without running anything
-  exec --profile PROFILE(.sb|.sb.bin) [--param K=V] [--log FILE] [--backend B] [--kernel] -- CMD ARGS...
+  exec --profile PROFILE(.sb|.sb.bin) [--param K=V] [--log FILE] [--backend B] [--kernel] [--cpus LIST] -- CMD ARGS...
         run a command under a profile (sandbox-exec for Linux); denials logged
   decode BLOB|PROFILE.sb [--json] [--format F] [--release R] [--profile N]
         header, tables, op table grouped by bucket, nodes, rules as SBPL

@@ -9,7 +9,7 @@ use crate::apply::log::LogTarget;
 use crate::apply::{apply, Backend, Config};
 use std::process::ExitCode;
 
-const WITH_VALUE: &[&str] = &["--profile", "--param", "--log", "--backend"];
+const WITH_VALUE: &[&str] = &["--profile", "--param", "--log", "--backend", "--cpus"];
 const SWITCHES: &[&str] = &["--macos-paths", "--kernel"];
 
 /// Splits `[OPTIONS] [--] CMD ARGS...` at the command: options before it
@@ -61,6 +61,9 @@ pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
         record: false,
         subreaper: true,
     };
+    if let Some(list) = p.one("--cpus") {
+        pin(&list)?;
+    }
     let command = Command::new(program, rest).map_err(|e| Usage(e.to_string()))?;
     let mut enforcement = apply(&profile, &config).map_err(|e| Usage(e.to_string()))?;
     if p.has("--kernel") {
@@ -70,6 +73,45 @@ pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
         .exec(&command)
         .map_err(|e| Usage(format!("{}: {e}", command.display)))?;
     Ok(ExitCode::from(status.shell_code().clamp(0, 255) as u8))
+}
+
+/// `--cpus 0,2-3`: the CPUs sbcheck, its supervisor and the command run
+/// on (inherited by everything it starts).
+fn cpu_list(list: &str) -> Result<Vec<usize>, Usage> {
+    let bad = || {
+        Usage(format!(
+            "--cpus {list:?}: expected CPU numbers and ranges, e.g. 0,2-3"
+        ))
+    };
+    let mut cpus = Vec::new();
+    for part in list.split(',') {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let (a, b): (usize, usize) = (
+            a.trim().parse().map_err(|_| bad())?,
+            b.trim().parse().map_err(|_| bad())?,
+        );
+        if a > b || b >= 1024 {
+            return Err(bad());
+        }
+        cpus.extend(a..=b);
+    }
+    Ok(cpus)
+}
+
+#[cfg(target_os = "linux")]
+fn pin(list: &str) -> Result<(), Usage> {
+    let cpus = cpu_list(list)?;
+    crate::apply::sys::pin_to_cpus(&cpus).map_err(|e| {
+        Usage(format!(
+            "--cpus {list}: {}",
+            std::io::Error::from_raw_os_error(e)
+        ))
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn pin(list: &str) -> Result<(), Usage> {
+    cpu_list(list).map(drop)
 }
 
 /// `--kernel`: Landlock enforcement, or why this profile cannot have it.
@@ -113,6 +155,16 @@ mod tests {
         assert_eq!((ours.len(), cmd), (3, &strings(&["cat", "--help"])[..]));
         let a = strings(&["--bogus", "cat"]);
         assert_eq!(split(&a).unwrap_err().0, "unknown option --bogus");
+    }
+
+    #[test]
+    fn cpu_lists_are_numbers_and_ranges() {
+        assert_eq!(cpu_list("0").unwrap(), vec![0]);
+        assert_eq!(cpu_list("0,2-4").unwrap(), vec![0, 2, 3, 4]);
+        for bad in ["", "a", "3-1", "0,", "5000"] {
+            let e = cpu_list(bad).unwrap_err();
+            assert!(e.0.starts_with("--cpus"), "{bad}: {}", e.0);
+        }
     }
 
     #[test]
