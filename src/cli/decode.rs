@@ -8,8 +8,9 @@ use crate::blob::filters::{arg_kind, ArgKind};
 use crate::blob::render::{self, Outcome, Rendering, Rule, Texts};
 use crate::blob::{DecodeOptions, FilterArg, Format, Node, Profile};
 use crate::decision::{evaluate_with, explain_with, Args, Branch, Decision};
+use crate::macos_paths::PathModel;
 use crate::sbpl::compile_file;
-use crate::vocab::{OpId, Vocab};
+use crate::vocab::{filter, OpId, Vocab};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::path::Path;
@@ -422,8 +423,9 @@ fn parse_args(p: &Parsed, v: &Vocab) -> Result<ArgLists, Usage> {
 
 pub fn eval(args: &[String]) -> Result<ExitCode, Usage> {
     let mut flags = DECODE_FLAGS.to_vec();
-    flags.extend(["--arg", "--var"]);
-    let p = parse(args, &flags, &["--explain", "--json"])?;
+    flags.extend(["--arg", "--var", "--path-model"]);
+    let p = parse(args, &flags, &["--explain", "--json", "--macos-paths"])?;
+    let model = path_model(&p)?;
     let (input, operation, path) = match p.positional.as_slice() {
         [i, o] => (i, o, None),
         [i, o, path] => (i, o, Some(path)),
@@ -444,9 +446,19 @@ pub fn eval(args: &[String]) -> Result<ExitCode, Usage> {
         Usage(format!("unknown operation {operation}{hint}"))
     })?;
     let (ints, strings_owned) = parse_args(&p, v)?;
+    // The path filter is tested with every path the model names (macOS's
+    // kernel: the resolved path and its form without /private).
+    let tested: Vec<Vec<u8>> = path.map_or_else(Vec::new, |p| {
+        model
+            .tested(Path::new(p))
+            .into_iter()
+            .map(|p| p.into_os_string().into_encoded_bytes())
+            .collect()
+    });
     let strings: Vec<(u8, &[u8])> = strings_owned
         .iter()
         .map(|(f, s)| (*f, s.as_slice()))
+        .chain(tested.iter().skip(1).map(|p| (filter::PATH, p.as_slice())))
         .collect();
     let var_pairs: Vec<(String, String)> = p
         .all("--var")
@@ -467,18 +479,52 @@ pub fn eval(args: &[String]) -> Result<ExitCode, Usage> {
         .map(|(k, v)| (k.as_str(), v.as_bytes()))
         .collect();
     let call = Args {
-        path: path.map(|s| s.as_bytes()),
+        path: tested.first().map(Vec::as_slice),
         ints: &ints,
         strings: &strings,
     };
     let d = evaluate_with(&profile, op, &call, &vars);
     let rule = explain_with(&profile, &d, Some(&call), &vars);
+    let model_line = path.map(|p| model.describe(Path::new(p)));
+    let shown: Vec<String> = tested
+        .iter()
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect();
     let text = if p.has("--json") {
-        format!("{}\n", eval_json(&profile, &d, &rule))
+        let mut j = eval_json(&profile, &d, &rule);
+        j["path_model"] = json!(model.name());
+        j["paths_tested"] = json!(shown);
+        format!("{j}\n")
     } else {
-        eval_text(&profile, &d, &rule, p.has("--explain"))
+        let mut t = eval_text(&profile, &d, &rule, p.has("--explain"));
+        if let Some(line) = model_line {
+            t.push_str(&format!("path model: {line}\n"));
+        }
+        t
     };
     Ok(emit(&text))
+}
+
+/// `--macos-paths` (the decision a Mac's kernel makes for the path as a
+/// program names it) or `--path-model as-given|macos-resolved|macos-kernel`.
+fn path_model(p: &Parsed) -> Result<PathModel, Usage> {
+    let named = p
+        .one("--path-model")
+        .map(|m| {
+            PathModel::parse(&m).ok_or_else(|| {
+                Usage(format!(
+                    "--path-model takes as-given, macos-resolved or macos-kernel, got {m:?}"
+                ))
+            })
+        })
+        .transpose()?;
+    match (named, p.has("--macos-paths")) {
+        (Some(m), true) if m != PathModel::MacosKernel => Err(Usage(
+            "--macos-paths is --path-model macos-kernel; give one or the other".into(),
+        )),
+        (_, true) => Ok(PathModel::MacosKernel),
+        (m, false) => Ok(m.unwrap_or_default()),
+    }
 }
 
 fn branch_name(b: Branch) -> &'static str {

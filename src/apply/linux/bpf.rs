@@ -68,8 +68,10 @@ const F_SETOWN_EX: u32 = 15;
 const RLIMIT_CORE: u32 = 4;
 /// ioctls refused whatever the fd: FIOSETOWN and SIOCSPGRP set a SIGIO
 /// owner from memory (a pid the filter cannot read), TIOCSTI and TIOCLINUX
-/// push input into a terminal that an unsandboxed shell reads next.
-const IOCTL_REFUSED: [u32; 4] = [0x8901, 0x8902, 0x5412, 0x541C];
+/// push input into a terminal that an unsandboxed shell reads next, and
+/// TIOCSCTTY steals a terminal from its session (whose foreground group,
+/// the supervisor's perhaps, then gets SIGHUP).
+const IOCTL_REFUSED: [u32; 5] = [0x8901, 0x8902, 0x5412, 0x541C, 0x540E];
 
 /// One classic-BPF instruction, laid out as `struct sock_filter`.
 #[repr(C)]

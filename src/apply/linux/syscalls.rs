@@ -10,9 +10,12 @@
 //! link's existing file file-link (as Seatbelt's link hook checks); execve and
 //! execveat process-exec*; fork, vfork and clone without CLONE_THREAD
 //! process-fork; connect and sendto/sendmsg/sendmmsg with an address
-//! network-outbound; bind network-bind. Signal calls are sent too, so none
-//! reaches the supervisor. Other syscalls with no Seatbelt operation are not
-//! sent to the supervisor at all.
+//! network-outbound; bind network-bind. Calls that name another process
+//! (signals, limits, priorities, owners, pidfds) and credential changes are
+//! sent too, so none reaches the supervisor or weakens fd injection. The
+//! rest is an allowlist: [`PASSED`] syscalls touch nothing a profile
+//! governs and pass without a round trip, [`REFUSED`] ones are EPERM, and
+//! a number no table names is ENOSYS.
 //!
 //! Reads through an fd already open (fstat, fgetxattr) pass, as on macOS
 //! where the check happened at open; changes through an fd (fchmod, fchown,
