@@ -235,3 +235,58 @@ fn the_issue_profile_answers_stat_but_not_open() {
     assert_eq!(v(libc::SYS_unlinkat), RET_USER_NOTIF);
     assert_eq!(v(libc::SYS_kill), RET_USER_NOTIF);
 }
+
+/// Through `apply` (the filter `sbcheck exec` and `sbcheck run` use): a stat
+/// the profile allows everywhere is answered in the filter (no intercept
+/// recorded) and works; an open of the same file still reaches the
+/// supervisor and is denied; a stat under a profile that restricts metadata
+/// by path still reaches it too.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[test]
+fn answered_calls_make_no_round_trip_and_the_others_still_do() {
+    use sbcheck::apply::linux::calls::{self, buf};
+    use sbcheck::apply::process::Ending;
+    use std::ffi::CString;
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let file = std::fs::canonicalize(dir.path()).unwrap().join("f");
+    std::fs::write(&file, "x").unwrap();
+    let c = CString::new(file.to_str().unwrap()).unwrap();
+    let run = |src: &str| {
+        let blob = sbcheck::sbpl::compile(src, &Default::default()).unwrap();
+        let profile = Profile::decode(&blob).unwrap();
+        let config = sbcheck::apply::Config {
+            record: true,
+            ..Default::default()
+        };
+        let mut e = sbcheck::apply::apply(&profile, &config).unwrap();
+        // Raw calls only: this runs after fork(). Reports the stat's errno
+        // times 1000 plus the open's.
+        let body = || {
+            let stat = buf::stat(&c).err().unwrap_or(0);
+            let open = calls::open(&c, libc::O_RDONLY, 0).err().unwrap_or(0);
+            stat * 1000 + open
+        };
+        let ending = e.run(Duration::from_secs(30), &body).unwrap();
+        let syscalls: Vec<&str> = e
+            .supervisor()
+            .unwrap()
+            .intercepts
+            .iter()
+            .map(|i| i.syscall)
+            .collect();
+        let Ending::Reported { result } = ending else {
+            panic!("{src}: {ending:?}");
+        };
+        (result, syscalls.join(","))
+    };
+    let everywhere = run("(version 1) (deny default) (allow file-read-metadata)");
+    assert_eq!(everywhere, (libc::EPERM, "open".to_owned()));
+    let by_path = format!(
+        "(version 1) (deny default) (allow file-read-metadata (subpath {:?}))",
+        dir.path().canonicalize().unwrap()
+    );
+    let (result, syscalls) = run(&by_path);
+    assert_eq!(result, libc::EPERM);
+    assert!(syscalls.starts_with("stat,open"), "{syscalls}");
+}
