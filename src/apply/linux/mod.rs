@@ -20,7 +20,8 @@
 //! Fails closed: if the supervisor dies, notified syscalls return ENOSYS.
 //!
 //! Files: [`bpf`] the filter program, [`answers`] the calls it answers
-//! itself, [`landlock`] kernel-only enforcement (`exec --kernel`), [`syscalls`] the syscall-to-operation
+//! itself, [`landlock`] kernel-only enforcement (`exec --kernel`), [`cpu`] an injection kept
+//! on one CPU, [`syscalls`] the syscall-to-operation
 //! map, [`resolve`] path resolution in the caller's view, [`notify`] the
 //! user-notification ioctls, [`net`] socket arguments, [`calls`] raw calls
 //! for the sandboxed child, [`zygote`] one sandboxed process per profile,
@@ -29,6 +30,7 @@
 pub mod answers;
 pub mod bpf;
 pub mod calls;
+pub mod cpu;
 pub mod interp;
 pub mod landlock;
 #[cfg(target_os = "linux")]

@@ -74,6 +74,8 @@ pub struct Supervisor<'p> {
     /// The profile has a `(vnode-type ...)` filter: a path taken as
     /// written (see `judge_open`) needs its last component lstat'ed.
     asks_vnode_type: bool,
+    /// Keeps an fd injection on the caller's CPU (see [`super::cpu`]).
+    cpus: super::cpu::Follow,
 }
 
 /// What to answer.
@@ -209,6 +211,7 @@ impl<'p> Supervisor<'p> {
             asks_vnode_type: profile.nodes.iter().any(|n| {
                 matches!(n, crate::blob::Node::Filter { filter: id, .. } if *id == filter::VNODE_TYPE)
             }),
+            cpus: super::cpu::Follow::new(),
         }
     }
 
@@ -688,7 +691,10 @@ mod engine {
                     match open.opened.take().map_or_else(|| open_for(&open), Ok) {
                         Ok(fd) => {
                             let cloexec = open.flags & libc::O_CLOEXEC != 0;
-                            match notify::send_fd(listener, id, &fd, cloexec) {
+                            match self
+                                .cpus
+                                .stay(|| notify::send_fd(listener, id, &fd, cloexec))
+                            {
                                 Ok(_) => (true, 0, true),
                                 Err(libc::ENOENT) => (false, 0, true),
                                 Err(e) => (notify::send_error(listener, id, e).is_ok(), e, true),
