@@ -1144,6 +1144,10 @@ mod issue16 {
             chmod(&root.join("secret.txt"), 0o666);
             std::fs::write(root.join("protected/owned"), "x\n").unwrap();
             chown_nobody(&root.join("protected/owned"));
+            std::fs::create_dir(root.join("readonly")).unwrap();
+            chmod(&root.join("readonly"), 0o755);
+            std::fs::write(root.join("readonly/owned"), "x\n").unwrap();
+            chown_nobody(&root.join("readonly/owned"));
             symlink(root.join("secret.txt"), root.join("allowed/l")).unwrap();
             symlink(root.join("protected/new"), root.join("allowed/n")).unwrap();
             let r = root.display();
@@ -1156,7 +1160,8 @@ mod issue16 {
                      (allow file-read-metadata)\n\
                      (allow file-read* file-write* (subpath \"{r}/allowed\"))\n\
                      (deny file-link)\n\
-                     (deny process-exec* (subpath \"{r}/protected\"))\n"
+                     (deny process-exec* (subpath \"{r}/protected\"))\n\
+                     (allow file-read* (subpath \"{r}/readonly\"))\n"
                 ),
             )
             .unwrap();
@@ -1435,7 +1440,9 @@ fn exec_checks_the_script_interpreter_and_the_elf_loader() {
 /// Class 6: the filter is an allowlist. file_setattr (469, newer than the
 /// map) would set an inode flag on a protected file the user owns; it is
 /// refused with ENOSYS like every syscall the engine does not know, and
-/// the flag is not set.
+/// the flag is not set. The same flag set through an fd of a file the
+/// profile lets it read but not write (the FS_IOC_SETFLAGS ioctl) is
+/// judged as file-write-flags, as chflags is on macOS, and denied.
 #[test]
 fn a_syscall_outside_the_map_is_refused() {
     let rt = Rt::new();
@@ -1444,15 +1451,22 @@ fn a_syscall_outside_the_map_is_refused() {
     let enosys = format!("errno:{}", libc::ENOSYS);
     assert_eq!(value(&lines, "file_setattr"), enosys);
     assert_eq!(value(&lines, "unassigned_499"), enosys);
-    let flags = Command::new("lsattr")
-        .arg(rt.path("protected/owned"))
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default();
-    assert!(
-        !flags.split_whitespace().next().unwrap_or("").contains('d'),
-        "{flags}"
+    assert_eq!(value(&lines, "readonly_open"), "ok");
+    assert_eq!(
+        value(&lines, "fs_ioc_setflags"),
+        format!("errno:{}", libc::EPERM)
     );
+    for f in ["protected/owned", "readonly/owned"] {
+        let flags = Command::new("lsattr")
+            .arg(rt.path(f))
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        assert!(
+            !flags.split_whitespace().next().unwrap_or("d").contains('d'),
+            "{f}: {flags}"
+        );
+    }
 }
 
 use std::process::Command;

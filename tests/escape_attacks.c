@@ -155,6 +155,12 @@ static void unmapped(void) {
     snprintf(path, sizeof path, "%s/protected/owned", root);
     show("file_setattr", syscall(469, AT_FDCWD, path, &fa, sizeof fa, 0));
     show("unassigned_499", syscall(499, 0, 0, 0, 0, 0));
+    /* The same flag through an fd the profile lets us read, not write. */
+    snprintf(path, sizeof path, "%s/readonly/owned", root);
+    int fd = open(path, O_RDONLY);
+    show("readonly_open", fd);
+    int flags = FS_NODUMP_FL;
+    show("fs_ioc_setflags", ioctl(fd, FS_IOC_SETFLAGS, &flags));
 }
 
 /* 7. Forged log lines: a newline in a denied path and in our name. */

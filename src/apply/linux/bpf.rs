@@ -11,7 +11,7 @@
 //! not a fork), prctl (only capability-changing options), seccomp (no
 //! second listener), fcntl (F_SETOWN names a process, F_SETOWN_EX hides it
 //! in memory), prlimit64 (another process, or a new limit), ioctl (owners,
-//! terminal input) and setrlimit (no core dump limit).
+//! terminal input, inode flags) and setrlimit (no core dump limit).
 //!
 //! Each leaf of the tree holds its own return instructions, and a branch
 //! reaches its right half with an unconditional jump (32-bit offset), so
@@ -72,6 +72,9 @@ const RLIMIT_CORE: u32 = 4;
 /// TIOCSCTTY steals a terminal from its session (whose foreground group,
 /// the supervisor's perhaps, then gets SIGHUP).
 const IOCTL_REFUSED: [u32; 5] = [0x8901, 0x8902, 0x5412, 0x541C, 0x540E];
+/// ioctls that set inode flags through an fd: FS_IOC_SETFLAGS,
+/// FS_IOC32_SETFLAGS, FS_IOC_FSSETXATTR (file-write-flags).
+const IOCTL_FLAGS: [u32; 3] = [0x4008_6602, 0x4004_6602, 0x401c_5820];
 
 /// One classic-BPF instruction, laid out as `struct sock_filter`.
 #[repr(C)]
@@ -256,6 +259,7 @@ fn table(answered: &[i64]) -> Vec<(u32, Action)> {
                 When::PrctlCaps => Action::Prctl,
                 When::FcntlSetown => Action::Fcntl,
                 When::PrlimitChange => Action::Prlimit,
+                When::IoctlFlags => Action::Ioctl,
             };
             (s.nr as u32, action)
         })
@@ -278,8 +282,7 @@ fn table(answered: &[i64]) -> Vec<(u32, Action)> {
     if syscalls::SECCOMP >= 0 {
         t.push((syscalls::SECCOMP as u32, Action::Seccomp));
     }
-    if syscalls::IOCTL >= 0 {
-        t.push((syscalls::IOCTL as u32, Action::Ioctl));
+    if syscalls::SETRLIMIT >= 0 {
         t.push((syscalls::SETRLIMIT as u32, Action::Setrlimit));
     }
     t.sort_by_key(|&(nr, _)| nr);
@@ -452,6 +455,9 @@ fn leaf(a: &mut Asm, action: Action) {
             for &cmd in &IOCTL_REFUSED {
                 a.jump(BPF_JMP_JEQ_K, cmd, eperm, Target::Next);
             }
+            for &cmd in &IOCTL_FLAGS {
+                a.jump(BPF_JMP_JEQ_K, cmd, notify, Target::Next);
+            }
             a.ops.push(Op::Return(Ret::Allow));
         }
         // The hard core-dump limit stays 0 (a root process could raise it).
@@ -469,6 +475,11 @@ fn leaf(a: &mut Asm, action: Action) {
 
 /// Runs the program on one `seccomp_data` (for tests): the return value.
 pub fn run(program: &[Insn], arch: u32, nr: u32, args: [u64; 6]) -> u32 {
+    run_counted(program, arch, nr, args).0
+}
+
+/// [`run`], and how many instructions it executed.
+fn run_counted(program: &[Insn], arch: u32, nr: u32, args: [u64; 6]) -> (u32, usize) {
     let word = |off: u32| -> u32 {
         match off {
             OFFSET_NR => nr,
@@ -480,24 +491,26 @@ pub fn run(program: &[Insn], arch: u32, nr: u32, args: [u64; 6]) -> u32 {
     };
     let mut acc = 0u32;
     let mut pc = 0usize;
+    let mut steps = 0;
     while let Some(insn) = program.get(pc) {
         pc += 1;
+        steps += 1;
         match insn.code {
             BPF_LD_W_ABS => acc = word(insn.k),
-            BPF_RET_K => return insn.k,
+            BPF_RET_K => return (insn.k, steps),
             BPF_JMP_JA => pc += insn.k as usize,
             code => {
                 let taken = match code {
                     BPF_JMP_JEQ_K => acc == insn.k,
                     BPF_JMP_JGE_K => acc >= insn.k,
                     BPF_JMP_JSET_K => acc & insn.k != 0,
-                    _ => return RET_KILL_PROCESS,
+                    _ => return (RET_KILL_PROCESS, steps),
                 };
                 pc += usize::from(if taken { insn.jt } else { insn.jf });
             }
         }
     }
-    RET_KILL_PROCESS
+    (RET_KILL_PROCESS, steps)
 }
 
 #[cfg(test)]
@@ -544,7 +557,7 @@ mod tests {
                 RET_ERRNO | EPERM
             } else if syscalls::PASSED.contains(&n) {
                 RET_ALLOW
-            } else if n == syscalls::SECCOMP || n == syscalls::IOCTL || n == syscalls::SETRLIMIT {
+            } else if n == syscalls::SECCOMP || n == syscalls::SETRLIMIT {
                 continue;
             } else {
                 RET_ERRNO | ENOSYS
@@ -560,6 +573,14 @@ mod tests {
             RET_ERRNO | ENOSYS
         );
         assert_eq!(verdict(libc::SYS_fanotify_init, [0; 6]), RET_ERRNO | EPERM);
+        // Every syscall pays for the search: it stays a few dozen
+        // instructions at most (the kernel runs them on each call).
+        let most = (0..600u32)
+            .map(|nr| run_counted(p.program(), AUDIT_ARCH_X86_64, nr, [0; 6]).1)
+            .max()
+            .unwrap();
+        assert!(most <= 30, "{most} instructions");
+        eprintln!("at most {most} instructions per syscall");
         assert_eq!(verdict(libc::SYS_acct, [0; 6]), RET_ERRNO | EPERM);
     }
 
@@ -599,6 +620,9 @@ mod tests {
         assert_eq!(ioctl(libc::TCGETS), RET_ALLOW);
         for cmd in [0x8901u32, 0x8902, libc::TIOCSTI as u32] {
             assert_eq!(ioctl(u64::from(cmd)), RET_ERRNO | EPERM, "{cmd:#x}");
+        }
+        for cmd in IOCTL_FLAGS {
+            assert_eq!(ioctl(u64::from(cmd)), RET_USER_NOTIF, "{cmd:#x}");
         }
         let prlimit = |pid: u64, new: u64| verdict(libc::SYS_prlimit64, [pid, 7, new, 0, 0, 0]);
         assert_eq!(prlimit(0, 0), RET_ALLOW);

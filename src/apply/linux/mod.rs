@@ -20,9 +20,10 @@
 //! Fails closed: if the supervisor dies, notified syscalls return ENOSYS.
 //!
 //! Files: [`bpf`] the filter program, [`answers`] the calls it answers
-//! itself, [`landlock`] kernel-only enforcement (`exec --kernel`), [`cpu`] an injection kept
-//! on one CPU, [`syscalls`] the syscall-to-operation
-//! map, [`resolve`] path resolution in the caller's view, [`notify`] the
+//! itself, [`syscalls`] the syscall-to-operation map, [`resolve`] path
+//! resolution in the caller's view, [`interp`] what else an exec runs (`#!`
+//! interpreters, PT_INTERP), [`landlock`] kernel-only enforcement
+//! (`exec --kernel`), [`cpu`] an injection kept on one CPU, [`notify`] the
 //! user-notification ioctls, [`net`] socket arguments, [`calls`] raw calls
 //! for the sandboxed child, [`zygote`] one sandboxed process per profile,
 //! and the supervisor itself.

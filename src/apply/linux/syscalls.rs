@@ -33,6 +33,7 @@ pub mod op {
     pub const FILE_READ_XATTR: OpId = 24;
     pub const FILE_WRITE_CREATE: OpId = 31;
     pub const FILE_WRITE_DATA: OpId = 32;
+    pub const FILE_WRITE_FLAGS: OpId = 34;
     pub const FILE_WRITE_MODE: OpId = 35;
     pub const FILE_WRITE_OWNER: OpId = 36;
     pub const FILE_WRITE_TIMES: OpId = 38;
@@ -170,6 +171,10 @@ pub enum When {
     /// prlimit64: unless it reads the caller's own limits (pid 0, no new
     /// limit).
     PrlimitChange,
+    /// ioctl: only the commands that set inode flags (chattr's
+    /// FS_IOC_SETFLAGS, FS_IOC_FSSETXATTR); the filter refuses a few
+    /// others outright and passes the rest.
+    IoctlFlags,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -692,6 +697,17 @@ pub const INTERCEPTED: &[Syscall] = &[
     ),
     fd_call(libc::SYS_fsetxattr, "fsetxattr", op::FILE_WRITE_XATTR),
     fd_call(libc::SYS_fremovexattr, "fremovexattr", op::FILE_WRITE_XATTR),
+    // file-write-flags: inode flags (append-only, immutable, nodump) set
+    // through an fd, as chflags is on macOS.
+    Syscall {
+        nr: libc::SYS_ioctl,
+        name: "ioctl",
+        kind: Kind::Fd {
+            op: op::FILE_WRITE_FLAGS,
+            fd: 0,
+        },
+        when: When::IoctlFlags,
+    },
     // process-exec*.
     path(
         libc::SYS_execve,
@@ -865,8 +881,8 @@ pub const REFUSED: &[i64] = &[
 /// [`UNAVAILABLE`], [`PASSED`] and [`SECCOMP`] is answered ENOSYS by the
 /// filter: a syscall the engine was not written for (a new kernel's, such
 /// as file_setattr, 469, which sets inode flags on a path) is refused until
-/// someone decides what it touches. ioctl and setrlimit pass with an
-/// argument test in the filter (see `bpf`).
+/// someone decides what it touches. setrlimit passes with an argument
+/// test in the filter (see `bpf`).
 ///
 /// What passes: memory, time, scheduling of the caller itself, signals to
 /// itself, waiting, reading and writing fds already open (their check was
@@ -1106,13 +1122,10 @@ pub const SECCOMP: i64 = libc::SYS_seccomp;
 #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
 pub const SECCOMP: i64 = -1;
 
-/// ioctl and setrlimit: they pass after an argument test in the filter.
-#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-pub const IOCTL: i64 = libc::SYS_ioctl;
+/// setrlimit: it passes after an argument test in the filter (no new
+/// core dump limit).
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 pub const SETRLIMIT: i64 = libc::SYS_setrlimit;
-#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
-pub const IOCTL: i64 = -1;
 #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
 pub const SETRLIMIT: i64 = -1;
 
@@ -1209,6 +1222,7 @@ mod tests {
             (op::FILE_READ_XATTR, "file-read-xattr"),
             (op::FILE_WRITE_CREATE, "file-write-create"),
             (op::FILE_WRITE_DATA, "file-write-data"),
+            (op::FILE_WRITE_FLAGS, "file-write-flags"),
             (op::FILE_WRITE_MODE, "file-write-mode"),
             (op::FILE_WRITE_OWNER, "file-write-owner"),
             (op::FILE_WRITE_TIMES, "file-write-times"),
