@@ -82,6 +82,19 @@ fn argument_sets() -> Vec<[u64; 6]> {
     ] {
         sets.push([a0, 0, 0, 0, 0, 0]);
     }
+    // ioctl and fcntl commands the filter refuses, judges or passes:
+    // TIOCSTI, FS_IOC_SETFLAGS, FIONREAD; F_SETOWN, F_GETFL.
+    for a1 in [
+        libc::TIOCSTI,
+        0x4008_6602,
+        libc::FIONREAD,
+        libc::F_SETOWN as u64,
+        libc::F_GETFL as u64,
+    ] {
+        sets.push([0, a1, 0, 0, 0, 0]);
+    }
+    // prlimit64 of another process's limits, with a new limit.
+    sets.push([1, 4, 0x1000, 0, 0, 0]);
     sets
 }
 

@@ -253,7 +253,12 @@ fn table(answered: &[i64]) -> Vec<(u32, Action)> {
         .iter()
         .map(|s| {
             let action = match s.when {
-                _ if answered.contains(&s.nr) => Action::Ret(Ret::Allow),
+                // An answer replaces a plain notification, or a fork's
+                // (a thread passes anyway); never a test that also
+                // refuses some arguments (ioctl, fcntl, prlimit, prctl).
+                When::Always | When::CloneUnlessThread if answered.contains(&s.nr) => {
+                    Action::Ret(Ret::Allow)
+                }
                 When::Always => Action::Ret(Ret::Notify),
                 When::CloneUnlessThread => Action::Clone,
                 When::PrctlCaps => Action::Prctl,

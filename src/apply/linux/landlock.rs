@@ -21,7 +21,13 @@
 //! - create or remove the one name a `literal` allows (that needs a right
 //!   on its directory, which would allow every name in it: not granted);
 //! - a `literal` naming a directory cannot allow reading it alone (the
-//!   right would reach every directory beneath): refused.
+//!   right would reach every directory beneath): refused;
+//! - exec a file it may not read: Landlock checks an exec's open as a read
+//!   too (stricter where process-exec* reaches further than file-read*).
+//!
+//! Opens and execs then pass the seccomp filter only when the plan keeps
+//! every write under `/proc` from the process ([`Plan::writes_proc`]), so
+//! the supervisor's memory stays out of its reach.
 //!
 //! Operations Landlock does not check (metadata, xattrs, mode, owner,
 //! times, network, fork) keep the engine's other answers: in the filter
