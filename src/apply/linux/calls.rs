@@ -323,6 +323,21 @@ pub mod buf {
         xattr_set(libc::SYS_fsetxattr, fd(f), name, value)
     }
 
+    /// `ioctl(f, FS_IOC_SETFLAGS, &flags)`: chattr's call (FS_NODUMP_FL,
+    /// 0x40, needs no privilege on a file the caller owns).
+    pub fn fs_setflags(f: RawFd, flags: i32) -> SysResult {
+        /// `_IOW('f', 2, long)`.
+        const FS_IOC_SETFLAGS: u64 = 0x4008_6602;
+        let value = flags;
+        // SAFETY: the kernel reads one int from `value`, alive for the call.
+        unsafe {
+            raw(
+                libc::SYS_ioctl,
+                [fd(f), FS_IOC_SETFLAGS, &value as *const i32 as u64, 0, 0, 0],
+            )
+        }
+    }
+
     /// `execve(path, argv, envp)`; argv and envp must end with NULL.
     pub fn execve(
         path: &CStr,
