@@ -3,41 +3,89 @@
 //! The JSON output of both is described in docs/decode-json.md; its
 //! `schema` number changes whenever a field changes meaning or goes away.
 
-use super::{parse, Parsed, Usage};
+use super::{ProfileInput, Usage};
 use crate::blob::filters::{arg_kind, ArgKind};
 use crate::blob::render::{self, Outcome, Rendering, Rule, Texts};
 use crate::blob::{DecodeOptions, FilterArg, Format, Node, Profile};
 use crate::decision::{evaluate_with, explain_with, Args, Branch, Decision};
 use crate::macos_paths::PathModel;
-use crate::sbpl::compile_file;
 use crate::vocab::{filter, OpId, Vocab};
 use serde_json::{json, Value};
-use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
 /// Version of the `decode --json` and `eval --json` output.
 pub const JSON_SCHEMA: u32 = 1;
 
-const DECODE_FLAGS: &[&str] = &["--param", "--format", "--release", "--profile"];
+/// How a blob is read and decoded (shared by decode and eval).
+#[derive(Debug, clap::Args)]
+pub struct BlobArgs {
+    /// The blob (.sb.bin, or any other name) or SBPL source (.sb, compiled first).
+    #[arg(value_name = "BLOB|PROFILE.sb")]
+    pub input: String,
+    #[command(flatten)]
+    pub profile_input: ProfileInput,
+    /// The blob's layout: hdr14, hdr16 or legacy (default: detected).
+    #[arg(long, value_name = "F")]
+    pub format: Option<String>,
+    /// The operation and filter names of this release: macos-14.4.1,
+    /// ios-26, macos-10.6 or unknown (default: by format).
+    #[arg(long, value_name = "R")]
+    pub release: Option<String>,
+    /// The profile of a bundle to decode, by index.
+    #[arg(long = "profile", value_name = "K")]
+    pub bundle_profile: Option<usize>,
+    /// JSON instead of text (see docs/decode-json.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DecodeArgs {
+    #[command(flatten)]
+    pub blob: BlobArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    pub blob: BlobArgs,
+    /// The operation asked about, e.g. file-read-data.
+    pub operation: String,
+    /// The path argument, for file operations.
+    pub path: Option<String>,
+    /// Another argument: a filter's name and its value (remote-port=443); repeatable.
+    #[arg(long = "arg", value_name = "NAME=VALUE", value_parser = super::key_value)]
+    pub args: Vec<(String, String)>,
+    /// A value for a ${NAME} variable in the profile; repeatable.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = super::key_value)]
+    pub vars: Vec<(String, String)>,
+    /// Every node the decision visits, and which branch it took.
+    #[arg(long)]
+    pub explain: bool,
+    /// Which paths a path filter is tested with: as-given, macos-resolved
+    /// or macos-kernel (docs/matrix.md).
+    #[arg(long, value_name = "MODEL")]
+    pub path_model: Option<String>,
+    /// Match paths as macOS's kernel does: --path-model macos-kernel.
+    #[arg(long)]
+    pub macos_paths: bool,
+}
 
 /// A blob from a `.sb.bin` file (or compiled from `.sb`), decoded with the
 /// layout, vocabulary and bundle profile the options ask for.
-fn load(p: &Parsed, path: &str) -> Result<(Profile, usize), Usage> {
-    let bytes = if path.ends_with(".sb") {
-        compile_file(Path::new(path), &p.params()?).map_err(|e| Usage(e.to_string()))?
-    } else {
-        std::fs::read(path).map_err(|e| Usage(format!("{path}: {e}")))?
-    };
+fn load(a: &BlobArgs) -> Result<(Profile, usize), Usage> {
+    let path = &a.input;
+    let bytes = a.profile_input.blob(path)?;
     let mut options = DecodeOptions::default();
-    if let Some(f) = p.one("--format") {
+    if let Some(f) = &a.format {
         options.format =
-            Some(Format::parse(&f).ok_or_else(|| {
+            Some(Format::parse(f).ok_or_else(|| {
                 Usage(format!("--format takes hdr14, hdr16 or legacy, got {f:?}"))
             })?);
     }
-    if let Some(r) = p.one("--release") {
-        options.vocab = Some(Vocab::by_release(&r).ok_or_else(|| {
+    if let Some(r) = &a.release {
+        options.vocab = Some(Vocab::by_release(r).ok_or_else(|| {
             Usage(format!(
                 "--release takes macos-14.4.1, ios-26, macos-10.6 or unknown, got {r:?}"
             ))
@@ -45,10 +93,7 @@ fn load(p: &Parsed, path: &str) -> Result<(Profile, usize), Usage> {
     }
     let mut profile =
         Profile::decode_with(&bytes, &options).map_err(|e| Usage(format!("{path}: {e}")))?;
-    if let Some(k) = p.one("--profile") {
-        let k: usize = k
-            .parse()
-            .map_err(|_| Usage(format!("--profile takes a bundle index, got {k:?}")))?;
+    if let Some(k) = a.bundle_profile {
         profile.select_profile(k).ok_or_else(|| {
             Usage(format!(
                 "{path}: no bundle profile {k} ({} profiles)",
@@ -61,25 +106,16 @@ fn load(p: &Parsed, path: &str) -> Result<(Profile, usize), Usage> {
 
 /// Writes `text` to stdout; a closed pipe (`| head`) ends quietly.
 fn emit(text: &str) -> ExitCode {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("sbcheck: writing output: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    super::out(text);
+    ExitCode::SUCCESS
 }
 
-pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
-    let p = parse(args, DECODE_FLAGS, &["--json"])?;
-    let [input] = p.positional.as_slice() else {
-        return Err(Usage("decode takes one BLOB".into()));
-    };
-    let (profile, len) = load(&p, input)?;
+pub fn main(a: &DecodeArgs) -> Result<ExitCode, Usage> {
+    let a = &a.blob;
+    let input = &a.input;
+    let (profile, len) = load(a)?;
     let rendering = render::rules(&profile);
-    let text = if p.has("--json") {
+    let text = if a.json {
         let mut v = decode_json(&profile, &rendering, input, len).to_string();
         v.push('\n');
         v
@@ -395,13 +431,11 @@ fn int_value(filter: &str, text: &str) -> Option<u16> {
 /// `--arg` values by filter id: integers and strings.
 type ArgLists = (Vec<(u8, u16)>, Vec<(u8, Vec<u8>)>);
 
-fn parse_args(p: &Parsed, v: &Vocab) -> Result<ArgLists, Usage> {
+fn parse_args(args: &[(String, String)], v: &Vocab) -> Result<ArgLists, Usage> {
     let mut ints = Vec::new();
     let mut strings = Vec::new();
-    for kv in p.all("--arg") {
-        let (name, value) = kv
-            .split_once('=')
-            .ok_or_else(|| Usage(format!("--arg takes NAME=VALUE, got {kv:?}")))?;
+    for (name, value) in args {
+        let (name, value) = (name.as_str(), value.as_str());
         let id = v.parse_filter(name).ok_or_else(|| {
             let hint = v
                 .closest_filter(name)
@@ -427,22 +461,10 @@ fn parse_args(p: &Parsed, v: &Vocab) -> Result<ArgLists, Usage> {
     Ok((ints, strings))
 }
 
-pub fn eval(args: &[String]) -> Result<ExitCode, Usage> {
-    let mut flags = DECODE_FLAGS.to_vec();
-    flags.extend(["--arg", "--var", "--path-model"]);
-    let p = parse(args, &flags, &["--explain", "--json", "--macos-paths"])?;
-    let model = path_model(&p)?;
-    let (input, operation, path) = match p.positional.as_slice() {
-        [i, o] => (i, o, None),
-        [i, o, path] => (i, o, Some(path)),
-        _ => {
-            return Err(Usage(
-                "eval takes BLOB OPERATION [PATH] [--arg NAME=VALUE]... [--var NAME=VALUE]..."
-                    .into(),
-            ))
-        }
-    };
-    let (profile, _) = load(&p, input)?;
+pub fn eval(a: &EvalArgs) -> Result<ExitCode, Usage> {
+    let (operation, path) = (&a.operation, a.path.as_ref());
+    let model = path_model(a)?;
+    let (profile, _) = load(&a.blob)?;
     let v = profile.vocab;
     let op = v.parse_op(operation).ok_or_else(|| {
         let hint = v
@@ -451,7 +473,7 @@ pub fn eval(args: &[String]) -> Result<ExitCode, Usage> {
             .unwrap_or_default();
         Usage(format!("unknown operation {operation}{hint}"))
     })?;
-    let (ints, strings_owned) = parse_args(&p, v)?;
+    let (ints, strings_owned) = parse_args(&a.args, v)?;
     // The path filter is tested with every path the model names (macOS's
     // kernel: the resolved path and its form without /private).
     let tested: Vec<Vec<u8>> = path.map_or_else(Vec::new, |p| {
@@ -466,20 +488,16 @@ pub fn eval(args: &[String]) -> Result<ExitCode, Usage> {
         .map(|(f, s)| (*f, s.as_slice()))
         .chain(tested.iter().skip(1).map(|p| (filter::PATH, p.as_slice())))
         .collect();
-    let var_pairs: Vec<(String, String)> = p
-        .all("--var")
-        .into_iter()
-        .map(|kv| {
-            kv.split_once('=')
-                .map(|(k, v)| {
-                    (
-                        k.trim_start_matches("${").trim_end_matches('}').to_owned(),
-                        v.to_owned(),
-                    )
-                })
-                .ok_or_else(|| Usage(format!("--var takes NAME=VALUE, got {kv:?}")))
+    let var_pairs: Vec<(String, String)> = a
+        .vars
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.trim_start_matches("${").trim_end_matches('}').to_owned(),
+                v.clone(),
+            )
         })
-        .collect::<Result<_, _>>()?;
+        .collect();
     let vars: Vec<(&str, &[u8])> = var_pairs
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_bytes()))
@@ -496,13 +514,13 @@ pub fn eval(args: &[String]) -> Result<ExitCode, Usage> {
         .iter()
         .map(|p| String::from_utf8_lossy(p).into_owned())
         .collect();
-    let text = if p.has("--json") {
+    let text = if a.blob.json {
         let mut j = eval_json(&profile, &d, &rule);
         j["path_model"] = json!(model.name());
         j["paths_tested"] = json!(shown);
         format!("{j}\n")
     } else {
-        let mut t = eval_text(&profile, &d, &rule, p.has("--explain"));
+        let mut t = eval_text(&profile, &d, &rule, a.explain);
         if let Some(line) = model_line {
             t.push_str(&format!("path model: {line}\n"));
         }
@@ -513,18 +531,19 @@ pub fn eval(args: &[String]) -> Result<ExitCode, Usage> {
 
 /// `--macos-paths` (the decision a Mac's kernel makes for the path as a
 /// program names it) or `--path-model as-given|macos-resolved|macos-kernel`.
-fn path_model(p: &Parsed) -> Result<PathModel, Usage> {
-    let named = p
-        .one("--path-model")
+fn path_model(a: &EvalArgs) -> Result<PathModel, Usage> {
+    let named = a
+        .path_model
+        .as_ref()
         .map(|m| {
-            PathModel::parse(&m).ok_or_else(|| {
+            PathModel::parse(m).ok_or_else(|| {
                 Usage(format!(
                     "--path-model takes as-given, macos-resolved or macos-kernel, got {m:?}"
                 ))
             })
         })
         .transpose()?;
-    match (named, p.has("--macos-paths")) {
+    match (named, a.macos_paths) {
         (Some(m), true) if m != PathModel::MacosKernel => Err(Usage(
             "--macos-paths is --path-model macos-kernel; give one or the other".into(),
         )),

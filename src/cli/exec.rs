@@ -3,71 +3,63 @@
 //! itself checked as process-exec*, logs every denial, and exits with the
 //! command's status (128 + N when a signal N ended it).
 
-use super::{load_any, Usage};
+use super::{load_any, ProfileInput, Usage};
 use crate::apply::exec::Command;
 use crate::apply::log::LogTarget;
 use crate::apply::{apply, Backend, Config};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-const WITH_VALUE: &[&str] = &["--profile", "--param", "--log", "--backend", "--cpus"];
-const SWITCHES: &[&str] = &["--macos-paths", "--kernel"];
-
-/// Splits `[OPTIONS] [--] CMD ARGS...` at the command: options before it
-/// are ours, everything from it on is the command's, options included.
-fn split(args: &[String]) -> Result<(&[String], &[String]), Usage> {
-    let mut i = 0;
-    while let Some(a) = args.get(i) {
-        if a == "--" {
-            return Ok((&args[..i], &args[i + 1..]));
-        }
-        if WITH_VALUE.contains(&a.as_str()) {
-            i += 2;
-        } else if SWITCHES.contains(&a.as_str()) {
-            i += 1;
-        } else if a.starts_with('-') && a.len() > 1 {
-            return Err(Usage(format!("unknown option {a}")));
-        } else {
-            return Ok((&args[..i], &args[i..]));
-        }
-    }
-    Ok((args, &[]))
+#[derive(Debug, clap::Args)]
+pub struct ExecArgs {
+    /// The profile: SBPL (.sb, compiled first) or a blob (.sb.bin).
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: String,
+    #[command(flatten)]
+    pub input: ProfileInput,
+    /// Where denials are logged (default: stderr).
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// linux (seccomp engine) or seatbelt (macOS's kernel); default: this platform's.
+    #[arg(long, value_name = "B", value_parser = super::backend)]
+    pub backend: Option<Backend>,
+    /// Match paths in macOS's layout (/private/tmp for /tmp, ...).
+    #[arg(long)]
+    pub macos_paths: bool,
+    /// Enforce with Landlock what it can judge exactly (file allow-lists):
+    /// no round trip for opens; EACCES, no denial line (docs/enforcement.md).
+    #[arg(long)]
+    pub kernel: bool,
+    /// The CPUs sbcheck, its supervisor and the command run on: 0,2-3.
+    #[arg(long, value_name = "LIST", value_parser = cpu_list)]
+    pub cpus: Option<Vec<usize>>,
+    /// The command and its arguments (after `--`, or from the first word
+    /// that is not an option: its own options are its own).
+    #[arg(value_name = "CMD", required = true, trailing_var_arg = true)]
+    pub command: Vec<String>,
 }
 
-pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
-    let (ours, command) = split(args)?;
-    let p = super::parse(ours, WITH_VALUE, SWITCHES)?;
-    let source = p
-        .one("--profile")
-        .ok_or_else(|| Usage("exec needs --profile PROFILE(.sb|.sb.bin)".into()))?;
-    let Some((program, rest)) = command.split_first() else {
+pub fn main(a: &ExecArgs) -> Result<ExitCode, Usage> {
+    let Some((program, rest)) = a.command.split_first() else {
         return Err(Usage(
             "exec needs a command: exec --profile P -- CMD ARGS...".into(),
         ));
     };
-    let profile = load_any(&source, &p.params()?)?;
-    let backend = match p.one("--backend") {
-        Some(b) => Some(
-            Backend::parse(&b)
-                .ok_or_else(|| Usage(format!("unknown backend {b:?}: linux or seatbelt")))?,
-        ),
-        None => None,
-    };
+    let profile = load_any(&a.profile, &a.input)?;
     let config = Config {
-        backend,
-        macos_paths: p.has("--macos-paths"),
-        log: p
-            .one("--log")
-            .map_or(LogTarget::Stderr, |f| LogTarget::File(f.into())),
+        backend: a.backend,
+        macos_paths: a.macos_paths,
+        log: a.log.clone().map_or(LogTarget::Stderr, LogTarget::File),
         record: false,
         subreaper: true,
     };
-    if let Some(list) = p.one("--cpus") {
-        pin(&list)?;
+    if let Some(cpus) = &a.cpus {
+        pin(cpus)?;
     }
     let command = Command::new(program, rest).map_err(|e| Usage(e.to_string()))?;
     let mut enforcement = apply(&profile, &config).map_err(|e| Usage(e.to_string()))?;
-    if p.has("--kernel") {
-        kernel_only(&mut enforcement, config.macos_paths, &source)?;
+    if a.kernel {
+        kernel_only(&mut enforcement, config.macos_paths, &a.profile)?;
     }
     let status = enforcement
         .exec(&command)
@@ -75,14 +67,9 @@ pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
     Ok(ExitCode::from(status.shell_code().clamp(0, 255) as u8))
 }
 
-/// `--cpus 0,2-3`: the CPUs sbcheck, its supervisor and the command run
-/// on (inherited by everything it starts).
-fn cpu_list(list: &str) -> Result<Vec<usize>, Usage> {
-    let bad = || {
-        Usage(format!(
-            "--cpus {list:?}: expected CPU numbers and ranges, e.g. 0,2-3"
-        ))
-    };
+/// `--cpus 0,2-3`: CPU numbers and ranges.
+fn cpu_list(list: &str) -> Result<Vec<usize>, String> {
+    let bad = || format!("{list:?}: expected CPU numbers and ranges, e.g. 0,2-3");
     let mut cpus = Vec::new();
     for part in list.split(',') {
         let (a, b) = part.split_once('-').unwrap_or((part, part));
@@ -98,20 +85,21 @@ fn cpu_list(list: &str) -> Result<Vec<usize>, Usage> {
     Ok(cpus)
 }
 
+/// Pins this process (and so the supervisor and everything the command
+/// starts, which inherit it) to `cpus`.
 #[cfg(target_os = "linux")]
-fn pin(list: &str) -> Result<(), Usage> {
-    let cpus = cpu_list(list)?;
-    crate::apply::sys::pin_to_cpus(&cpus).map_err(|e| {
+fn pin(cpus: &[usize]) -> Result<(), Usage> {
+    crate::apply::sys::pin_to_cpus(cpus).map_err(|e| {
         Usage(format!(
-            "--cpus {list}: {}",
+            "--cpus {cpus:?}: {}",
             std::io::Error::from_raw_os_error(e)
         ))
     })
 }
 
 #[cfg(not(target_os = "linux"))]
-fn pin(list: &str) -> Result<(), Usage> {
-    cpu_list(list).map(drop)
+fn pin(_: &[usize]) -> Result<(), Usage> {
+    Err(Usage("--cpus needs Linux".into()))
 }
 
 /// `--kernel`: Landlock enforcement, or why this profile cannot have it.
@@ -140,40 +128,61 @@ fn kernel_only(_: &mut crate::apply::Enforcement<'_>, _: bool, source: &str) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
-    fn strings(a: &[&str]) -> Vec<String> {
-        a.iter().map(|s| s.to_string()).collect()
+    fn parse(a: &[&str]) -> Result<ExecArgs, clap::Error> {
+        #[derive(Parser)]
+        struct T {
+            #[command(flatten)]
+            a: ExecArgs,
+        }
+        T::try_parse_from(std::iter::once("exec").chain(a.iter().copied())).map(|t| t.a)
     }
 
     #[test]
     fn the_command_starts_at_dashdash_or_the_first_word() {
-        let a = strings(&["--profile", "p.sb", "--", "ls", "-l"]);
-        let (ours, cmd) = split(&a).unwrap();
-        assert_eq!((ours.len(), cmd), (2, &strings(&["ls", "-l"])[..]));
-        let a = strings(&["--log", "f", "--macos-paths", "cat", "--help"]);
-        let (ours, cmd) = split(&a).unwrap();
-        assert_eq!((ours.len(), cmd), (3, &strings(&["cat", "--help"])[..]));
-        let a = strings(&["--bogus", "cat"]);
-        assert_eq!(split(&a).unwrap_err().0, "unknown option --bogus");
+        let a = parse(&["--profile", "p.sb", "--", "ls", "-l"]).unwrap();
+        assert_eq!(a.command, ["ls", "-l"]);
+        let a = parse(&[
+            "--profile=p.sb",
+            "--log",
+            "f",
+            "--macos-paths",
+            "cat",
+            "--help",
+        ])
+        .unwrap();
+        assert_eq!(a.command, ["cat", "--help"]);
+        assert!(a.macos_paths);
+        let a = parse(&["--profile", "p.sb", "-I", "inc", "--param", "K=V", "true"]).unwrap();
+        assert_eq!(a.input.include, [PathBuf::from("inc")]);
+        assert_eq!(a.input.params, [("K".to_owned(), "V".to_owned())]);
+        let e = parse(&["--profile", "p.sb", "--bogus", "cat"]).unwrap_err();
+        assert!(e.to_string().contains("--bogus"), "{e}");
     }
 
     #[test]
-    fn cpu_lists_are_numbers_and_ranges() {
-        assert_eq!(cpu_list("0").unwrap(), vec![0]);
-        assert_eq!(cpu_list("0,2-4").unwrap(), vec![0, 2, 3, 4]);
+    fn kernel_and_cpu_lists_parse() {
+        let a = parse(&["--profile", "p.sb", "--kernel", "--cpus", "0,2-3", "true"]).unwrap();
+        assert!(a.kernel);
+        assert_eq!(a.cpus, Some(vec![0, 2, 3]));
+        assert_eq!(cpu_list("1").unwrap(), vec![1]);
         for bad in ["", "a", "3-1", "0,", "5000"] {
             let e = cpu_list(bad).unwrap_err();
-            assert!(e.0.starts_with("--cpus"), "{bad}: {}", e.0);
+            assert!(e.contains("CPU numbers"), "{bad}: {e}");
         }
+        let e = parse(&["--profile", "p.sb", "--cpus", "x", "true"]).unwrap_err();
+        assert!(e.to_string().contains("--cpus"), "{e}");
     }
 
     #[test]
     fn usage_errors_are_named() {
-        let e = main(&strings(&["--", "true"])).unwrap_err();
-        assert!(e.0.contains("needs --profile"), "{}", e.0);
-        let e = main(&strings(&["--profile", "x.sb"])).unwrap_err();
-        assert!(e.0.contains("needs a command"), "{}", e.0);
-        let e = main(&strings(&["--profile", "/nonexistent.sb.bin", "true"])).unwrap_err();
+        let e = parse(&["--", "true"]).unwrap_err();
+        assert!(e.to_string().contains("--profile"), "{e}");
+        let e = parse(&["--profile", "x.sb"]).unwrap_err();
+        assert!(e.to_string().contains("<CMD>"), "{e}");
+        let a = parse(&["--profile", "/nonexistent.sb.bin", "true"]).unwrap();
+        let e = main(&a).unwrap_err();
         assert!(e.0.starts_with("/nonexistent.sb.bin: "), "{}", e.0);
     }
 }
