@@ -32,7 +32,7 @@ pub struct ExecArgs {
     pub kernel: bool,
     /// The CPUs sbcheck, its supervisor and the command run on: 0,2-3.
     #[arg(long, value_name = "LIST", value_parser = cpu_list)]
-    pub cpus: Option<Vec<usize>>,
+    pub cpus: Option<CpuList>,
     /// The command and its arguments (after `--`, or from the first word
     /// that is not an option: its own options are its own).
     #[arg(value_name = "CMD", required = true, trailing_var_arg = true)]
@@ -53,7 +53,7 @@ pub fn main(a: &ExecArgs) -> Result<ExitCode, Usage> {
         record: false,
         subreaper: true,
     };
-    if let Some(cpus) = &a.cpus {
+    if let Some(CpuList(cpus)) = &a.cpus {
         pin(cpus)?;
     }
     let command = Command::new(program, rest).map_err(|e| Usage(e.to_string()))?;
@@ -67,8 +67,12 @@ pub fn main(a: &ExecArgs) -> Result<ExitCode, Usage> {
     Ok(ExitCode::from(status.shell_code().clamp(0, 255) as u8))
 }
 
+/// The CPUs of `--cpus`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CpuList(pub Vec<usize>);
+
 /// `--cpus 0,2-3`: CPU numbers and ranges.
-fn cpu_list(list: &str) -> Result<Vec<usize>, String> {
+fn cpu_list(list: &str) -> Result<CpuList, String> {
     let bad = || format!("{list:?}: expected CPU numbers and ranges, e.g. 0,2-3");
     let mut cpus = Vec::new();
     for part in list.split(',') {
@@ -82,7 +86,7 @@ fn cpu_list(list: &str) -> Result<Vec<usize>, String> {
         }
         cpus.extend(a..=b);
     }
-    Ok(cpus)
+    Ok(CpuList(cpus))
 }
 
 /// Pins this process (and so the supervisor and everything the command
@@ -165,8 +169,8 @@ mod tests {
     fn kernel_and_cpu_lists_parse() {
         let a = parse(&["--profile", "p.sb", "--kernel", "--cpus", "0,2-3", "true"]).unwrap();
         assert!(a.kernel);
-        assert_eq!(a.cpus, Some(vec![0, 2, 3]));
-        assert_eq!(cpu_list("1").unwrap(), vec![1]);
+        assert_eq!(a.cpus, Some(CpuList(vec![0, 2, 3])));
+        assert_eq!(cpu_list("1").unwrap(), CpuList(vec![1]));
         for bad in ["", "a", "3-1", "0,", "5000"] {
             let e = cpu_list(bad).unwrap_err();
             assert!(e.contains("CPU numbers"), "{bad}: {e}");
