@@ -53,13 +53,29 @@ pub fn check_cell(matrix_path: &Path, root: &Path, out: &Path, profile: &str, pr
     }
     let expected = record.expected_str();
     let (decoder, observed) = verdicts(&record);
-    assert!(
-        decoder == expected && observed == expected,
-        "\n{profile}::{probe}: {} {}\n  expected: {expected}\n  decoder:  {decoder} (bucket {}, rule {})\n  observed: {observed}\n  trace:    {}",
+    // The design card's check: a pretty_assertions diff of what was expected
+    // against what the decoder predicted and the kernel did.
+    pretty_assertions::assert_eq!(
+        Verdicts {
+            decoder: expected,
+            observed: expected,
+        },
+        Verdicts {
+            decoder: &decoder,
+            observed: &observed,
+        },
+        "\n{profile}::{probe}: {} {} (bucket {}, rule {})\n  left: expected, right: what the decoder predicted and the kernel did\n  trace: {}",
         record.operation,
         record.target,
         record.decoder.bucket,
         record.decoder.rule,
         trace.display()
     );
+}
+
+/// The two verdicts a cell compares with its expectation.
+#[derive(Debug, PartialEq)]
+struct Verdicts<'a> {
+    decoder: &'a str,
+    observed: &'a str,
 }

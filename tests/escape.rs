@@ -1349,6 +1349,68 @@ fn the_supervisor_cannot_be_named_by_limits_owners_or_priorities() {
     );
 }
 
+/// Class 3, through the terminal: the sandboxed program makes its own
+/// group the terminal's foreground and sets TOSTOP, then has a call
+/// denied; the supervisor, now a background writer, logs the denial to
+/// that terminal. It ignores SIGTTOU while it supervises, so it is not
+/// stopped (before: stopped for good, and the denied call with it). The
+/// command itself starts with the signal dispositions `sbcheck` was given
+/// (before: SIGINT, SIGQUIT and SIGPIPE ignored, its supervisor's).
+#[test]
+fn the_supervisor_is_not_stopped_through_its_terminal() {
+    let rt = Rt::new();
+    let prog = rt.attacks();
+    let driver = include_str!("escape_pty.py");
+    let mut cmd = Command::new("/usr/bin/python3");
+    cmd.arg("-c")
+        .arg(driver)
+        .arg(env!("CARGO_BIN_EXE_sbcheck"))
+        .arg("exec")
+        .arg("--profile")
+        .arg(rt.path("p.sb"))
+        .arg("--")
+        .arg(&prog)
+        .arg("tty")
+        .arg(&rt.root)
+        .env_remove("LD_LIBRARY_PATH")
+        .current_dir(rt.path("allowed"));
+    let out = cmd.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<(String, String)> = text
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    assert_eq!(value(&lines, "tcsetpgrp"), "ok", "{text}");
+    assert_eq!(value(&lines, "tostop"), "ok", "{text}");
+    assert_eq!(
+        value(&lines, "denied_open"),
+        format!("errno:{}", libc::EPERM),
+        "{text}"
+    );
+    assert_eq!(value(&lines, "done"), "1", "{text}");
+    assert_eq!(
+        value(&lines, "status"),
+        "0",
+        "sbcheck was not stopped: {text}"
+    );
+    assert!(text.contains("deny(1) file-read-data"), "{text}");
+    // The command's own dispositions: those `sbcheck` started with (this
+    // process's, but SIGPIPE, which Command resets).
+    let ignored = |status: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigIgn:"))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .unwrap()
+    };
+    let own = ignored(&std::fs::read_to_string("/proc/self/status").unwrap());
+    let (status, out, _) = rt.exec(&["/usr/bin/grep", "SigIgn", "/proc/self/status"]);
+    assert_eq!(status, Some(0));
+    assert_eq!(ignored(&out), own & !(1 << (libc::SIGPIPE - 1)), "{out}");
+}
+
 /// Class 4: no kernel-side writes. A crash in protected/ leaves no core
 /// file (hard RLIMIT_CORE 0, and setting it refused); accounting and
 /// fanotify are refused.

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #ifndef FIOSETOWN
@@ -171,6 +172,23 @@ static void forge(void) {
     show("forge_open", open(path, O_WRONLY | O_CREAT, 0644));
 }
 
+/* 3. The terminal as a route to the supervisor: our own group made the
+ * terminal's foreground, TOSTOP set, then a denial, which the supervisor
+ * writes to that terminal (as a background process). */
+static void tty(void) {
+    signal(SIGTTOU, SIG_IGN);
+    setpgid(0, 0);
+    show("tcsetpgrp", tcsetpgrp(0, getpgrp()));
+    struct termios t;
+    tcgetattr(0, &t);
+    t.c_lflag |= TOSTOP;
+    show("tostop", tcsetattr(0, TCSANOW, &t));
+    char path[600];
+    snprintf(path, sizeof path, "%s/secret.txt", root);
+    show("denied_open", open(path, O_RDONLY));
+    printf("done=1\n");
+}
+
 int main(int argc, char **argv) {
     if (argc < 3)
         return 2;
@@ -185,6 +203,8 @@ int main(int argc, char **argv) {
         unmapped();
     else if (!strcmp(argv[1], "forge"))
         forge();
+    else if (!strcmp(argv[1], "tty"))
+        tty();
     else if (!strcmp(argv[1], "run"))
         printf("ran\n");
     else
