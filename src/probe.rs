@@ -258,6 +258,10 @@ impl Probe {
             | Kind::Unlink
             | Kind::Chmod
             | Kind::Exec => Some(&self.target),
+            // An IP socket names no path: an empty one, which no path
+            // filter matches, as the engine gives it (a Unix socket's
+            // path filters are then decided, not left undetermined).
+            Kind::Connect { .. } | Kind::Bind => Some(""),
             _ => None,
         }
     }

@@ -258,20 +258,33 @@ struct Frame {
     parent: Option<usize>,
 }
 
+/// The folders macOS installs its system profiles in.
+pub const SYSTEM_PROFILE_DIRS: [&str; 2] =
+    ["/System/Library/Sandbox/Profiles", "/usr/share/sandbox"];
+
 /// Where imports are looked for after the importing file's directory.
 #[derive(Debug, Clone, Default)]
 pub struct SearchPath(pub Vec<PathBuf>);
 
 impl SearchPath {
-    /// `$SBCHECK_SBPL_PATH` (colon-separated), then where macOS keeps its
-    /// profiles.
+    /// Where macOS keeps its profiles (the system's own copy wins, as an
+    /// import on a Mac finds it), then `$SBCHECK_SBPL_PATH`
+    /// (colon-separated): where a Linux machine keeps a copy of Apple's
+    /// text, which the project does not ship.
     pub fn standard() -> SearchPath {
-        let mut dirs: Vec<PathBuf> = std::env::var_os("SBCHECK_SBPL_PATH")
-            .map(|v| std::env::split_paths(&v).collect())
-            .unwrap_or_default();
-        dirs.push(PathBuf::from("/System/Library/Sandbox/Profiles"));
-        dirs.push(PathBuf::from("/usr/share/sandbox"));
+        let mut dirs: Vec<PathBuf> = SYSTEM_PROFILE_DIRS.iter().map(PathBuf::from).collect();
+        dirs.extend(
+            std::env::var_os("SBCHECK_SBPL_PATH")
+                .map(|v| std::env::split_paths(&v).collect::<Vec<_>>())
+                .unwrap_or_default(),
+        );
         SearchPath(dirs)
+    }
+
+    /// The first `dir/name` that exists, for a profile named as macOS
+    /// names its system profiles (`bsd.sb`).
+    pub fn find(&self, name: &str) -> Option<PathBuf> {
+        self.0.iter().map(|d| d.join(name)).find(|p| p.is_file())
     }
 }
 
