@@ -257,6 +257,57 @@ impl<'p> Enforcement<'p> {
     /// Runs `command` sandboxed, the exec itself included, and supervises
     /// until every process of the sandboxed tree has exited. Returns the
     /// command's exit status.
+    /// `sbcheck exec --kernel`: Landlock enforces the file operations it can
+    /// judge exactly, and the filter lets their syscalls pass with no round
+    /// trip; what Landlock cannot judge keeps the engine's answers. Refuses
+    /// (naming the rule) a profile Landlock cannot express, and works only
+    /// with the Linux backend and native paths.
+    #[cfg(target_os = "linux")]
+    pub fn kernel_only(&mut self, macos_paths: bool) -> Result<linux::landlock::Plan, ApplyError> {
+        use linux::landlock;
+        let Inner::Linux { filter, supervisor } = &mut self.inner else {
+            return Err(ApplyError::Unsupported(
+                "--kernel needs the linux backend (Landlock)".into(),
+            ));
+        };
+        if macos_paths {
+            return Err(ApplyError::Unsupported(
+                "--kernel binds rules to this system's files: no --macos-paths".into(),
+            ));
+        }
+        match landlock::abi() {
+            Ok(v) if v >= landlock::MIN_ABI => {}
+            Ok(v) => {
+                return Err(ApplyError::Unsupported(format!(
+                    "--kernel needs Landlock ABI {} (this kernel has {v})",
+                    landlock::MIN_ABI
+                )))
+            }
+            Err(e) => {
+                return Err(ApplyError::Unsupported(format!(
+                    "--kernel needs Landlock: {}",
+                    std::io::Error::from_raw_os_error(e)
+                )))
+            }
+        }
+        let profile = supervisor.profile;
+        let plan = landlock::plan(profile).map_err(|r| ApplyError::Unsupported(r.0))?;
+        let ruleset = landlock::ruleset(&plan).map_err(|(what, errno)| {
+            ApplyError::Unsupported(format!(
+                "Landlock rule {what}: {}",
+                std::io::Error::from_raw_os_error(errno)
+            ))
+        })?;
+        let answered = linux::answers::settled_in_filter(
+            &|op| {
+                plan.covered.contains(&op) || linux::answers::allowed_unconditionally(profile, op)
+            },
+            true,
+        );
+        *filter = linux::Filter::answering(&answered).with_landlock(ruleset);
+        Ok(plan)
+    }
+
     pub fn exec(&mut self, command: &exec::Command) -> Result<ExitStatus, ApplyError> {
         let mut spec = Spec::command();
         if self.subreaper {

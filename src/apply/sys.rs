@@ -197,6 +197,22 @@ pub fn pin_to_cpu(cpu: usize) -> Result<(), i32> {
     check(rc).map(drop)
 }
 
+/// Keeps the calling thread (and children forked from it afterwards) on
+/// `cpus` (`sbcheck exec --cpus`).
+#[cfg(target_os = "linux")]
+pub fn pin_to_cpus(cpus: &[usize]) -> Result<(), i32> {
+    // SAFETY: all-zero is an empty cpu_set_t; CPU_SET writes inside it.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    for &cpu in cpus {
+        if cpu >= 8 * std::mem::size_of::<libc::cpu_set_t>() {
+            return Err(libc::EINVAL);
+        }
+        // SAFETY: cpu is within the set (checked above).
+        unsafe { libc::CPU_SET(cpu, &mut set) };
+    }
+    set_affinity(&set)
+}
+
 /// The calling thread's CPU affinity (empty if it cannot be read), to
 /// restore with [`set_affinity`] after [`pin_to_cpu`].
 #[cfg(target_os = "linux")]

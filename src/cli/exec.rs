@@ -26,6 +26,13 @@ pub struct ExecArgs {
     /// Match paths in macOS's layout (/private/tmp for /tmp, ...).
     #[arg(long)]
     pub macos_paths: bool,
+    /// Enforce with Landlock what it can judge exactly (file allow-lists):
+    /// no round trip for opens; EACCES, no denial line (docs/enforcement.md).
+    #[arg(long)]
+    pub kernel: bool,
+    /// The CPUs sbcheck, its supervisor and the command run on: 0,2-3.
+    #[arg(long, value_name = "LIST", value_parser = cpu_list)]
+    pub cpus: Option<CpuList>,
     /// The command and its arguments (after `--`, or from the first word
     /// that is not an option: its own options are its own).
     #[arg(value_name = "CMD", required = true, trailing_var_arg = true)]
@@ -46,12 +53,80 @@ pub fn main(a: &ExecArgs) -> Result<ExitCode, Usage> {
         record: false,
         subreaper: true,
     };
+    if let Some(CpuList(cpus)) = &a.cpus {
+        pin(cpus)?;
+    }
     let command = Command::new(program, rest).map_err(|e| Usage(e.to_string()))?;
     let mut enforcement = apply(&profile, &config).map_err(|e| Usage(e.to_string()))?;
+    if a.kernel {
+        kernel_only(&mut enforcement, config.macos_paths, &a.profile)?;
+    }
     let status = enforcement
         .exec(&command)
         .map_err(|e| Usage(format!("{}: {e}", command.display)))?;
     Ok(ExitCode::from(status.shell_code().clamp(0, 255) as u8))
+}
+
+/// The CPUs of `--cpus`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CpuList(pub Vec<usize>);
+
+/// `--cpus 0,2-3`: CPU numbers and ranges.
+fn cpu_list(list: &str) -> Result<CpuList, String> {
+    let bad = || format!("{list:?}: expected CPU numbers and ranges, e.g. 0,2-3");
+    let mut cpus = Vec::new();
+    for part in list.split(',') {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let (a, b): (usize, usize) = (
+            a.trim().parse().map_err(|_| bad())?,
+            b.trim().parse().map_err(|_| bad())?,
+        );
+        if a > b || b >= 1024 {
+            return Err(bad());
+        }
+        cpus.extend(a..=b);
+    }
+    Ok(CpuList(cpus))
+}
+
+/// Pins this process (and so the supervisor and everything the command
+/// starts, which inherit it) to `cpus`.
+#[cfg(target_os = "linux")]
+fn pin(cpus: &[usize]) -> Result<(), Usage> {
+    crate::apply::sys::pin_to_cpus(cpus).map_err(|e| {
+        Usage(format!(
+            "--cpus {cpus:?}: {}",
+            std::io::Error::from_raw_os_error(e)
+        ))
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn pin(_: &[usize]) -> Result<(), Usage> {
+    Err(Usage("--cpus needs Linux".into()))
+}
+
+/// `--kernel`: Landlock enforcement, or why this profile cannot have it.
+#[cfg(target_os = "linux")]
+fn kernel_only(
+    enforcement: &mut crate::apply::Enforcement<'_>,
+    macos_paths: bool,
+    source: &str,
+) -> Result<(), Usage> {
+    let plan = enforcement
+        .kernel_only(macos_paths)
+        .map_err(|e| Usage(format!("{source}: --kernel: {e}")))?;
+    if std::env::var_os("SBCHECK_VERBOSE").is_some() {
+        for why in &plan.dropped {
+            eprintln!("sbcheck: --kernel: left out: {why}");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn kernel_only(_: &mut crate::apply::Enforcement<'_>, _: bool, source: &str) -> Result<(), Usage> {
+    Err(Usage(format!("{source}: --kernel needs Linux (Landlock)")))
 }
 
 #[cfg(test)]
@@ -88,6 +163,20 @@ mod tests {
         assert_eq!(a.input.params, [("K".to_owned(), "V".to_owned())]);
         let e = parse(&["--profile", "p.sb", "--bogus", "cat"]).unwrap_err();
         assert!(e.to_string().contains("--bogus"), "{e}");
+    }
+
+    #[test]
+    fn kernel_and_cpu_lists_parse() {
+        let a = parse(&["--profile", "p.sb", "--kernel", "--cpus", "0,2-3", "true"]).unwrap();
+        assert!(a.kernel);
+        assert_eq!(a.cpus, Some(CpuList(vec![0, 2, 3])));
+        assert_eq!(cpu_list("1").unwrap(), CpuList(vec![1]));
+        for bad in ["", "a", "3-1", "0,", "5000"] {
+            let e = cpu_list(bad).unwrap_err();
+            assert!(e.contains("CPU numbers"), "{bad}: {e}");
+        }
+        let e = parse(&["--profile", "p.sb", "--cpus", "x", "true"]).unwrap_err();
+        assert!(e.to_string().contains("--cpus"), "{e}");
     }
 
     #[test]

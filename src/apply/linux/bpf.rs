@@ -234,6 +234,9 @@ impl Asm {
 #[derive(Debug, Clone)]
 pub struct Filter {
     program: Vec<Insn>,
+    /// A Landlock ruleset the child enforces before the filter
+    /// (`sbcheck exec --kernel`, see [`super::landlock`]).
+    landlock: Option<std::sync::Arc<std::os::fd::OwnedFd>>,
 }
 
 impl Default for Filter {
@@ -242,15 +245,20 @@ impl Default for Filter {
     }
 }
 
-/// Every syscall number with an action, sorted. `fork_allowed`: the
-/// profile allows process-fork whatever the arguments, so forks need no
-/// round trip.
-fn table(fork_allowed: bool) -> Vec<(u32, Action)> {
+/// Every syscall number with an action, sorted. `answered`: intercepted
+/// syscalls the filter allows itself (see [`super::answers`]), whatever
+/// their arguments.
+fn table(answered: &[i64]) -> Vec<(u32, Action)> {
     let mut t: Vec<(u32, Action)> = syscalls::INTERCEPTED
         .iter()
-        .filter(|s| !(fork_allowed && s.kind == syscalls::Kind::Fork))
         .map(|s| {
             let action = match s.when {
+                // An answer replaces a plain notification, or a fork's
+                // (a thread passes anyway); never a test that also
+                // refuses some arguments (ioctl, fcntl, prlimit, prctl).
+                When::Always | When::CloneUnlessThread if answered.contains(&s.nr) => {
+                    Action::Ret(Ret::Allow)
+                }
                 When::Always => Action::Ret(Ret::Notify),
                 When::CloneUnlessThread => Action::Clone,
                 When::PrctlCaps => Action::Prctl,
@@ -276,13 +284,6 @@ fn table(fork_allowed: bool) -> Vec<(u32, Action)> {
                 .map(|&nr| (nr as u32, Action::Ret(Ret::Allow))),
         )
         .collect();
-    if fork_allowed {
-        for s in syscalls::INTERCEPTED {
-            if s.kind == syscalls::Kind::Fork {
-                t.push((s.nr as u32, Action::Ret(Ret::Allow)));
-            }
-        }
-    }
     if syscalls::SECCOMP >= 0 {
         t.push((syscalls::SECCOMP as u32, Action::Seccomp));
     }
@@ -317,7 +318,7 @@ fn ranges(table: &[(u32, Action)]) -> Vec<(u32, Action)> {
 impl Filter {
     /// Every syscall of the map goes to the supervisor.
     pub fn new() -> Filter {
-        Filter::build(false)
+        Filter::answering(&[])
     }
 
     /// As [`Filter::new`], but fork, vfork and clone pass without a round
@@ -326,13 +327,36 @@ impl Filter {
     /// supervisor takes it, so a signal could fail a fork with EINTR where
     /// the kernel's own fork would restart; unnotified forks cannot.)
     pub fn forks_allowed() -> Filter {
-        Filter::build(true)
+        let forks: Vec<i64> = syscalls::INTERCEPTED
+            .iter()
+            .filter(|s| s.kind == syscalls::Kind::Fork)
+            .map(|s| s.nr)
+            .collect();
+        Filter::answering(&forks)
     }
 
-    fn build(fork_allowed: bool) -> Filter {
+    /// As [`Filter::new`], but the intercepted syscalls in `answered` are
+    /// allowed by the filter itself, with no round trip: for the calls a
+    /// profile allows whatever their arguments and without a report.
+    pub fn answering(answered: &[i64]) -> Filter {
         let program =
-            build(&table(fork_allowed)).expect("the filter's jumps fit in 8 bits (unit-tested)");
-        Filter { program }
+            build(&table(answered)).expect("the filter's jumps fit in 8 bits (unit-tested)");
+        Filter {
+            program,
+            landlock: None,
+        }
+    }
+
+    /// This filter, with a Landlock ruleset enforced first.
+    pub fn with_landlock(mut self, ruleset: std::os::fd::OwnedFd) -> Filter {
+        self.landlock = Some(std::sync::Arc::new(ruleset));
+        self
+    }
+
+    /// The Landlock ruleset's fd, if there is one.
+    pub fn landlock(&self) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        self.landlock.as_ref().map(|fd| fd.as_raw_fd())
     }
 
     pub fn program(&self) -> &[Insn] {

@@ -19,17 +19,22 @@
 //!
 //! Fails closed: if the supervisor dies, notified syscalls return ENOSYS.
 //!
-//! Files: [`bpf`] the filter program, [`syscalls`] the syscall-to-operation
-//! map, [`resolve`] path resolution in the caller's view, [`interp`] what
-//! else an exec runs (`#!` interpreters, PT_INTERP), [`notify`] the
+//! Files: [`bpf`] the filter program, [`answers`] the calls it answers
+//! itself, [`syscalls`] the syscall-to-operation map, [`resolve`] path
+//! resolution in the caller's view, [`interp`] what else an exec runs (`#!`
+//! interpreters, PT_INTERP), [`landlock`] kernel-only enforcement
+//! (`exec --kernel`), [`cpu`] an injection kept on one CPU, [`notify`] the
 //! user-notification ioctls, [`net`] socket arguments, [`calls`] raw calls
 //! for the sandboxed child, [`zygote`] one sandboxed process per profile, [`namespace`] the
 //! harness's private /tmp and /private,
 //! and the supervisor itself.
 
+pub mod answers;
 pub mod bpf;
 pub mod calls;
+pub mod cpu;
 pub mod interp;
+pub mod landlock;
 #[cfg(target_os = "linux")]
 pub mod namespace;
 #[cfg(target_os = "linux")]

@@ -1,14 +1,15 @@
 //! The supervisor: the filter's listener, each notification judged against
 //! the profile and answered (see the module above for the whole engine).
 
+use super::answers::{depends_on_arguments, reported};
 pub use super::bpf::Filter;
 use super::interp;
 use super::resolve::{self, Base, Request};
 use super::syscalls::{self, op, Follow, Kind};
 use crate::apply::log::{Event, Log};
 use crate::apply::ApplyError;
-use crate::blob::{action, Profile};
-use crate::decision::{evaluate, explain, Args, Branch, Decision, Verdict};
+use crate::blob::Profile;
+use crate::decision::{evaluate, explain, Args, Decision, Verdict};
 use crate::vocab::{filter, OpId, Vocab};
 use std::borrow::Cow;
 use std::ffi::{CStr, CString};
@@ -73,6 +74,8 @@ pub struct Supervisor<'p> {
     /// The profile has a `(vnode-type ...)` filter: a path taken as
     /// written (see `judge_open`) needs its last component lstat'ed.
     asks_vnode_type: bool,
+    /// Keeps an fd injection on the caller's CPU (see [`super::cpu`]).
+    cpus: super::cpu::Follow,
 }
 
 /// What to answer.
@@ -208,6 +211,7 @@ impl<'p> Supervisor<'p> {
             asks_vnode_type: profile.nodes.iter().any(|n| {
                 matches!(n, crate::blob::Node::Filter { filter: id, .. } if *id == filter::VNODE_TYPE)
             }),
+            cpus: super::cpu::Follow::new(),
         }
     }
 
@@ -456,38 +460,10 @@ pub fn op_in(profile: &Profile, op: OpId) -> OpId {
         .unwrap_or(OpId::MAX)
 }
 
-/// The filter for `profile`: forks pass without a round trip when the
-/// profile allows process-fork whatever the arguments and asks for no report.
+/// The filter for `profile`: the syscalls it allows whatever the arguments
+/// and without a report are answered in the filter (see [`super::answers`]).
 pub fn filter_for(profile: &Profile) -> Filter {
-    let fork = evaluate(profile, op_in(profile, op::PROCESS_FORK), &Args::default());
-    let unconditional = fork.verdict() == Some(Verdict::Allow)
-        && !argument_dependent(std::slice::from_ref(&fork))
-        && !reported(&fork);
-    if unconditional {
-        Filter::forks_allowed()
-    } else {
-        Filter::new()
-    }
-}
-
-/// Whether a decision is logged: a denial unless `(with no-report)` (a plain
-/// deny carries the report bit), an allow only with `(with report)`.
-/// Undetermined decisions always are.
-fn reported(d: &Decision) -> bool {
-    match &d.outcome {
-        Err(_) => true,
-        Ok(a) => {
-            let m = a.modifier.map(|m| m.id);
-            (a.word & action::REPORT != 0 || m == Some(3)) && m != Some(4)
-        }
-    }
-}
-
-/// Whether a verdict depended on the arguments: the walk tested a filter.
-fn argument_dependent(decisions: &[Decision]) -> bool {
-    decisions
-        .iter()
-        .any(|d| d.steps.iter().any(|s| s.branch != Branch::Terminal))
+    Filter::answering(&super::answers::allowed_in_filter(profile))
 }
 
 /// Why fds opened by the supervisor could give the process rights it would
@@ -557,6 +533,9 @@ mod engine {
             // SAFETY: prctl with integer arguments only.
             if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
                 return Err(errno());
+            }
+            if let Some(ruleset) = self.landlock() {
+                crate::apply::linux::landlock::restrict_self(ruleset)?;
             }
             // Yama's ptrace_scope=1 lets only ancestors read our memory; the
             // supervisor is our parent, so name it (it stays the tracer even
@@ -712,7 +691,10 @@ mod engine {
                     match open.opened.take().map_or_else(|| open_for(&open), Ok) {
                         Ok(fd) => {
                             let cloexec = open.flags & libc::O_CLOEXEC != 0;
-                            match notify::send_fd(listener, id, &fd, cloexec) {
+                            match self
+                                .cpus
+                                .stay(|| notify::send_fd(listener, id, &fd, cloexec))
+                            {
                                 Ok(_) => (true, 0, true),
                                 Err(libc::ENOENT) => (false, 0, true),
                                 Err(e) => (notify::send_error(listener, id, e).is_ok(), e, true),
@@ -875,7 +857,7 @@ mod engine {
                 .collect();
             let checked = self.check(name, raw, self.shown(&matched), &checks);
             let creates = syscalls::open_creates(flags);
-            let needs_fd = openat2 || creates || argument_dependent(&checked.decisions);
+            let needs_fd = openat2 || creates || checked.decisions.iter().any(depends_on_arguments);
             // Where the supervisor cannot open the file for the process:
             // O_PATH fds cannot be injected (the kernel's fget refuses them;
             // they only reach metadata and are checked again when reopened);
@@ -1704,7 +1686,7 @@ impl Filter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::blob::{Action, Modifier};
+    use crate::blob::{action, Action, Modifier};
 
     fn decision(outcome: Result<Action, crate::decision::Undetermined>) -> Decision {
         Decision {
