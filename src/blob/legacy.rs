@@ -113,6 +113,7 @@ pub(crate) fn decode(bytes: &[u8], vocab: Option<&'static Vocab>) -> Result<Prof
         strings: Vec::new(),
         bitmaps: Vec::new(),
         legacy_offsets: raw_nodes.keys().map(|&raw| 8 * usize::from(raw)).collect(),
+        warnings: Vec::new(),
     })
 }
 

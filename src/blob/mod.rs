@@ -501,6 +501,25 @@ pub struct Profile {
     /// 10.6 only: the byte offset of each node (nodes are numbered densely
     /// in offset order; the blob addresses them by offset / 8).
     pub legacy_offsets: Vec<usize>,
+    /// Oddities the kernel tolerates (it ignores the bytes), in blob order.
+    pub warnings: Vec<DecodeWarning>,
+}
+
+/// Something in a blob that Apple's kernel reads past without complaint
+/// (so the blob is accepted) but that no compiler would write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeWarning {
+    /// Byte offset of the odd bytes.
+    pub offset: usize,
+    /// The field, e.g. `node[806].modifier`.
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for DecodeWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "byte {}: {}: {}", self.offset, self.field, self.message)
+    }
 }
 
 impl Profile {
