@@ -23,6 +23,7 @@ pub mod forms;
 mod legacy;
 mod modern;
 pub mod pattern;
+pub mod profile_text;
 pub mod program;
 pub mod regex;
 pub mod render;

@@ -44,18 +44,54 @@ fn load(p: &Parsed, path: &str) -> Result<(Profile, usize), Usage> {
     }
     let mut profile =
         Profile::decode_with(&bytes, &options).map_err(|e| Usage(format!("{path}: {e}")))?;
-    if let Some(k) = p.one("--profile") {
-        let k: usize = k
-            .parse()
-            .map_err(|_| Usage(format!("--profile takes a bundle index, got {k:?}")))?;
-        profile.select_profile(k).ok_or_else(|| {
+    if let Some(want) = p.one("--profile") {
+        let k = find_profile(&profile, &want).ok_or_else(|| {
             Usage(format!(
-                "{path}: no bundle profile {k} ({} profiles)",
+                "{path}: no bundle profile named or numbered {want:?} ({} profiles; `sbcheck decode --list {path}` lists them)",
                 profile.profiles.len()
             ))
         })?;
+        profile.select_profile(k);
     }
     Ok((profile, bytes.len()))
+}
+
+/// A bundle profile by name, or by index when no name is `want`.
+fn find_profile(p: &Profile, want: &str) -> Option<usize> {
+    p.profiles
+        .iter()
+        .position(|s| s.name.as_deref() == Some(want))
+        .or_else(|| want.parse().ok().filter(|&k: &usize| k < p.profiles.len()))
+}
+
+/// `decode --list`: one line per bundle profile (a single profile is one
+/// unnamed entry).
+fn list_text(p: &Profile) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    if p.profiles.is_empty() {
+        let _ = writeln!(s, "0\t(single profile)");
+    }
+    for (k, prof) in p.profiles.iter().enumerate() {
+        let _ = writeln!(s, "{k}\t{}", prof.name.as_deref().unwrap_or("?"));
+    }
+    s
+}
+
+fn list_json(p: &Profile, input: &str) -> Value {
+    json!({
+        "schema": JSON_SCHEMA,
+        "file": input,
+        "profiles": p.profiles.iter().enumerate().map(|(k, s)| json!({ "index": k, "name": s.name })).collect::<Vec<_>>(),
+        "warnings": warnings_json(p),
+    })
+}
+
+fn warnings_json(p: &Profile) -> Vec<Value> {
+    p.warnings
+        .iter()
+        .map(|w| json!({ "offset": w.offset, "field": w.field, "message": w.message }))
+        .collect()
 }
 
 /// Writes `text` to stdout; a closed pipe (`| head`) ends quietly.
@@ -72,11 +108,32 @@ fn emit(text: &str) -> ExitCode {
 }
 
 pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
-    let p = parse(args, DECODE_FLAGS, &["--json"])?;
+    let p = parse(args, DECODE_FLAGS, &["--json", "--list", "--sbpl", "--expressible-only"])?;
     let [input] = p.positional.as_slice() else {
         return Err(Usage("decode takes one BLOB".into()));
     };
     let (profile, len) = load(&p, input)?;
+    for w in &profile.warnings {
+        eprintln!("sbcheck: warning: {input}: {w}");
+    }
+    if p.has("--list") {
+        return Ok(emit(&if p.has("--json") {
+            list_json(&profile, input).to_string() + "\n"
+        } else {
+            list_text(&profile)
+        }));
+    }
+    if p.has("--sbpl") {
+        use crate::blob::profile_text::{profile_text_with, RenderOptions};
+        let options = RenderOptions {
+            skip_unexpressible: p.has("--expressible-only"),
+        };
+        let rendered = profile_text_with(&profile, options);
+        for what in &rendered.unexpressed {
+            eprintln!("sbcheck: {input}: not expressible in SBPL the compiler accepts: {what}");
+        }
+        return Ok(emit(&rendered.text));
+    }
     let rendering = render::rules(&profile);
     let text = if p.has("--json") {
         let mut v = decode_json(&profile, &rendering, input, len).to_string();
@@ -128,6 +185,9 @@ fn decode_text(p: &Profile, r: &Rendering, input: &str, len: usize) -> String {
         p.data_base,
         len.saturating_sub(p.data_base)
     );
+    for w in &p.warnings {
+        let _ = writeln!(s, "warning: {w}");
+    }
     let _ = writeln!(
         s,
         "\nregexes:{}",
@@ -295,6 +355,7 @@ fn decode_json(p: &Profile, r: &Rendering, input: &str, len: usize) -> Value {
         "buckets": buckets,
         "blocks": blocks,
         "nodes": nodes,
+        "warnings": warnings_json(p),
     })
 }
 

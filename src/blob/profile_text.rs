@@ -1,0 +1,363 @@
+//! A whole blob as an SBPL profile that sbcheck's compiler accepts and that
+//! decides every operation as the blob does.
+//!
+//! The rules of [`super::render::rules`] form a decision list per bucket
+//! (later rules win), where a rule may hand the decision to a shared
+//! subgraph. Each bucket and each shared subgraph becomes one named
+//! procedure `(define (node-N ops req) RULES)`: its rules are emitted for the
+//! operations `ops`, each one guarded by `(require-all req CONDITIONS...)`,
+//! and a rule that hands over calls `(node-M ops (list req CONDITIONS...))`.
+//! A call therefore reads "where `req` holds, node M decides", which is what
+//! the graph says; every node is written once however often it is reached.
+//!
+//! Operations: naming `file-read*` in SBPL also names every operation that
+//! inherits from it, so each operation is called on its own bucket's
+//! procedure, ancestors before descendants; every bucket's rules begin with
+//! an unconditional one, so a descendant's call overrides what it inherited.
+//!
+//! Filters are written in the forms the compiler's table
+//! ([`crate::sbpl::filters::forms`]) has for the filter: the literal,
+//! prefix and regex forms of each name filter, `subpath` where the filter
+//! has one (else a literal or a prefix ending in `/`), integer sets (the
+//! mask variant) as `require-any` over their values. What has no form in
+//! that table is written as a `filter#N` form and listed in
+//! [`ProfileText::unexpressed`], so a caller knows the text will not compile.
+
+use super::forms::{Form, FormKind};
+use super::render::{self, Outcome, Rendering, Rule, Texts};
+use super::{FilterArg, Node, Profile};
+use crate::sbpl::filters::{self as sbpl_filters, ArgKind};
+use crate::sbpl::rules::PathKind;
+use crate::vocab::{OpId, Vocab};
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+/// The rendered profile and what it could not say.
+#[derive(Debug, Clone)]
+pub struct ProfileText {
+    pub text: String,
+    /// Filters, operations and actions with no form the compiler accepts,
+    /// one line each (`filter#93 (no form)`); empty when the text compiles
+    /// to the blob's decisions.
+    pub unexpressed: BTreeSet<String>,
+    /// The blob's operations the text decides (by the blob's ids): every
+    /// named one the compiler knows, less those skipped by
+    /// [`RenderOptions::skip_unexpressible`].
+    pub operations: Vec<OpId>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RenderOptions {
+    /// Leave out the operations whose graph reaches a filter with no
+    /// compiler form, so that the rest compiles (a round-trip check of
+    /// what can be checked).
+    pub skip_unexpressible: bool,
+}
+
+/// Renders `p` (its current bundle profile) as one SBPL profile.
+pub fn profile_text(p: &Profile) -> ProfileText {
+    profile_text_with(p, RenderOptions::default())
+}
+
+pub fn profile_text_with(p: &Profile, options: RenderOptions) -> ProfileText {
+    let rendering = render::rules(p);
+    let mut w = Writer {
+        p,
+        texts: Texts::new(p),
+        compiler: Vocab::macos_14(),
+        unexpressed: BTreeSet::new(),
+        bad: vec![false; p.nodes.len()],
+        options,
+        operations: Vec::new(),
+    };
+    let text = w.profile(&rendering);
+    ProfileText {
+        text,
+        unexpressed: w.unexpressed,
+        operations: w.operations,
+    }
+}
+
+/// Whether a node marked in `bad` is reachable from `root`.
+fn reaches(p: &Profile, root: u16, bad: &[bool]) -> bool {
+    let mut seen = vec![false; p.nodes.len()];
+    let mut stack = vec![root];
+    while let Some(n) = stack.pop() {
+        let i = usize::from(n);
+        if std::mem::replace(&mut seen[i], true) {
+            continue;
+        }
+        if bad[i] {
+            return true;
+        }
+        if let Node::Filter {
+            matched, unmatched, ..
+        } = p.nodes[i]
+        {
+            stack.extend([matched, unmatched]);
+        }
+    }
+    false
+}
+
+struct Writer<'p> {
+    p: &'p Profile,
+    texts: Texts<'p>,
+    /// The vocabulary the compiler names operations in.
+    compiler: &'static Vocab,
+    unexpressed: BTreeSet<String>,
+    /// Filter nodes with no compiler form.
+    bad: Vec<bool>,
+    options: RenderOptions,
+    operations: Vec<OpId>,
+}
+
+impl Writer<'_> {
+    fn profile(&mut self, r: &Rendering) -> String {
+        let p = self.p;
+        let mut s = String::from("(version 1)\n");
+        let _ = writeln!(
+            s,
+            ";; rendered by sbcheck from a {} blob ({}); node-N is the subgraph at node N",
+            p.format.name(),
+            p.vocab.release
+        );
+        s.push_str(&self.default_rule());
+        let mut procs: Vec<(u16, &Vec<Rule>)> = r.buckets.iter().map(|b| (b.node, &b.rules)).collect();
+        procs.extend(r.blocks.iter().map(|(n, rules)| (*n, rules)));
+        procs.sort_by_key(|(n, _)| *n);
+        for (node, rules) in procs {
+            let _ = writeln!(s, "(define (node-{node} ops req)");
+            for rule in rules {
+                let _ = writeln!(s, "  {}", self.rule(rule));
+            }
+            s.push_str(")\n");
+        }
+        // Procedures are defined before any call, so a call can reach any.
+        for (ops, node) in self.calls() {
+            let _ = writeln!(s, "(node-{node} '({}) '())", ops.join(" "));
+        }
+        s
+    }
+
+    /// `(deny default)` from op 0's terminal.
+    fn default_rule(&mut self) -> String {
+        let p = self.p;
+        let Some(&root) = p.op_table.first() else {
+            return String::new();
+        };
+        match p.nodes.get(usize::from(root)) {
+            Some(Node::Terminal(a)) => {
+                let mods = self.modifiers(a);
+                format!("({} default{mods})\n", render::verb(a))
+            }
+            _ => {
+                self.unexpressed
+                    .insert("the default operation has filters".into());
+                "(deny default)\n".into()
+            }
+        }
+    }
+
+    /// One call per bucket and operation depth, shallow first.
+    fn calls(&mut self) -> Vec<(Vec<String>, u16)> {
+        let p = self.p;
+        let mut calls: Vec<(usize, u16, String)> = Vec::new();
+        for (op, &node) in p.op_table.iter().enumerate().skip(1) {
+            let op = op as OpId;
+            let Some(name) = p.vocab.op_name(op) else {
+                self.unexpressed
+                    .insert(format!("{} (no name in {})", p.vocab.op_label(op), p.vocab.release));
+                continue;
+            };
+            let Some(id) = self.compiler.op_id(name) else {
+                self.unexpressed
+                    .insert(format!("operation {name} (not in {})", self.compiler.release));
+                continue;
+            };
+            if self.options.skip_unexpressible && reaches(p, node, &self.bad) {
+                continue;
+            }
+            self.operations.push(op);
+            calls.push((self.compiler.lineage(id).count(), node, name.to_owned()));
+        }
+        calls.sort();
+        let mut out: Vec<(Vec<String>, u16)> = Vec::new();
+        let mut last = None;
+        for (depth, node, name) in calls {
+            match out.last_mut() {
+                Some((names, n)) if last == Some(depth) && *n == node => names.push(name),
+                _ => out.push((vec![name], node)),
+            }
+            last = Some(depth);
+        }
+        out
+    }
+
+    fn rule(&mut self, rule: &Rule) -> String {
+        let conds: Vec<String> = rule.conditions.iter().map(|g| self.condition(g)).collect();
+        let req = if conds.is_empty() {
+            "req".to_owned()
+        } else {
+            format!("req {}", conds.join(" "))
+        };
+        match rule.outcome {
+            Outcome::Block(n) => {
+                if conds.is_empty() {
+                    format!("(node-{n} ops req)")
+                } else {
+                    format!("(node-{n} ops (list {req}))")
+                }
+            }
+            Outcome::Terminal(n) => {
+                let Node::Terminal(a) = self.p.nodes[usize::from(n)] else {
+                    return String::new();
+                };
+                let mods = self.modifiers(&a);
+                format!("({} ops (require-all {req}){mods})", render::verb(&a))
+            }
+        }
+    }
+
+    /// The action's `(with ...)` forms, each led by a space.
+    fn modifiers(&mut self, a: &super::Action) -> String {
+        let mut out = String::new();
+        for m in render::action_modifiers(self.p, a) {
+            let name = m
+                .trim_start_matches("(with ")
+                .split([' ', ')'])
+                .next()
+                .unwrap_or("");
+            if sbpl_filters::with_option(name).is_none() {
+                self.unexpressed.insert(format!("modifier {m}"));
+            }
+            out.push(' ');
+            out.push_str(&m);
+        }
+        out
+    }
+
+    /// A group of filter nodes any of which may hold.
+    fn condition(&mut self, group: &[u16]) -> String {
+        let parts: Vec<String> = group.iter().map(|&n| self.filter(n)).collect();
+        match parts.as_slice() {
+            [one] => one.clone(),
+            _ => format!("(require-any {})", parts.join(" ")),
+        }
+    }
+
+    /// Filter node `node` in a form the compiler accepts.
+    fn filter(&mut self, node: u16) -> String {
+        let p = self.p;
+        let Some(Node::Filter { filter, .. }) = p.nodes.get(usize::from(node)).copied() else {
+            return String::new();
+        };
+        let label = p.vocab.filter_label(filter);
+        let arg = p.args[usize::from(node)];
+        let text = match arg {
+            FilterArg::Pattern(k) => self.pattern(&label, k),
+            FilterArg::Regex(k) => {
+                let text = p.regexes[usize::from(k)].regex.render();
+                regex_form(&label).map(|f| format!("({f} #\"{text}\")"))
+            }
+            FilterArg::Int(v) => int_form(&label).map(|(f, consts)| int_text(f, consts, &label, v)),
+            FilterArg::Bitmap(k) => int_form(&label).map(|(f, consts)| {
+                let values: Vec<String> = p.bitmaps[k as usize]
+                    .ranges()
+                    .iter()
+                    .flat_map(|&(lo, hi)| lo..=hi)
+                    .map(|v| int_text(f, consts, &label, v as u16))
+                    .collect();
+                format!("(require-any {})", values.join(" "))
+            }),
+            FilterArg::Str(k) => form_for(&label, |a| a == ArgKind::Str).map(|f| {
+                format!(
+                    "({f} {})",
+                    super::pattern::quote(&p.strings[k as usize].bytes)
+                )
+            }),
+            FilterArg::Unknown(_) | FilterArg::None => None,
+        };
+        text.unwrap_or_else(|| {
+            self.bad[usize::from(node)] = true;
+            let shown = self.texts.filter_sbpl(node);
+            let kind = match arg {
+                FilterArg::Pattern(_) => "pattern",
+                FilterArg::Regex(_) => "regex",
+                FilterArg::Int(_) => "integer",
+                FilterArg::Bitmap(_) => "integer set",
+                FilterArg::Str(_) => "string",
+                FilterArg::Unknown(_) | FilterArg::None => "unread",
+            };
+            self.unexpressed
+                .insert(format!("filter {label} ({kind} argument): no compiler form"));
+            shown
+        })
+    }
+
+    /// A pattern item as the union of its forms.
+    fn pattern(&mut self, label: &str, k: u32) -> Option<String> {
+        let forms = self.texts.pattern_forms(k).clone().ok()?;
+        let vars = |v: u8| self.texts.var_name(v);
+        let mut parts = Vec::new();
+        for form in &forms {
+            parts.push(pattern_form(label, form, &vars)?);
+        }
+        Some(match parts.as_slice() {
+            [one] => one.clone(),
+            _ => format!("(require-any {})", parts.join(" ")),
+        })
+    }
+}
+
+/// The compiler's form for `filter` whose argument is `want`.
+fn form_for(filter: &str, want: impl Fn(ArgKind) -> bool) -> Option<&'static str> {
+    sbpl_filters::forms()
+        .find(|f| f.filter == filter && want(f.arg))
+        .map(|f| f.name)
+}
+
+fn regex_form(filter: &str) -> Option<&'static str> {
+    form_for(filter, |a| a == ArgKind::Regex)
+}
+
+fn int_form(filter: &str) -> Option<(&'static str, &'static [(&'static str, i64)])> {
+    let f = sbpl_filters::forms().find(|f| f.filter == filter && matches!(f.arg, ArgKind::Int(_)))?;
+    match f.arg {
+        ArgKind::Int(consts) => Some((f.name, consts)),
+        _ => None,
+    }
+}
+
+/// `(socket-domain AF_INET)`: the symbol where exactly one of the
+/// compiler's constants has the value, else the number.
+fn int_text(form: &str, consts: &[(&str, i64)], filter: &str, v: u16) -> String {
+    let sym = render::int_symbol(filter, v)
+        .filter(|s| sbpl_filters::constant(consts, s) == Some(i64::from(v)))
+        .filter(|_| consts.iter().filter(|(_, x)| *x == i64::from(v)).count() == 1);
+    match sym {
+        Some(sym) => format!("({form} {sym})"),
+        None => format!("({form} {v})"),
+    }
+}
+
+/// One pattern form in the compiler's vocabulary for `filter`.
+fn pattern_form(filter: &str, form: &Form, vars: &dyn Fn(u8) -> String) -> Option<String> {
+    let with = |kind: PathKind| form_for(filter, |a| a == ArgKind::Pattern(kind));
+    let quoted = form.text(vars);
+    match form.kind {
+        FormKind::Literal => Some(format!("({} {quoted})", with(PathKind::Literal)?)),
+        FormKind::Prefix => Some(format!("({} {quoted})", with(PathKind::Prefix)?)),
+        FormKind::Subpath => match with(PathKind::Subpath) {
+            Some(f) => Some(format!("({f} {quoted})")),
+            None => {
+                // {X, X/...}: the literal and the prefix with the slash.
+                let lit = with(PathKind::Literal)?;
+                let prefix = with(PathKind::Prefix)?;
+                let slash = format!("{}/\"", quoted.strip_suffix('"')?);
+                Some(format!("(require-any ({lit} {quoted}) ({prefix} {slash}))"))
+            }
+        },
+        FormKind::Regex => Some(format!("({} #\"{}\")", regex_form(filter)?, quoted)),
+    }
+}
