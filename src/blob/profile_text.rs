@@ -149,7 +149,7 @@ impl Writer<'_> {
         match p.nodes.get(usize::from(root)) {
             Some(Node::Terminal(a)) => {
                 let mods = self.modifiers(a);
-                format!("({} default{mods})\n", render::verb(a))
+                format!("({} default{})\n", render::verb(a), mods.0)
             }
             _ => {
                 self.unexpressed
@@ -214,14 +214,19 @@ impl Writer<'_> {
                     return String::new();
                 };
                 let mods = self.modifiers(&a);
-                format!("({} ops (require-all {req}){mods})", render::verb(&a))
+                if mods.1 {
+                    self.bad[usize::from(n)] = true;
+                }
+                format!("({} ops (require-all {req}){})", render::verb(&a), mods.0)
             }
         }
     }
 
-    /// The action's `(with ...)` forms, each led by a space.
-    fn modifiers(&mut self, a: &super::Action) -> String {
+    /// The action's `(with ...)` forms, each led by a space, and whether
+    /// one of them has no compiler form.
+    fn modifiers(&mut self, a: &super::Action) -> (String, bool) {
         let mut out = String::new();
+        let mut bad = false;
         for m in render::action_modifiers(self.p, a) {
             let name = m
                 .trim_start_matches("(with ")
@@ -229,12 +234,14 @@ impl Writer<'_> {
                 .next()
                 .unwrap_or("");
             if sbpl_filters::with_option(name).is_none() {
-                self.unexpressed.insert(format!("modifier {m}"));
+                self.unexpressed
+                    .insert(format!("modifier {name}: no compiler form"));
+                bad = true;
             }
             out.push(' ');
             out.push_str(&m);
         }
-        out
+        (out, bad)
     }
 
     /// A group of filter nodes any of which may hold.
@@ -257,8 +264,8 @@ impl Writer<'_> {
         let text = match arg {
             FilterArg::Pattern(k) => self.pattern(&label, k),
             FilterArg::Regex(k) => {
-                let text = p.regexes[usize::from(k)].regex.render();
-                regex_form(&label).map(|f| format!("({f} #\"{text}\")"))
+                let text = regex_source(&p.regexes[usize::from(k)].regex.render());
+                text.and_then(|t| regex_form(&label).map(|f| format!("({f} #\"{t}\")")))
             }
             FilterArg::Int(v) => int_form(&label).map(|(f, consts)| int_text(f, consts, &label, v)),
             FilterArg::Bitmap(k) => int_form(&label).map(|(f, consts)| {
@@ -358,6 +365,42 @@ fn pattern_form(filter: &str, form: &Form, vars: &dyn Fn(u8) -> String) -> Optio
                 Some(format!("(require-any ({lit} {quoted}) ({prefix} {slash}))"))
             }
         },
-        FormKind::Regex => Some(format!("({} #\"{}\")", regex_form(filter)?, quoted)),
+        FormKind::Regex => Some(format!(
+            "({} #\"{}\")",
+            regex_form(filter)?,
+            regex_source(&quoted)?
+        )),
     }
+}
+
+/// Regex text as the compiler reads it: the compiler takes bytes as they
+/// are, not `\xHH`, so escaped bytes are written out (a run of them as the
+/// UTF-8 text it spells). `None` when the bytes are not UTF-8 (the source
+/// is text) or the text holds a `"`, which would end `#"..."`.
+pub fn regex_source(text: &str) -> Option<String> {
+    let mut bytes = Vec::with_capacity(text.len());
+    let raw = text.as_bytes();
+    let mut i = 0;
+    while i < raw.len() {
+        match (raw[i], raw.get(i + 1)) {
+            (b'\\', Some(b'x')) => {
+                let hex = std::str::from_utf8(raw.get(i + 2..i + 4)?).ok()?;
+                let b = u8::from_str_radix(hex, 16).ok()?;
+                // Only bytes outside printable ASCII are escaped this way,
+                // none of them special to a regex.
+                bytes.push(b);
+                i += 4;
+            }
+            (b'\\', Some(&c)) => {
+                bytes.extend_from_slice(&[b'\\', c]);
+                i += 2;
+            }
+            (b'"', _) => return None,
+            (c, _) => {
+                bytes.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(bytes).ok()
 }
