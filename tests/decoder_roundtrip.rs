@@ -230,9 +230,13 @@ fn pools(p: &Profile, rng: &mut Rng) -> Pools {
 /// What two decisions must agree on.
 fn summary(p: &Profile, d: &Decision) -> Option<String> {
     let a = d.outcome.as_ref().ok()?;
-    let modifier = a
-        .modifier
-        .map(|m| format!("{} {:?}", m.name(), p.modifier_string(&m).unwrap_or(m.arg.to_string())));
+    let modifier = a.modifier.map(|m| {
+        format!(
+            "{} {:?}",
+            m.name(),
+            p.modifier_string(&m).unwrap_or(m.arg.to_string())
+        )
+    });
     Some(format!(
         "{} word {:#x} {modifier:?}",
         if a.is_deny() { "deny" } else { "allow" },
@@ -258,7 +262,7 @@ struct Query {
     strings: Vec<(u8, Vec<u8>)>,
 }
 
-fn queries(p: &Profile, ops: &[OpId], pools: &Pools, want: usize, rng: &mut Rng) -> Vec<Query> {
+fn queries(ops: &[OpId], pools: &Pools, want: usize, rng: &mut Rng) -> Vec<Query> {
     let paths: Vec<&Vec<u8>> = pools
         .strings
         .get(&filter::PATH)
@@ -284,7 +288,15 @@ fn queries(p: &Profile, ops: &[OpId], pools: &Pools, want: usize, rng: &mut Rng)
             .strings
             .iter()
             .filter(|(&f, _)| f != filter::PATH)
-            .map(|(&f, vals)| (f, vals.iter().nth(rng.below(vals.len())).cloned().unwrap_or_default()))
+            .map(|(&f, vals)| {
+                (
+                    f,
+                    vals.iter()
+                        .nth(rng.below(vals.len()))
+                        .cloned()
+                        .unwrap_or_default(),
+                )
+            })
             .collect();
         out.push(Query {
             op,
@@ -293,7 +305,6 @@ fn queries(p: &Profile, ops: &[OpId], pools: &Pools, want: usize, rng: &mut Rng)
             strings,
         });
         k += 1;
-        let _ = p;
     }
     out
 }
@@ -337,11 +348,18 @@ fn roundtrip(p: &Profile, label: &str, want: usize) -> Report {
         .enumerate()
         .map(|(k, v)| (v.name.clone(), var_value(k)))
         .collect();
-    let vars: Vec<(&str, &[u8])> = vars.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect();
+    let vars: Vec<(&str, &[u8])> = vars
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_slice()))
+        .collect();
     // Filter ids of the blob's vocabulary to the compiler's (by name).
-    let to_q = |f: u8| -> Option<u8> { q.vocab.filter_id(&p.vocab.filter_name(f)?) };
-    for query in queries(p, &rendered.operations, &pools, want, &mut rng) {
-        let strings: Vec<(u8, &[u8])> = query.strings.iter().map(|(f, v)| (*f, v.as_slice())).collect();
+    let to_q = |f: u8| -> Option<u8> { q.vocab.filter_id(p.vocab.filter_name(f)?) };
+    for query in queries(&rendered.operations, &pools, want, &mut rng) {
+        let strings: Vec<(u8, &[u8])> = query
+            .strings
+            .iter()
+            .map(|(f, v)| (*f, v.as_slice()))
+            .collect();
         let args = Args {
             path: Some(&query.path),
             ints: &query.ints,
@@ -366,8 +384,14 @@ fn roundtrip(p: &Profile, label: &str, want: usize) -> Report {
             ints: &q_ints,
             strings: &q_strings,
         };
-        let name = p.vocab.op_name(query.op).expect("rendered operations are named");
-        let q_op = q.vocab.op_id(name).expect("rendered operations are in the compiler's vocabulary");
+        let name = p
+            .vocab
+            .op_name(query.op)
+            .expect("rendered operations are named");
+        let q_op = q
+            .vocab
+            .op_id(name)
+            .expect("rendered operations are in the compiler's vocabulary");
         let got = evaluate_with(&q, q_op, &q_args, &vars);
         let got = summary(&q, &got).unwrap_or_else(|| format!("undetermined {:?}", got.outcome));
         report.queries += 1;
@@ -459,7 +483,9 @@ fn small_blobs_round_trip_exactly() {
     for path in all_blobs() {
         let bytes = std::fs::read(&path).unwrap();
         let p = Profile::decode(&bytes).unwrap();
-        if p.nodes.len() > 2000 || !p.profiles.is_empty() || p.format != sbcheck::blob::Format::Hdr14
+        if p.nodes.len() > 2000
+            || !p.profiles.is_empty()
+            || p.format != sbcheck::blob::Format::Hdr14
         {
             continue;
         }
@@ -481,7 +507,11 @@ fn platform(rel: &str) {
     let r = roundtrip(&p, rel, 12_000);
     print(rel, &r);
     assert!(r.mismatches.is_empty(), "{}", r.mismatches.join("\n"));
-    assert!(r.queries >= 10_000 || r.operations == 0, "{} queries", r.queries);
+    assert!(
+        r.queries >= 10_000 || r.operations == 0,
+        "{} queries",
+        r.queries
+    );
 }
 
 #[test]
@@ -503,7 +533,10 @@ fn macos_15_platform_profile_round_trips() {
 fn protobox_bundle_profiles_round_trip() {
     let path = shared().join("ios-17-protobox/protobox_bundle.bin");
     let mut p = Profile::decode(&std::fs::read(&path).unwrap()).unwrap();
-    assert!(!p.warnings.is_empty(), "the stray modifier bytes are reported");
+    assert!(
+        !p.warnings.is_empty(),
+        "the stray modifier bytes are reported"
+    );
     let mut failures = Vec::new();
     let mut total = 0;
     // Every 16th profile: the bundle shares one node array, so each

@@ -25,8 +25,8 @@ use super::filters::{
 use super::program::Program;
 use super::regex::{Regex, V3};
 use super::{
-    check_node, data_item, modifier, name, Action, DecodeError, DecodeErrorKind, Format, Header,
-    DecodeWarning, Modifier, Node, Profile, Reader, SubProfile, KIND_BUNDLE, NODE_LEN,
+    check_node, data_item, modifier, name, Action, DecodeError, DecodeErrorKind, DecodeWarning,
+    Format, Header, Modifier, Node, Profile, Reader, SubProfile, KIND_BUNDLE, NODE_LEN,
 };
 use crate::vocab::Vocab;
 use std::collections::HashMap;

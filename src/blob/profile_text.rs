@@ -123,7 +123,8 @@ impl Writer<'_> {
             p.vocab.release
         );
         s.push_str(&self.default_rule());
-        let mut procs: Vec<(u16, &Vec<Rule>)> = r.buckets.iter().map(|b| (b.node, &b.rules)).collect();
+        let mut procs: Vec<(u16, &Vec<Rule>)> =
+            r.buckets.iter().map(|b| (b.node, &b.rules)).collect();
         procs.extend(r.blocks.iter().map(|(n, rules)| (*n, rules)));
         procs.sort_by_key(|(n, _)| *n);
         for (node, rules) in procs {
@@ -166,13 +167,18 @@ impl Writer<'_> {
         for (op, &node) in p.op_table.iter().enumerate().skip(1) {
             let op = op as OpId;
             let Some(name) = p.vocab.op_name(op) else {
-                self.unexpressed
-                    .insert(format!("{} (no name in {})", p.vocab.op_label(op), p.vocab.release));
+                self.unexpressed.insert(format!(
+                    "{} (no name in {})",
+                    p.vocab.op_label(op),
+                    p.vocab.release
+                ));
                 continue;
             };
             let Some(id) = self.compiler.op_id(name) else {
-                self.unexpressed
-                    .insert(format!("operation {name} (not in {})", self.compiler.release));
+                self.unexpressed.insert(format!(
+                    "operation {name} (not in {})",
+                    self.compiler.release
+                ));
                 continue;
             };
             if self.options.skip_unexpressible && reaches(p, node, &self.bad) {
@@ -253,70 +259,82 @@ impl Writer<'_> {
         }
     }
 
-    /// Filter node `node` in a form the compiler accepts.
+    /// Filter node `node` in a form the compiler accepts; without one, as
+    /// the decoder reads it, and the node is marked.
     fn filter(&mut self, node: u16) -> String {
-        let p = self.p;
-        let Some(Node::Filter { filter, .. }) = p.nodes.get(usize::from(node)).copied() else {
-            return String::new();
-        };
-        let label = p.vocab.filter_label(filter);
-        let arg = p.args[usize::from(node)];
-        let text = match arg {
-            FilterArg::Pattern(k) => self.pattern(&label, k),
-            FilterArg::Regex(k) => {
-                let text = regex_source(&p.regexes[usize::from(k)].regex.render());
-                text.and_then(|t| regex_form(&label).map(|f| format!("({f} #\"{t}\")")))
-            }
-            FilterArg::Int(v) => int_form(&label).map(|(f, consts)| int_text(f, consts, &label, v)),
-            FilterArg::Bitmap(k) => int_form(&label).map(|(f, consts)| {
-                let values: Vec<String> = p.bitmaps[k as usize]
-                    .ranges()
-                    .iter()
-                    .flat_map(|&(lo, hi)| lo..=hi)
-                    .map(|v| int_text(f, consts, &label, v as u16))
-                    .collect();
-                format!("(require-any {})", values.join(" "))
-            }),
-            FilterArg::Str(k) => form_for(&label, |a| a == ArgKind::Str).map(|f| {
-                format!(
-                    "({f} {})",
-                    super::pattern::quote(&p.strings[k as usize].bytes)
-                )
-            }),
-            FilterArg::Unknown(_) | FilterArg::None => None,
-        };
-        text.unwrap_or_else(|| {
-            self.bad[usize::from(node)] = true;
-            let shown = self.texts.filter_sbpl(node);
-            let kind = match arg {
-                FilterArg::Pattern(_) => "pattern",
-                FilterArg::Regex(_) => "regex",
-                FilterArg::Int(_) => "integer",
-                FilterArg::Bitmap(_) => "integer set",
-                FilterArg::Str(_) => "string",
-                FilterArg::Unknown(_) | FilterArg::None => "unread",
-            };
-            self.unexpressed
-                .insert(format!("filter {label} ({kind} argument): no compiler form"));
-            shown
-        })
-    }
-
-    /// A pattern item as the union of its forms.
-    fn pattern(&mut self, label: &str, k: u32) -> Option<String> {
-        let forms = self.texts.pattern_forms(k).clone().ok()?;
-        let vars = |v: u8| self.texts.var_name(v);
-        let mut parts = Vec::new();
-        for form in &forms {
-            parts.push(pattern_form(label, form, &vars)?);
+        if let Some(text) = compilable_filter(&mut self.texts, node) {
+            return text;
         }
-        Some(match parts.as_slice() {
-            [one] => one.clone(),
-            _ => format!("(require-any {})", parts.join(" ")),
-        })
+        let p = self.p;
+        self.bad[usize::from(node)] = true;
+        let (label, kind) = match p.nodes.get(usize::from(node)) {
+            Some(Node::Filter { filter, .. }) => (
+                p.vocab.filter_label(*filter),
+                match p.args[usize::from(node)] {
+                    FilterArg::Pattern(_) => "pattern",
+                    FilterArg::Regex(_) => "regex",
+                    FilterArg::Int(_) => "integer",
+                    FilterArg::Bitmap(_) => "integer set",
+                    FilterArg::Str(_) => "string",
+                    FilterArg::Unknown(_) | FilterArg::None => "unread",
+                },
+            ),
+            _ => (String::new(), "no"),
+        };
+        self.unexpressed.insert(format!(
+            "filter {label} ({kind} argument): no compiler form"
+        ));
+        self.texts.raw_filter_sbpl(node)
     }
 }
 
+/// Filter node `node` in a form the compiler's table has for its filter,
+/// or `None` when it has none.
+pub fn compilable_filter(texts: &mut Texts<'_>, node: u16) -> Option<String> {
+    let p = texts.profile();
+    let Some(Node::Filter { filter, .. }) = p.nodes.get(usize::from(node)).copied() else {
+        return None;
+    };
+    let label = p.vocab.filter_name(filter)?;
+    match p.args[usize::from(node)] {
+        FilterArg::Pattern(k) => pattern(texts, label, k),
+        FilterArg::Regex(k) => {
+            let text = regex_source(&p.regexes[usize::from(k)].regex.render())?;
+            Some(format!("({} #\"{text}\")", regex_form(label)?))
+        }
+        FilterArg::Int(v) => int_form(label).map(|(f, consts)| int_text(f, consts, label, v)),
+        FilterArg::Bitmap(k) => int_form(label).map(|(f, consts)| {
+            let values: Vec<String> = p.bitmaps[k as usize]
+                .ranges()
+                .iter()
+                .flat_map(|&(lo, hi)| lo..=hi)
+                .map(|v| int_text(f, consts, label, v as u16))
+                .collect();
+            format!("(require-any {})", values.join(" "))
+        }),
+        FilterArg::Str(k) => form_for(label, |a| a == ArgKind::Str).map(|f| {
+            format!(
+                "({f} {})",
+                super::pattern::quote(&p.strings[k as usize].bytes)
+            )
+        }),
+        FilterArg::Unknown(_) | FilterArg::None => None,
+    }
+}
+
+/// A pattern item as the union of its forms.
+fn pattern(texts: &mut Texts<'_>, label: &str, k: u32) -> Option<String> {
+    let forms = texts.pattern_forms(k).clone().ok()?;
+    let vars = |v: u8| texts.var_name(v);
+    let mut parts = Vec::new();
+    for form in &forms {
+        parts.push(pattern_form(label, form, &vars)?);
+    }
+    Some(match parts.as_slice() {
+        [one] => one.clone(),
+        _ => format!("(require-any {})", parts.join(" ")),
+    })
+}
 /// The compiler's form for `filter` whose argument is `want`.
 fn form_for(filter: &str, want: impl Fn(ArgKind) -> bool) -> Option<&'static str> {
     sbpl_filters::forms()
@@ -329,7 +347,8 @@ fn regex_form(filter: &str) -> Option<&'static str> {
 }
 
 fn int_form(filter: &str) -> Option<(&'static str, &'static [(&'static str, i64)])> {
-    let f = sbpl_filters::forms().find(|f| f.filter == filter && matches!(f.arg, ArgKind::Int(_)))?;
+    let f =
+        sbpl_filters::forms().find(|f| f.filter == filter && matches!(f.arg, ArgKind::Int(_)))?;
     match f.arg {
         ArgKind::Int(consts) => Some((f.name, consts)),
         _ => None,

@@ -362,7 +362,12 @@ fn eliminate(rx: &V3) -> Option<String> {
             Op::Any => add(&mut out, i, next, label(".".into())),
             Op::Bol => add(&mut out, i, next, label("^".into())),
             Op::Eol => add(&mut out, i, next, label("$".into())),
-            Op::Class(k) => add(&mut out, i, next, label(rx.sets[usize::from(k)].class_text())),
+            Op::Class(k) => add(
+                &mut out,
+                i,
+                next,
+                label(rx.sets[usize::from(k)].class_text()),
+            ),
             Op::Fork(t) => {
                 add(&mut out, i, next, Re::empty());
                 add(&mut out, i, t, Re::empty());
@@ -371,16 +376,16 @@ fn eliminate(rx: &V3) -> Option<String> {
             Op::Match => add(&mut out, i, fin as u32, Re::empty()),
         }
     }
-    drop(add);
     let mut alive: BTreeSet<usize> = (0..n).collect();
     let mut size = 0usize;
     while !alive.is_empty() {
         // The state whose removal makes the fewest new edges goes first.
-        let &q = alive
-            .iter()
-            .min_by_key(|&&q| inc[q].len() * out[q].len())?;
+        let &q = alive.iter().min_by_key(|&&q| inc[q].len() * out[q].len())?;
         alive.remove(&q);
-        let looped = out[q].remove(&q).map(|r| r.star()).unwrap_or_else(Re::empty);
+        let looped = out[q]
+            .remove(&q)
+            .map(|r| r.star())
+            .unwrap_or_else(Re::empty);
         inc[q].remove(&q);
         let succs: Vec<(usize, Re)> = std::mem::take(&mut out[q]).into_iter().collect();
         let preds: Vec<usize> = std::mem::take(&mut inc[q]).into_iter().collect();
@@ -388,7 +393,9 @@ fn eliminate(rx: &V3) -> Option<String> {
             inc[s].remove(&q);
         }
         for &p in &preds {
-            let Some(into) = out[p].remove(&q) else { continue };
+            let Some(into) = out[p].remove(&q) else {
+                continue;
+            };
             let via = into.concat(&looped);
             for (s, re) in &succs {
                 let path = via.concat(re);
@@ -405,7 +412,11 @@ fn eliminate(rx: &V3) -> Option<String> {
             }
         }
     }
-    Some(out[start].get(&fin).map_or_else(String::new, |r| r.text.clone()))
+    Some(
+        out[start]
+            .get(&fin)
+            .map_or_else(String::new, |r| r.text.clone()),
+    )
 }
 
 /// Regexes longer than this are shown by size, not rendered.

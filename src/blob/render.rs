@@ -241,8 +241,22 @@ impl<'p> Texts<'p> {
         }
     }
 
-    /// Filter node `node` as one SBPL filter (several forms: require-any).
+    /// Filter node `node` as one SBPL filter in a form the compiler accepts
+    /// where it has one ([`super::profile_text::compilable_filter`]), else
+    /// as the decoder reads it ([`Texts::raw_filter_sbpl`]).
     pub fn filter_sbpl(&mut self, node: u16) -> String {
+        super::profile_text::compilable_filter(self, node)
+            .unwrap_or_else(|| self.raw_filter_sbpl(node))
+    }
+
+    /// The profile the texts are of.
+    pub fn profile(&self) -> &'p Profile {
+        self.p
+    }
+
+    /// Filter node `node` with the filter's own name and its argument as
+    /// the decoder reads it (several forms: require-any).
+    pub fn raw_filter_sbpl(&mut self, node: u16) -> String {
         let forms = self.filter_forms(node);
         match forms.len() {
             1 => forms.into_iter().next().unwrap_or_default(),
@@ -277,7 +291,8 @@ pub fn action_modifiers(p: &Profile, a: &Action) -> Vec<String> {
     if p.format == Format::Legacy {
         // 10.6 terminals carry a result, not an action word.
         return match a.word {
-            0 | 1 => Vec::new(),
+            0 => Vec::new(),
+            w if w == action::DENY | action::REPORT => Vec::new(),
             w => vec![format!("(with result {w})")],
         };
     }
@@ -570,35 +585,58 @@ pub fn rule_operations(p: &Profile, node: u16, ops: &[OpId]) -> Vec<OpId> {
 }
 
 impl Rendering {
-    /// The SBPL text of a rule in a bucket naming `ops` (empty in a block).
+    /// The SBPL text of a rule in a bucket naming `ops` (in a block, `ops`
+    /// is empty and the rule reads as in the block's procedure of
+    /// `decode --sbpl`: for its caller's `ops`, under its caller's `req`).
+    /// Several conditions are a `require-all`: they must all hold.
     pub fn rule_text(t: &mut Texts<'_>, ops: &str, rule: &Rule) -> String {
         let p = t.p;
         let conds: Vec<String> = rule.conditions.iter().map(|g| t.condition(g)).collect();
-        let mut parts = Vec::new();
-        let head = match rule.outcome {
+        let in_block = ops.is_empty();
+        let cond = match (conds.len(), in_block) {
+            (0, false) => None,
+            (1, false) => Some(conds[0].clone()),
+            (_, false) => Some(format!("(require-all {})", conds.join(" "))),
+            (0, true) => Some("(require-all req)".to_owned()),
+            (_, true) => Some(format!("(require-all req {})", conds.join(" "))),
+        };
+        match rule.outcome {
             Outcome::Terminal(n) => {
                 let Node::Terminal(a) = p.nodes[usize::from(n)] else {
                     return String::new();
                 };
                 // The default op's own terminal, unconditionally: the default rule.
-                let ops = if rule.conditions.is_empty() && p.op_table.first() == Some(&n) {
+                let ops = if in_block {
+                    "ops"
+                } else if rule.conditions.is_empty() && p.op_table.first() == Some(&n) {
                     "default"
                 } else {
                     ops
                 };
-                parts.extend(conds);
+                let mut parts: Vec<String> = cond.into_iter().collect();
                 parts.extend(action_modifiers(p, &a));
-                format!("{}{}{ops}", verb(&a), if ops.is_empty() { "" } else { " " })
+                let mut text = format!("({} {ops}", verb(&a));
+                for part in parts {
+                    text.push(' ');
+                    text.push_str(&part);
+                }
+                text.push(')');
+                text
             }
             Outcome::Block(n) => {
-                parts.extend(conds);
-                format!("use-block {n}")
+                let ops = if in_block {
+                    "ops".to_owned()
+                } else {
+                    format!("'({ops})")
+                };
+                let req = match (in_block, conds.is_empty()) {
+                    (true, true) => "req".to_owned(),
+                    (true, false) => format!("(list req {})", conds.join(" ")),
+                    (false, true) => "'()".to_owned(),
+                    (false, false) => format!("(list {})", conds.join(" ")),
+                };
+                format!("(node-{n} {ops} {req})")
             }
-        };
-        if parts.is_empty() {
-            format!("({head})")
-        } else {
-            format!("({head} {})", parts.join(" "))
         }
     }
 }

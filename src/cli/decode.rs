@@ -108,7 +108,11 @@ fn emit(text: &str) -> ExitCode {
 }
 
 pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
-    let p = parse(args, DECODE_FLAGS, &["--json", "--list", "--sbpl", "--expressible-only"])?;
+    let p = parse(
+        args,
+        DECODE_FLAGS,
+        &["--json", "--list", "--sbpl", "--expressible-only"],
+    )?;
     let [input] = p.positional.as_slice() else {
         return Err(Usage("decode takes one BLOB".into()));
     };
@@ -140,7 +144,7 @@ pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
         v.push('\n');
         v
     } else {
-        decode_text(&profile, &rendering, input, len)
+        decode_text(&profile, input, len)
     };
     Ok(emit(&text))
 }
@@ -152,7 +156,7 @@ fn op_names(p: &Profile, ops: &[OpId]) -> String {
         .join(" ")
 }
 
-fn decode_text(p: &Profile, r: &Rendering, input: &str, len: usize) -> String {
+fn decode_text(p: &Profile, input: &str, len: usize) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();
     let h = &p.header;
@@ -245,23 +249,16 @@ fn decode_text(p: &Profile, r: &Rendering, input: &str, len: usize) -> String {
             render::node_text(&mut texts, i)
         );
     }
+    // The rules as one profile that compiles back to the blob's decisions.
     let _ = writeln!(
         s,
-        "\nrules (SBPL order: later rules win; (use-block N ...) = block or bucket N decides):"
+        "\nprofile as SBPL (later rules win; node-N is the subgraph at node N, applied to the operations `ops` where `req` holds; `decode --sbpl` prints only this):"
     );
-    for b in &r.buckets {
-        let _ = writeln!(s, ";; bucket {}: {}", b.node, op_names(p, &b.operations));
-        let ops = op_names(p, &b.rule_operations);
-        for rule in &b.rules {
-            let _ = writeln!(s, "{}", Rendering::rule_text(&mut texts, &ops, rule));
-        }
+    let rendered = crate::blob::profile_text::profile_text(p);
+    for what in &rendered.unexpressed {
+        let _ = writeln!(s, ";; not expressible in SBPL the compiler accepts: {what}");
     }
-    for (node, rules) in &r.blocks {
-        let _ = writeln!(s, ";; block {node}");
-        for rule in rules {
-            let _ = writeln!(s, "{}", Rendering::rule_text(&mut texts, "", rule));
-        }
-    }
+    s.push_str(&rendered.text);
     s
 }
 
