@@ -127,16 +127,61 @@ impl Writer<'_> {
             r.buckets.iter().map(|b| (b.node, &b.rules)).collect();
         procs.extend(r.blocks.iter().map(|(n, rules)| (*n, rules)));
         procs.sort_by_key(|(n, _)| *n);
-        for (node, rules) in procs {
+        // Render every procedure first: that marks what has no form, which
+        // decides which operations are called.
+        let bodies: Vec<Vec<String>> = procs
+            .iter()
+            .map(|(_, rules)| rules.iter().map(|r| self.rule(r, None)).collect())
+            .collect();
+        let calls = self.calls();
+        // A bucket called once and handed to by no rule is written in place,
+        // as plain rules naming its operations.
+        let referenced: BTreeSet<u16> = procs
+            .iter()
+            .flat_map(|(_, rules)| rules.iter())
+            .filter_map(|r| match r.outcome {
+                Outcome::Block(n) => Some(n),
+                Outcome::Terminal(_) => None,
+            })
+            .collect();
+        let mut call_count: std::collections::HashMap<u16, usize> = Default::default();
+        for (_, node) in &calls {
+            *call_count.entry(*node).or_default() += 1;
+        }
+        let rule_count = |node: u16| {
+            procs
+                .iter()
+                .find(|(n, _)| *n == node)
+                .map_or(0, |(_, r)| r.len())
+        };
+        let inline = |node: u16| {
+            !referenced.contains(&node)
+                && (call_count.get(&node) == Some(&1) || rule_count(node) == 1)
+        };
+        for ((node, _), body) in procs.iter().zip(&bodies) {
+            if inline(*node) {
+                continue;
+            }
             let _ = writeln!(s, "(define (node-{node} ops req)");
-            for rule in rules {
-                let _ = writeln!(s, "  {}", self.rule(rule));
+            for line in body {
+                let _ = writeln!(s, "  {line}");
             }
             s.push_str(")\n");
         }
         // Procedures are defined before any call, so a call can reach any.
-        for (ops, node) in self.calls() {
-            let _ = writeln!(s, "(node-{node} '({}) '())", ops.join(" "));
+        for (ops, node) in &calls {
+            let names = ops.join(" ");
+            match procs.iter().find(|(n, _)| n == node) {
+                Some((_, rules)) if inline(*node) => {
+                    let _ = writeln!(s, ";; node {node}");
+                    for rule in rules.iter() {
+                        let _ = writeln!(s, "{}", self.rule(rule, Some(&names)));
+                    }
+                }
+                _ => {
+                    let _ = writeln!(s, "(node-{node} '({names}) '())");
+                }
+            }
         }
         s
     }
@@ -160,10 +205,17 @@ impl Writer<'_> {
         }
     }
 
-    /// One call per bucket and operation depth, shallow first.
+    /// The calls that give each operation its bucket's rules, in order.
+    /// Naming an operation in SBPL also names those that inherit from it,
+    /// so an operation is named only where its parent's bucket differs
+    /// (or no wildcard covers it), and it is named after every call that
+    /// names one of its ancestors, so that its own rules come later and win.
     fn calls(&mut self) -> Vec<(Vec<String>, u16)> {
         let p = self.p;
-        let mut calls: Vec<(usize, u16, String)> = Vec::new();
+        let c = self.compiler;
+        // Compiler id -> the blob's bucket, for every operation rendered.
+        let mut bucket_of: std::collections::HashMap<OpId, u16> = Default::default();
+        let mut items: Vec<(usize, OpId, &'static str, u16)> = Vec::new();
         for (op, &node) in p.op_table.iter().enumerate().skip(1) {
             let op = op as OpId;
             let Some(name) = p.vocab.op_name(op) else {
@@ -174,47 +226,63 @@ impl Writer<'_> {
                 ));
                 continue;
             };
-            let Some(id) = self.compiler.op_id(name) else {
-                self.unexpressed.insert(format!(
-                    "operation {name} (not in {})",
-                    self.compiler.release
-                ));
+            let Some(id) = c.op_id(name) else {
+                self.unexpressed
+                    .insert(format!("operation {name} (not in {})", c.release));
                 continue;
             };
             if self.options.skip_unexpressible && reaches(p, node, &self.bad) {
                 continue;
             }
             self.operations.push(op);
-            calls.push((self.compiler.lineage(id).count(), node, name.to_owned()));
+            bucket_of.insert(id, node);
+            items.push((c.lineage(id).count(), id, name, node));
         }
-        calls.sort();
-        let mut out: Vec<(Vec<String>, u16)> = Vec::new();
-        let mut last = None;
-        for (depth, node, name) in calls {
-            match out.last_mut() {
-                Some((names, n)) if last == Some(depth) && *n == node => names.push(name),
-                _ => out.push((vec![name], node)),
+        items.sort();
+        let mut calls: Vec<(Vec<String>, u16)> = Vec::new();
+        let mut placed: std::collections::HashMap<OpId, usize> = Default::default();
+        for (_, id, name, node) in items {
+            let parent = c.parent(id).filter(|&a| a != crate::vocab::op::DEFAULT);
+            // Top-level operations are always named: `(deny default)` brings
+            // compiler-added rules with it.
+            let covered =
+                parent.is_some_and(|a| bucket_of.get(&a) == Some(&node)) && !c.named_only(id);
+            if covered {
+                continue;
             }
-            last = Some(depth);
+            let after = c
+                .lineage(id)
+                .skip(1)
+                .filter_map(|a| placed.get(&a))
+                .map(|&k| k + 1)
+                .max()
+                .unwrap_or(0);
+            let at = match (after..calls.len()).find(|&k| calls[k].1 == node) {
+                Some(k) => {
+                    calls[k].0.push(name.to_owned());
+                    k
+                }
+                None => {
+                    calls.push((vec![name.to_owned()], node));
+                    calls.len() - 1
+                }
+            };
+            placed.insert(id, at);
         }
-        out
+        calls
     }
 
-    fn rule(&mut self, rule: &Rule) -> String {
+    /// One rule: inside a procedure (`ops`, under `req`) or, given the
+    /// operations' names, as a plain rule.
+    fn rule(&mut self, rule: &Rule, named: Option<&str>) -> String {
         let conds: Vec<String> = rule.conditions.iter().map(|g| self.condition(g)).collect();
-        let req = if conds.is_empty() {
-            "req".to_owned()
-        } else {
-            format!("req {}", conds.join(" "))
-        };
         match rule.outcome {
-            Outcome::Block(n) => {
-                if conds.is_empty() {
-                    format!("(node-{n} ops req)")
-                } else {
-                    format!("(node-{n} ops (list {req}))")
-                }
-            }
+            Outcome::Block(n) => match (named, conds.is_empty()) {
+                (None, true) => format!("(node-{n} ops req)"),
+                (None, false) => format!("(node-{n} ops (list req {}))", conds.join(" ")),
+                (Some(ops), true) => format!("(node-{n} '({ops}) '())"),
+                (Some(ops), false) => format!("(node-{n} '({ops}) (list {}))", conds.join(" ")),
+            },
             Outcome::Terminal(n) => {
                 let Node::Terminal(a) = self.p.nodes[usize::from(n)] else {
                     return String::new();
@@ -223,7 +291,18 @@ impl Writer<'_> {
                 if mods.1 {
                     self.bad[usize::from(n)] = true;
                 }
-                format!("({} ops (require-all {req}){})", render::verb(&a), mods.0)
+                let head = match named {
+                    None => format!("{} ops (require-all req", render::verb(&a)),
+                    Some(ops) => format!("{} {ops}", render::verb(&a)),
+                };
+                let cond = match (named, conds.as_slice()) {
+                    (None, []) => ")".to_owned(),
+                    (None, _) => format!(" {})", conds.join(" ")),
+                    (Some(_), []) => String::new(),
+                    (Some(_), [one]) => format!(" {one}"),
+                    (Some(_), _) => format!(" (require-all {})", conds.join(" ")),
+                };
+                format!("({head}{cond}{})", mods.0)
             }
         }
     }
