@@ -14,6 +14,7 @@
 //! each release's operation and filter names.
 
 pub mod apply;
+pub mod batch;
 pub mod blob;
 pub mod cli;
 pub mod decision;

@@ -441,13 +441,7 @@ fn arg_json(p: &Profile, texts: &mut Texts<'_>, arg: FilterArg) -> (&'static str
     }
 }
 
-/// The value of `--arg NAME=VALUE` for an integer filter: a number (decimal
-/// or 0x hex) or the symbol SBPL uses (`AF_INET`, `self`, `REGULAR-FILE`).
-fn int_value(filter: &str, text: &str) -> Option<u16> {
-    render::symbol_value(filter, text)
-        .or_else(|| text.parse().ok())
-        .or_else(|| u16::from_str_radix(text.strip_prefix("0x")?, 16).ok())
-}
+use crate::batch::int_value;
 
 /// `--arg` values by filter id: integers and strings.
 type ArgLists = (Vec<(u8, u16)>, Vec<(u8, Vec<u8>)>);
@@ -481,7 +475,10 @@ fn parse_args(p: &Parsed, v: &Vocab) -> Result<ArgLists, Usage> {
 pub fn eval(args: &[String]) -> Result<ExitCode, Usage> {
     let mut flags = DECODE_FLAGS.to_vec();
     flags.extend(["--arg", "--var"]);
-    let p = parse(args, &flags, &["--explain", "--json"])?;
+    let p = parse(args, &flags, &["--explain", "--json", "--batch"])?;
+    if p.has("--batch") {
+        return batch(&p);
+    }
     let (input, operation, path) = match p.positional.as_slice() {
         [i, o] => (i, o, None),
         [i, o, path] => (i, o, Some(path)),
@@ -537,6 +534,33 @@ pub fn eval(args: &[String]) -> Result<ExitCode, Usage> {
         eval_text(&profile, &d, &rule, p.has("--explain"))
     };
     Ok(emit(&text))
+}
+
+/// `eval BLOB --batch`: JSON-lines queries on stdin, answers on stdout.
+fn batch(p: &Parsed) -> Result<ExitCode, Usage> {
+    let [input] = p.positional.as_slice() else {
+        return Err(Usage(
+            "eval --batch takes BLOB and reads JSON-lines queries on stdin".into(),
+        ));
+    };
+    let (profile, _) = load(p, input)?;
+    let stdin = std::io::stdin().lock();
+    let stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    match crate::batch::Batch::new(&profile, p.has("--explain")).run(stdin, stdout) {
+        Ok(stats) if stats.errors > 0 => {
+            eprintln!(
+                "sbcheck: {} of {} queries were invalid (their answers say why)",
+                stats.errors, stats.queries
+            );
+            Ok(ExitCode::FAILURE)
+        }
+        Ok(_) => Ok(ExitCode::SUCCESS),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            eprintln!("sbcheck: eval --batch: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 fn branch_name(b: Branch) -> &'static str {
