@@ -14,10 +14,12 @@ use crate::blob::filters::{arg_kind, ArgKind};
 use crate::blob::render;
 use crate::blob::Profile;
 use crate::decision::{evaluate_with, explain_with, Args};
+use crate::macos_paths::PathModel;
 use crate::vocab::OpId;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
+use std::path::Path;
 
 /// The value of an integer argument: a number (decimal or 0x hex) or the
 /// symbol SBPL uses (`AF_INET`, `self`, `REGULAR-FILE`).
@@ -34,6 +36,8 @@ pub struct Batch<'p> {
     /// Filter name -> (id, whether its argument is an integer).
     filters: HashMap<&'static str, (u8, bool)>,
     explain: bool,
+    /// How a query's path is turned into the paths the filters test.
+    model: PathModel,
 }
 
 /// What a batch did.
@@ -71,7 +75,14 @@ impl<'p> Batch<'p> {
             ops,
             filters,
             explain,
+            model: PathModel::default(),
         }
+    }
+
+    /// Tests each query's path as `model` says (eval's `--path-model`).
+    pub fn with_path_model(mut self, model: PathModel) -> Self {
+        self.model = model;
+        self
     }
 
     /// Reads queries from `input` until it ends, writing one answer each.
@@ -199,11 +210,25 @@ impl<'p> Batch<'p> {
                 format!("unknown operation {name}{hint}")
             })?,
         };
-        let path = match obj.get("path") {
+        let given = match obj.get("path") {
             None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s.as_bytes().to_vec()),
+            Some(Value::String(s)) => Some(s.as_str()),
             Some(other) => return Err(format!("\"path\" is a string, got {other}")),
         };
+        // The first tested path is the path; more (the macOS models) are
+        // further values of the path filter.
+        let mut tested = match given {
+            Some(s) if self.model != PathModel::default() => self
+                .model
+                .tested(Path::new(s))
+                .into_iter()
+                .map(|p| p.into_os_string().into_encoded_bytes())
+                .collect(),
+            Some(s) => vec![s.as_bytes().to_vec()],
+            None => Vec::new(),
+        };
+        let more: Vec<Vec<u8>> = tested.drain(1.min(tested.len())..).collect();
+        let path = tested.pop();
         let mut q = Query {
             op,
             path,
@@ -212,6 +237,8 @@ impl<'p> Batch<'p> {
             vars: Vec::new(),
             id: obj.get("id").cloned(),
         };
+        q.strings
+            .extend(more.into_iter().map(|p| (crate::vocab::filter::PATH, p)));
         if let Some(args) = obj.get("args") {
             let args = args.as_object().ok_or("\"args\" is an object")?;
             for (name, value) in args {

@@ -7,9 +7,11 @@ use crate::apply::process::{Ending, ExitStatus};
 use crate::apply::Backend;
 use crate::blob::{Node, Profile};
 use crate::decision::{evaluate, explain, filter_sbpl, Args, Branch, Decision, Verdict};
+use crate::macos_paths::PathModel;
 use crate::matrix::{Matrix, MatrixError, ProbeSpec, ProfileSpec};
 use crate::probe::{Kind as ProbeKind, Probe};
 use crate::sbpl::{compile_file, Options};
+use crate::vocab::filter;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -318,23 +320,30 @@ fn ensure_program(path: &Path) -> std::io::Result<()> {
 /// The decoder's prediction for a probe: the same arguments the engine
 /// will see, without running anything.
 pub fn predict(profile: &Profile, probe: &Probe, macos_paths: bool) -> Prediction {
-    let path = probe.path_arg().map(|p| {
-        let p = Path::new(p);
-        let p = if macos_paths {
-            crate::apply::linux::resolve::to_macos(p)
-        } else {
-            p.to_owned()
-        };
-        p.to_string_lossy().into_owned()
+    let model = if macos_paths {
+        PathModel::MacosKernel
+    } else {
+        PathModel::AsGiven
+    };
+    // The first path tested is the path argument; macOS's kernel also
+    // matches a second form (crate::macos_paths), given as another value.
+    let tested: Vec<Vec<u8>> = probe.path_arg().map_or_else(Vec::new, |p| {
+        model
+            .tested(Path::new(p))
+            .into_iter()
+            .map(|p| p.into_os_string().into_encoded_bytes())
+            .collect()
     });
+    let path = tested.first();
     let ints = probe.int_args();
     let strings_owned = probe.string_args();
     let strings: Vec<(u8, &[u8])> = strings_owned
         .iter()
         .map(|(f, v)| (*f, v.as_slice()))
+        .chain(tested.iter().skip(1).map(|p| (filter::PATH, p.as_slice())))
         .collect();
     let args = Args {
-        path: path.as_deref().map(str::as_bytes),
+        path: path.map(Vec::as_slice),
         ints: &ints,
         strings: &strings,
     };

@@ -20,6 +20,7 @@ pub mod cli;
 pub mod decision;
 pub mod harness;
 pub mod html;
+pub mod macos_paths;
 pub mod matrix;
 pub mod probe;
 pub mod report;

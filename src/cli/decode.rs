@@ -8,8 +8,9 @@ use crate::blob::filters::{arg_kind, ArgKind};
 use crate::blob::render::{self, Outcome, Rendering, Rule, Texts};
 use crate::blob::{DecodeOptions, FilterArg, Format, Node, Profile};
 use crate::decision::{evaluate_with, explain_with, Args, Branch, Decision};
+use crate::macos_paths::PathModel;
 use crate::sbpl::compile_file;
-use crate::vocab::{OpId, Vocab};
+use crate::vocab::{filter, OpId, Vocab};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::path::Path;
@@ -474,10 +475,15 @@ fn parse_args(p: &Parsed, v: &Vocab) -> Result<ArgLists, Usage> {
 
 pub fn eval(args: &[String]) -> Result<ExitCode, Usage> {
     let mut flags = DECODE_FLAGS.to_vec();
-    flags.extend(["--arg", "--var"]);
-    let p = parse(args, &flags, &["--explain", "--json", "--batch"])?;
+    flags.extend(["--arg", "--var", "--path-model"]);
+    let p = parse(
+        args,
+        &flags,
+        &["--explain", "--json", "--macos-paths", "--batch"],
+    )?;
+    let model = path_model(&p)?;
     if p.has("--batch") {
-        return batch(&p);
+        return batch(&p, model);
     }
     let (input, operation, path) = match p.positional.as_slice() {
         [i, o] => (i, o, None),
@@ -499,9 +505,19 @@ pub fn eval(args: &[String]) -> Result<ExitCode, Usage> {
         Usage(format!("unknown operation {operation}{hint}"))
     })?;
     let (ints, strings_owned) = parse_args(&p, v)?;
+    // The path filter is tested with every path the model names (macOS's
+    // kernel: the resolved path and its form without /private).
+    let tested: Vec<Vec<u8>> = path.map_or_else(Vec::new, |p| {
+        model
+            .tested(Path::new(p))
+            .into_iter()
+            .map(|p| p.into_os_string().into_encoded_bytes())
+            .collect()
+    });
     let strings: Vec<(u8, &[u8])> = strings_owned
         .iter()
         .map(|(f, s)| (*f, s.as_slice()))
+        .chain(tested.iter().skip(1).map(|p| (filter::PATH, p.as_slice())))
         .collect();
     let var_pairs: Vec<(String, String)> = p
         .all("--var")
@@ -522,22 +538,34 @@ pub fn eval(args: &[String]) -> Result<ExitCode, Usage> {
         .map(|(k, v)| (k.as_str(), v.as_bytes()))
         .collect();
     let call = Args {
-        path: path.map(|s| s.as_bytes()),
+        path: tested.first().map(Vec::as_slice),
         ints: &ints,
         strings: &strings,
     };
     let d = evaluate_with(&profile, op, &call, &vars);
     let rule = explain_with(&profile, &d, Some(&call), &vars);
+    let model_line = path.map(|p| model.describe(Path::new(p)));
+    let shown: Vec<String> = tested
+        .iter()
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect();
     let text = if p.has("--json") {
-        format!("{}\n", eval_json(&profile, &d, &rule))
+        let mut j = eval_json(&profile, &d, &rule);
+        j["path_model"] = json!(model.name());
+        j["paths_tested"] = json!(shown);
+        format!("{j}\n")
     } else {
-        eval_text(&profile, &d, &rule, p.has("--explain"))
+        let mut t = eval_text(&profile, &d, &rule, p.has("--explain"));
+        if let Some(line) = model_line {
+            t.push_str(&format!("path model: {line}\n"));
+        }
+        t
     };
     Ok(emit(&text))
 }
 
 /// `eval BLOB --batch`: JSON-lines queries on stdin, answers on stdout.
-fn batch(p: &Parsed) -> Result<ExitCode, Usage> {
+fn batch(p: &Parsed, model: PathModel) -> Result<ExitCode, Usage> {
     let [input] = p.positional.as_slice() else {
         return Err(Usage(
             "eval --batch takes BLOB and reads JSON-lines queries on stdin".into(),
@@ -546,7 +574,8 @@ fn batch(p: &Parsed) -> Result<ExitCode, Usage> {
     let (profile, _) = load(p, input)?;
     let stdin = std::io::stdin().lock();
     let stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    match crate::batch::Batch::new(&profile, p.has("--explain")).run(stdin, stdout) {
+    let batch = crate::batch::Batch::new(&profile, p.has("--explain")).with_path_model(model);
+    match batch.run(stdin, stdout) {
         Ok(stats) if stats.errors > 0 => {
             eprintln!(
                 "sbcheck: {} of {} queries were invalid (their answers say why)",
@@ -560,6 +589,28 @@ fn batch(p: &Parsed) -> Result<ExitCode, Usage> {
             eprintln!("sbcheck: eval --batch: {e}");
             Ok(ExitCode::FAILURE)
         }
+    }
+}
+
+/// `--macos-paths` (the decision a Mac's kernel makes for the path as a
+/// program names it) or `--path-model as-given|macos-resolved|macos-kernel`.
+fn path_model(p: &Parsed) -> Result<PathModel, Usage> {
+    let named = p
+        .one("--path-model")
+        .map(|m| {
+            PathModel::parse(&m).ok_or_else(|| {
+                Usage(format!(
+                    "--path-model takes as-given, macos-resolved or macos-kernel, got {m:?}"
+                ))
+            })
+        })
+        .transpose()?;
+    match (named, p.has("--macos-paths")) {
+        (Some(m), true) if m != PathModel::MacosKernel => Err(Usage(
+            "--macos-paths is --path-model macos-kernel; give one or the other".into(),
+        )),
+        (_, true) => Ok(PathModel::MacosKernel),
+        (m, false) => Ok(m.unwrap_or_default()),
     }
 }
 

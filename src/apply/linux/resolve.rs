@@ -11,9 +11,8 @@
 //! looked up from the supervisor's `/`.
 //!
 //! Seatbelt matches resolved paths, so the supervisor evaluates the profile
-//! against what this returns. With `macos_paths`, the result is mapped onto
-//! macOS's layout (`/tmp`, `/etc`, `/var` live under `/private`), so a Linux
-//! run predicts macOS verdicts.
+//! against what this returns; with `macos_paths`, in macOS's layout as
+//! [`crate::macos_paths`] models it.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -466,17 +465,6 @@ pub fn own_proc(path: &Path, tid: i32) -> Option<PathBuf> {
     Some(Path::new("/proc/self").join(parts.as_path()))
 }
 
-/// Maps a resolved Linux path onto macOS's layout: `/tmp`, `/etc` and `/var`
-/// are symlinks into `/private` there, and Seatbelt sees the resolved path.
-pub fn to_macos(path: &Path) -> PathBuf {
-    for top in ["/tmp", "/etc", "/var"] {
-        if let Ok(rest) = path.strip_prefix(top) {
-            return Path::new("/private").join(&top[1..]).join(rest);
-        }
-    }
-    path.to_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -686,16 +674,5 @@ mod tests {
         assert_eq!(own_proc(Path::new("/proc/1/status"), me()), None);
         assert_eq!(own_proc(Path::new("/proc/cpuinfo"), me()), None);
         assert_eq!(own_proc(Path::new("/tmp/1"), me()), None);
-    }
-
-    #[test]
-    fn macos_layout() {
-        assert_eq!(
-            to_macos(Path::new("/tmp/foo")),
-            PathBuf::from("/private/tmp/foo")
-        );
-        assert_eq!(to_macos(Path::new("/etc")), PathBuf::from("/private/etc"));
-        assert_eq!(to_macos(Path::new("/tmpx")), PathBuf::from("/tmpx"));
-        assert_eq!(to_macos(Path::new("/usr/bin")), PathBuf::from("/usr/bin"));
     }
 }

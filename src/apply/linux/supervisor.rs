@@ -262,8 +262,18 @@ impl<'p> Supervisor<'p> {
         let decisions: Vec<Decision> = checks
             .iter()
             .map(|(op, s)| {
-                let strings: Vec<(u8, &[u8])> =
-                    s.strings.iter().map(|(f, v)| (*f, v.as_slice())).collect();
+                // macOS's kernel also matches /private/tmp/x as /tmp/x (see
+                // crate::macos_paths): a second value for the path filter.
+                let alternate = match (&s.path, self.options.macos_paths) {
+                    (Some(p), true) => crate::macos_paths::without_private_bytes(p),
+                    _ => None,
+                };
+                let strings: Vec<(u8, &[u8])> = s
+                    .strings
+                    .iter()
+                    .map(|(f, v)| (*f, v.as_slice()))
+                    .chain(alternate.as_deref().map(|a| (filter::PATH, a)))
+                    .collect();
                 let args = Args {
                     path: s.path.as_deref(),
                     ints: &s.ints,
@@ -334,7 +344,7 @@ impl<'p> Supervisor<'p> {
             None => Cow::Borrowed(resolved),
         };
         if self.options.macos_paths {
-            Cow::Owned(resolve::to_macos(&path))
+            Cow::Owned(crate::macos_paths::to_macos(&path))
         } else {
             path
         }
