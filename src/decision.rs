@@ -8,6 +8,7 @@
 //! pattern that needs a global variable with no value, stops the walk:
 //! the decision is *undetermined at that node*, never guessed.
 
+use crate::blob::filters::{Endpoint, NetAddress};
 use crate::blob::pattern::{Match, Program};
 use crate::blob::render::{self, Texts};
 use crate::blob::{Action, FilterArg, Node, Profile};
@@ -26,7 +27,9 @@ pub struct Args<'a> {
     /// socket-protocol, target (1 = self), vnode-type, syscall-number, ...
     pub ints: &'a [(u8, u16)],
     /// String arguments by filter id: global-name, control-name, ...
-    /// (an empty string stands for "none": it matches no name).
+    /// (an empty string stands for "none": it matches no name; a missing
+    /// control name means the socket has none). `local` / `remote` take a
+    /// socket's end as `tcp:127.0.0.1:80` (see `blob::filters::Endpoint`).
     pub strings: &'a [(u8, &'a [u8])],
 }
 
@@ -329,6 +332,12 @@ fn test(
     vars: &[(u8, &[u8])],
 ) -> Result<bool, Undetermined> {
     let missing = Undetermined::MissingArgument { node, filter: f };
+    // A socket has a control name only when it is a kernel-control socket:
+    // a caller that gives none describes a socket without one, so the
+    // flow-divert test of network-outbound does not match.
+    if f == filter::CONTROL_NAME && args.strings_for(f).next().is_none() {
+        return Ok(false);
+    }
     match profile.args[usize::from(node)] {
         FilterArg::Int(v) => any_int(args.ints_for(f), missing, |x| x == v),
         FilterArg::Bitmap(k) => {
@@ -376,9 +385,42 @@ fn test(
                 _ => pattern_test(program, args.strings_for(f), vars, node, missing),
             }
         }
+        FilterArg::Unknown(raw)
+            if matches!(profile.vocab.filter_name(f), Some("local" | "remote")) =>
+        {
+            let uninterpreted = Undetermined::Uninterpreted { node, filter: f };
+            let address = NetAddress::read(&profile.bytes, profile.data_base, raw)
+                .ok_or(uninterpreted.clone())?;
+            network_test(address, args.strings_for(f), missing, uninterpreted)
+        }
         FilterArg::Unknown(_) | FilterArg::None => {
             Err(Undetermined::Uninterpreted { node, filter: f })
         }
+    }
+}
+
+/// Whether any of the endpoints given for a `local` / `remote` filter
+/// matches its address; an endpoint that is not IP (a Unix socket) matches
+/// none.
+fn network_test<'a>(
+    address: NetAddress,
+    given: impl Iterator<Item = &'a [u8]>,
+    missing: Undetermined,
+    unreadable: Undetermined,
+) -> Result<bool, Undetermined> {
+    let mut any = false;
+    for text in given {
+        any = true;
+        match Endpoint::parse(text) {
+            Ok(Some(e)) if address.matches(&e) => return Ok(true),
+            Ok(_) => {}
+            Err(_) => return Err(unreadable),
+        }
+    }
+    if any {
+        Ok(false)
+    } else {
+        Err(missing)
     }
 }
 

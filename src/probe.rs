@@ -208,11 +208,28 @@ impl Probe {
         match self.kind {
             // A plain socket has no kernel-control name: the compiler's
             // flow-divert check must not match.
-            Kind::Connect { .. } | Kind::Bind => vec![(filter::CONTROL_NAME, Vec::new())],
+            // The socket's end the call names: the listener for connect /
+            // sendto (remote), the loopback address for bind (local), as
+            // the engine gives them (`tcp:127.0.0.1:PORT`).
+            Kind::Connect { udp } => vec![
+                (filter::CONTROL_NAME, Vec::new()),
+                (filter::REMOTE, self.endpoint(if udp { "udp" } else { "tcp" })),
+            ],
+            Kind::Bind => vec![
+                (filter::CONTROL_NAME, Vec::new()),
+                (filter::LOCAL, self.endpoint("tcp")),
+            ],
             Kind::MachLookup => vec![(filter::GLOBAL_NAME, self.target.as_bytes().to_vec())],
             Kind::Sysctl => vec![(filter::SYSCTL_NAME, self.target.as_bytes().to_vec())],
             _ => Vec::new(),
         }
+    }
+
+    /// `PROTO:IP:PORT` of the probe's socket address.
+    fn endpoint(&self, proto: &str) -> Vec<u8> {
+        let ip = std::net::Ipv4Addr::from(u32::from_be(self.addr.sin_addr.s_addr));
+        let port = u16::from_be(self.addr.sin_port);
+        format!("{proto}:{ip}:{port}").into_bytes()
     }
 
     /// The path argument of a decision, if the operation takes one.

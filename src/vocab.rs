@@ -55,6 +55,8 @@ pub mod op {
 pub mod filter {
     pub const PATH: u8 = 0;
     pub const GLOBAL_NAME: u8 = 5;
+    pub const LOCAL: u8 = 7;
+    pub const REMOTE: u8 = 8;
     pub const CONTROL_NAME: u8 = 9;
     pub const SOCKET_DOMAIN: u8 = 10;
     pub const SOCKET_TYPE: u8 = 11;
@@ -96,6 +98,34 @@ fn parent_of(name: &str, operations: &[&str]) -> Option<OpId> {
         .max_by_key(|(_, stem)| stem.len())
         .map(|(id, _)| id as OpId)
         .or(Some(op::DEFAULT))
+}
+
+/// The symbolic arguments of integer filter `filter` (`AF_INET`, `self`,
+/// `is-plugin`, `#t`, ...) as (name, value), in table order; empty for a
+/// filter without symbols. One table for the compiler, the decoder's
+/// rendering and `eval --arg`, so the three agree.
+pub fn filter_constants(filter: &str) -> &'static [(&'static str, i64)] {
+    use std::collections::HashMap;
+    static TABLE: OnceLock<HashMap<&'static str, Vec<(&'static str, i64)>>> = OnceLock::new();
+    TABLE
+        .get_or_init(|| {
+            let mut map: HashMap<&'static str, Vec<(&'static str, i64)>> = HashMap::new();
+            let text = include_str!("vocabdata/constants-macos-14.4.1.tsv");
+            for line in text
+                .lines()
+                .filter(|l| !l.starts_with('#') && !l.is_empty())
+            {
+                let mut cols = line.split('\t');
+                if let (Some(f), Some(v), Some(name)) = (cols.next(), cols.next(), cols.next()) {
+                    if let Ok(v) = v.parse() {
+                        map.entry(f).or_default().push((name, v));
+                    }
+                }
+            }
+            map
+        })
+        .get(filter)
+        .map_or(&[], Vec::as_slice)
 }
 
 impl Vocab {

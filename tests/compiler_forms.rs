@@ -344,7 +344,7 @@ fn error(src: &str) -> String {
     "(version 1)\n(deny default)\n(allow network* (socket-domain SOCK_STREAM))",
     "<sbpl>:3:17: SOCK_STREAM is not a socket-domain constant; expected a number or one of \
      AF_UNSPEC, AF_UNIX, AF_LOCAL, AF_INET, AF_ROUTE, AF_LINK, AF_NDRV, AF_INET6, AF_SYSTEM, \
-     AF_MULTIPATH\n    in (socket-domain SOCK_STREAM)"
+     AF_UTUN, AF_MULTIPATH, AF_VSOCK\n    in (socket-domain SOCK_STREAM)"
 )]
 #[case::value_too_big(
     "(version 1)\n(deny default)\n(allow network* (socket-protocol 70000))",
@@ -376,9 +376,9 @@ fn error(src: &str) -> String {
     "<sbpl>:3:8: operation iokit-external-method has no op-table entry in macOS 14.4.1 (it belongs to message filters)\n    in (allow iokit-external-method)"
 )]
 #[case::known_but_unsupported_filter(
-    "(version 1)\n(deny default)\n(allow iokit-open* (iokit-property \"x\"))",
-    "<sbpl>:3:20: filter iokit-property is in the macOS 14.4.1 vocabulary, but this compiler \
-     does not know how its argument is encoded yet\n    in (iokit-property \"x\")"
+    "(version 1)\n(deny default)\n(allow mach-lookup (message-name \"x\"))",
+    "<sbpl>:3:20: filter message-name is in the macOS 14.4.1 vocabulary, but this compiler \
+     does not know how its argument is encoded yet\n    in (message-name \"x\")"
 )]
 fn errors_name_the_place_the_form_and_a_fix(#[case] src: &str, #[case] expected: &str) {
     assert_eq!(error(src), expected);

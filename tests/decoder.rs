@@ -462,7 +462,10 @@ fn integer_arguments_decide_and_missing_ones_are_undetermined() {
         (d.verdict(), d.node_path()),
         (Some(Verdict::Deny), vec![334, 335, 9955])
     );
-    assert_eq!(explain(&p, &d), "(deny syscall-unix (syscall-number 205))");
+    assert_eq!(
+        explain(&p, &d),
+        "(deny syscall-unix (syscall-number SYS_undelete))"
+    );
     assert_eq!(with(3).verdict(), Some(Verdict::Allow));
     let d = evaluate(&p, unix, &Args::default());
     assert_eq!(
@@ -731,7 +734,8 @@ fn cli_decode_text_and_eval() {
     assert_eq!(
         out,
         "deny\nbucket: 3\nnode path: 3 -> 6\nrule: (deny file-read* (literal \"/etc/hosts\"))\n\
-         walk:\n  [3] (literal \"/etc/hosts\") -> 6 / 4 -> match\n  [6] deny -> terminal\n"
+         walk:\n  [3] (literal \"/etc/hosts\") -> 6 / 4 -> match\n  [6] deny -> terminal\n\
+         path model: as given (string matching): /etc/hosts\n"
     );
     let (code, out, _) = sbcheck(&[
         "eval",

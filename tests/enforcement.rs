@@ -1553,6 +1553,82 @@ fn network_outbound_ipv6_uses_darwins_domain_number() {
 }
 
 #[test]
+fn network_addresses_are_enforced_on_connect_bind_and_sendto() {
+    let listener = tcp_listener();
+    let port = listener.port();
+    let tcp = sockaddr_in(listener);
+    let connect = || {
+        with_socket(libc::AF_INET, libc::SOCK_STREAM, &|fd| {
+            buf::connect(fd, &tcp)
+        })
+    };
+    let outbound = |rule: &str| {
+        compile(&format!(
+            "(version 1)(deny default)(allow network-outbound {rule})"
+        ))
+    };
+    for (rule, errno) in [
+        (format!("(remote tcp \"localhost:{port}\")"), 0),
+        (format!("(remote ip \"*:{port}\")"), 0),
+        ("(remote tcp \"*:*\")".to_owned(), 0),
+        ("(remote ip4 \"localhost:*\")".to_owned(), 0),
+        (
+            format!("(remote tcp \"*:{}\")", port.wrapping_add(1)),
+            libc::EPERM,
+        ),
+        ("(remote udp \"*:*\")".to_owned(), libc::EPERM),
+        ("(remote tcp6 \"*:*\")".to_owned(), libc::EPERM),
+        ("(local tcp \"*:*\")".to_owned(), libc::EPERM),
+    ] {
+        let profile = outbound(&rule);
+        let (ending, sup) = sandboxed(&profile, &connect);
+        assert_eq!(reported(&ending), errno, "connect under {rule}");
+        if errno != 0 {
+            let logged: Vec<_> = sup
+                .intercepts
+                .iter()
+                .filter_map(|i| i.log.clone())
+                .collect();
+            assert_eq!(
+                logged,
+                [format!("deny(1) network-outbound 127.0.0.1:{port}")],
+                "{rule}"
+            );
+        }
+    }
+    // sendto carries its address: udp to the peer's port only.
+    let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let std::net::SocketAddr::V4(u) = peer.local_addr().unwrap() else {
+        unreachable!()
+    };
+    let udp = sockaddr_in(u);
+    let sendto = || {
+        with_socket(libc::AF_INET, libc::SOCK_DGRAM, &|fd| {
+            buf::sendto(fd, b"x", Some(&udp))
+        })
+    };
+    let to_port = outbound(&format!("(remote udp \"localhost:{}\")", u.port()));
+    assert_eq!(reported(&sandboxed(&to_port, &sendto).0), 0);
+    let tcp_only = outbound("(remote tcp \"*:*\")");
+    assert_eq!(reported(&sandboxed(&tcp_only, &sendto).0), libc::EPERM);
+    // bind checks the local end: loopback only.
+    let bind_to = |ip: [u8; 4]| {
+        let addr = sockaddr_in(std::net::SocketAddrV4::new(ip.into(), 0));
+        move || with_socket(libc::AF_INET, libc::SOCK_STREAM, &|fd| buf::bind(fd, &addr))
+    };
+    let loopback_only =
+        compile("(version 1)(deny default)(allow network-bind (local ip \"localhost:*\"))");
+    assert_eq!(
+        reported(&sandboxed(&loopback_only, &bind_to([127, 0, 0, 1])).0),
+        0
+    );
+    assert_eq!(
+        reported(&sandboxed(&loopback_only, &bind_to([0, 0, 0, 0])).0),
+        libc::EPERM
+    );
+}
+
+#[test]
 fn unix_sockets_are_checked_by_path() {
     let fx = fixture();
     let r = fx.root.display();

@@ -50,7 +50,6 @@ fn a_wrong_expectation_is_flagged_with_the_rule() {
         [
             "v11_read_subpath::read_tmp_bar (matrix paths): expected allow, decoder predicts deny by (deny default)",
             "v11_read_subpath::read_tmp_bar (macOS paths): expected allow, decoder predicts deny by (deny default)",
-            "v11_read_subpath::read_tmp_foo (macOS paths): expected allow, decoder predicts deny by (deny default)",
             "v11_read_subpath::read_tmp_foo (matrix paths): recorded decoder prediction bucket 9 allow, now bucket 3 allow",
         ]
     );

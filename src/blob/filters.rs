@@ -35,6 +35,7 @@ pub fn arg_kind(name: &str) -> Option<ArgKind> {
         "control-name",
         "iokit-registry-entry-class",
         "iokit-property",
+        "iokit-connection",
         "extension-class",
         "appleevent-destination",
         "right-name",
@@ -55,8 +56,7 @@ pub fn arg_kind(name: &str) -> Option<ArgKind> {
         "mac-policy-name",
         "fileprovider-syncroot-path",
         "mount-root-path",
-        "iokit-user-client-type",
-        "extension-path-ancestor",
+        "info-type",
     ];
     const STRING: &[&str] = &[
         "device-conforms-to",
@@ -68,8 +68,6 @@ pub fn arg_kind(name: &str) -> Option<ArgKind> {
         "require-responsible-binary-with-entitlement",
         "%entitlement-is-bool-true",
         "%entitlement-is-present",
-        "info-type",
-        "semaphore-owner",
         "state-flag",
         "user-intent-extension",
     ];
@@ -79,9 +77,9 @@ pub fn arg_kind(name: &str) -> Option<ArgKind> {
         "socket-type",
         "socket-protocol",
         "target",
+        "semaphore-owner",
         "fsctl-command",
         "ioctl-command",
-        "iokit-connection",
         "device-major",
         "device-minor",
         "system-attribute",
@@ -98,6 +96,7 @@ pub fn arg_kind(name: &str) -> Option<ArgKind> {
         "signal-number",
         "reboot-flags",
         "datavault-disk-filter",
+        "extension-path-ancestor",
         "file-attribute",
         "storage-class-extension",
         "iokit-usb-interface-class",
@@ -111,6 +110,7 @@ pub fn arg_kind(name: &str) -> Option<ArgKind> {
         "iokit-trap-number",
         "machtrap-number",
         "kernel-mig-routine",
+        "iokit-user-client-type",
         "fcntl-command",
         "socket-option-level",
         "socket-option-name",
@@ -232,6 +232,145 @@ pub struct RegexEntry {
     /// The data reference (modern) or byte offset / 8 (10.6) of the item.
     pub item: u16,
     pub regex: Regex,
+}
+
+/// The argument of a `local` / `remote` node: an address item of a u16
+/// host word (low nibble: 1 IPv4, 2 IPv6, 4 TCP only, 8 UDP only; 0x100
+/// localhost only) and a u16 port (0 any), no length prefix. [reported] by
+/// sandblaster, shown by no blob here: the compiler writes it this way and
+/// the decoder and evaluator read it this way [model].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NetAddress {
+    pub host: u16,
+    pub port: u16,
+}
+
+/// The protocol names of the host word's low nibble, as SBPL writes them.
+pub const NET_PROTOCOLS: &[(&str, u16)] = &[
+    ("ip4", 1),
+    ("ip6", 2),
+    ("ip", 3),
+    ("tcp4", 5),
+    ("tcp6", 6),
+    ("tcp", 7),
+    ("udp4", 9),
+    ("udp6", 0xa),
+    ("udp", 0xb),
+];
+
+/// The host word's localhost bit.
+pub const NET_LOCALHOST: u16 = 0x100;
+
+impl NetAddress {
+    /// The item at `data_base + arg * 8` of `blob`, if it lies inside it.
+    pub fn read(blob: &[u8], data_base: usize, arg: u16) -> Option<NetAddress> {
+        let at = data_base.checked_add(8 * usize::from(arg))?;
+        let b = blob.get(at..at.checked_add(4)?)?;
+        Some(NetAddress {
+            host: u16::from_le_bytes([b[0], b[1]]),
+            port: u16::from_le_bytes([b[2], b[3]]),
+        })
+    }
+
+    /// `(remote tcp "*:80")`, or the raw words when the host word names no
+    /// protocol SBPL can write.
+    pub fn sbpl(&self, filter: &str) -> String {
+        let proto = NET_PROTOCOLS
+            .iter()
+            .find(|(_, bits)| *bits == self.host & 0xf)
+            .map(|(n, _)| *n);
+        let host = match self.host & !0xf {
+            0 => Some("*"),
+            NET_LOCALHOST => Some("localhost"),
+            _ => None,
+        };
+        let port = match self.port {
+            0 => "*".to_owned(),
+            p => p.to_string(),
+        };
+        match (proto, host) {
+            (Some(proto), Some(host)) => format!("({filter} {proto} \"{host}:{port}\")"),
+            _ => format!("({filter} (address #x{:04x} {}))", self.host, self.port),
+        }
+    }
+
+    /// Whether a socket endpoint matches this address filter.
+    pub fn matches(&self, e: &Endpoint) -> bool {
+        let family = if e.v6 { 2 } else { 1 };
+        let proto_ok = match self.host & 0xc {
+            4 => e.proto == NetProto::Tcp,
+            8 => e.proto == NetProto::Udp,
+            _ => true,
+        };
+        self.host & family != 0
+            && proto_ok
+            && (self.host & NET_LOCALHOST == 0 || e.loopback)
+            && (self.port == 0 || self.port == e.port)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetProto {
+    Tcp,
+    Udp,
+    /// Any other protocol (raw IP, ICMP): matches only `ip` filters.
+    Other,
+}
+
+/// One end of an IP socket as a query gives it: `tcp:127.0.0.1:80`,
+/// `udp:[::1]:53`, `tcp:localhost:8080`, `ip:10.0.0.1:0`. `unix:PATH` (or
+/// any other family) is an endpoint no address filter matches: Unix
+/// sockets are matched by path filters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoint {
+    pub v6: bool,
+    pub proto: NetProto,
+    pub loopback: bool,
+    pub port: u16,
+}
+
+impl Endpoint {
+    /// Parses the text form; `Ok(None)` for a non-IP endpoint (`unix:...`).
+    pub fn parse(text: &[u8]) -> Result<Option<Endpoint>, String> {
+        let text = std::str::from_utf8(text).map_err(|_| "address is not UTF-8".to_owned())?;
+        let (proto, rest) = text.split_once(':').ok_or_else(|| {
+            format!("address {text:?} is not PROTO:HOST:PORT (e.g. tcp:127.0.0.1:80)")
+        })?;
+        let proto = match proto {
+            "tcp" => NetProto::Tcp,
+            "udp" => NetProto::Udp,
+            "ip" => NetProto::Other,
+            "unix" => return Ok(None),
+            other => {
+                return Err(format!(
+                    "address protocol {other:?} is not tcp, udp, ip or unix"
+                ))
+            }
+        };
+        let (host, port) = rest
+            .rsplit_once(':')
+            .ok_or_else(|| format!("address {text:?} has no :PORT"))?;
+        let port: u16 = port
+            .parse()
+            .map_err(|_| format!("port {port:?} is not a number from 0 to 65535"))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let (v6, loopback) = if host == "localhost" {
+            (false, true)
+        } else if let Ok(ip) = host.parse::<std::net::Ipv4Addr>() {
+            (false, ip.is_loopback())
+        } else if let Ok(ip) = host.parse::<std::net::Ipv6Addr>() {
+            let v4_loopback = ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback());
+            (true, ip.is_loopback() || v4_loopback)
+        } else {
+            return Err(format!("host {host:?} is not an IP address or localhost"));
+        };
+        Ok(Some(Endpoint {
+            v6,
+            proto,
+            loopback,
+            port,
+        }))
+    }
 }
 
 /// The bytes of a NUL-terminated item, up to the first NUL, as text.

@@ -98,47 +98,21 @@ pub(crate) fn dominators(n: usize, root: usize, succ: &[Vec<u32>]) -> Vec<Option
     idom
 }
 
-/// Symbolic names of integer arguments, as SBPL writes them: (filter,
-/// value, name).
-const SYMBOLS: &[(&str, u16, &str)] = &[
-    ("target", 1, "self"),
-    ("socket-domain", 1, "AF_UNIX"),
-    ("socket-domain", 2, "AF_INET"),
-    ("socket-domain", 17, "AF_ROUTE"),
-    ("socket-domain", 30, "AF_INET6"),
-    ("socket-domain", 32, "AF_SYSTEM"),
-    ("socket-type", 1, "SOCK_STREAM"),
-    ("socket-type", 2, "SOCK_DGRAM"),
-    ("socket-type", 3, "SOCK_RAW"),
-    ("socket-protocol", 1, "IPPROTO_ICMP"),
-    ("socket-protocol", 6, "IPPROTO_TCP"),
-    ("socket-protocol", 17, "IPPROTO_UDP"),
-    ("socket-protocol", 58, "IPPROTO_ICMPV6"),
-    ("vnode-type", 1, "REGULAR-FILE"),
-    ("vnode-type", 2, "DIRECTORY"),
-    ("vnode-type", 3, "BLOCK-DEVICE"),
-    ("vnode-type", 4, "CHARACTER-DEVICE"),
-    ("vnode-type", 5, "SYMLINK"),
-    ("vnode-type", 6, "SOCKET"),
-    ("vnode-type", 7, "FIFO"),
-    ("%entitlement-boolean", 0, "#f"),
-    ("%entitlement-boolean", 1, "#t"),
-];
-
-/// The symbolic name of an integer argument (`AF_INET`), if it has one.
+/// The symbolic name of an integer argument (`AF_INET`), if it has one
+/// (the compiler's table, [`crate::vocab::filter_constants`]).
 pub fn int_symbol(filter: &str, value: u16) -> Option<&'static str> {
-    SYMBOLS
+    crate::vocab::filter_constants(filter)
         .iter()
-        .find(|(f, v, _)| *f == filter && *v == value)
-        .map(|(_, _, name)| *name)
+        .find(|(_, v)| *v == i64::from(value))
+        .map(|(name, _)| *name)
 }
 
 /// The value of a symbolic integer argument of `filter` (`AF_INET` -> 2).
 pub fn symbol_value(filter: &str, symbol: &str) -> Option<u16> {
-    SYMBOLS
+    crate::vocab::filter_constants(filter)
         .iter()
-        .find(|(f, _, name)| *f == filter && *name == symbol)
-        .map(|(_, v, _)| *v)
+        .find(|(name, _)| *name == symbol)
+        .and_then(|(_, v)| u16::try_from(*v).ok())
 }
 
 /// Text of filters, with decoded pattern forms cached per item.
@@ -235,6 +209,12 @@ impl<'p> Texts<'p> {
                     })
                     .collect();
                 format!("({name} (bitmap {}))", ranges.join(" "))
+            }
+            FilterArg::Unknown(v) if name == "local" || name == "remote" => {
+                match super::filters::NetAddress::read(&p.bytes, p.data_base, v) {
+                    Some(a) => a.sbpl(name),
+                    None => format!("({name} {v})"),
+                }
             }
             FilterArg::Unknown(v) => format!("({name} {v})"),
             FilterArg::None | FilterArg::Pattern(_) => String::new(),

@@ -462,6 +462,12 @@ fn parse_args(p: &Parsed, v: &Vocab) -> Result<ArgLists, Usage> {
             Usage(format!("unknown filter {name}{hint}"))
         })?;
         let kind = v.filter_name(id).and_then(arg_kind);
+        if matches!(v.filter_name(id), Some("local" | "remote")) {
+            crate::blob::filters::Endpoint::parse(value.as_bytes())
+                .map_err(|e| Usage(format!("--arg {name}: {e}")))?;
+            strings.push((id, value.as_bytes().to_vec()));
+            continue;
+        }
         match (kind, int_value(name, value)) {
             (Some(ArgKind::Int), Some(n)) | (None, Some(n)) => ints.push((id, n)),
             (Some(ArgKind::Int), None) => {

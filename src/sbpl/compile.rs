@@ -189,6 +189,7 @@ pub fn layout(rules: &Rules) -> Result<Vec<u8>, String> {
                 let (alt, arg) = match leaf {
                     Leaf::Int { value, .. } => (false, *value),
                     Leaf::Regex { regex, .. } => (true, regexes.index[regex]),
+                    Leaf::Mask { .. } => (true, data.arg_of(i)),
                     _ => (false, data.arg_of(i)),
                 };
                 Node::Filter {
@@ -370,6 +371,16 @@ fn item_of(node: &GNode) -> Result<Option<Vec<u8>>, String> {
             Leaf::Network { host, port, .. } => {
                 let mut raw = host.to_le_bytes().to_vec();
                 raw.extend_from_slice(&port.to_le_bytes());
+                return Ok(Some(raw));
+            }
+            // `u16 1, u16 nbytes, bits`, no length prefix [blob]: iOS 17's
+            // syscall-number mask (the first word is 1 in every blob).
+            Leaf::Mask { bits, .. } => {
+                let n = u16::try_from(bits.len())
+                    .map_err(|_| format!("mask of {} bytes exceeds 65535", bits.len()))?;
+                let mut raw = 1u16.to_le_bytes().to_vec();
+                raw.extend_from_slice(&n.to_le_bytes());
+                raw.extend_from_slice(bits);
                 return Ok(Some(raw));
             }
             Leaf::Int { .. } | Leaf::Regex { .. } => return Ok(None),

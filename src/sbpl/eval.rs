@@ -357,6 +357,9 @@ impl Evaluator<'_> {
         let mut names = self.names_in_scope(env);
         names.extend(BUILTINS.iter().map(|(n, _)| *n));
         names.extend(filters::forms().map(|f| f.name));
+        for n in filters::constant_names() {
+            names.push(n);
+        }
         Err(self.error(
             form,
             format!(
@@ -903,7 +906,13 @@ impl Evaluator<'_> {
             match (m.kind, &m.arg) {
                 (WithKind::Flag(bits), _) => outcome.word |= bits,
                 (WithKind::NoReport, _) => outcome.word &= !action::REPORT,
-                (WithKind::IntModifier(id, _) | WithKind::StrModifier(id), Some(arg)) => {
+                (WithKind::Deprecated, _) => {}
+                (
+                    WithKind::IntModifier(id, _)
+                    | WithKind::Preset(id, _)
+                    | WithKind::StrModifier(id),
+                    Some(arg),
+                ) => {
                     if outcome.modifier.is_some() {
                         return Err(self.error(
                             form,
@@ -937,10 +946,11 @@ impl Evaluator<'_> {
             ));
         };
         let arg = match (kind, rest) {
-            (WithKind::Flag(_) | WithKind::NoReport, []) => None,
+            (WithKind::Flag(_) | WithKind::NoReport | WithKind::Deprecated, []) => None,
+            (WithKind::Preset(_, v), []) => Some(ModifierArg::Int(v)),
             (WithKind::IntModifier(_, table), [a]) => {
                 let v = self.eval(a, env)?;
-                Some(ModifierArg::Int(self.int_arg(v, table, name, a)?))
+                Some(ModifierArg::Int(self.int_arg(v, table(), name, a)?))
             }
             (WithKind::StrModifier(_), [a]) => match self.eval(a, env)? {
                 Value::Str(s) => Some(ModifierArg::Str(s.into_bytes())),
@@ -951,10 +961,16 @@ impl Evaluator<'_> {
                     ))
                 }
             },
-            (WithKind::Flag(_) | WithKind::NoReport, _) => {
-                return Err(self.error(form, format!("(with {name}) takes no argument")))
+            (
+                WithKind::Flag(_)
+                | WithKind::NoReport
+                | WithKind::Deprecated
+                | WithKind::Preset(..),
+                _,
+            ) => return Err(self.error(form, format!("(with {name}) takes no argument"))),
+            (WithKind::IntModifier(..) | WithKind::StrModifier(_), _) => {
+                return Err(self.error(form, format!("(with {name} ...) takes one argument")))
             }
-            _ => return Err(self.error(form, format!("(with {name} ...) takes one argument"))),
         };
         Ok(Value::Modifier(Modifier { kind, arg }))
     }
@@ -1171,14 +1187,25 @@ impl Evaluator<'_> {
             )
         })?;
         if form_def.arg == ArgKind::Network {
-            return self.network(id, args, form).map(Filter::Leaf);
+            return self.network(id, args, form);
         }
         if args.is_empty() {
+            // `(extension-path-ancestor)`: a boolean filter written bare
+            // holds when the property is true [model].
+            if let (ArgKind::Int(_), true) = (form_def.arg, filters::is_boolean(form_def.filter)) {
+                return Ok(Filter::Leaf(Leaf::Int {
+                    filter: id,
+                    value: 1,
+                }));
+            }
             return Err(self.error(form, format!("({} ...) needs an argument", form_def.name)));
         }
         let mut leaves = Vec::with_capacity(args.len());
         for (i, a) in args.into_iter().enumerate() {
             leaves.push(Filter::Leaf(self.leaf(form_def, id, a, form, i)?));
+        }
+        if let Some(mask) = mask_of(id, &leaves) {
+            return Ok(Filter::Leaf(mask));
         }
         Ok(if leaves.len() == 1 {
             leaves.pop().unwrap_or(Filter::Any(Vec::new()))
@@ -1199,23 +1226,42 @@ impl Evaluator<'_> {
                 ),
             )
         };
+        let regex = |text: &str| -> Result<Leaf> {
+            let regex = Regex::parse(text)
+                .map_err(|e| self.error(form, format!("bad regex #\"{text}\": {e}")))?;
+            regex
+                .program()
+                .map_err(|e| self.error(form, format!("bad regex #\"{text}\": {e}")))?;
+            Ok(Leaf::Regex { filter: id, regex })
+        };
         match (def.arg, v) {
             (ArgKind::Pattern(kind), Value::Str(s)) => Ok(pattern_leaf(id, kind, s.into_bytes())),
+            // `(xattr #"^com\.apple\.")`: a regex literal given to a string
+            // filter is its regex variant, as Apple's own profiles write it.
+            (ArgKind::Pattern(_) | ArgKind::Str, Value::Regex(text)) => regex(&text),
+            // The nested spelling the decoder prints for a pattern of a
+            // non-path filter: `(xpc-service-name (prefix "com.apple."))`.
+            (
+                ArgKind::Pattern(_),
+                Value::Filter(Filter::Leaf(Leaf::Pattern { kind, text, .. })),
+            ) => Ok(pattern_leaf(id, kind, text)),
+            (
+                ArgKind::Pattern(_) | ArgKind::Str,
+                Value::Filter(Filter::Leaf(Leaf::Regex { regex, .. })),
+            ) => Ok(Leaf::Regex { filter: id, regex }),
             (ArgKind::Pattern(_), other) => Err(bad("pattern", &other)),
-            (ArgKind::Regex, Value::Regex(text) | Value::Str(text)) => {
-                let regex = Regex::parse(&text)
-                    .map_err(|e| self.error(form, format!("bad regex #\"{text}\": {e}")))?;
-                regex
-                    .program()
-                    .map_err(|e| self.error(form, format!("bad regex #\"{text}\": {e}")))?;
-                Ok(Leaf::Regex { filter: id, regex })
-            }
+            (ArgKind::Regex, Value::Regex(text) | Value::Str(text)) => regex(&text),
             (ArgKind::Regex, other) => Err(bad("regex", &other)),
             (ArgKind::Str, Value::Str(s)) => Ok(Leaf::Str {
                 filter: id,
                 text: s.into_bytes(),
             }),
             (ArgKind::Str, other) => Err(bad("string", &other)),
+            // `(%entitlement-boolean #t)`: booleans are 1 and 0 [blob].
+            (ArgKind::Int(_), Value::Bool(b)) => Ok(Leaf::Int {
+                filter: id,
+                value: u16::from(b),
+            }),
             (ArgKind::Int(table), v) => Ok(Leaf::Int {
                 filter: id,
                 value: self.int_arg(v, table, def.filter, form)?,
@@ -1226,27 +1272,121 @@ impl Evaluator<'_> {
         }
     }
 
-    /// `(local|remote PROTOCOL ["HOST:PORT"])`.
-    fn network(&self, id: u8, args: Vec<Value>, form: &Sexp) -> Result<Leaf> {
-        let (protocol, address) = match args.as_slice() {
-            [Value::Symbol(p)] => (p.as_str(), "*:*"),
-            [Value::Symbol(p), Value::Str(a)] => (p.as_str(), a.as_str()),
-            _ => {
-                return Err(self.error(
-                    form,
-                    "a network filter is (local|remote PROTOCOL \"HOST:PORT\"), e.g. (remote tcp \"*:443\")",
-                ))
-            }
+    /// `(local|remote PROTOCOL ["HOST:PORT"]...)`; several addresses mean
+    /// any of them. `unix` / `unix-socket` is Apple's old spelling of a
+    /// Unix socket: with a path filter it is that filter (Apple's library
+    /// says to write `(literal "/path")` instead), bare it is any Unix
+    /// socket, `(socket-domain AF_UNIX)` [model].
+    fn network(&self, id: u8, args: Vec<Value>, form: &Sexp) -> Result<Filter> {
+        let usage = || {
+            self.error(
+                form,
+                "a network filter is (local|remote PROTOCOL \"HOST:PORT\"...), e.g. (remote tcp \"*:443\")",
+            )
         };
-        let (host, port) = filters::network_address(address).map_err(|e| self.error(form, e))?;
-        let host = filters::network_host(protocol, host).map_err(|e| self.error(form, e))?;
-        Ok(Leaf::Network {
-            filter: id,
-            host,
-            port,
+        let mut args = args.into_iter();
+        let Some(Value::Symbol(protocol)) = args.next() else {
+            return Err(usage());
+        };
+        let rest: Vec<Value> = args.collect();
+        if protocol == "unix" || protocol == "unix-socket" {
+            return self.unix_socket(rest, form);
+        }
+        let addresses: Vec<String> = if rest.is_empty() {
+            vec!["*:*".to_owned()]
+        } else {
+            rest.into_iter()
+                .map(|v| match v {
+                    Value::Str(a) => Ok(a),
+                    _ => Err(usage()),
+                })
+                .collect::<Result<_>>()?
+        };
+        let mut leaves = Vec::with_capacity(addresses.len());
+        for address in &addresses {
+            let (host, port) =
+                filters::network_address(address).map_err(|e| self.error(form, e))?;
+            let host = filters::network_host(&protocol, host).map_err(|e| self.error(form, e))?;
+            leaves.push(Filter::Leaf(Leaf::Network {
+                filter: id,
+                host,
+                port,
+            }));
+        }
+        Ok(if leaves.len() == 1 {
+            leaves.pop().unwrap_or(Filter::Any(Vec::new()))
+        } else {
+            Filter::Any(leaves)
+        })
+    }
+
+    fn unix_socket(&self, rest: Vec<Value>, form: &Sexp) -> Result<Filter> {
+        if rest.is_empty() {
+            let domain = self
+                .vocab
+                .filter_id("socket-domain")
+                .ok_or_else(|| self.error(form, "filter socket-domain is not in the vocabulary"))?;
+            return Ok(Filter::Leaf(Leaf::Int {
+                filter: domain,
+                value: AF_UNIX,
+            }));
+        }
+        let mut parts = Vec::with_capacity(rest.len());
+        for v in rest {
+            match v {
+                Value::Filter(f) => parts.push(f),
+                Value::Str(path) => parts.push(Filter::Leaf(pattern_leaf(
+                    crate::vocab::filter::PATH,
+                    PathKind::Literal,
+                    path.into_bytes(),
+                ))),
+                other => {
+                    return Err(self.error(
+                        form,
+                        format!(
+                        "a Unix socket is (remote unix-socket (path-literal \"/path\")), got {}",
+                        other.kind()
+                    ),
+                    ))
+                }
+            }
+        }
+        Ok(if parts.len() == 1 {
+            parts.pop().unwrap_or(Filter::Any(Vec::new()))
+        } else {
+            Filter::Any(parts)
         })
     }
 }
+
+/// One integer filter given at least this many values in one form compiles
+/// to its mask variant (a bitmap item), as Apple's iOS 17 profile has
+/// `syscall-number` over 554 values. Where Apple's compiler switches from
+/// one node per value to a mask no blob shows: this threshold is [model].
+pub const MASK_MIN_VALUES: usize = 16;
+
+/// The mask leaf of `leaves` when they are all values of integer filter
+/// `id` and there are enough of them.
+fn mask_of(id: u8, leaves: &[Filter]) -> Option<Leaf> {
+    if leaves.len() < MASK_MIN_VALUES {
+        return None;
+    }
+    let mut bits: Vec<u8> = Vec::new();
+    for leaf in leaves {
+        let Filter::Leaf(Leaf::Int { value, .. }) = leaf else {
+            return None;
+        };
+        let byte = usize::from(*value) / 8;
+        if bits.len() <= byte {
+            bits.resize(byte + 1, 0);
+        }
+        bits[byte] |= 1 << (value % 8);
+    }
+    Some(Leaf::Mask { filter: id, bits })
+}
+
+/// Darwin's AF_UNIX, for a bare `(remote unix-socket)`.
+const AF_UNIX: u16 = 1;
 
 #[derive(Default)]
 struct RuleParts {

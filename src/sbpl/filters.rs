@@ -1,14 +1,37 @@
 //! The SBPL filter forms this compiler knows, what their arguments compile
 //! to, the symbolic constants they accept, and the `(with ...)` modifiers.
 //!
+//! The forms are derived from the vocabulary, not listed by hand: every
+//! filter of macOS 14.4.1 gets the forms its argument kind allows (the kind
+//! the decoder reads it with, [`crate::blob::filters::arg_kind`], so the
+//! compiler and the decoder cannot disagree on an encoding):
+//!
+//! - a pattern filter `F` (path, global-name, xpc-service-name, ...): `(F
+//!   "s")` literal, `(F-prefix "s")`, `(F-regex #"re")`, and the decoder's
+//!   nested spelling `(F (prefix "s"))` / `(F (subpath "s"))` / `(F (regex
+//!   #"re"))`;
+//! - a string filter `F` (extension, %entitlement-is-present, ...): `(F "s")`,
+//!   a NUL-terminated item, and `(F-regex #"re")`;
+//! - an integer filter `F`: `(F N)` or `(F SYMBOL)` with the symbols of
+//!   [`crate::vocab::filter_constants`]; booleans (`#t`/`#f`) are 1/0;
+//! - `local` / `remote`: `(remote tcp "*:80")`, see [`network_host`].
+//!
+//! Then the aliases Apple's SBPL library defines (`literal` = `path`,
+//! `regex` = `path-regex`, `iokit-user-client-class` =
+//! `iokit-registry-entry-class`, `from` / `to`, ...).
+//!
 //! Argument encodings: path patterns, integers in the node and the regex
 //! table are [blob] (macOS 14.4.1 and iOS 17 blobs); the NUL-terminated
-//! string item of `extension` is [blob] (iOS 17); `local` / `remote`
-//! address items (u16 host kind, u16 port, no length prefix) are [reported]
-//! by sandblaster and shown by no blob here.
+//! string item is [blob] (iOS 17); `local` / `remote` address items (u16
+//! host kind, u16 port, no length prefix) are [reported] by sandblaster and
+//! shown by no blob here. docs/compiler.md has the table per filter.
 
 use super::rules::PathKind;
 use crate::blob::action;
+use crate::blob::filters::{arg_kind, ArgKind as BlobKind};
+use crate::vocab::{filter_constants, Vocab};
+use std::collections::HashMap;
+use std::sync::OnceLock;
 
 /// What a filter form's argument compiles to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,79 +59,10 @@ pub struct Form {
     pub arg: ArgKind,
 }
 
-/// Darwin socket domains.
-pub const SOCKET_DOMAINS: &[(&str, i64)] = &[
-    ("AF_UNSPEC", 0),
-    ("AF_UNIX", 1),
-    ("AF_LOCAL", 1),
-    ("AF_INET", 2),
-    ("AF_ROUTE", 17),
-    ("AF_LINK", 18),
-    ("AF_NDRV", 27),
-    ("AF_INET6", 30),
-    ("AF_SYSTEM", 32),
-    ("AF_MULTIPATH", 39),
-];
-
-pub const SOCKET_TYPES: &[(&str, i64)] = &[
-    ("SOCK_STREAM", 1),
-    ("SOCK_DGRAM", 2),
-    ("SOCK_RAW", 3),
-    ("SOCK_RDM", 4),
-    ("SOCK_SEQPACKET", 5),
-];
-
-pub const SOCKET_PROTOCOLS: &[(&str, i64)] = &[
-    ("IPPROTO_IP", 0),
-    ("IPPROTO_ICMP", 1),
-    ("IPPROTO_TCP", 6),
-    ("IPPROTO_UDP", 17),
-    ("IPPROTO_ICMPV6", 58),
-    ("SYSPROTO_EVENT", 1),
-    ("SYSPROTO_CONTROL", 2),
-];
-
-/// `(target ...)` and `(semaphore-owner ...)`: self is [blob] (the implicit
-/// rules); the others are [reported] by sandblaster.
-pub const TARGETS: &[(&str, i64)] = &[
-    ("self", 1),
-    ("pgrp", 2),
-    ("others", 3),
-    ("children", 4),
-    ("same-sandbox", 5),
-];
-
-/// `(vnode-type ...)`: Darwin `enum vtype`; TTY is [reported] as 0xffff.
-pub const VNODE_TYPES: &[(&str, i64)] = &[
-    ("REGULAR-FILE", 1),
-    ("DIRECTORY", 2),
-    ("BLOCK-DEVICE", 3),
-    ("CHARACTER-DEVICE", 4),
-    ("SYMLINK", 5),
-    ("SOCKET", 6),
-    ("FIFO", 7),
-    ("TTY", 0xffff),
-];
-
 /// Darwin signal numbers, for `(with send-signal ...)`.
-pub const SIGNALS: &[(&str, i64)] = &[
-    ("SIGHUP", 1),
-    ("SIGINT", 2),
-    ("SIGQUIT", 3),
-    ("SIGILL", 4),
-    ("SIGTRAP", 5),
-    ("SIGABRT", 6),
-    ("SIGKILL", 9),
-    ("SIGBUS", 10),
-    ("SIGSEGV", 11),
-    ("SIGSYS", 12),
-    ("SIGPIPE", 13),
-    ("SIGALRM", 14),
-    ("SIGTERM", 15),
-    ("SIGSTOP", 17),
-    ("SIGUSR1", 30),
-    ("SIGUSR2", 31),
-];
+pub fn signals() -> &'static [(&'static str, i64)] {
+    filter_constants("signal-number")
+}
 
 /// Darwin errno values, for `(with errno ...)`.
 pub const ERRNOS: &[(&str, i64)] = &[
@@ -122,90 +76,148 @@ pub const ERRNOS: &[(&str, i64)] = &[
     ("ENOSYS", 78),
 ];
 
-const NO_CONSTANTS: &[(&str, i64)] = &[];
-
-/// A string filter whose argument is a pattern item, with its `-prefix` and
-/// `-regex` variants (`global-name`, `global-name-prefix`, `global-name-regex`).
-macro_rules! name_filter {
-    ($name:literal) => {
-        [
-            form($name, $name, ArgKind::Pattern(PathKind::Literal)),
-            form(
-                concat!($name, "-prefix"),
-                $name,
-                ArgKind::Pattern(PathKind::Prefix),
-            ),
-            form(concat!($name, "-regex"), $name, ArgKind::Regex),
-        ]
-    };
-}
-
 const fn form(name: &'static str, filter: &'static str, arg: ArgKind) -> Form {
     Form { name, filter, arg }
 }
 
-const PATH_FORMS: [Form; 16] = [
+/// Forms that are not `F`, `F-prefix`, `F-regex` of a vocabulary filter:
+/// the path shapes and the aliases of Apple's SBPL library.
+const ALIASES: [Form; 17] = [
     form("literal", "path", ArgKind::Pattern(PathKind::Literal)),
-    // `path` is the older spelling of `literal`.
-    form("path", "path", ArgKind::Pattern(PathKind::Literal)),
+    form("path-literal", "path", ArgKind::Pattern(PathKind::Literal)),
     form("subpath", "path", ArgKind::Pattern(PathKind::Subpath)),
     form("prefix", "path", ArgKind::Pattern(PathKind::Prefix)),
     form("regex", "path", ArgKind::Regex),
-    form("path-regex", "path", ArgKind::Regex),
-    form("extension", "extension", ArgKind::Str),
-    form("vnode-type", "vnode-type", ArgKind::Int(VNODE_TYPES)),
-    form("file-mode", "file-mode", ArgKind::Int(NO_CONSTANTS)),
-    form("target", "target", ArgKind::Int(TARGETS)),
-    form("semaphore-owner", "semaphore-owner", ArgKind::Int(TARGETS)),
     form(
-        "socket-domain",
-        "socket-domain",
-        ArgKind::Int(SOCKET_DOMAINS),
+        "mount-relative-literal",
+        "mount-relative-path",
+        ArgKind::Pattern(PathKind::Literal),
     ),
-    form("socket-type", "socket-type", ArgKind::Int(SOCKET_TYPES)),
     form(
-        "socket-protocol",
-        "socket-protocol",
-        ArgKind::Int(SOCKET_PROTOCOLS),
+        "mount-relative-subpath",
+        "mount-relative-path",
+        ArgKind::Pattern(PathKind::Subpath),
     ),
+    form(
+        "mount-relative-regex",
+        "mount-relative-path",
+        ArgKind::Regex,
+    ),
+    form(
+        "iokit-user-client-class",
+        "iokit-registry-entry-class",
+        ArgKind::Pattern(PathKind::Literal),
+    ),
+    form(
+        "iokit-user-client-class-prefix",
+        "iokit-registry-entry-class",
+        ArgKind::Pattern(PathKind::Prefix),
+    ),
+    form(
+        "iokit-user-client-class-regex",
+        "iokit-registry-entry-class",
+        ArgKind::Regex,
+    ),
+    form("granted-extensions", "extension", ArgKind::Str),
+    form("mach-extension", "extension", ArgKind::Str),
+    form("from", "local", ArgKind::Network),
+    form("to", "remote", ArgKind::Network),
     form("local", "local", ArgKind::Network),
     form("remote", "remote", ArgKind::Network),
 ];
 
-const NAME_FORMS: [[Form; 3]; 7] = [
-    name_filter!("global-name"),
-    name_filter!("local-name"),
-    name_filter!("ipc-posix-name"),
-    name_filter!("xattr"),
-    name_filter!("control-name"),
-    name_filter!("sysctl-name"),
-    name_filter!("process-path"),
-];
+/// Every form by name, built once from the macOS 14.4.1 vocabulary.
+fn table() -> &'static (Vec<Form>, HashMap<&'static str, usize>) {
+    static TABLE: OnceLock<(Vec<Form>, HashMap<&'static str, usize>)> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut all: Vec<Form> = ALIASES.to_vec();
+        for &name in &Vocab::macos_14().filters {
+            all.extend(vocabulary_forms(name));
+        }
+        let mut index = HashMap::new();
+        for (i, f) in all.iter().enumerate() {
+            index.entry(f.name).or_insert(i);
+        }
+        (all, index)
+    })
+}
+
+/// The forms of vocabulary filter `name` by its argument kind. The names
+/// are leaked once per process (the table is built once).
+fn vocabulary_forms(name: &'static str) -> Vec<Form> {
+    let suffixed =
+        |suffix: &str| -> &'static str { Box::leak(format!("{name}{suffix}").into_boxed_str()) };
+    match arg_kind(name) {
+        Some(BlobKind::Pattern) => vec![
+            form(name, name, ArgKind::Pattern(PathKind::Literal)),
+            form(
+                suffixed("-prefix"),
+                name,
+                ArgKind::Pattern(PathKind::Prefix),
+            ),
+            form(suffixed("-regex"), name, ArgKind::Regex),
+        ],
+        Some(BlobKind::String) => vec![
+            form(name, name, ArgKind::Str),
+            form(suffixed("-regex"), name, ArgKind::Regex),
+        ],
+        Some(BlobKind::Int) => vec![form(name, name, ArgKind::Int(filter_constants(name)))],
+        // local / remote are aliases above; message-name's item is unknown.
+        None => Vec::new(),
+    }
+}
 
 /// Every filter form.
 pub fn forms() -> impl Iterator<Item = &'static Form> {
-    PATH_FORMS.iter().chain(NAME_FORMS.iter().flatten())
+    table().0.iter()
 }
 
 pub fn find(name: &str) -> Option<&'static Form> {
-    forms().find(|f| f.name == name)
+    let (all, index) = table();
+    index.get(name).map(|&i| &all[i])
 }
 
 /// Whether `name` is a symbolic constant of any filter or modifier, so that
 /// it evaluates to itself.
 pub fn is_constant(name: &str) -> bool {
+    constants().contains(name)
+}
+
+/// Every symbolic constant, for "did you mean" hints.
+pub fn constant_names() -> impl Iterator<Item = &'static str> {
+    constants().iter().copied()
+}
+
+fn constants() -> &'static std::collections::HashSet<&'static str> {
+    static NAMES: OnceLock<std::collections::HashSet<&'static str>> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        let v = Vocab::macos_14();
+        let mut set: std::collections::HashSet<&'static str> = v
+            .filters
+            .iter()
+            .flat_map(|f| filter_constants(f).iter().map(|(n, _)| *n))
+            .filter(|n| !n.starts_with('#'))
+            .collect();
+        set.extend(ERRNOS.iter().map(|(n, _)| *n));
+        set.extend(NETWORK_PROTOCOLS.iter().map(|(n, _)| *n));
+        set.extend(["unix", "unix-socket"]);
+        set
+    })
+}
+
+/// Filters whose argument is a boolean (1 or 0): written bare, as
+/// `(extension-path-ancestor)`, they hold when the property is true [model].
+pub fn is_boolean(filter: &str) -> bool {
     [
-        SOCKET_DOMAINS,
-        SOCKET_TYPES,
-        SOCKET_PROTOCOLS,
-        TARGETS,
-        VNODE_TYPES,
-        SIGNALS,
-        ERRNOS,
+        "%entitlement-boolean",
+        "notification-payload",
+        "rootless-boot-device-filter",
+        "rootless-disk-filter",
+        "datavault-disk-filter",
+        "extension-path-ancestor",
+        "storage-class-extension",
     ]
-    .iter()
-    .any(|table| table.iter().any(|(n, _)| *n == name))
-        || NETWORK_PROTOCOLS.iter().any(|(n, _)| *n == name)
+    .contains(&filter)
 }
 
 pub fn constant(table: &[(&str, i64)], name: &str) -> Option<i64> {
@@ -214,23 +226,40 @@ pub fn constant(table: &[(&str, i64)], name: &str) -> Option<i64> {
 
 /// A `(with ...)` modifier: a flag in the action word, or an inline
 /// modifier (id per docs/seatbelt-format.md) with an argument.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub enum WithKind {
     /// Set these action-word bits.
     Flag(u32),
     /// Clear the report bit (a plain deny has it).
     NoReport,
     /// An inline modifier taking a number (from the table's constants).
-    IntModifier(u8, &'static [(&'static str, i64)]),
+    IntModifier(u8, fn() -> &'static [(&'static str, i64)]),
+    /// An inline modifier with a fixed argument: `(with termination)` is
+    /// `(with send-signal SIGKILL)` in Apple's library.
+    Preset(u8, u16),
     /// An inline modifier taking a string placed in the data area.
     StrModifier(u8),
+    /// A deprecated modifier Apple's library turns into a sandbox option
+    /// (`no-callout`, `partial-symbolication`): it leaves the rule as is.
+    Deprecated,
 }
+
+fn errnos() -> &'static [(&'static str, i64)] {
+    ERRNOS
+}
+
+/// Darwin's SIGKILL, the signal of `(with termination)`.
+const SIGKILL: u16 = 9;
 
 pub const WITH_OPTIONS: &[(&str, WithKind)] = &[
     ("report", WithKind::Flag(action::REPORT)),
     ("no-report", WithKind::NoReport),
+    // Apple's library: (define no-log no-report).
+    ("no-log", WithKind::NoReport),
     ("grant", WithKind::Flag(action::GRANT)),
     ("no-sandbox", WithKind::Flag(action::NO_SANDBOX)),
+    // (define no-profile no-sandbox).
+    ("no-profile", WithKind::Flag(action::NO_SANDBOX)),
     ("sip-override", WithKind::Flag(action::SIP_OVERRIDE)),
     ("no-times", WithKind::Flag(action::NO_TIMES)),
     ("authority", WithKind::Flag(action::AUTHORITY)),
@@ -240,11 +269,16 @@ pub const WITH_OPTIONS: &[(&str, WithKind)] = &[
         WithKind::Flag(action::NO_APPROVAL_PROMPT),
     ),
     ("no-storage-class", WithKind::Flag(action::NO_STORAGE_CLASS)),
-    ("send-signal", WithKind::IntModifier(1, SIGNALS)),
-    ("errno", WithKind::IntModifier(2, ERRNOS)),
+    ("send-signal", WithKind::IntModifier(1, signals)),
+    ("termination", WithKind::Preset(1, SIGKILL)),
+    ("errno", WithKind::IntModifier(2, errnos)),
     ("message", WithKind::StrModifier(10)),
     ("default-sandbox", WithKind::StrModifier(11)),
     ("assign-storage-class", WithKind::StrModifier(12)),
+    // [model]: no blob shows it; the id is [reported].
+    ("enable-state-flag", WithKind::StrModifier(17)),
+    ("no-callout", WithKind::Deprecated),
+    ("partial-symbolication", WithKind::Deprecated),
 ];
 
 pub fn with_option(name: &str) -> Option<WithKind> {
@@ -255,18 +289,11 @@ pub fn with_option(name: &str) -> Option<WithKind> {
 }
 
 /// `local` / `remote` protocols and the low bits of the address item's host
-/// word ([reported] by sandblaster).
-const NETWORK_PROTOCOLS: &[(&str, u16)] = &[
-    ("ip4", 1),
-    ("ip6", 2),
-    ("ip", 3),
-    ("tcp4", 5),
-    ("tcp6", 6),
-    ("tcp", 7),
-    ("udp4", 9),
-    ("udp6", 0xa),
-    ("udp", 0xb),
-];
+/// word ([reported] by sandblaster), shared with the decoder.
+const NETWORK_PROTOCOLS: &[(&str, u16)] = crate::blob::filters::NET_PROTOCOLS;
+
+/// The host word's bit for `localhost` ([reported]).
+pub const LOCALHOST: u16 = crate::blob::filters::NET_LOCALHOST;
 
 /// The host word for `protocol` and `host` (`*` or `localhost`).
 pub fn network_host(protocol: &str, host: &str) -> Result<u16, String> {
@@ -279,9 +306,10 @@ pub fn network_host(protocol: &str, host: &str) -> Result<u16, String> {
     };
     match host {
         "*" => Ok(bits),
-        "localhost" => Ok(0x100 | bits),
+        // "local" is taken as the local host too [model]: no blob shows it.
+        "localhost" | "local" => Ok(LOCALHOST | bits),
         other => Err(format!(
-            "network host {other:?} is not supported; the address item encodes only * and localhost"
+            "network host {other:?} is not supported: Seatbelt's address filters know only * and localhost (a numeric host is rejected by macOS too)"
         )),
     }
 }
@@ -342,9 +370,43 @@ mod tests {
     }
 
     #[test]
+    fn forms_follow_the_decoders_kinds() {
+        let kind = |n: &str| find(n).map(|f| (f.filter, f.arg));
+        assert_eq!(
+            kind("xpc-service-name-prefix"),
+            Some(("xpc-service-name", ArgKind::Pattern(PathKind::Prefix)))
+        );
+        assert_eq!(
+            kind("iokit-user-client-class"),
+            Some((
+                "iokit-registry-entry-class",
+                ArgKind::Pattern(PathKind::Literal)
+            ))
+        );
+        assert_eq!(
+            kind("%entitlement-is-present-regex"),
+            Some(("%entitlement-is-present", ArgKind::Regex))
+        );
+        assert_eq!(kind("extension"), Some(("extension", ArgKind::Str)));
+        // An integer filter has no -prefix / -regex form; a string filter
+        // has no -prefix.
+        assert!(find("process-attribute-regex").is_none());
+        assert!(find("extension-prefix").is_none());
+        assert!(find("message-name").is_none());
+        let Some(ArgKind::Int(table)) = find("process-attribute").map(|f| f.arg) else {
+            panic!("process-attribute is an integer filter")
+        };
+        assert_eq!(constant(table, "is-platform-binary"), Some(4));
+        assert!(is_constant("apple-internal") && is_constant("SYS_read"));
+        assert!(!is_constant("not-a-constant"));
+        assert!(is_boolean("extension-path-ancestor") && !is_boolean("privilege-id"));
+    }
+
+    #[test]
     fn network_words() {
         assert_eq!(network_host("tcp", "*"), Ok(7));
         assert_eq!(network_host("udp4", "localhost"), Ok(0x109));
+        assert_eq!(network_host("ip", "local"), Ok(0x103));
         assert!(network_host("tcp", "10.0.0.1").is_err());
         assert!(network_host("sctp", "*").unwrap_err().contains("tcp4"));
         assert_eq!(network_address("*:80"), Ok(("*", 80)));

@@ -39,6 +39,9 @@ pub enum Leaf {
     Str { filter: u8, text: Vec<u8> },
     /// `local` / `remote`: a 4-byte address item (host kind, port).
     Network { filter: u8, host: u16, port: u16 },
+    /// The mask variant of an integer filter: any of a set of values, as a
+    /// bitmap item (bit n = byte n / 8, least significant bit first).
+    Mask { filter: u8, bits: Vec<u8> },
 }
 
 impl Leaf {
@@ -48,7 +51,8 @@ impl Leaf {
             | Leaf::Regex { filter, .. }
             | Leaf::Int { filter, .. }
             | Leaf::Str { filter, .. }
-            | Leaf::Network { filter, .. } => *filter,
+            | Leaf::Network { filter, .. }
+            | Leaf::Mask { filter, .. } => *filter,
         }
     }
 }
@@ -323,8 +327,24 @@ fn leaf_holds(leaf: &Leaf, request: &Request<'_>) -> bool {
         Leaf::Regex { filter, regex } => request.string(*filter).is_some_and(|s| regex.is_match(s)),
         Leaf::Int { filter, value } => request.ints.iter().any(|(f, v)| f == filter && v == value),
         Leaf::Str { filter, text } => request.string(*filter) == Some(text.as_slice()),
-        // Address matching needs the socket's address; requests carry none.
-        Leaf::Network { .. } => false,
+        Leaf::Mask { filter, bits } => request.ints.iter().any(|(f, v)| {
+            f == filter
+                && bits
+                    .get(usize::from(*v) / 8)
+                    .is_some_and(|b| b >> (v % 8) & 1 == 1)
+        }),
+        // The endpoint is given as a string of the filter (`tcp:127.0.0.1:80`,
+        // see blob::filters::Endpoint), as `eval --arg remote=` gives it.
+        Leaf::Network { filter, host, port } => request
+            .string(*filter)
+            .and_then(|s| crate::blob::filters::Endpoint::parse(s).ok().flatten())
+            .is_some_and(|e| {
+                crate::blob::filters::NetAddress {
+                    host: *host,
+                    port: *port,
+                }
+                .matches(&e)
+            }),
     }
 }
 

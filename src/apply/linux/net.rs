@@ -100,6 +100,27 @@ impl Address {
     }
 }
 
+impl Address {
+    /// The endpoint text a `local` / `remote` filter is evaluated against
+    /// (`tcp:127.0.0.1:80`, `udp:[::1]:53`, see
+    /// [`crate::blob::filters::Endpoint`]): the protocol from the socket,
+    /// TCP or UDP by protocol number or, for protocol 0, by socket type.
+    /// Unix and other families give `unix:...`, which no address filter
+    /// matches (Unix sockets are matched by path).
+    pub fn endpoint(&self, socket: &Socket) -> Vec<u8> {
+        let proto = match (socket.protocol, socket.ty) {
+            (libc::IPPROTO_TCP, _) | (0, libc::SOCK_STREAM) => "tcp",
+            (libc::IPPROTO_UDP, _) | (0, libc::SOCK_DGRAM) => "udp",
+            _ => "ip",
+        };
+        match self {
+            Address::Inet(ip, port) => format!("{proto}:{ip}:{port}").into_bytes(),
+            Address::Inet6(ip, port) => format!("{proto}:[{ip}]:{port}").into_bytes(),
+            other => format!("unix:{other}").into_bytes(),
+        }
+    }
+}
+
 impl fmt::Display for Address {
     /// As Seatbelt's log shows addresses: `127.0.0.1:80`, `[::1]:80`, the
     /// path of a Unix socket.
@@ -194,6 +215,71 @@ mod tests {
             }
         );
         assert_eq!(Address::parse(&[]), Address::Other { family: 0 });
+    }
+
+    #[test]
+    fn endpoints_name_the_protocol_and_match_address_filters() {
+        use crate::blob::filters::{Endpoint, NetAddress};
+        let tcp = Socket {
+            domain: libc::AF_INET,
+            ty: libc::SOCK_STREAM,
+            protocol: 0,
+        };
+        let udp6 = Socket {
+            domain: libc::AF_INET6,
+            ty: libc::SOCK_DGRAM,
+            protocol: libc::IPPROTO_UDP,
+        };
+        let lo80 = Address::parse(&inet([127, 0, 0, 1], 80)).endpoint(&tcp);
+        assert_eq!(lo80, b"tcp:127.0.0.1:80");
+        let e = Endpoint::parse(&lo80).unwrap().unwrap();
+        // (remote tcp "localhost:80"), (remote udp "*:*"), (remote ip4 "*:81")
+        assert!(NetAddress {
+            host: 0x107,
+            port: 80
+        }
+        .matches(&e));
+        assert!(!NetAddress { host: 0xb, port: 0 }.matches(&e));
+        assert!(!NetAddress {
+            host: 0x1,
+            port: 81
+        }
+        .matches(&e));
+        let far = Address::parse(&inet([10, 0, 0, 1], 80)).endpoint(&tcp);
+        let far = Endpoint::parse(&far).unwrap().unwrap();
+        assert!(!NetAddress {
+            host: 0x107,
+            port: 80
+        }
+        .matches(&far));
+        assert!(NetAddress {
+            host: 0x7,
+            port: 80
+        }
+        .matches(&far));
+        let mut v6 = (libc::AF_INET6 as u16).to_ne_bytes().to_vec();
+        v6.extend_from_slice(&53u16.to_be_bytes());
+        v6.extend_from_slice(&[0; 4]);
+        v6.extend_from_slice(&Ipv6Addr::LOCALHOST.octets());
+        let text = Address::parse(&v6).endpoint(&udp6);
+        assert_eq!(text, b"udp:[::1]:53");
+        let e6 = Endpoint::parse(&text).unwrap().unwrap();
+        // udp4 does not cover IPv6; udp6 and ip do.
+        assert!(!NetAddress { host: 0x9, port: 0 }.matches(&e6));
+        assert!(NetAddress {
+            host: 0xa,
+            port: 53
+        }
+        .matches(&e6));
+        assert!(NetAddress {
+            host: 0x103,
+            port: 0
+        }
+        .matches(&e6));
+        let mut unix = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
+        unix.extend_from_slice(b"/run/x.sock\0");
+        let text = Address::parse(&unix).endpoint(&tcp);
+        assert_eq!(Endpoint::parse(&text), Ok(None));
     }
 
     #[test]

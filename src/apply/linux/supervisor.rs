@@ -1143,8 +1143,12 @@ mod engine {
                         path: Some(Cow::Owned(path)),
                         ints: socket.filter_args().to_vec(),
                         // A plain socket has no kernel-control name: the
-                        // compiler's flow-divert test must not match.
-                        strings: vec![(filter::CONTROL_NAME, Vec::new())],
+                        // compiler's flow-divert test must not match. The
+                        // address is the `local` (bind) or `remote` end.
+                        strings: vec![
+                            (filter::CONTROL_NAME, Vec::new()),
+                            (net_end(op), address.endpoint(&socket)),
+                        ],
                     },
                 ));
                 shown.push(shown_as);
@@ -1155,6 +1159,16 @@ mod engine {
             let mut checked = self.check(name, shown.join(", ").as_bytes(), String::new(), &checks);
             checked.target = shown.swap_remove(checked.denied.unwrap_or(0));
             Ok(self.plan(checked, |_| Plan::Continue))
+        }
+    }
+
+    /// The filter a socket call's address is: bind names the local end,
+    /// connect and sendto the remote one.
+    fn net_end(op: OpId) -> u8 {
+        if op == op::NETWORK_BIND {
+            filter::LOCAL
+        } else {
+            filter::REMOTE
         }
     }
 
