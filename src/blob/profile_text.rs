@@ -123,9 +123,9 @@ impl Writer<'_> {
             p.vocab.release
         );
         s.push_str(&self.default_rule());
-        let mut procs: Vec<(u16, &Vec<Rule>)> =
-            r.buckets.iter().map(|b| (b.node, &b.rules)).collect();
-        procs.extend(r.blocks.iter().map(|(n, rules)| (*n, rules)));
+        let mut procs: Vec<((u16, Option<u16>), &Vec<Rule>)> =
+            r.buckets.iter().map(|b| ((b.node, None), &b.rules)).collect();
+        procs.extend(r.blocks.iter().map(|(n, stop, rules)| ((*n, *stop), rules)));
         procs.sort_by_key(|(n, _)| *n);
         // Render every procedure first: that marks what has no form, which
         // decides which operations are called.
@@ -140,7 +140,7 @@ impl Writer<'_> {
             .iter()
             .flat_map(|(_, rules)| rules.iter())
             .filter_map(|r| match r.outcome {
-                Outcome::Block(n) => Some(n),
+                Outcome::Block(n, _) => Some(n),
                 Outcome::Terminal(_) => None,
             })
             .collect();
@@ -151,18 +151,18 @@ impl Writer<'_> {
         let rule_count = |node: u16| {
             procs
                 .iter()
-                .find(|(n, _)| *n == node)
+                .find(|(n, _)| *n == (node, None))
                 .map_or(0, |(_, r)| r.len())
         };
         let inline = |node: u16| {
             !referenced.contains(&node)
                 && (call_count.get(&node) == Some(&1) || rule_count(node) == 1)
         };
-        for ((node, _), body) in procs.iter().zip(&bodies) {
-            if inline(*node) {
+        for (((node, stop), _), body) in procs.iter().zip(&bodies) {
+            if stop.is_none() && inline(*node) {
                 continue;
             }
-            let _ = writeln!(s, "(define (node-{node} ops req)");
+            let _ = writeln!(s, "(define ({} ops req)", render::block_name(*node, *stop));
             for line in body {
                 let _ = writeln!(s, "  {line}");
             }
@@ -171,7 +171,7 @@ impl Writer<'_> {
         // Procedures are defined before any call, so a call can reach any.
         for (ops, node) in &calls {
             let names = ops.join(" ");
-            match procs.iter().find(|(n, _)| n == node) {
+            match procs.iter().find(|(n, _)| *n == (*node, None)) {
                 Some((_, rules)) if inline(*node) => {
                     let _ = writeln!(s, ";; node {node}");
                     for rule in rules.iter() {
@@ -277,12 +277,15 @@ impl Writer<'_> {
     fn rule(&mut self, rule: &Rule, named: Option<&str>) -> String {
         let conds: Vec<String> = rule.conditions.iter().map(|g| self.condition(g)).collect();
         match rule.outcome {
-            Outcome::Block(n) => match (named, conds.is_empty()) {
-                (None, true) => format!("(node-{n} ops req)"),
-                (None, false) => format!("(node-{n} ops (list req {}))", conds.join(" ")),
-                (Some(ops), true) => format!("(node-{n} '({ops}) '())"),
-                (Some(ops), false) => format!("(node-{n} '({ops}) (list {}))", conds.join(" ")),
-            },
+            Outcome::Block(n, stop) => {
+                let n = render::block_name(n, stop);
+                match (named, conds.is_empty()) {
+                    (None, true) => format!("({n} ops req)"),
+                    (None, false) => format!("({n} ops (list req {}))", conds.join(" ")),
+                    (Some(ops), true) => format!("({n} '({ops}) '())"),
+                    (Some(ops), false) => format!("({n} '({ops}) (list {}))", conds.join(" ")),
+                }
+            }
             Outcome::Terminal(n) => {
                 let Node::Terminal(a) = self.p.nodes[usize::from(n)] else {
                     return String::new();

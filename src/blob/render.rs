@@ -345,8 +345,10 @@ pub fn node_text(t: &mut Texts<'_>, i: u16) -> String {
 pub enum Outcome {
     /// A terminal node: the rule's action.
     Terminal(u16),
-    /// The rules of the block (or bucket) at this node decide.
-    Block(u16),
+    /// The rules of the block (or bucket) at this node decide; with a stop
+    /// node, reaching it decides nothing there (the rules after the use
+    /// do): the block is the part of the subgraph before the stop.
+    Block(u16, Option<u16>),
 }
 
 /// One rule: every condition holds (each a require-any over filter nodes).
@@ -371,8 +373,8 @@ pub struct BucketRules {
 #[derive(Debug, Clone)]
 pub struct Rendering {
     pub buckets: Vec<BucketRules>,
-    /// Shared subgraphs, by node, rules in SBPL order.
-    pub blocks: Vec<(u16, Vec<Rule>)>,
+    /// Shared subgraphs, by node and stop, rules in SBPL order.
+    pub blocks: Vec<(u16, Option<u16>, Vec<Rule>)>,
 }
 
 /// How deep rules nest before a subgraph becomes a block (bounds the stack).
@@ -383,8 +385,10 @@ struct RuleBuilder<'p> {
     idom: Vec<Option<u32>>,
     /// Nodes rendered as blocks (never inlined).
     block: Vec<bool>,
-    /// Nodes some rule used as a block in this pass.
-    used: Vec<bool>,
+    /// Bucket roots.
+    bucket: Vec<bool>,
+    /// Blocks (node, stop) some rule used in this pass.
+    used: std::collections::BTreeSet<(u16, Option<u16>)>,
 }
 
 impl RuleBuilder<'_> {
@@ -401,11 +405,14 @@ impl RuleBuilder<'_> {
         !self.block[usize::from(c)] && self.idom[usize::from(c)] == Some(u32::from(head))
     }
 
-    fn use_block(&mut self, c: u16) -> Rule {
-        self.used[usize::from(c)] = true;
+    /// A use of the subgraph at `c` up to `stop`. A bucket is only ever
+    /// used whole (its rules are listed with no stop).
+    fn use_block(&mut self, c: u16, stop: Option<u16>) -> Rule {
+        let stop = if self.bucket[usize::from(c)] { None } else { stop };
+        self.used.insert((c, stop));
         Rule {
             conditions: Vec::new(),
-            outcome: Outcome::Block(c),
+            outcome: Outcome::Block(c, stop),
         }
     }
 
@@ -424,7 +431,7 @@ impl RuleBuilder<'_> {
         if self.inline(c, head) && depth < MAX_DEPTH {
             self.rules_from(c, stop, depth)
         } else {
-            vec![self.use_block(c)]
+            vec![self.use_block(c, stop)]
         }
     }
 
@@ -472,7 +479,7 @@ impl RuleBuilder<'_> {
                 break;
             }
             if !self.inline(y, cur) {
-                out.push(self.use_block(y));
+                out.push(self.use_block(y, stop));
                 break;
             }
             cur = y;
@@ -504,34 +511,59 @@ pub fn rules(p: &Profile) -> Rendering {
         p,
         idom,
         block: vec![false; n],
-        used: vec![false; n],
+        bucket: vec![false; n],
+        used: Default::default(),
     };
     // Bucket roots are always rendered on their own.
     for (node, _) in &buckets {
         b.block[usize::from(*node)] = true;
+        b.bucket[usize::from(*node)] = true;
     }
     for &node in &p.policies {
         b.block[usize::from(node)] = true;
     }
     // Render until no new block is needed (each pass adds at least one).
     loop {
-        b.used = vec![false; n];
+        b.used.clear();
         let mut bucket_rules = Vec::new();
         for (node, ops) in &buckets {
             let mut rules = b.rules_from(*node, None, 0);
             rules.reverse();
             bucket_rules.push((*node, ops.clone(), rules));
         }
-        let mut blocks = Vec::new();
-        for c in 0..n as u16 {
-            let is_bucket = buckets.iter().any(|(x, _)| *x == c);
-            if b.block[usize::from(c)] && !is_bucket && b.filter(c).is_some() {
-                let mut rules = b.rules_from(c, None, 0);
+        // Blocks render and may use further blocks: to a fixed point.
+        let mut blocks: Vec<(u16, Option<u16>, Vec<Rule>)> = Vec::new();
+        let mut done: std::collections::BTreeSet<(u16, Option<u16>)> = Default::default();
+        for &policy in &p.policies {
+            b.used.insert((policy, None));
+        }
+        loop {
+            let todo: Vec<(u16, Option<u16>)> = b
+                .used
+                .iter()
+                .copied()
+                .filter(|k| !done.contains(k) && !b.bucket[usize::from(k.0)])
+                .collect();
+            if todo.is_empty() {
+                break;
+            }
+            for (c, stop) in todo {
+                done.insert((c, stop));
+                if b.filter(c).is_none() {
+                    continue;
+                }
+                let mut rules = b.rules_from(c, stop, 0);
                 rules.reverse();
-                blocks.push((c, rules));
+                blocks.push((c, stop, rules));
             }
         }
-        let new: Vec<usize> = (0..n).filter(|&i| b.used[i] && !b.block[i]).collect();
+        blocks.sort_by_key(|(c, stop, _)| (*c, *stop));
+        let new: Vec<usize> = b
+            .used
+            .iter()
+            .map(|&(c, _)| usize::from(c))
+            .filter(|&i| !b.block[i])
+            .collect();
         if new.is_empty() {
             let buckets = bucket_rules
                 .into_iter()
@@ -603,7 +635,8 @@ impl Rendering {
                 text.push(')');
                 text
             }
-            Outcome::Block(n) => {
+            Outcome::Block(n, stop) => {
+                let n = block_name(n, stop);
                 let ops = if in_block {
                     "ops".to_owned()
                 } else {
@@ -615,8 +648,17 @@ impl Rendering {
                     (false, true) => "'()".to_owned(),
                     (false, false) => format!("(list {})", conds.join(" ")),
                 };
-                format!("(node-{n} {ops} {req})")
+                format!("({n} {ops} {req})")
             }
         }
+    }
+}
+
+/// The SBPL name of the block at `node` up to `stop`: `node-N` or
+/// `node-N-until-S`.
+pub fn block_name(node: u16, stop: Option<u16>) -> String {
+    match stop {
+        None => format!("node-{node}"),
+        Some(s) => format!("node-{node}-until-{s}"),
     }
 }

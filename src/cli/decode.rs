@@ -282,7 +282,7 @@ fn decode_json(p: &Profile, r: &Rendering, input: &str, len: usize) -> Value {
                     "conditions": rule.conditions,
                     "outcome": match rule.outcome {
                         Outcome::Terminal(n) => json!({ "terminal": n }),
-                        Outcome::Block(n) => json!({ "block": n }),
+                        Outcome::Block(n, stop) => json!({ "block": n, "until": stop }),
                     },
                 })
             })
@@ -304,7 +304,7 @@ fn decode_json(p: &Profile, r: &Rendering, input: &str, len: usize) -> Value {
     let blocks: Vec<Value> = r
         .blocks
         .iter()
-        .map(|(node, rs)| json!({ "node": node, "rules": rules(&mut texts, "", rs) }))
+        .map(|(node, stop, rs)| json!({ "node": node, "until": stop, "rules": rules(&mut texts, "", rs) }))
         .collect();
     let named = |items: &[crate::blob::NamedItem]| -> Vec<Value> {
         items
