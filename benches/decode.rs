@@ -104,7 +104,7 @@ pub fn render_all(p: &Profile) -> usize {
             n += Rendering::rule_text(&mut texts, "op", rule).len();
         }
     }
-    for (_, rules) in &r.blocks {
+    for (_, _, rules) in &r.blocks {
         for rule in rules {
             n += Rendering::rule_text(&mut texts, "", rule).len();
         }

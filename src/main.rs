@@ -22,10 +22,13 @@ commands:
         check every expectation against the decoder without running anything
   exec --profile PROFILE(.sb|.sb.bin) [--param K=V] [--log FILE] [--backend B] -- CMD ARGS...
         run a command under a profile (sandbox-exec for Linux); denials logged
-  decode BLOB|PROFILE.sb [--json] [--format F] [--release R] [--profile N]
-        header, tables, op table grouped by bucket, nodes, rules as SBPL
+  decode BLOB|PROFILE.sb [--json] [--list] [--sbpl] [--format F] [--release R] [--profile NAME|N]
+        header, tables, op table grouped by bucket, nodes, the profile as SBPL;
+        --list: a bundle's profiles; --sbpl: only the SBPL (it compiles back)
   eval BLOB|PROFILE.sb OPERATION [PATH] [--arg NAME=VALUE]... [--var NAME=VALUE]... [--explain] [--json]
         the decision for one operation and its arguments, and the rule behind it
+  eval BLOB [--profile NAME|N] --batch [--explain] < QUERIES.jsonl
+        one JSON-lines answer per JSON-lines query, one decode
   report A/runtime_results.json [B/runtime_results.json] [-o OUT.html]
         render a run as HTML (report.html beside A), or the difference
         from run A to run B (report-diff.html beside B)

@@ -527,22 +527,22 @@ fn rules_render_every_bucket_once() {
         let r = render::rules(&p);
         assert_eq!(r.buckets.len(), p.buckets().len(), "{rel}");
         // Every block a rule uses is rendered (as a block or a bucket).
-        let rendered: Vec<u16> = r
+        let rendered: Vec<(u16, Option<u16>)> = r
             .buckets
             .iter()
-            .map(|b| b.node)
-            .chain(r.blocks.iter().map(|b| b.0))
+            .map(|b| (b.node, None))
+            .chain(r.blocks.iter().map(|b| (b.0, b.1)))
             .collect();
         let rules = r
             .buckets
             .iter()
             .flat_map(|b| &b.rules)
-            .chain(r.blocks.iter().flat_map(|b| &b.1));
+            .chain(r.blocks.iter().flat_map(|b| &b.2));
         for rule in rules {
-            if let render::Outcome::Block(n) = rule.outcome {
+            if let render::Outcome::Block(n, stop) = rule.outcome {
                 assert!(
-                    rendered.contains(&n),
-                    "{rel}: block {n} used but not rendered"
+                    rendered.contains(&(n, stop)),
+                    "{rel}: block {n} until {stop:?} used but not rendered"
                 );
             }
         }

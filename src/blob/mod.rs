@@ -17,6 +17,7 @@
 //! evaluation needs (decoded patterns, regexes, bitmaps per node), so a
 //! decision never re-reads the data area.
 
+pub mod chain;
 pub mod encode;
 pub mod filters;
 pub mod forms;

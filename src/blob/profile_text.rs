@@ -24,12 +24,13 @@
 //! [`ProfileText::unexpressed`], so a caller knows the text will not compile.
 
 use super::forms::{Form, FormKind};
-use super::render::{self, Outcome, Rendering, Rule, Texts};
+use super::chain::{ChainRule, Chains, Expr};
+use super::render::{self, Texts};
 use super::{FilterArg, Node, Profile};
 use crate::sbpl::filters::{self as sbpl_filters, ArgKind};
 use crate::sbpl::rules::PathKind;
 use crate::vocab::{OpId, Vocab};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
 /// The rendered profile and what it could not say.
@@ -46,8 +47,11 @@ pub struct ProfileText {
     pub operations: Vec<OpId>,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct RenderOptions {
+    /// Render only these operations (the blob's ids); all when `None`. A
+    /// profile too large for one blob is checked a part at a time.
+    pub only: Option<BTreeSet<OpId>>,
     /// Leave out the operations whose graph reaches a filter with no
     /// compiler form, so that the rest compiles (a round-trip check of
     /// what can be checked).
@@ -60,7 +64,6 @@ pub fn profile_text(p: &Profile) -> ProfileText {
 }
 
 pub fn profile_text_with(p: &Profile, options: RenderOptions) -> ProfileText {
-    let rendering = render::rules(p);
     let mut w = Writer {
         p,
         texts: Texts::new(p),
@@ -70,7 +73,7 @@ pub fn profile_text_with(p: &Profile, options: RenderOptions) -> ProfileText {
         options,
         operations: Vec::new(),
     };
-    let text = w.profile(&rendering);
+    let text = w.profile();
     ProfileText {
         text,
         unexpressed: w.unexpressed,
@@ -113,57 +116,60 @@ struct Writer<'p> {
 }
 
 impl Writer<'_> {
-    fn profile(&mut self, r: &Rendering) -> String {
+    fn profile(&mut self) -> String {
         let p = self.p;
         let mut s = String::from("(version 1)\n");
         let _ = writeln!(
             s,
-            ";; rendered by sbcheck from a {} blob ({}); node-N is the subgraph at node N",
+            ";; rendered by sbcheck from a {} blob ({}); chain-N: the rules from node N on",
             p.format.name(),
             p.vocab.release
         );
         s.push_str(&self.default_rule());
-        let mut procs: Vec<((u16, Option<u16>), &Vec<Rule>)> =
-            r.buckets.iter().map(|b| ((b.node, None), &b.rules)).collect();
-        procs.extend(r.blocks.iter().map(|(n, stop, rules)| ((*n, *stop), rules)));
-        procs.sort_by_key(|(n, _)| *n);
-        // Render every procedure first: that marks what has no form, which
-        // decides which operations are called.
-        let bodies: Vec<Vec<String>> = procs
-            .iter()
-            .map(|(_, rules)| rules.iter().map(|r| self.rule(r, None)).collect())
-            .collect();
-        let calls = self.calls();
-        // A bucket called once and handed to by no rule is written in place,
-        // as plain rules naming its operations.
-        let referenced: BTreeSet<u16> = procs
-            .iter()
-            .flat_map(|(_, rules)| rules.iter())
-            .filter_map(|r| match r.outcome {
-                Outcome::Block(n, _) => Some(n),
-                Outcome::Terminal(_) => None,
-            })
-            .collect();
-        let mut call_count: std::collections::HashMap<u16, usize> = Default::default();
-        for (_, node) in &calls {
-            *call_count.entry(*node).or_default() += 1;
-        }
-        let rule_count = |node: u16| {
-            procs
-                .iter()
-                .find(|(n, _)| *n == (node, None))
-                .map_or(0, |(_, r)| r.len())
-        };
-        let inline = |node: u16| {
-            !referenced.contains(&node)
-                && (call_count.get(&node) == Some(&1) || rule_count(node) == 1)
-        };
-        for (((node, stop), _), body) in procs.iter().zip(&bodies) {
-            if stop.is_none() && inline(*node) {
-                continue;
+        let mut chains = Chains::new(p);
+        // Every rule start reachable from a bucket, and how many ways in.
+        let mut roots: Vec<u16> = p.op_table.iter().skip(1).copied().collect();
+        roots.sort_unstable();
+        roots.dedup();
+        let mut ways_in: HashMap<u16, usize> = HashMap::new();
+        let mut rules: BTreeMap<u16, ChainRule> = BTreeMap::new();
+        for &root in &roots {
+            *ways_in.entry(root).or_default() += 1;
+            let mut at = Some(root);
+            while let Some(n) = at {
+                if rules.contains_key(&n) {
+                    break;
+                }
+                match chains.rule_at(n) {
+                    Ok(rule) => {
+                        at = rule.next;
+                        if let Some(next) = rule.next {
+                            *ways_in.entry(next).or_default() += 1;
+                        }
+                        rules.insert(n, rule);
+                    }
+                    Err(why) => {
+                        self.bad[usize::from(n)] = true;
+                        self.unexpressed.insert(format!("graph shape: {why}"));
+                        at = None;
+                    }
+                }
             }
-            let _ = writeln!(s, "(define ({} ops req)", render::block_name(*node, *stop));
-            for line in body {
+        }
+        let shared = |n: u16| ways_in.get(&n).copied().unwrap_or(0) >= 2;
+        // Each procedure's body, in SBPL order; rendering marks what has no
+        // compiler form, which decides which operations are called.
+        let mut bodies: BTreeMap<u16, Vec<String>> = BTreeMap::new();
+        for &start in rules.keys() {
+            if shared(start) {
+                let body = self.chain_text(&rules, start, "ops", &shared);
+                bodies.insert(start, body);
+            }
+        }
+        let calls = self.calls();
+        for (start, body) in &bodies {
+            let _ = writeln!(s, "(define (chain-{start} ops)");
+            for line in body.iter().flat_map(|l| l.lines()) {
                 let _ = writeln!(s, "  {line}");
             }
             s.push_str(")\n");
@@ -171,19 +177,44 @@ impl Writer<'_> {
         // Procedures are defined before any call, so a call can reach any.
         for (ops, node) in &calls {
             let names = ops.join(" ");
-            match procs.iter().find(|(n, _)| *n == (*node, None)) {
-                Some((_, rules)) if inline(*node) => {
-                    let _ = writeln!(s, ";; node {node}");
-                    for rule in rules.iter() {
-                        let _ = writeln!(s, "{}", self.rule(rule, Some(&names)));
-                    }
-                }
-                _ => {
-                    let _ = writeln!(s, "(node-{node} '({names}) '())");
+            if shared(*node) {
+                let _ = writeln!(s, "(chain-{node} '({names}))");
+            } else {
+                for line in self.chain_text(&rules, *node, &names, &shared) {
+                    let _ = writeln!(s, "{line}");
                 }
             }
         }
         s
+    }
+
+    /// The rules from `start` in SBPL order for `ops`, up to the next
+    /// shared chain, which is called first (earlier rules lose).
+    fn chain_text(
+        &mut self,
+        rules: &BTreeMap<u16, ChainRule>,
+        start: u16,
+        ops: &str,
+        shared: &dyn Fn(u16) -> bool,
+    ) -> Vec<String> {
+        let quoted = if ops == "ops" {
+            ops.to_owned()
+        } else {
+            format!("'({ops})")
+        };
+        let mut lines = Vec::new();
+        let mut at = Some(start);
+        while let Some(n) = at {
+            if n != start && shared(n) {
+                lines.push(format!("(chain-{n} {quoted})"));
+                break;
+            }
+            let Some(rule) = rules.get(&n) else { break };
+            lines.push(self.rule(rule, ops));
+            at = rule.next;
+        }
+        lines.reverse();
+        lines
     }
 
     /// `(deny default)` from op 0's terminal.
@@ -234,6 +265,9 @@ impl Writer<'_> {
             if self.options.skip_unexpressible && reaches(p, node, &self.bad) {
                 continue;
             }
+            if self.options.only.as_ref().is_some_and(|only| !only.contains(&op)) {
+                continue;
+            }
             self.operations.push(op);
             bucket_of.insert(id, node);
             items.push((c.lineage(id).count(), id, name, node));
@@ -272,40 +306,40 @@ impl Writer<'_> {
         calls
     }
 
-    /// One rule: inside a procedure (`ops`, under `req`) or, given the
-    /// operations' names, as a plain rule.
-    fn rule(&mut self, rule: &Rule, named: Option<&str>) -> String {
-        let conds: Vec<String> = rule.conditions.iter().map(|g| self.condition(g)).collect();
-        match rule.outcome {
-            Outcome::Block(n, stop) => {
-                let n = render::block_name(n, stop);
-                match (named, conds.is_empty()) {
-                    (None, true) => format!("({n} ops req)"),
-                    (None, false) => format!("({n} ops (list req {}))", conds.join(" ")),
-                    (Some(ops), true) => format!("({n} '({ops}) '())"),
-                    (Some(ops), false) => format!("({n} '({ops}) (list {}))", conds.join(" ")),
-                }
+    /// One chain step for `ops` (`ops` inside a procedure): a rule per
+    /// terminal it decides (their conditions exclude each other).
+    fn rule(&mut self, rule: &ChainRule, ops: &str) -> String {
+        let mut lines = Vec::new();
+        for (condition, terminal) in &rule.branches {
+            let Node::Terminal(a) = self.p.nodes[usize::from(*terminal)] else {
+                continue;
+            };
+            let mods = self.modifiers(&a);
+            if mods.1 {
+                self.bad[usize::from(*terminal)] = true;
             }
-            Outcome::Terminal(n) => {
-                let Node::Terminal(a) = self.p.nodes[usize::from(n)] else {
-                    return String::new();
-                };
-                let mods = self.modifiers(&a);
-                if mods.1 {
-                    self.bad[usize::from(n)] = true;
-                }
-                let head = match named {
-                    None => format!("{} ops (require-all req", render::verb(&a)),
-                    Some(ops) => format!("{} {ops}", render::verb(&a)),
-                };
-                let cond = match (named, conds.as_slice()) {
-                    (None, []) => ")".to_owned(),
-                    (None, _) => format!(" {})", conds.join(" ")),
-                    (Some(_), []) => String::new(),
-                    (Some(_), [one]) => format!(" {one}"),
-                    (Some(_), _) => format!(" (require-all {})", conds.join(" ")),
-                };
-                format!("({head}{cond}{})", mods.0)
+            let cond = match condition {
+                Expr::True => String::new(),
+                e => format!(" {}", self.expr(e)),
+            };
+            lines.push(format!("({} {ops}{cond}{})", render::verb(&a), mods.0));
+        }
+        lines.join("\n")
+    }
+
+    fn expr(&mut self, e: &Expr) -> String {
+        match e {
+            Expr::True => "(require-all)".to_owned(),
+            Expr::False => "(require-any)".to_owned(),
+            Expr::Leaf(n) => self.filter(*n),
+            Expr::Not(inner) => format!("(require-not {})", self.expr(inner)),
+            Expr::All(parts) => {
+                let parts: Vec<String> = parts.iter().map(|x| self.expr(x)).collect();
+                format!("(require-all {})", parts.join(" "))
+            }
+            Expr::Any(parts) => {
+                let parts: Vec<String> = parts.iter().map(|x| self.expr(x)).collect();
+                format!("(require-any {})", parts.join(" "))
             }
         }
     }
@@ -330,15 +364,6 @@ impl Writer<'_> {
             out.push_str(&m);
         }
         (out, bad)
-    }
-
-    /// A group of filter nodes any of which may hold.
-    fn condition(&mut self, group: &[u16]) -> String {
-        let parts: Vec<String> = group.iter().map(|&n| self.filter(n)).collect();
-        match parts.as_slice() {
-            [one] => one.clone(),
-            _ => format!("(require-any {})", parts.join(" ")),
-        }
     }
 
     /// Filter node `node` in a form the compiler accepts; without one, as

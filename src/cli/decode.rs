@@ -132,6 +132,7 @@ pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
         use crate::blob::profile_text::{profile_text_with, RenderOptions};
         let options = RenderOptions {
             skip_unexpressible: p.has("--expressible-only"),
+            ..RenderOptions::default()
         };
         let rendered = profile_text_with(&profile, options);
         for what in &rendered.unexpressed {
