@@ -213,7 +213,10 @@ impl Probe {
             // the engine gives them (`tcp:127.0.0.1:PORT`).
             Kind::Connect { udp } => vec![
                 (filter::CONTROL_NAME, Vec::new()),
-                (filter::REMOTE, self.endpoint(if udp { "udp" } else { "tcp" })),
+                (
+                    filter::REMOTE,
+                    self.endpoint(if udp { "udp" } else { "tcp" }),
+                ),
             ],
             Kind::Bind => vec![
                 (filter::CONTROL_NAME, Vec::new()),

@@ -456,8 +456,12 @@ fn every_blob_and_bundle_profile_decodes_and_renders() {
             // Every operation of every profile decides (or names what it
             // lacks): no profile is left unreadable.
             for op in 0..p.op_table.len() as OpId {
-                let d = evaluate_with(p_ref(&p), op, &Args::path(b"/private/var/tmp/x"), &[]);
-                assert!(d.bucket != u16::MAX, "{} profile {k} op {op}", path.display());
+                let d = evaluate_with(&p, op, &Args::path(b"/private/var/tmp/x"), &[]);
+                assert!(
+                    d.bucket != u16::MAX,
+                    "{} profile {k} op {op}",
+                    path.display()
+                );
             }
             // The text of single blobs and of every 32nd bundle profile (the
             // round-trip tests compile them).
@@ -475,10 +479,6 @@ fn every_blob_and_bundle_profile_decodes_and_renders() {
     }
     // 573 protobox profiles and the single blobs.
     assert!(profiles > 573 + 40, "{profiles} profiles walked");
-}
-
-fn p_ref(p: &Profile) -> &Profile {
-    p
 }
 
 #[test]

@@ -187,7 +187,12 @@ impl<'p> Chains<'p> {
         // farthest first: at a chain's end `A -> T / D` reads "T where A,
         // then D", not "D where not A, then T".
         let is_filter = |n: &u16| self.edges(*n).is_some();
-        let terminals: Vec<u16> = order.iter().rev().copied().filter(|n| !is_filter(n)).collect();
+        let terminals: Vec<u16> = order
+            .iter()
+            .rev()
+            .copied()
+            .filter(|n| !is_filter(n))
+            .collect();
         order.retain(is_filter);
         order.extend(terminals);
         // A continuation that is a terminal is the unfiltered rule after

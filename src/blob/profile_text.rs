@@ -23,8 +23,8 @@
 //! that table is written as a `filter#N` form and listed in
 //! [`ProfileText::unexpressed`], so a caller knows the text will not compile.
 
-use super::forms::{Form, FormKind};
 use super::chain::{ChainRule, Chains, Expr};
+use super::forms::{Form, FormKind};
 use super::render::{self, Texts};
 use super::{FilterArg, Node, Profile};
 use crate::sbpl::filters::{self as sbpl_filters, ArgKind};
@@ -160,10 +160,13 @@ impl Writer<'_> {
         // Each procedure's body, in SBPL order; rendering marks what has no
         // compiler form, which decides which operations are called.
         let mut bodies: BTreeMap<u16, Vec<String>> = BTreeMap::new();
-        for &start in rules.keys() {
+        for (&start, rule) in &rules {
             if shared(start) {
                 let body = self.chain_text(&rules, start, "ops", &shared);
                 bodies.insert(start, body);
+            } else {
+                // Written in place later, but marked now.
+                self.rule(rule, "ops");
             }
         }
         let calls = self.calls();
@@ -265,7 +268,12 @@ impl Writer<'_> {
             if self.options.skip_unexpressible && reaches(p, node, &self.bad) {
                 continue;
             }
-            if self.options.only.as_ref().is_some_and(|only| !only.contains(&op)) {
+            if self
+                .options
+                .only
+                .as_ref()
+                .is_some_and(|only| !only.contains(&op))
+            {
                 continue;
             }
             self.operations.push(op);

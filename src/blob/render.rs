@@ -408,7 +408,11 @@ impl RuleBuilder<'_> {
     /// A use of the subgraph at `c` up to `stop`. A bucket is only ever
     /// used whole (its rules are listed with no stop).
     fn use_block(&mut self, c: u16, stop: Option<u16>) -> Rule {
-        let stop = if self.bucket[usize::from(c)] { None } else { stop };
+        let stop = if self.bucket[usize::from(c)] {
+            None
+        } else {
+            stop
+        };
         self.used.insert((c, stop));
         Rule {
             conditions: Vec::new(),
