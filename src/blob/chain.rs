@@ -195,6 +195,23 @@ impl<'p> Chains<'p> {
             .collect();
         order.retain(is_filter);
         order.extend(terminals);
+        // Before those, the nodes down r's unmatch chain, the farthest
+        // first: where a compiler's rule hands over (its filters' unmatch
+        // edges), so the rule reads whole, `(require-all A B C)` rather
+        // than "deny unless A" three times.
+        let mut down = Vec::new();
+        let mut at = r;
+        while let Some((_, u)) = self.edges(at) {
+            if down.len() >= 16 || down.contains(&u) {
+                break;
+            }
+            down.push(u);
+            at = u;
+        }
+        down.reverse();
+        order.retain(|n| !down.contains(n));
+        down.extend(order);
+        let order = down;
         // A continuation that is a terminal is the unfiltered rule after
         // this one; with none, the region is the rest of the graph.
         let candidates = order.iter().map(|&c| Some(c)).chain([None]);
