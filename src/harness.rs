@@ -10,7 +10,7 @@ use crate::decision::{evaluate, explain, filter_sbpl, Args, Branch, Decision, Ve
 use crate::macos_paths::PathModel;
 use crate::matrix::{Matrix, MatrixError, ProbeSpec, ProfileSpec};
 use crate::probe::{Kind as ProbeKind, Probe};
-use crate::sbpl::{compile_file, Options};
+use crate::sbpl::Options;
 use crate::vocab::filter;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -221,12 +221,24 @@ pub fn load_profile(
     source: &str,
     params: &[(String, String)],
 ) -> Result<LoadedProfile, CellError> {
+    load_profile_with(root, source, params, &crate::sbpl::SearchPath::standard())
+}
+
+/// [`load_profile`] with the directories `(import ...)` looks in (the
+/// command line's `-I`).
+pub fn load_profile_with(
+    root: &Path,
+    source: &str,
+    params: &[(String, String)],
+    search: &crate::sbpl::SearchPath,
+) -> Result<LoadedProfile, CellError> {
     let path = root.join(source);
     let blob = if source.ends_with(".sb") {
         let options = Options {
             params: params.to_vec(),
         };
-        compile_file(&path, &options).map_err(|e| CellError::Profile(e.to_string()))?
+        crate::sbpl::compile_file_with(&path, &options, search)
+            .map_err(|e| CellError::Profile(e.to_string()))?
     } else {
         std::fs::read(&path).map_err(|e| CellError::Profile(format!("{}: {e}", path.display())))?
     };

@@ -10,8 +10,10 @@
 //!   -> report (trace, table, runtime_results.json) -> html (report.html)
 //! ```
 //!
-//! `matrix` reads the expectations that drive the harness; `vocab` holds
-//! each release's operation and filter names.
+//! `matrix` reads the expectations that drive the harness; `testgen` turns
+//! a matrix into one test per cell (for this crate and for others), and
+//! `testing` is what each such test runs; `vocab` holds each release's
+//! operation and filter names.
 
 pub mod apply;
 pub mod batch;
@@ -25,4 +27,6 @@ pub mod matrix;
 pub mod probe;
 pub mod report;
 pub mod sbpl;
+pub mod testgen;
+pub mod testing;
 pub mod vocab;

@@ -7,9 +7,12 @@
 //! is accepted too (fixture matrices in tests).
 //!
 //! This file is also compiled into `build.rs` (via `#[path]`), so it uses
-//! only `std` and `serde_json`. Every error names the file and the key.
+//! only `std`, `serde`, `serde_json` and `serde_path_to_error`. Every error
+//! names the file, the line and column, and the key.
 
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -20,7 +23,9 @@ pub struct Matrix {
 }
 
 /// What the harness creates before a cell runs: it assumes nothing exists.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// On disk, `fixtures.json`: `{"files": [...], "dirs": [...], "programs":
+/// [...], "links": {"/link": "target"}}`, or just the list of files.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Fixtures {
     /// Regular files (parents created as needed).
     pub files: Vec<String>,
@@ -29,6 +34,7 @@ pub struct Fixtures {
     /// Executable scripts (`#!/bin/true`) for process-exec* probes.
     pub programs: Vec<String>,
     /// Symbolic links, `(link, what it points at)`: vnode-type SYMLINK cells.
+    #[serde(serialize_with = "links_as_map")]
     pub links: Vec<(String, String)>,
 }
 
@@ -48,256 +54,286 @@ pub struct ProfileSpec {
     pub probes: Vec<ProbeSpec>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One profile file (`expected/NAME.json`) as it is on disk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileFile {
+    /// SBPL source (`.sb`) or blob, relative to the project root.
+    pub source: String,
+    /// Values for `(param "KEY")`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    pub probes: Vec<ProbeSpec>,
+}
+
+/// A whole matrix in one file: `{"fixtures": ..., "profiles": {name: ...}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatrixFile {
+    #[serde(default)]
+    pub fixtures: Fixtures,
+    pub profiles: BTreeMap<String, ProfileFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProbeSpec {
     /// A Rust identifier: the generated test's name.
+    #[serde(deserialize_with = "ident")]
     pub name: String,
     pub operation: String,
     pub target: String,
     /// `allow`, `deny`, or `undetermined`: the decision needs an argument
     /// the harness cannot supply on this platform (an entitlement, a process
     /// attribute); such a cell is skipped with the decoder's reason.
+    #[serde(deserialize_with = "outcome")]
     pub expected: String,
     /// The verdict expected when paths are matched in macOS's layout
     /// (`--macos-paths`), where it differs.
+    #[serde(
+        default,
+        deserialize_with = "opt_verdict",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_macos: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expectation_id: Option<String>,
     /// Why the expectation is what it is, where that needs saying (e.g. it
     /// departs from the research matrix).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     /// The decoder's prediction recorded by `sbcheck expect --bless`.
+    #[serde(rename = "decoder", default, skip_serializing_if = "Option::is_none")]
     pub recorded: Option<Recorded>,
 }
 
 /// A decoder prediction as recorded in the matrix.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Recorded {
+    /// The operation's bucket: its op-table entry, the node its decision
+    /// starts at.
     pub bucket: u64,
+    #[serde(deserialize_with = "outcome")]
     pub verdict: String,
 }
 
-/// A malformed matrix: the file, the key at fault and what is wrong.
+fn links_as_map<S: serde::Serializer>(links: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(links.iter().map(|(k, v)| (k, v)))
+}
+
+/// The long form of [`Fixtures`] on disk.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FixturesFile {
+    #[serde(default)]
+    files: Vec<AbsPath>,
+    #[serde(default)]
+    dirs: Vec<AbsPath>,
+    #[serde(default)]
+    programs: Vec<AbsPath>,
+    #[serde(default)]
+    links: BTreeMap<AbsPath, String>,
+}
+
+impl<'de> Deserialize<'de> for Fixtures {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Fixtures;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("{files, dirs, programs, links} or a list of files")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Fixtures, A::Error> {
+                let files: Vec<AbsPath> =
+                    Deserialize::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?;
+                Ok(Fixtures {
+                    files: files.into_iter().map(|p| p.0).collect(),
+                    ..Fixtures::default()
+                })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Fixtures, A::Error> {
+                let f: FixturesFile =
+                    Deserialize::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                let paths = |v: Vec<AbsPath>| v.into_iter().map(|p| p.0).collect();
+                Ok(Fixtures {
+                    files: paths(f.files),
+                    dirs: paths(f.dirs),
+                    programs: paths(f.programs),
+                    links: f.links.into_iter().map(|(k, v)| (k.0, v)).collect(),
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// An absolute path (a fixture).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct AbsPath(String);
+
+impl<'de> Deserialize<'de> for AbsPath {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.starts_with('/') {
+            Ok(AbsPath(s))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "expected an absolute path, found {s:?}"
+            )))
+        }
+    }
+}
+
+/// A probe's name: it names a test, so it must be a Rust identifier.
+fn ident<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = String::deserialize(d)?;
+    check_ident(&s).map_err(serde::de::Error::custom)?;
+    Ok(s)
+}
+
+fn check_ident(s: &str) -> Result<(), String> {
+    let ok = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && !s.as_bytes()[0].is_ascii_digit();
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{s:?} must be lower-case letters, digits and '_' (it names a test)"
+        ))
+    }
+}
+
+/// `allow`, `deny` or `undetermined`.
+fn outcome<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = String::deserialize(d)?;
+    match s.as_str() {
+        "allow" | "deny" | UNDETERMINED => Ok(s),
+        other => Err(serde::de::Error::custom(format!(
+            "{other:?} is neither \"allow\" nor \"deny\" (nor \"{UNDETERMINED}\")"
+        ))),
+    }
+}
+
+fn opt_verdict<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match Option::<String>::deserialize(d)? {
+        None => Ok(None),
+        Some(s) if s == "allow" || s == "deny" => Ok(Some(s)),
+        Some(other) => Err(serde::de::Error::custom(format!(
+            "{other:?} is neither \"allow\" nor \"deny\""
+        ))),
+    }
+}
+
+/// A malformed matrix: the file, where in it (line and column when the
+/// JSON reader knows them), the key at fault and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MatrixError {
     pub file: PathBuf,
+    /// 1-based line and column, where known.
+    pub line: Option<(usize, usize)>,
     pub key: String,
     pub message: String,
 }
 
 impl fmt::Display for MatrixError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}: {}", self.file.display(), self.key, self.message)
+        write!(f, "{}", self.file.display())?;
+        if let Some((line, column)) = self.line {
+            write!(f, ":{line}:{column}")?;
+        }
+        write!(f, ": {}: {}", self.key, self.message)
     }
 }
 
 impl std::error::Error for MatrixError {}
 
-struct Ctx<'a> {
-    file: &'a Path,
+impl MatrixError {
+    fn new(file: &Path, key: impl Into<String>, message: impl Into<String>) -> MatrixError {
+        MatrixError {
+            file: file.to_owned(),
+            line: None,
+            key: key.into(),
+            message: message.into(),
+        }
+    }
 }
 
-impl Ctx<'_> {
-    fn err<T>(&self, key: &str, message: impl Into<String>) -> Result<T, MatrixError> {
-        Err(MatrixError {
-            file: self.file.to_owned(),
-            key: key.to_owned(),
-            message: message.into(),
-        })
-    }
-
-    fn string(&self, obj: &Value, parent: &str, field: &str) -> Result<String, MatrixError> {
-        let key = join(parent, field);
-        match obj.get(field) {
-            Some(Value::String(s)) => Ok(s.clone()),
-            Some(other) => self.err(&key, format!("expected a string, found {other}")),
-            None => self.err(&key, "missing"),
+/// Reads `text` as a `T`, an error naming the file, line, column and key
+/// path (`profiles.p.probes[0].target`).
+pub fn from_json<T: serde::de::DeserializeOwned>(
+    text: &str,
+    file: &Path,
+) -> Result<T, MatrixError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let mut key = e.path().to_string();
+        let inner = e.into_inner();
+        let line = (inner.line() > 0).then(|| (inner.line(), inner.column()));
+        let mut message = inner.to_string();
+        // serde_json appends " at line L column C": it is in front already.
+        if let Some(at) = message.rfind(" at line ") {
+            message.truncate(at);
         }
-    }
-
-    fn opt_string(
-        &self,
-        obj: &Value,
-        parent: &str,
-        field: &str,
-    ) -> Result<Option<String>, MatrixError> {
-        match obj.get(field) {
-            None | Some(Value::Null) => Ok(None),
-            Some(_) => self.string(obj, parent, field).map(Some),
+        if inner.is_syntax() || inner.is_eof() {
+            key = "(JSON)".into();
+            message = format!("invalid JSON: {message}");
+        } else if let Some(field) = message
+            .strip_prefix("missing field `")
+            .and_then(|m| m.strip_suffix('`'))
+        {
+            // Name the missing key itself, not the object that lacks it.
+            key = join(if key == "." { "" } else { &key }, field);
+            message = "missing".into();
         }
-    }
-
-    fn verdict(
-        &self,
-        obj: &Value,
-        parent: &str,
-        field: &str,
-    ) -> Result<Option<String>, MatrixError> {
-        let v = self.opt_string(obj, parent, field)?;
-        match v.as_deref() {
-            None | Some("allow" | "deny") => Ok(v),
-            Some(other) => self.err(
-                &join(parent, field),
-                format!("{other:?} is neither \"allow\" nor \"deny\""),
-            ),
+        MatrixError {
+            file: file.to_owned(),
+            line,
+            key: if key == "." { "(top)".into() } else { key },
+            message,
         }
-    }
+    })?;
+    de.end().map_err(|e| MatrixError {
+        file: file.to_owned(),
+        line: Some((e.line(), e.column())),
+        key: "(JSON)".into(),
+        message: "trailing characters after the JSON value".into(),
+    })?;
+    Ok(value)
+}
 
-    /// A verdict or `undetermined` (a cell's `expected`, a recorded
-    /// prediction).
-    fn outcome(&self, obj: &Value, parent: &str, field: &str) -> Result<String, MatrixError> {
-        let key = join(parent, field);
-        match obj.get(field) {
-            Some(Value::String(s)) if s == UNDETERMINED => Ok(s.clone()),
-            None | Some(Value::Null) => self.err(&key, "missing"),
-            Some(_) => Ok(self.verdict(obj, parent, field)?.unwrap_or_default()),
-        }
-    }
-
-    fn ident(&self, s: &str, key: &str) -> Result<(), MatrixError> {
-        let ok = !s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-            && !s.as_bytes()[0].is_ascii_digit();
-        if ok {
-            Ok(())
-        } else {
-            self.err(
-                key,
-                format!("{s:?} must be lower-case letters, digits and '_' (it names a test)"),
-            )
-        }
-    }
-
-    fn paths(&self, v: Option<&Value>, key: &str) -> Result<Vec<String>, MatrixError> {
-        match v {
-            None => Ok(Vec::new()),
-            Some(Value::Array(items)) => items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| match v {
-                    Value::String(s) if s.starts_with('/') => Ok(s.clone()),
-                    other => self.err(
-                        &format!("{key}[{i}]"),
-                        format!("expected an absolute path, found {other}"),
-                    ),
-                })
-                .collect(),
-            Some(other) => self.err(key, format!("expected an array of paths, found {other}")),
-        }
-    }
-
-    /// `{ "/abs/link": "what it points at" }`.
-    fn links(&self, v: Option<&Value>, key: &str) -> Result<Vec<(String, String)>, MatrixError> {
-        let Some(v) = v else { return Ok(Vec::new()) };
-        let Some(map) = v.as_object() else {
-            return self.err(key, format!("expected {{link: target}}, found {v}"));
-        };
-        map.iter()
-            .map(|(link, to)| match to {
-                Value::String(to) if link.starts_with('/') => Ok((link.clone(), to.clone())),
-                other => self.err(
-                    &join(key, link),
-                    format!("expected an absolute link path and a string target, found {other}"),
-                ),
-            })
-            .collect()
-    }
-
-    fn fixtures(&self, v: &Value, key: &str) -> Result<Fixtures, MatrixError> {
-        match v {
-            // The short form: a list of files.
-            Value::Array(_) => Ok(Fixtures {
-                files: self.paths(Some(v), key)?,
-                ..Fixtures::default()
-            }),
-            Value::Object(_) => Ok(Fixtures {
-                files: self.paths(v.get("files"), &join(key, "files"))?,
-                dirs: self.paths(v.get("dirs"), &join(key, "dirs"))?,
-                programs: self.paths(v.get("programs"), &join(key, "programs"))?,
-                links: self.links(v.get("links"), &join(key, "links"))?,
-            }),
-            other => self.err(
-                key,
-                format!("expected {{files, dirs, programs}}, found {other}"),
-            ),
-        }
-    }
-
-    fn profile(&self, name: &str, spec: &Value, key: &str) -> Result<ProfileSpec, MatrixError> {
-        self.ident(name, if key.is_empty() { "(file name)" } else { key })?;
-        if !spec.is_object() {
-            return self.err(key, "expected an object with source and probes");
-        }
-        let params = match spec.get("params") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Object(map)) => map
-                .iter()
-                .map(|(k, v)| match v {
-                    Value::String(s) => Ok((k.clone(), s.clone())),
-                    other => self.err(
-                        &join(key, &format!("params.{k}")),
-                        format!("expected a string, found {other}"),
-                    ),
-                })
-                .collect::<Result<_, _>>()?,
-            Some(other) => {
-                return self.err(
-                    &join(key, "params"),
-                    format!("expected an object, found {other}"),
-                )
-            }
-        };
-        let Some(probes) = spec.get("probes").and_then(Value::as_array) else {
-            return self.err(&join(key, "probes"), "missing, or not an array");
-        };
-        let mut parsed: Vec<ProbeSpec> = Vec::new();
-        for (i, p) in probes.iter().enumerate() {
-            let pkey = join(key, &format!("probes[{i}]"));
-            let probe = self.probe(p, &pkey)?;
-            if parsed.iter().any(|q| q.name == probe.name) {
-                return self.err(
-                    &join(&pkey, "name"),
+impl ProfileSpec {
+    /// A profile file's contents under its name.
+    fn from_file(
+        name: &str,
+        spec: ProfileFile,
+        file: &Path,
+        key: &str,
+    ) -> Result<ProfileSpec, MatrixError> {
+        check_ident(name).map_err(|m| {
+            MatrixError::new(file, if key.is_empty() { "(file name)" } else { key }, m)
+        })?;
+        for (i, probe) in spec.probes.iter().enumerate() {
+            if spec.probes[..i].iter().any(|q| q.name == probe.name) {
+                return Err(MatrixError::new(
+                    file,
+                    join(key, &format!("probes[{i}].name")),
                     format!("duplicate probe name {:?}", probe.name),
-                );
+                ));
             }
-            parsed.push(probe);
         }
         Ok(ProfileSpec {
             name: name.to_owned(),
-            file: self.file.to_owned(),
-            source: self.string(spec, key, "source")?,
-            params,
-            label: self.opt_string(spec, key, "label")?,
-            probes: parsed,
+            file: file.to_owned(),
+            source: spec.source,
+            params: spec.params.into_iter().collect(),
+            label: spec.label,
+            probes: spec.probes,
         })
-    }
-
-    fn probe(&self, p: &Value, pkey: &str) -> Result<ProbeSpec, MatrixError> {
-        let recorded = match p.get("decoder") {
-            None | Some(Value::Null) => None,
-            Some(d) => {
-                let dkey = join(pkey, "decoder");
-                let Some(bucket) = d.get("bucket").and_then(Value::as_u64) else {
-                    return self.err(&join(&dkey, "bucket"), "missing, or not a node index");
-                };
-                Some(Recorded {
-                    bucket,
-                    verdict: self.outcome(d, &dkey, "verdict")?,
-                })
-            }
-        };
-        let probe = ProbeSpec {
-            name: self.string(p, pkey, "name")?,
-            operation: self.string(p, pkey, "operation")?,
-            target: self.string(p, pkey, "target")?,
-            expected: self.outcome(p, pkey, "expected")?,
-            expected_macos: self.verdict(p, pkey, "expected_macos")?,
-            expectation_id: self.opt_string(p, pkey, "expectation_id")?,
-            note: self.opt_string(p, pkey, "note")?,
-            recorded,
-        };
-        self.ident(&probe.name, &join(pkey, "name"))?;
-        Ok(probe)
     }
 }
 
@@ -309,20 +345,8 @@ fn join(parent: &str, field: &str) -> String {
     }
 }
 
-fn parse_json(text: &str, file: &Path) -> Result<Value, MatrixError> {
-    serde_json::from_str(text).map_err(|e| MatrixError {
-        file: file.to_owned(),
-        key: format!("line {} column {}", e.line(), e.column()),
-        message: format!("invalid JSON: {e}"),
-    })
-}
-
 fn read(file: &Path) -> Result<String, MatrixError> {
-    std::fs::read_to_string(file).map_err(|e| MatrixError {
-        file: file.to_owned(),
-        key: "(file)".into(),
-        message: e.to_string(),
-    })
+    std::fs::read_to_string(file).map_err(|e| MatrixError::new(file, "(file)", e.to_string()))
 }
 
 /// The expectation of a cell whose verdict needs an argument the harness
@@ -353,28 +377,25 @@ impl Matrix {
     /// the file's stem; profiles come sorted by name.
     pub fn load_dir(dir: &Path) -> Result<Matrix, MatrixError> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|e| MatrixError {
-                file: dir.to_owned(),
-                key: "(directory)".into(),
-                message: e.to_string(),
-            })?
+            .map_err(|e| MatrixError::new(dir, "(directory)", e.to_string()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "json"))
             .collect();
         files.sort();
         let mut m = Matrix::default();
         for file in files {
-            let cx = Ctx { file: &file };
-            let value = parse_json(&read(&file)?, &file)?;
+            let text = read(&file)?;
             if file.file_name().is_some_and(|n| n == FIXTURES_FILE) {
-                m.fixtures = cx.fixtures(&value, "")?;
+                m.fixtures = from_json(&text, &file)?;
                 continue;
             }
             let name = file
                 .file_stem()
                 .and_then(|s| s.to_str())
                 .unwrap_or_default();
-            m.profiles.push(cx.profile(name, &value, "")?);
+            let spec: ProfileFile = from_json(&text, &file)?;
+            m.profiles
+                .push(ProfileSpec::from_file(name, spec, &file, "")?);
         }
         m.validate()?;
         Ok(m)
@@ -382,23 +403,19 @@ impl Matrix {
 
     /// A whole matrix in one JSON text.
     pub fn parse(text: &str, file: &Path) -> Result<Matrix, MatrixError> {
-        let cx = Ctx { file };
-        let root = parse_json(text, file)?;
-        let Some(profiles) = root.get("profiles").and_then(Value::as_object) else {
-            return cx.err(
-                "profiles",
-                "missing, or not an object of profile name -> profile",
-            );
-        };
-        let fixtures = match root.get("fixtures") {
-            None => Fixtures::default(),
-            Some(v) => cx.fixtures(v, "fixtures")?,
-        };
-        let profiles = profiles
-            .iter()
-            .map(|(name, spec)| cx.profile(name, spec, &format!("profiles.{name}")))
+        let whole: MatrixFile = from_json(text, file)?;
+        let profiles = whole
+            .profiles
+            .into_iter()
+            .map(|(name, spec)| {
+                let key = format!("profiles.{name}");
+                ProfileSpec::from_file(&name, spec, file, &key)
+            })
             .collect::<Result<Vec<_>, _>>()?;
-        let m = Matrix { profiles, fixtures };
+        let m = Matrix {
+            profiles,
+            fixtures: whole.fixtures,
+        };
         m.validate()?;
         Ok(m)
     }
@@ -424,6 +441,7 @@ impl Matrix {
                 if shared || self.fixtures.files.contains(&probe.target) {
                     return Err(MatrixError {
                         file: p.file.clone(),
+                        line: None,
                         key: format!("probes[{i}].target"),
                         message: format!(
                             "{} creates or removes {}, which another cell or a fixture also uses; give it a target of its own",

@@ -6,7 +6,8 @@
 
 use crate::apply::linux::Intercept;
 use crate::harness::{CellRecord, Observed, PathNode};
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,25 +15,172 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Version of the trace and results JSON schema (see out/README.md).
 pub const SCHEMA: u32 = 1;
 
-fn intercept_json(i: &Intercept) -> Value {
-    json!({
-        "syscall": i.syscall,
-        "requested": i.requested,
-        "resolved": i.resolved,
-        "operations": i.decisions.iter().map(|d| json!({
-            "operation": crate::vocab::Vocab::macos_14().op_name(d.operation),
-            "bucket": d.bucket,
-            "node_path": d.node_path(),
-            "verdict": d.verdict().map(|v| v.as_str()),
-        })).collect::<Vec<_>>(),
-        "verdict": i.verdict.as_str(),
-        "errno": i.errno,
-        "log": i.log,
-        "rule": i.rule,
-    })
+/// A trace: one cell's record (`out/traces/PROFILE/PROBE.json`), and an
+/// element of `cells` in `runtime_results.json`. Documented in out/README.md.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trace {
+    pub schema: u32,
+    pub profile: String,
+    pub probe: String,
+    pub label: Option<String>,
+    /// The bucket of the profile's `default` operation (op-table entry 0):
+    /// where an operation with no rule of its own starts.
+    pub profile_bucket: u16,
+    pub expectation_id: Option<String>,
+    pub operation: String,
+    pub target: String,
+    pub expected: String,
+    pub decoder: DecoderTrace,
+    pub observed: ObservedTrace,
+    pub intercepts: Vec<InterceptTrace>,
+    #[serde(rename = "match")]
+    pub matched: bool,
+    pub skip_reason: Option<String>,
+    pub backend: String,
+    pub macos_paths: bool,
+    pub duration_us: u64,
 }
 
-fn observed_json(o: &Observed) -> Value {
+/// The decoder's prediction for a cell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecoderTrace {
+    pub operation: String,
+    /// The operation's bucket: its op-table entry, the node the walk starts at.
+    pub bucket: u16,
+    pub node_path: Vec<u16>,
+    pub verdict: Option<String>,
+    pub rule: String,
+    /// Absent in traces written before it existed.
+    #[serde(default)]
+    pub nodes: Vec<NodeTrace>,
+}
+
+/// A node of the decision walk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeTrace {
+    pub index: u16,
+    /// `filter` or `terminal`.
+    pub kind: String,
+    pub sbpl: Option<String>,
+    #[serde(rename = "match")]
+    pub match_edge: Option<u16>,
+    #[serde(rename = "unmatch")]
+    pub unmatch_edge: Option<u16>,
+    /// `match` or `unmatch` (filters).
+    pub taken: Option<String>,
+    /// A terminal's verdict.
+    pub verdict: Option<String>,
+}
+
+/// What the kernel did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObservedTrace {
+    /// `ran`, `timeout`, `died`, `apply-failed`, `skipped` or `profile-error`.
+    pub kind: String,
+    pub errno: Option<i32>,
+    pub errno_name: Option<String>,
+    pub verdict: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// A syscall the supervisor judged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InterceptTrace {
+    pub syscall: String,
+    pub requested: String,
+    pub resolved: String,
+    pub operations: Vec<OperationTrace>,
+    pub verdict: String,
+    pub errno: i32,
+    pub log: Option<String>,
+    pub rule: String,
+}
+
+/// One operation a syscall was judged as.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperationTrace {
+    pub operation: Option<String>,
+    pub bucket: u16,
+    pub node_path: Vec<u16>,
+    pub verdict: Option<String>,
+}
+
+/// `out/runtime_results.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Results {
+    pub schema: u32,
+    pub backend: Option<String>,
+    pub summary: Summary,
+    /// Cells grouped by their profile's default bucket.
+    #[serde(default)]
+    pub buckets: Vec<BucketSummary>,
+    pub cells: Vec<Trace>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Summary {
+    pub cells: usize,
+    #[serde(rename = "match")]
+    pub matched: usize,
+    pub skipped: usize,
+    pub mismatch: usize,
+}
+
+/// The cells of the profiles whose `default` starts at one bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BucketSummary {
+    /// `bucket N`: N is the default operation's bucket.
+    pub bucket: String,
+    pub cells: usize,
+    #[serde(rename = "match")]
+    pub matched: usize,
+    pub mismatch: usize,
+    pub skipped: usize,
+}
+
+/// `out/mismatches.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mismatches {
+    pub schema: u32,
+    pub mismatches: usize,
+    pub cells: Vec<Trace>,
+}
+
+fn intercept_trace(i: &Intercept) -> InterceptTrace {
+    InterceptTrace {
+        syscall: i.syscall.to_owned(),
+        requested: i.requested.clone(),
+        resolved: i.resolved.clone(),
+        operations: i
+            .decisions
+            .iter()
+            .map(|d| OperationTrace {
+                operation: crate::vocab::Vocab::macos_14()
+                    .op_name(d.operation)
+                    .map(str::to_owned),
+                bucket: d.bucket,
+                node_path: d.node_path(),
+                verdict: d.verdict().map(|v| v.as_str().to_owned()),
+            })
+            .collect(),
+        verdict: i.verdict.as_str().to_owned(),
+        errno: i.errno,
+        log: i.log.clone(),
+        rule: i.rule.clone(),
+    }
+}
+
+fn observed_trace(o: &Observed) -> ObservedTrace {
     let (kind, errno, detail) = match o {
         Observed::Errno(e) => ("ran", Some(*e), None),
         Observed::TimedOut(_) => ("timeout", None, Some(o.describe())),
@@ -41,16 +189,16 @@ fn observed_json(o: &Observed) -> Value {
         Observed::Skipped(why) => ("skipped", None, Some(why.clone())),
         Observed::ProfileError(why) => ("profile-error", None, Some(why.clone())),
     };
-    json!({
-        "kind": kind,
-        "errno": errno,
-        "errno_name": errno.map(errno_name),
-        "verdict": o.verdict().map(|v| v.as_str()),
-        "detail": detail,
-    })
+    ObservedTrace {
+        kind: kind.to_owned(),
+        errno,
+        errno_name: errno.map(errno_name),
+        verdict: o.verdict().map(|v| v.as_str().to_owned()),
+        detail,
+    }
 }
 
-fn path_node_json(n: &PathNode) -> Value {
+fn node_trace(n: &PathNode) -> NodeTrace {
     match n {
         PathNode::Filter {
             index,
@@ -58,48 +206,68 @@ fn path_node_json(n: &PathNode) -> Value {
             matched,
             unmatched,
             took_match,
-        } => json!({
-            "index": index, "kind": "filter", "sbpl": sbpl,
-            "match": matched, "unmatch": unmatched,
-            "taken": if *took_match { "match" } else { "unmatch" },
-            "verdict": null,
-        }),
-        PathNode::Terminal { index, verdict } => json!({
-            "index": index, "kind": "terminal", "sbpl": null,
-            "match": null, "unmatch": null, "taken": null,
-            "verdict": verdict.as_str(),
-        }),
+        } => NodeTrace {
+            index: *index,
+            kind: "filter".into(),
+            sbpl: Some(sbpl.clone()),
+            match_edge: Some(*matched),
+            unmatch_edge: Some(*unmatched),
+            taken: Some(if *took_match { "match" } else { "unmatch" }.into()),
+            verdict: None,
+        },
+        PathNode::Terminal { index, verdict } => NodeTrace {
+            index: *index,
+            kind: "terminal".into(),
+            sbpl: None,
+            match_edge: None,
+            unmatch_edge: None,
+            taken: None,
+            verdict: Some(verdict.as_str().to_owned()),
+        },
     }
+}
+
+/// A record as its trace.
+pub fn trace(r: &CellRecord) -> Trace {
+    Trace {
+        schema: SCHEMA,
+        profile: r.profile.clone(),
+        probe: r.probe.clone(),
+        label: r.label.clone(),
+        profile_bucket: r.profile_bucket,
+        expectation_id: r.expectation_id.clone(),
+        operation: r.operation.clone(),
+        target: r.target.clone(),
+        expected: r.expected_str().to_owned(),
+        decoder: DecoderTrace {
+            operation: r.decoder.operation.clone(),
+            bucket: r.decoder.bucket,
+            node_path: r.decoder.node_path.clone(),
+            verdict: r.decoder.verdict.map(|v| v.as_str().to_owned()),
+            rule: r.decoder.rule.clone(),
+            nodes: r.decoder.nodes.iter().map(node_trace).collect(),
+        },
+        observed: observed_trace(&r.observed),
+        intercepts: r.intercepts.iter().map(intercept_trace).collect(),
+        matched: r.matches(),
+        skip_reason: match &r.observed {
+            Observed::Skipped(why) => Some(why.clone()),
+            _ => None,
+        },
+        backend: r.backend.name().to_owned(),
+        macos_paths: r.macos_paths,
+        duration_us: r.duration.as_micros() as u64,
+    }
+}
+
+fn to_value<T: Serialize>(t: &T) -> Value {
+    // Plain structs of strings and numbers: serialising cannot fail.
+    serde_json::to_value(t).unwrap_or(Value::Null)
 }
 
 /// A record as JSON: the trace schema.
 pub fn record_json(r: &CellRecord) -> Value {
-    json!({
-        "schema": SCHEMA,
-        "profile": r.profile,
-        "probe": r.probe,
-        "label": r.label,
-        "profile_bucket": r.profile_bucket,
-        "expectation_id": r.expectation_id,
-        "operation": r.operation,
-        "target": r.target,
-        "expected": r.expected_str(),
-        "decoder": {
-            "operation": r.decoder.operation,
-            "bucket": r.decoder.bucket,
-            "node_path": r.decoder.node_path,
-            "verdict": r.decoder.verdict.map(|v| v.as_str()),
-            "rule": r.decoder.rule,
-            "nodes": r.decoder.nodes.iter().map(path_node_json).collect::<Vec<_>>(),
-        },
-        "observed": observed_json(&r.observed),
-        "intercepts": r.intercepts.iter().map(intercept_json).collect::<Vec<_>>(),
-        "match": r.matches(),
-        "skip_reason": match &r.observed { Observed::Skipped(why) => Some(why.clone()), _ => None },
-        "backend": r.backend.name(),
-        "macos_paths": r.macos_paths,
-        "duration_us": r.duration.as_micros() as u64,
-    })
+    to_value(&trace(r))
 }
 
 pub fn errno_name(e: i32) -> String {
@@ -201,37 +369,53 @@ pub fn write_trace(out: &Path, r: &CellRecord) -> std::io::Result<PathBuf> {
 }
 
 /// `out/runtime_results.json`: every cell of a run and a summary.
-pub fn results_json(records: &[CellRecord]) -> Value {
+pub fn results(records: &[CellRecord]) -> Results {
     let matched = records.iter().filter(|r| r.matches()).count();
     let skipped = records.iter().filter(|r| r.skipped()).count();
-    json!({
-        "schema": SCHEMA,
-        "backend": records.first().map(|r| r.backend.name()),
-        "summary": {
-            "cells": records.len(),
-            "match": matched,
-            "skipped": skipped,
-            "mismatch": records.len() - matched - skipped,
+    Results {
+        schema: SCHEMA,
+        backend: records.first().map(|r| r.backend.name().to_owned()),
+        summary: Summary {
+            cells: records.len(),
+            matched,
+            skipped,
+            mismatch: records.len() - matched - skipped,
         },
-        "buckets": buckets(records).iter().map(|b| json!({
-            "bucket": b.name, "cells": b.cells, "match": b.matched, "mismatch": b.mismatched, "skipped": b.skipped,
-        })).collect::<Vec<_>>(),
-        "cells": records.iter().map(record_json).collect::<Vec<_>>(),
-    })
+        buckets: buckets(records)
+            .iter()
+            .map(|b| BucketSummary {
+                bucket: b.name.clone(),
+                cells: b.cells,
+                matched: b.matched,
+                mismatch: b.mismatched,
+                skipped: b.skipped,
+            })
+            .collect(),
+        cells: records.iter().map(trace).collect(),
+    }
+}
+
+pub fn results_json(records: &[CellRecord]) -> Value {
+    to_value(&results(records))
 }
 
 /// `out/mismatches.json`: only the cells whose verdicts disagree.
 pub fn mismatches_json(records: &[CellRecord]) -> Value {
-    let bad: Vec<Value> = records
+    let bad: Vec<Trace> = records
         .iter()
         .filter(|r| !r.matches() && !r.skipped())
-        .map(record_json)
+        .map(trace)
         .collect();
-    json!({ "schema": SCHEMA, "mismatches": bad.len(), "cells": bad })
+    to_value(&Mismatches {
+        schema: SCHEMA,
+        mismatches: bad.len(),
+        cells: bad,
+    })
 }
 
-/// Cells grouped by profile bucket: the node `default` points at (the
-/// research plan's "bucket 4" / "bucket 5" profiles).
+/// Cells grouped by the bucket of their profile's `default` operation
+/// (op-table entry 0: where an operation with no rule of its own starts;
+/// the research plan's "bucket 4" / "bucket 5" profiles).
 pub struct Bucket {
     pub name: String,
     pub number: u16,
@@ -242,15 +426,43 @@ pub struct Bucket {
 }
 
 pub fn buckets(records: &[CellRecord]) -> Vec<Bucket> {
+    group(
+        records
+            .iter()
+            .map(|r| (r.profile_bucket, r.skipped(), r.matches())),
+    )
+}
+
+/// [`buckets`] of cells read back from traces (`sbcheck merge`).
+pub fn trace_buckets(cells: &[Trace]) -> Vec<BucketSummary> {
+    let skipped = |c: &Trace| c.observed.kind == "skipped";
+    group(
+        cells
+            .iter()
+            .map(|c| (c.profile_bucket, skipped(c), c.matched)),
+    )
+    .into_iter()
+    .map(|b| BucketSummary {
+        bucket: b.name,
+        cells: b.cells,
+        matched: b.matched,
+        mismatch: b.mismatched,
+        skipped: b.skipped,
+    })
+    .collect()
+}
+
+/// Counts cells, given as `(default bucket, skipped, matched)`, per bucket.
+fn group(cells: impl Iterator<Item = (u16, bool, bool)>) -> Vec<Bucket> {
     let mut out: Vec<Bucket> = Vec::new();
-    for r in records {
-        let name = format!("bucket {}", r.profile_bucket);
+    for (profile_bucket, skipped, matched) in cells {
+        let name = format!("bucket {profile_bucket}");
         let i = match out.iter().position(|b| b.name == name) {
             Some(i) => i,
             None => {
                 out.push(Bucket {
                     name,
-                    number: r.profile_bucket,
+                    number: profile_bucket,
                     cells: 0,
                     matched: 0,
                     mismatched: 0,
@@ -261,9 +473,9 @@ pub fn buckets(records: &[CellRecord]) -> Vec<Bucket> {
         };
         let b = &mut out[i];
         b.cells += 1;
-        if r.skipped() {
+        if skipped {
             b.skipped += 1;
-        } else if r.matches() {
+        } else if matched {
             b.matched += 1;
         } else {
             b.mismatched += 1;
@@ -273,12 +485,16 @@ pub fn buckets(records: &[CellRecord]) -> Vec<Bucket> {
     out
 }
 
-/// One line per bucket: `bucket 4: 3 cells, 3 match`.
+/// One line per default bucket: `default in bucket 4: 3 cells, 3 match`
+/// (the profiles whose `default` operation starts at bucket 4).
 pub fn bucket_summary(records: &[CellRecord]) -> String {
     buckets(records)
         .iter()
         .map(|b| {
-            let mut line = format!("{}: {} cells, {} match", b.name, b.cells, b.matched);
+            let mut line = format!(
+                "default in {}: {} cells, {} match",
+                b.name, b.cells, b.matched
+            );
             if b.mismatched > 0 {
                 line += &format!(", {} MISMATCH", b.mismatched);
             }

@@ -36,7 +36,7 @@ fn run_one_profile_writes_results_and_table() {
     assert!(o.status.success(), "{}", text(&o));
     let t = text(&o);
     assert!(t.contains("v11_read_subpath  read_tmp_bar"), "{t}");
-    assert!(t.contains("bucket 5: 5 cells, 5 match"), "{t}");
+    assert!(t.contains("default in bucket 5: 5 cells, 5 match"), "{t}");
     let results = json(&dir.path().join("runtime_results.json"));
     assert_eq!(results["summary"]["cells"], 5);
     assert_eq!(results["summary"]["mismatch"], 0);
@@ -140,6 +140,11 @@ fn partitions_merge_back_into_the_whole() {
     let o = sbcheck(&["diff", merged.to_str().unwrap(), whole.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("0 cell(s) differ"));
+    // The merged file is a whole run's results: same summary, buckets, backend.
+    let (merged, whole) = (json(&merged), json(&whole));
+    for key in ["summary", "buckets", "backend", "schema"] {
+        assert_eq!(merged[key], whole[key], "{key}");
+    }
     let o = sbcheck(&["run", "--partition", "3/2"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("--partition takes K/N"), "{}", text(&o));
@@ -179,10 +184,259 @@ fn bad_input_is_a_usage_error_naming_the_place() {
     let o = sbcheck(&["run", "--matrix", bad.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        text(&o).contains("bad.json: profiles.p.probes: missing"),
+        // file:line:column, the key, what is wrong.
+        text(&o).contains("bad.json:1:31: profiles.p.source: invalid type: integer `3`"),
         "{}",
         text(&o)
     );
     let o = sbcheck(&["frobnicate"]);
     assert_eq!(o.status.code(), Some(2));
+    // Outside any project, with no --matrix: how to name one.
+    let o = Command::new(env!("CARGO_BIN_EXE_sbcheck"))
+        .args(["expect"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("give --matrix DIR"), "{}", text(&o));
+    let o = sbcheck(&["run", "--jobs", "0"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
+
+#[test]
+fn every_command_has_its_own_help_with_an_example() {
+    let commands = [
+        "run",
+        "compile",
+        "probe",
+        "diff",
+        "merge",
+        "expect",
+        "exec",
+        "decode",
+        "eval",
+        "report",
+        "completions",
+    ];
+    for cmd in commands {
+        let o = sbcheck(&[cmd, "--help"]);
+        assert!(o.status.success(), "{cmd}: {}", text(&o));
+        let t = text(&o);
+        assert!(t.contains(&format!("Usage: sbcheck {cmd}")), "{cmd}: {t}");
+        assert!(t.contains("Example:"), "{cmd}: {t}");
+    }
+    // The target syntax is where a user looks for it.
+    let t = text(&sbcheck(&["probe", "--help"]));
+    assert!(t.contains("tcp:127.0.0.1"), "{t}");
+    let o = sbcheck(&["--version"]);
+    assert!(o.status.success());
+    assert_eq!(
+        text(&o).trim(),
+        format!("sbcheck {}", env!("CARGO_PKG_VERSION"))
+    );
+    let t = text(&sbcheck(&["--help"]));
+    assert!(t.contains("Exit status: 0 ok"), "{t}");
+}
+
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sbcheck"))
+        .args(["run", "--profile", "v1_read", "--out"])
+        .arg(dir.path())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // `| head -0`: the reader is gone before the first line.
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    // The run still did its work.
+    assert!(dir.path().join("runtime_results.json").exists());
+}
+
+#[test]
+fn the_matrix_is_found_from_a_subdirectory_and_flags_take_equals() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = format!("--out={}", dir.path().display());
+    let o = Command::new(env!("CARGO_BIN_EXE_sbcheck"))
+        .args(["run", "--profile=v11_read_subpath", &out, "--jobs=1"])
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/cli"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("5 cells: 5 match"), "{}", text(&o));
+}
+
+#[test]
+fn colour_follows_the_flag_and_no_color() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |colour: &str, no_color: bool| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_sbcheck"));
+        c.args(["run", "--profile", "v1_read", "--color", colour, "--out"])
+            .arg(dir.path())
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if no_color {
+            c.env("NO_COLOR", "1");
+        } else {
+            c.env_remove("NO_COLOR");
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        String::from_utf8_lossy(&o.stdout).contains("\x1b[")
+    };
+    assert!(run("always", true), "--color always wins over NO_COLOR");
+    assert!(!run("never", false));
+    // Not a terminal: auto is plain.
+    assert!(!run("auto", false));
+    let o = sbcheck(&["run", "--color", "sometimes"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    for (shell, mark) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef sbcheck"),
+        ("fish", "complete -c sbcheck"),
+    ] {
+        let o = sbcheck(&["completions", shell]);
+        assert!(o.status.success(), "{}", text(&o));
+        let t = String::from_utf8_lossy(&o.stdout);
+        assert!(t.contains(mark), "{shell}: {t}");
+        assert!(t.contains("probe"), "{shell}");
+    }
+}
+
+#[test]
+fn probe_reports_a_skip_as_a_skip_a_disagreement_with_1_and_takes_a_bare_address() {
+    let o = sbcheck(&[
+        "probe",
+        "--profile",
+        "profiles/v12_read_subpath_mach.sb",
+        "mach-lookup",
+        "com.apple.cfprefsd.daemon",
+    ]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("agree:    skipped ("), "{t}");
+    assert!(!t.contains("agree:    NO"), "{t}");
+    let o = sbcheck(&[
+        "probe",
+        "--profile",
+        "profiles/v14_read_subpath_network.sb",
+        "network-outbound",
+        "127.0.0.1:9",
+    ]);
+    let t = text(&o);
+    assert!(!t.contains("without a listener"), "{t}");
+    assert!(t.contains("agree:    yes"), "{t}");
+    // The decoder allows; the kernel gives no verdict (the file is not
+    // there): they do not agree, and probe says so with its status.
+    let o = sbcheck(&[
+        "probe",
+        "--profile",
+        "profiles/v11_read_subpath.sb",
+        "file-read-data",
+        "/tmp/foo/sbcheck-no-such-file",
+    ]);
+    let t = text(&o);
+    assert!(t.contains("decoder:  allow"), "{t}");
+    assert!(t.contains("agree:    NO"), "{t}");
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    let o = sbcheck(&[
+        "probe",
+        "--profile",
+        "profiles/v11_read_subpath.sb",
+        "file-read*",
+        "tmp/foo",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("absolute path"), "{}", text(&o));
+}
+
+#[test]
+fn exec_and_eval_take_include_dirs_and_params() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("lib")).unwrap();
+    std::fs::write(
+        dir.path().join("lib/base.sb"),
+        "(allow file-read* (subpath (param \"DATA\")))\n",
+    )
+    .unwrap();
+    let profile = dir.path().join("app.sb");
+    std::fs::write(
+        &profile,
+        "(version 1)\n(deny default)\n(import \"base.sb\")\n",
+    )
+    .unwrap();
+    let lib = dir.path().join("lib");
+    let (profile, lib) = (profile.to_str().unwrap(), lib.to_str().unwrap());
+    let o = sbcheck(&[
+        "eval",
+        profile,
+        "file-read-data",
+        "/tmp/foo",
+        "-I",
+        lib,
+        "--param",
+        "DATA=/tmp",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).starts_with("allow"), "{}", text(&o));
+    let o = sbcheck(&["eval", profile, "file-read-data", "/tmp/foo"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = sbcheck(&[
+        "decode",
+        profile,
+        "-I",
+        lib,
+        "--param",
+        "DATA=/tmp",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
+fn run_takes_params_and_include_dirs_for_the_matrix_profiles() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("lib")).unwrap();
+    std::fs::write(
+        dir.path().join("lib/base.sb"),
+        "(allow file-read* (subpath (param \"DATA\")))\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("app.sb"),
+        "(version 1)\n(deny default)\n(import \"base.sb\")\n",
+    )
+    .unwrap();
+    let matrix = dir.path().join("matrix.json");
+    std::fs::write(
+        &matrix,
+        r#"{"fixtures": ["/tmp/foo"], "profiles": {"app": {"source": "app.sb",
+            "probes": [{"name": "read_tmp_foo", "operation": "file-read*", "target": "/tmp/foo", "expected": "allow"}]}}}"#,
+    )
+    .unwrap();
+    let d = dir.path().to_str().unwrap().to_owned();
+    let (m, lib, out) = (
+        matrix.to_str().unwrap(),
+        format!("{d}/lib"),
+        format!("{d}/out"),
+    );
+    let base = ["run", "--matrix", m, "--root", &d, "--out", &out];
+    // Without them the import is not found: the profile cannot be read.
+    let o = sbcheck(&base);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("base.sb"), "{}", text(&o));
+    let mut args = base.to_vec();
+    args.extend(["-I", &lib, "--param", "DATA=/tmp/foo"]);
+    let o = sbcheck(&args);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("1 cells: 1 match"), "{}", text(&o));
 }

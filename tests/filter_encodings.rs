@@ -4,6 +4,8 @@
 //! compiled node must carry the same filter byte and the same argument: the
 //! same integer, the same data-item bytes (pattern or NUL-terminated
 //! string), or a regex that decides like Apple's on the strings around it.
+//! The same for every distinct terminal: its `(with ...)` modifiers compile
+//! to Apple's action word and inline modifier.
 
 use sbcheck::blob::render::Texts;
 use sbcheck::blob::{FilterArg, Node, Profile};
@@ -236,5 +238,63 @@ fn ios_26_filters_compile_to_apples_encoding() {
                 .any(|k| k == name || k.split(' ').next() == Some(name)),
             "{name} not checked; checked: {checked:?}"
         );
+    }
+}
+
+/// Every distinct terminal of the iOS 17 and iOS 26 profiles, rendered by
+/// the decoder (`allow (with default-sandbox "container")`), compiled as a
+/// rule, gives Apple's action word and modifier (id and string).
+#[test]
+fn terminals_compile_to_apples_action_words() {
+    use sbcheck::blob::render::action_text;
+    let mut checked = 0;
+    for rel in [
+        "apple-blobs/ios-17/platform_profile.bin",
+        "apple-blobs/ios-26/platform_profile.bin",
+    ] {
+        let Some(bytes) = shared(rel) else {
+            eprintln!("skipped: ../shared/{rel} is not there");
+            continue;
+        };
+        let apple = Profile::decode(&bytes).unwrap();
+        let mut seen = std::collections::HashSet::new();
+        for node in &apple.nodes {
+            let Node::Terminal(action) = node else {
+                continue;
+            };
+            let text = action_text(&apple, action);
+            if !seen.insert(text.clone()) {
+                continue;
+            }
+            let (verb, withs) = text.split_once(' ').unwrap_or((&text, ""));
+            let rule = format!("(literal \"/probe\") {withs}");
+            // The other default, so the rule is not folded into it.
+            let default = if verb == "allow" { "deny" } else { "allow" };
+            let src = format!("(version 1)\n({default} default)\n({verb} file-read-data {rule})\n");
+            let ours =
+                Profile::decode(&compile(&src, &Options::default()).unwrap_or_else(|e| {
+                    panic!("{rel}: compiling the decoder's terminal {text}: {e}")
+                }))
+                .unwrap();
+            let op = ours.vocab.op_id("file-read-data").unwrap();
+            let Node::Filter { matched, .. } = ours.nodes[usize::from(ours.op_table[op as usize])]
+            else {
+                panic!("{src}")
+            };
+            let Node::Terminal(got) = ours.nodes[usize::from(matched)] else {
+                panic!("{src}")
+            };
+            assert_eq!(got.word, action.word, "{rel}: {text}");
+            assert_eq!(
+                got.modifier.map(|m| (m.id, ours.modifier_string(&m))),
+                action.modifier.map(|m| (m.id, apple.modifier_string(&m))),
+                "{rel}: {text}"
+            );
+            checked += 1;
+        }
+    }
+    eprintln!("{checked} distinct terminals agree with Apple's");
+    if shared("apple-blobs/ios-17/platform_profile.bin").is_some() {
+        assert!(checked >= 100, "only {checked} terminals checked");
     }
 }

@@ -79,6 +79,10 @@ fn error(body: &str) -> String {
     r#"(deny process-exec* (with termination) (literal "/b"))"#,
     r#"(deny process-exec* (with send-signal SIGKILL) (literal "/b"))"#
 )]
+#[case::inline_modifier_without_argument_is_zero(
+    r#"(deny file-write* (with telemetry-backtrace) (literal "/a"))"#,
+    r#"(deny file-write* (with telemetry-backtrace 0) (literal "/a"))"#
+)]
 #[case::deprecated_modifiers_leave_the_rule(
     r#"(deny file-write* (with no-callout) (with partial-symbolication) (literal "/a"))"#,
     r#"(deny file-write* (literal "/a"))"#
@@ -321,5 +325,37 @@ fn many_integer_values_compile_to_a_mask() {
             Some(want),
             "{v}"
         );
+    }
+}
+
+/// Modifiers no blob shows are inline modifiers with their reported ids,
+/// and the decoder prints them back as written.
+#[test]
+fn unseen_modifiers_are_inline_with_their_ids() {
+    for (name, id) in [("user-approval", 9u8), ("telemetry-backtrace", 15)] {
+        let p = Profile::decode(&blob(&format!(
+            "(deny file-write* (with {name} 3) (literal \"/a\"))"
+        )))
+        .unwrap();
+        let modifiers: Vec<(u8, u16)> = p
+            .nodes
+            .iter()
+            .filter_map(|n| match n {
+                sbcheck::blob::Node::Terminal(a) => a.modifier.map(|m| (m.id, m.arg)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(modifiers, [(id, 3)], "{name}");
+        let text = sbcheck::blob::render::action_text(
+            &p,
+            &p.nodes
+                .iter()
+                .find_map(|n| match n {
+                    sbcheck::blob::Node::Terminal(a) if a.modifier.is_some() => Some(*a),
+                    _ => None,
+                })
+                .unwrap(),
+        );
+        assert_eq!(text, format!("deny (with {name} 3)"));
     }
 }

@@ -92,7 +92,11 @@ fn right_expectation_passes() {
 }
 
 #[rstest::rstest]
-#[case::bad_json("{\"profiles\": {", "line 1 column 14")]
+#[case::bad_json("{\"profiles\": {", "bad.json:1:14: (JSON): invalid JSON: EOF")]
+#[case::unknown_key(
+    r#"{"profiles": {"p": {"source": "x.sb", "probes": [{"name": "a", "operation": "file-read*", "target": "/x", "expected": "allow", "expect_macos": "deny"}]}}}"#,
+    "profiles.p.probes[0].expect_macos: unknown field `expect_macos`"
+)]
 #[case::bad_verdict(
     r#"{"profiles": {"p": {"source": "x.sb", "probes": [{"name": "a", "operation": "file-read*", "target": "/x", "expected": "maybe"}]}}}"#,
     "profiles.p.probes[0].expected: \"maybe\" is neither"
@@ -107,7 +111,7 @@ fn right_expectation_passes() {
 )]
 #[case::bad_link(
     r#"{"fixtures": {"links": {"/tmp/l": 3}}, "profiles": {}}"#,
-    "fixtures.links./tmp/l: expected an absolute link path"
+    "fixtures.links./tmp/l: invalid type: integer `3`, expected a string"
 )]
 #[case::bad_program(
     r#"{"fixtures": {"programs": ["bin/x"]}, "profiles": {}}"#,
@@ -121,7 +125,8 @@ fn malformed_matrix_names_file_and_key(#[case] text: &str, #[case] wanted: &str)
     let e = Matrix::parse(text, Path::new("expected/bad.json"))
         .unwrap_err()
         .to_string();
-    assert!(e.starts_with("expected/bad.json: "), "{e}");
+    // file:line:column, then the key.
+    assert!(e.starts_with("expected/bad.json:1:"), "{e}");
     assert!(e.contains(wanted), "{e}");
 }
 

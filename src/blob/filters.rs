@@ -399,6 +399,40 @@ mod tests {
     }
 
     #[test]
+    fn addresses_render_and_match_endpoints() {
+        let a = |host, port| NetAddress { host, port };
+        assert_eq!(a(7, 443).sbpl("remote"), "(remote tcp \"*:443\")");
+        assert_eq!(a(0x103, 0).sbpl("local"), "(local ip \"localhost:*\")");
+        assert_eq!(a(0x200, 1).sbpl("local"), "(local (address #x0200 1))");
+        let e = |t: &str| Endpoint::parse(t.as_bytes());
+        assert_eq!(
+            e("udp:::1:53"),
+            Ok(Some(Endpoint {
+                v6: true,
+                proto: NetProto::Udp,
+                loopback: true,
+                port: 53
+            }))
+        );
+        assert!(e("tcp:[::ffff:127.0.0.1]:1").unwrap().unwrap().loopback);
+        assert!(e("tcp:localhost:1").unwrap().unwrap().loopback);
+        assert_eq!(e("unix:/x"), Ok(None));
+        assert!(e("tcp:example.com:80")
+            .unwrap_err()
+            .contains("not an IP address"));
+        assert!(e("tcp:1.2.3.4:99999").unwrap_err().contains("port"));
+        assert!(e("sctp:1.2.3.4:1").is_err() && e("1.2.3.4").is_err());
+        // A raw-IP endpoint matches ip filters only.
+        let raw = e("ip:10.0.0.1:0").unwrap().unwrap();
+        assert!(a(3, 0).matches(&raw) && !a(7, 0).matches(&raw) && !a(0xb, 0).matches(&raw));
+        // Read from a blob: inside only.
+        let blob = [0u8, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0x50, 0];
+        assert_eq!(NetAddress::read(&blob, 0, 1), Some(a(7, 80)));
+        assert_eq!(NetAddress::read(&blob, 4, 1), None);
+        assert_eq!(NetAddress::read(&blob, usize::MAX, 1), None);
+    }
+
+    #[test]
     fn bitmap_bits_are_lsb_first() {
         let b = Bitmap {
             item: 0,

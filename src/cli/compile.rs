@@ -6,20 +6,29 @@
 //! `file:line:column: message` with the form and the source line at fault,
 //! and the exit status is 1.
 
-use super::{parse, Usage};
-use crate::sbpl::{compile_file_with, SearchPath};
+use super::{ProfileInput, Usage};
+use crate::sbpl::compile_file_with;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
-    let p = parse(args, &["-o", "--param", "-I"], &[])?;
-    let [input] = p.positional.as_slice() else {
-        return Err(Usage("compile takes one PROFILE.sb".into()));
-    };
-    let options = p.params()?;
-    let mut search = SearchPath(p.all("-I").into_iter().map(PathBuf::from).collect());
-    search.0.extend(SearchPath::standard().0);
-    let blob = match compile_file_with(Path::new(input), &options, &search) {
+#[derive(Debug, clap::Args)]
+pub struct CompileArgs {
+    /// The SBPL source.
+    #[arg(value_name = "PROFILE.sb")]
+    pub input: PathBuf,
+    /// Where to write the blob (default: PROFILE.sb.bin beside the source).
+    #[arg(short = 'o', long = "output", value_name = "OUT.sb.bin")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub profile: ProfileInput,
+}
+
+pub fn main(a: &CompileArgs) -> Result<ExitCode, Usage> {
+    let blob = match compile_file_with(
+        Path::new(&a.input),
+        &a.profile.options(),
+        &a.profile.search(),
+    ) {
         Ok(blob) => blob,
         Err(e) => {
             let source = e
@@ -30,8 +39,12 @@ pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    let out = p.one("-o").unwrap_or_else(|| format!("{input}.bin"));
-    std::fs::write(&out, &blob).map_err(|e| Usage(format!("{out}: {e}")))?;
-    println!("{out}: {} bytes", blob.len());
+    let out = a.output.clone().unwrap_or_else(|| {
+        let mut name = a.input.clone().into_os_string();
+        name.push(".bin");
+        PathBuf::from(name)
+    });
+    std::fs::write(&out, &blob).map_err(|e| Usage(format!("{}: {e}", out.display())))?;
+    crate::outln!("{}: {} bytes", out.display(), blob.len());
     Ok(ExitCode::SUCCESS)
 }

@@ -3,41 +3,105 @@
 //! The JSON output of both is described in docs/decode-json.md; its
 //! `schema` number changes whenever a field changes meaning or goes away.
 
-use super::{parse, Parsed, Usage};
+use super::{ProfileInput, Usage};
 use crate::blob::filters::{arg_kind, ArgKind};
 use crate::blob::render::{self, Outcome, Rendering, Rule, Texts};
 use crate::blob::{DecodeOptions, FilterArg, Format, Node, Profile};
 use crate::decision::{evaluate_with, explain_with, Args, Branch, Decision};
 use crate::macos_paths::PathModel;
-use crate::sbpl::compile_file;
 use crate::vocab::{filter, OpId, Vocab};
 use serde_json::{json, Value};
-use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
 /// Version of the `decode --json` and `eval --json` output.
 pub const JSON_SCHEMA: u32 = 1;
 
-const DECODE_FLAGS: &[&str] = &["--param", "--format", "--release", "--profile"];
+/// How a blob is read and decoded (shared by decode and eval).
+#[derive(Debug, clap::Args)]
+pub struct BlobArgs {
+    /// The blob (.sb.bin, or any other name) or SBPL source (.sb, compiled first).
+    #[arg(value_name = "BLOB|PROFILE.sb")]
+    pub input: String,
+    #[command(flatten)]
+    pub profile_input: ProfileInput,
+    /// The blob's layout: hdr14, hdr16 or legacy (default: detected).
+    #[arg(long, value_name = "F")]
+    pub format: Option<String>,
+    /// The operation and filter names of this release: macos-14.4.1,
+    /// ios-26, macos-10.6 or unknown (default: by format).
+    #[arg(long, value_name = "R")]
+    pub release: Option<String>,
+    /// The profile of a bundle to decode, by name or index (`decode --list`
+    /// lists them).
+    #[arg(long = "profile", value_name = "NAME|K")]
+    pub bundle_profile: Option<String>,
+    /// JSON instead of text (see docs/decode-json.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DecodeArgs {
+    #[command(flatten)]
+    pub blob: BlobArgs,
+    /// List a bundle's profiles (index and name) and stop.
+    #[arg(long)]
+    pub list: bool,
+    /// Print only the blob as SBPL that compiles back to its decisions.
+    #[arg(long)]
+    pub sbpl: bool,
+    /// With --sbpl: leave out the operations that reach a filter or
+    /// modifier with no compiler form, so the rest compiles.
+    #[arg(long, requires = "sbpl")]
+    pub expressible_only: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    pub blob: BlobArgs,
+    /// The operation asked about, e.g. file-read-data.
+    #[arg(required_unless_present = "batch")]
+    pub operation: Option<String>,
+    /// The path argument, for file operations.
+    pub path: Option<String>,
+    /// Another argument: a filter's name and its value (remote-port=443); repeatable.
+    #[arg(long = "arg", value_name = "NAME=VALUE", value_parser = super::key_value)]
+    pub args: Vec<(String, String)>,
+    /// A value for a ${NAME} variable in the profile; repeatable.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = super::key_value)]
+    pub vars: Vec<(String, String)>,
+    /// Every node the decision visits, and which branch it took.
+    #[arg(long)]
+    pub explain: bool,
+    /// Which paths a path filter is tested with: as-given, macos-resolved
+    /// or macos-kernel (docs/matrix.md).
+    #[arg(long, value_name = "MODEL")]
+    pub path_model: Option<String>,
+    /// Match paths as macOS's kernel does: --path-model macos-kernel.
+    #[arg(long)]
+    pub macos_paths: bool,
+    /// Read JSON-lines queries on stdin, answer each as a JSON line
+    /// (docs/decoder.md): one decode for them all.
+    #[arg(long, conflicts_with_all = ["operation", "path", "args", "vars", "json"])]
+    pub batch: bool,
+}
 
 /// A blob from a `.sb.bin` file (or compiled from `.sb`), decoded with the
 /// layout, vocabulary and bundle profile the options ask for.
-fn load(p: &Parsed, path: &str) -> Result<(Profile, usize), Usage> {
-    let bytes = if path.ends_with(".sb") {
-        compile_file(Path::new(path), &p.params()?).map_err(|e| Usage(e.to_string()))?
-    } else {
-        std::fs::read(path).map_err(|e| Usage(format!("{path}: {e}")))?
-    };
+fn load(a: &BlobArgs) -> Result<(Profile, usize), Usage> {
+    let path = &a.input;
+    let bytes = a.profile_input.blob(path)?;
     let mut options = DecodeOptions::default();
-    if let Some(f) = p.one("--format") {
+    if let Some(f) = &a.format {
         options.format =
-            Some(Format::parse(&f).ok_or_else(|| {
+            Some(Format::parse(f).ok_or_else(|| {
                 Usage(format!("--format takes hdr14, hdr16 or legacy, got {f:?}"))
             })?);
     }
-    if let Some(r) = p.one("--release") {
-        options.vocab = Some(Vocab::by_release(&r).ok_or_else(|| {
+    if let Some(r) = &a.release {
+        options.vocab = Some(Vocab::by_release(r).ok_or_else(|| {
             Usage(format!(
                 "--release takes macos-14.4.1, ios-26, macos-10.6 or unknown, got {r:?}"
             ))
@@ -45,14 +109,17 @@ fn load(p: &Parsed, path: &str) -> Result<(Profile, usize), Usage> {
     }
     let mut profile =
         Profile::decode_with(&bytes, &options).map_err(|e| Usage(format!("{path}: {e}")))?;
-    if let Some(want) = p.one("--profile") {
-        let k = find_profile(&profile, &want).ok_or_else(|| {
+    if let Some(want) = &a.bundle_profile {
+        let k = find_profile(&profile, want).ok_or_else(|| {
             Usage(format!(
                 "{path}: no bundle profile named or numbered {want:?} ({} profiles; `sbcheck decode --list {path}` lists them)",
                 profile.profiles.len()
             ))
         })?;
         profile.select_profile(k);
+    }
+    for w in &profile.warnings {
+        eprintln!("sbcheck: warning: {path}: {w}");
     }
     Ok((profile, bytes.len()))
 }
@@ -97,41 +164,25 @@ fn warnings_json(p: &Profile) -> Vec<Value> {
 
 /// Writes `text` to stdout; a closed pipe (`| head`) ends quietly.
 fn emit(text: &str) -> ExitCode {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("sbcheck: writing output: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    super::out(text);
+    ExitCode::SUCCESS
 }
 
-pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
-    let p = parse(
-        args,
-        DECODE_FLAGS,
-        &["--json", "--list", "--sbpl", "--expressible-only"],
-    )?;
-    let [input] = p.positional.as_slice() else {
-        return Err(Usage("decode takes one BLOB".into()));
-    };
-    let (profile, len) = load(&p, input)?;
-    for w in &profile.warnings {
-        eprintln!("sbcheck: warning: {input}: {w}");
-    }
-    if p.has("--list") {
-        return Ok(emit(&if p.has("--json") {
+pub fn main(d: &DecodeArgs) -> Result<ExitCode, Usage> {
+    let a = &d.blob;
+    let input = &a.input;
+    let (profile, len) = load(a)?;
+    if d.list {
+        return Ok(emit(&if a.json {
             list_json(&profile, input).to_string() + "\n"
         } else {
             list_text(&profile)
         }));
     }
-    if p.has("--sbpl") {
+    if d.sbpl {
         use crate::blob::profile_text::{profile_text_with, RenderOptions};
         let options = RenderOptions {
-            skip_unexpressible: p.has("--expressible-only"),
+            skip_unexpressible: d.expressible_only,
             ..RenderOptions::default()
         };
         let rendered = profile_text_with(&profile, options);
@@ -140,8 +191,8 @@ pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
         }
         return Ok(emit(&rendered.text));
     }
-    let rendering = render::rules(&profile);
-    let text = if p.has("--json") {
+    let text = if a.json {
+        let rendering = render::rules(&profile);
         let mut v = decode_json(&profile, &rendering, input, len).to_string();
         v.push('\n');
         v
@@ -254,7 +305,7 @@ fn decode_text(p: &Profile, input: &str, len: usize) -> String {
     // The rules as one profile that compiles back to the blob's decisions.
     let _ = writeln!(
         s,
-        "\nprofile as SBPL (later rules win; node-N is the subgraph at node N, applied to the operations `ops` where `req` holds; `decode --sbpl` prints only this):"
+        "\nprofile as SBPL (later rules win; chain-N: the rules from node N on, for the operations `ops`; `decode --sbpl` prints only this):"
     );
     let rendered = crate::blob::profile_text::profile_text(p);
     for what in &rendered.unexpressed {
@@ -448,13 +499,11 @@ use crate::batch::int_value;
 /// `--arg` values by filter id: integers and strings.
 type ArgLists = (Vec<(u8, u16)>, Vec<(u8, Vec<u8>)>);
 
-fn parse_args(p: &Parsed, v: &Vocab) -> Result<ArgLists, Usage> {
+fn parse_args(args: &[(String, String)], v: &Vocab) -> Result<ArgLists, Usage> {
     let mut ints = Vec::new();
     let mut strings = Vec::new();
-    for kv in p.all("--arg") {
-        let (name, value) = kv
-            .split_once('=')
-            .ok_or_else(|| Usage(format!("--arg takes NAME=VALUE, got {kv:?}")))?;
+    for (name, value) in args {
+        let (name, value) = (name.as_str(), value.as_str());
         let id = v.parse_filter(name).ok_or_else(|| {
             let hint = v
                 .closest_filter(name)
@@ -480,29 +529,15 @@ fn parse_args(p: &Parsed, v: &Vocab) -> Result<ArgLists, Usage> {
     Ok((ints, strings))
 }
 
-pub fn eval(args: &[String]) -> Result<ExitCode, Usage> {
-    let mut flags = DECODE_FLAGS.to_vec();
-    flags.extend(["--arg", "--var", "--path-model"]);
-    let p = parse(
-        args,
-        &flags,
-        &["--explain", "--json", "--macos-paths", "--batch"],
-    )?;
-    let model = path_model(&p)?;
-    if p.has("--batch") {
-        return batch(&p, model);
+pub fn eval(a: &EvalArgs) -> Result<ExitCode, Usage> {
+    let model = path_model(a)?;
+    if a.batch {
+        return batch(a, model);
     }
-    let (input, operation, path) = match p.positional.as_slice() {
-        [i, o] => (i, o, None),
-        [i, o, path] => (i, o, Some(path)),
-        _ => {
-            return Err(Usage(
-                "eval takes BLOB OPERATION [PATH] [--arg NAME=VALUE]... [--var NAME=VALUE]..."
-                    .into(),
-            ))
-        }
+    let (Some(operation), path) = (&a.operation, a.path.as_ref()) else {
+        return Err(Usage("eval takes an OPERATION (or --batch)".into()));
     };
-    let (profile, _) = load(&p, input)?;
+    let (profile, _) = load(&a.blob)?;
     let v = profile.vocab;
     let op = v.parse_op(operation).ok_or_else(|| {
         let hint = v
@@ -511,7 +546,7 @@ pub fn eval(args: &[String]) -> Result<ExitCode, Usage> {
             .unwrap_or_default();
         Usage(format!("unknown operation {operation}{hint}"))
     })?;
-    let (ints, strings_owned) = parse_args(&p, v)?;
+    let (ints, strings_owned) = parse_args(&a.args, v)?;
     // The path filter is tested with every path the model names (macOS's
     // kernel: the resolved path and its form without /private).
     let tested: Vec<Vec<u8>> = path.map_or_else(Vec::new, |p| {
@@ -526,20 +561,16 @@ pub fn eval(args: &[String]) -> Result<ExitCode, Usage> {
         .map(|(f, s)| (*f, s.as_slice()))
         .chain(tested.iter().skip(1).map(|p| (filter::PATH, p.as_slice())))
         .collect();
-    let var_pairs: Vec<(String, String)> = p
-        .all("--var")
-        .into_iter()
-        .map(|kv| {
-            kv.split_once('=')
-                .map(|(k, v)| {
-                    (
-                        k.trim_start_matches("${").trim_end_matches('}').to_owned(),
-                        v.to_owned(),
-                    )
-                })
-                .ok_or_else(|| Usage(format!("--var takes NAME=VALUE, got {kv:?}")))
+    let var_pairs: Vec<(String, String)> = a
+        .vars
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.trim_start_matches("${").trim_end_matches('}').to_owned(),
+                v.clone(),
+            )
         })
-        .collect::<Result<_, _>>()?;
+        .collect();
     let vars: Vec<(&str, &[u8])> = var_pairs
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_bytes()))
@@ -556,13 +587,13 @@ pub fn eval(args: &[String]) -> Result<ExitCode, Usage> {
         .iter()
         .map(|p| String::from_utf8_lossy(p).into_owned())
         .collect();
-    let text = if p.has("--json") {
+    let text = if a.blob.json {
         let mut j = eval_json(&profile, &d, &rule);
         j["path_model"] = json!(model.name());
         j["paths_tested"] = json!(shown);
         format!("{j}\n")
     } else {
-        let mut t = eval_text(&profile, &d, &rule, p.has("--explain"));
+        let mut t = eval_text(&profile, &d, &rule, a.explain);
         if let Some(line) = model_line {
             t.push_str(&format!("path model: {line}\n"));
         }
@@ -572,16 +603,11 @@ pub fn eval(args: &[String]) -> Result<ExitCode, Usage> {
 }
 
 /// `eval BLOB --batch`: JSON-lines queries on stdin, answers on stdout.
-fn batch(p: &Parsed, model: PathModel) -> Result<ExitCode, Usage> {
-    let [input] = p.positional.as_slice() else {
-        return Err(Usage(
-            "eval --batch takes BLOB and reads JSON-lines queries on stdin".into(),
-        ));
-    };
-    let (profile, _) = load(p, input)?;
+fn batch(a: &EvalArgs, model: PathModel) -> Result<ExitCode, Usage> {
+    let (profile, _) = load(&a.blob)?;
     let stdin = std::io::stdin().lock();
     let stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    let batch = crate::batch::Batch::new(&profile, p.has("--explain")).with_path_model(model);
+    let batch = crate::batch::Batch::new(&profile, a.explain).with_path_model(model);
     match batch.run(stdin, stdout) {
         Ok(stats) if stats.errors > 0 => {
             eprintln!(
@@ -601,18 +627,19 @@ fn batch(p: &Parsed, model: PathModel) -> Result<ExitCode, Usage> {
 
 /// `--macos-paths` (the decision a Mac's kernel makes for the path as a
 /// program names it) or `--path-model as-given|macos-resolved|macos-kernel`.
-fn path_model(p: &Parsed) -> Result<PathModel, Usage> {
-    let named = p
-        .one("--path-model")
+fn path_model(a: &EvalArgs) -> Result<PathModel, Usage> {
+    let named = a
+        .path_model
+        .as_ref()
         .map(|m| {
-            PathModel::parse(&m).ok_or_else(|| {
+            PathModel::parse(m).ok_or_else(|| {
                 Usage(format!(
                     "--path-model takes as-given, macos-resolved or macos-kernel, got {m:?}"
                 ))
             })
         })
         .transpose()?;
-    match (named, p.has("--macos-paths")) {
+    match (named, a.macos_paths) {
         (Some(m), true) if m != PathModel::MacosKernel => Err(Usage(
             "--macos-paths is --path-model macos-kernel; give one or the other".into(),
         )),

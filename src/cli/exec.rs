@@ -3,61 +3,46 @@
 //! itself checked as process-exec*, logs every denial, and exits with the
 //! command's status (128 + N when a signal N ended it).
 
-use super::{load_any, Usage};
+use super::{load_any, ProfileInput, Usage};
 use crate::apply::exec::Command;
 use crate::apply::log::LogTarget;
 use crate::apply::{apply, Backend, Config};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-const WITH_VALUE: &[&str] = &["--profile", "--param", "--log", "--backend"];
-const SWITCHES: &[&str] = &["--macos-paths"];
-
-/// Splits `[OPTIONS] [--] CMD ARGS...` at the command: options before it
-/// are ours, everything from it on is the command's, options included.
-fn split(args: &[String]) -> Result<(&[String], &[String]), Usage> {
-    let mut i = 0;
-    while let Some(a) = args.get(i) {
-        if a == "--" {
-            return Ok((&args[..i], &args[i + 1..]));
-        }
-        if WITH_VALUE.contains(&a.as_str()) {
-            i += 2;
-        } else if SWITCHES.contains(&a.as_str()) {
-            i += 1;
-        } else if a.starts_with('-') && a.len() > 1 {
-            return Err(Usage(format!("unknown option {a}")));
-        } else {
-            return Ok((&args[..i], &args[i..]));
-        }
-    }
-    Ok((args, &[]))
+#[derive(Debug, clap::Args)]
+pub struct ExecArgs {
+    /// The profile: SBPL (.sb, compiled first) or a blob (.sb.bin).
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: String,
+    #[command(flatten)]
+    pub input: ProfileInput,
+    /// Where denials are logged (default: stderr).
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// linux (seccomp engine) or seatbelt (macOS's kernel); default: this platform's.
+    #[arg(long, value_name = "B", value_parser = super::backend)]
+    pub backend: Option<Backend>,
+    /// Match paths in macOS's layout (/private/tmp for /tmp, ...).
+    #[arg(long)]
+    pub macos_paths: bool,
+    /// The command and its arguments (after `--`, or from the first word
+    /// that is not an option: its own options are its own).
+    #[arg(value_name = "CMD", required = true, trailing_var_arg = true)]
+    pub command: Vec<String>,
 }
 
-pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
-    let (ours, command) = split(args)?;
-    let p = super::parse(ours, WITH_VALUE, SWITCHES)?;
-    let source = p
-        .one("--profile")
-        .ok_or_else(|| Usage("exec needs --profile PROFILE(.sb|.sb.bin)".into()))?;
-    let Some((program, rest)) = command.split_first() else {
+pub fn main(a: &ExecArgs) -> Result<ExitCode, Usage> {
+    let Some((program, rest)) = a.command.split_first() else {
         return Err(Usage(
             "exec needs a command: exec --profile P -- CMD ARGS...".into(),
         ));
     };
-    let profile = load_any(&source, &p.params()?)?;
-    let backend = match p.one("--backend") {
-        Some(b) => Some(
-            Backend::parse(&b)
-                .ok_or_else(|| Usage(format!("unknown backend {b:?}: linux or seatbelt")))?,
-        ),
-        None => None,
-    };
+    let profile = load_any(&a.profile, &a.input)?;
     let config = Config {
-        backend,
-        macos_paths: p.has("--macos-paths"),
-        log: p
-            .one("--log")
-            .map_or(LogTarget::Stderr, |f| LogTarget::File(f.into())),
+        backend: a.backend,
+        macos_paths: a.macos_paths,
+        log: a.log.clone().map_or(LogTarget::Stderr, LogTarget::File),
         record: false,
         subreaper: true,
     };
@@ -72,30 +57,47 @@ pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
-    fn strings(a: &[&str]) -> Vec<String> {
-        a.iter().map(|s| s.to_string()).collect()
+    fn parse(a: &[&str]) -> Result<ExecArgs, clap::Error> {
+        #[derive(Parser)]
+        struct T {
+            #[command(flatten)]
+            a: ExecArgs,
+        }
+        T::try_parse_from(std::iter::once("exec").chain(a.iter().copied())).map(|t| t.a)
     }
 
     #[test]
     fn the_command_starts_at_dashdash_or_the_first_word() {
-        let a = strings(&["--profile", "p.sb", "--", "ls", "-l"]);
-        let (ours, cmd) = split(&a).unwrap();
-        assert_eq!((ours.len(), cmd), (2, &strings(&["ls", "-l"])[..]));
-        let a = strings(&["--log", "f", "--macos-paths", "cat", "--help"]);
-        let (ours, cmd) = split(&a).unwrap();
-        assert_eq!((ours.len(), cmd), (3, &strings(&["cat", "--help"])[..]));
-        let a = strings(&["--bogus", "cat"]);
-        assert_eq!(split(&a).unwrap_err().0, "unknown option --bogus");
+        let a = parse(&["--profile", "p.sb", "--", "ls", "-l"]).unwrap();
+        assert_eq!(a.command, ["ls", "-l"]);
+        let a = parse(&[
+            "--profile=p.sb",
+            "--log",
+            "f",
+            "--macos-paths",
+            "cat",
+            "--help",
+        ])
+        .unwrap();
+        assert_eq!(a.command, ["cat", "--help"]);
+        assert!(a.macos_paths);
+        let a = parse(&["--profile", "p.sb", "-I", "inc", "--param", "K=V", "true"]).unwrap();
+        assert_eq!(a.input.include, [PathBuf::from("inc")]);
+        assert_eq!(a.input.params, [("K".to_owned(), "V".to_owned())]);
+        let e = parse(&["--profile", "p.sb", "--bogus", "cat"]).unwrap_err();
+        assert!(e.to_string().contains("--bogus"), "{e}");
     }
 
     #[test]
     fn usage_errors_are_named() {
-        let e = main(&strings(&["--", "true"])).unwrap_err();
-        assert!(e.0.contains("needs --profile"), "{}", e.0);
-        let e = main(&strings(&["--profile", "x.sb"])).unwrap_err();
-        assert!(e.0.contains("needs a command"), "{}", e.0);
-        let e = main(&strings(&["--profile", "/nonexistent.sb.bin", "true"])).unwrap_err();
+        let e = parse(&["--", "true"]).unwrap_err();
+        assert!(e.to_string().contains("--profile"), "{e}");
+        let e = parse(&["--profile", "x.sb"]).unwrap_err();
+        assert!(e.to_string().contains("<CMD>"), "{e}");
+        let a = parse(&["--profile", "/nonexistent.sb.bin", "true"]).unwrap();
+        let e = main(&a).unwrap_err();
         assert!(e.0.starts_with("/nonexistent.sb.bin: "), "{}", e.0);
     }
 }

@@ -2,27 +2,30 @@
 //! running anything. Flags expectations the decoder disagrees with;
 //! `--bless` records the predictions in the matrix files.
 
-use super::{parse, project_root, Usage};
+use super::{MatrixArgs, Usage};
 use crate::harness::{predict_matrix, static_check};
 use crate::matrix::{bless, Matrix};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
-    let p = parse(args, &["--matrix"], &["--bless"])?;
-    let root = project_root();
-    let path = p
-        .one("--matrix")
-        .map_or_else(|| root.join("expected"), PathBuf::from);
-    let matrix = Matrix::load(&path).map_err(|e| Usage(e.to_string()))?;
-    if p.has("--bless") {
+#[derive(Debug, clap::Args)]
+pub struct ExpectArgs {
+    #[command(flatten)]
+    pub matrix: MatrixArgs,
+    /// Record the decoder's predictions in the matrix files (on purpose).
+    #[arg(long)]
+    pub bless: bool,
+}
+
+pub fn main(a: &ExpectArgs) -> Result<ExitCode, Usage> {
+    let (root, _, matrix) = a.matrix.load()?;
+    if a.bless {
         return bless_all(&matrix, &root);
     }
     let found = static_check(&matrix, &root).map_err(|e| Usage(e.to_string()))?;
     for d in &found {
-        println!("DISAGREES {d}");
+        crate::outln!("DISAGREES {d}");
     }
-    println!(
+    crate::outln!(
         "{} cells checked against the decoder: {} disagreement(s)",
         matrix.cells(),
         found.len()
@@ -54,7 +57,7 @@ fn bless_all(matrix: &Matrix, root: &std::path::Path) -> Result<ExitCode, Usage>
         let out = serde_json::to_string_pretty(&value).unwrap_or_default() + "\n";
         crate::report::write_atomic(&spec.file, out.as_bytes())
             .map_err(|e| Usage(e.to_string()))?;
-        println!("blessed {} ({} cells)", spec.file.display(), mine.len());
+        crate::outln!("blessed {} ({} cells)", spec.file.display(), mine.len());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,13 +1,22 @@
 //! `sbcheck report`: a saved run as HTML, or the difference between two.
 
-use super::{parse, Usage};
+use super::Usage;
 use crate::html;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
-    let p = parse(args, &["-o"], &[])?;
-    let (page, default_out) = match p.positional.as_slice() {
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// A run's runtime_results.json, and optionally a second run to compare with.
+    #[arg(value_name = "RESULTS.json", num_args = 1..=2, required = true)]
+    pub runs: Vec<String>,
+    /// Where to write the page.
+    #[arg(short = 'o', long = "output", value_name = "OUT.html")]
+    pub output: Option<PathBuf>,
+}
+
+pub fn main(a: &ReportArgs) -> Result<ExitCode, Usage> {
+    let (page, default_out) = match a.runs.as_slice() {
         [a] => {
             let run = load(a)?;
             (html::render(&run), beside(a, "report.html"))
@@ -25,10 +34,10 @@ pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
             ))
         }
     };
-    let out = p.one("-o").map_or(default_out, PathBuf::from);
+    let out = a.output.clone().unwrap_or(default_out);
     crate::report::write_atomic(&out, page.as_bytes())
         .map_err(|e| Usage(format!("writing {}: {e}", out.display())))?;
-    println!("{}", out.display());
+    crate::outln!("{}", out.display());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -2,13 +2,13 @@
 //! named profiles), writes each trace as its cell finishes, then
 //! `runtime_results.json`, `mismatches.json` and the table.
 
-use super::{parse, project_root, Usage};
+use super::{MatrixArgs, ProfileInput, Usage};
 use crate::apply::Backend;
 use crate::harness::{
-    ensure_fixtures, load_profile, run_profile, unrunnable, CellRecord, LoadedProfile, Observed,
-    RunOptions,
+    ensure_fixtures, load_profile_with, run_profile, unrunnable, CellRecord, LoadedProfile,
+    Observed, RunOptions,
 };
-use crate::matrix::{Matrix, ProbeSpec, ProfileSpec};
+use crate::matrix::{ProbeSpec, ProfileSpec};
 use crate::report;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -25,56 +25,58 @@ struct Job<'m> {
     owned: bool,
 }
 
-pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
-    let p = parse(
-        args,
-        &[
-            "--profile",
-            "--matrix",
-            "--out",
-            "--jobs",
-            "--backend",
-            "--timeout",
-            "--partition",
-        ],
-        &["--macos-paths", "--no-zygote"],
-    )?;
-    let root = project_root();
-    let matrix_path = p
-        .one("--matrix")
-        .map_or_else(|| root.join("expected"), PathBuf::from);
-    let out = p
-        .one("--out")
-        .map_or_else(|| root.join("out"), PathBuf::from);
-    let backend = match p.one("--backend") {
-        None => Backend::native(),
-        Some(b) => Backend::parse(&b)
-            .ok_or_else(|| Usage(format!("unknown backend {b:?}: linux or seatbelt")))?,
-    };
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Run only this profile of the matrix; repeatable.
+    #[arg(long = "profile", value_name = "NAME")]
+    pub profiles: Vec<String>,
+    #[command(flatten)]
+    pub matrix: MatrixArgs,
+    #[command(flatten)]
+    pub input: ProfileInput,
+    /// Where traces and results go (default: out/ in the project).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// linux (seccomp engine) or seatbelt (macOS's kernel); default: this platform's.
+    #[arg(long, value_name = "B", value_parser = super::backend)]
+    pub backend: Option<Backend>,
+    /// Threads running cells (default: one a CPU).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub jobs: Option<u64>,
+    /// Kill a probe after this many milliseconds.
+    #[arg(long, value_name = "MS")]
+    pub timeout: Option<u64>,
+    /// Run every N-th cell from the K-th: one shard of N (see sbcheck merge).
+    #[arg(long, value_name = "K/N")]
+    pub partition: Option<String>,
+    /// Match paths in macOS's layout (/private/tmp for /tmp, ...).
+    #[arg(long)]
+    pub macos_paths: bool,
+    /// Fork every cell from sbcheck itself, not from a per-profile zygote.
+    #[arg(long)]
+    pub no_zygote: bool,
+}
+
+pub fn main(a: &RunArgs) -> Result<ExitCode, Usage> {
+    let (root, matrix_path, matrix) = a.matrix.load()?;
+    let out = a.out.clone().unwrap_or_else(|| root.join("out"));
+    let backend = a.backend.unwrap_or_else(Backend::native);
     check_backend(backend)?;
-    let jobs = match p.one("--jobs") {
-        Some(n) => n
-            .parse::<usize>()
-            .ok()
-            .filter(|&n| n > 0)
-            .ok_or_else(|| Usage(format!("--jobs takes a positive number, got {n:?}")))?,
+    let jobs = match a.jobs {
+        Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
     let mut opts = RunOptions::new(&root);
-    opts.macos_paths = p.has("--macos-paths");
-    if p.has("--no-zygote") {
+    opts.macos_paths = a.macos_paths;
+    if a.no_zygote {
         opts.zygote = false;
     }
     opts.backend = backend;
-    if let Some(t) = p.one("--timeout") {
-        let ms = t
-            .parse::<u64>()
-            .map_err(|_| Usage(format!("--timeout takes milliseconds, got {t:?}")))?;
+    if let Some(ms) = a.timeout {
         opts.timeout = Duration::from_millis(ms);
     }
 
-    let matrix = Matrix::load(&matrix_path).map_err(|e| Usage(e.to_string()))?;
-    let only = p.all("--profile");
+    let only = &a.profiles;
     if let Some(name) = only.iter().find(|n| matrix.profile(n).is_none()) {
         return Err(Usage(format!(
             "no profile {name} in {}",
@@ -86,6 +88,7 @@ pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
     let _ = crate::apply::sys::catch_interrupts();
     report::remove_stale_temps(&out);
 
+    let search = a.input.search();
     let selected: Vec<&ProfileSpec> = matrix
         .profiles
         .iter()
@@ -95,7 +98,11 @@ pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
     let mut loaded: Vec<(&ProfileSpec, LoadedProfile)> = Vec::new();
     let mut broken: Vec<CellRecord> = Vec::new();
     for spec in selected {
-        match load_profile(&root, &spec.source, &spec.params) {
+        // The command line's --param values win over the matrix's.
+        let mut params = spec.params.clone();
+        params.retain(|(k, _)| !a.input.params.iter().any(|(key, _)| key == k));
+        params.extend(a.input.params.iter().cloned());
+        match load_profile_with(&root, &spec.source, &params, &search) {
             Ok(l) => loaded.push((spec, l)),
             Err(e) => {
                 eprintln!("sbcheck: {}: {}: {e}", spec.file.display(), spec.name);
@@ -111,7 +118,7 @@ pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
             }
         }
     }
-    let (shard, shards) = partition(p.one("--partition"))?;
+    let (shard, shards) = partition(a.partition.clone())?;
     let work: Vec<Job<'_>> = loaded
         .iter()
         .flat_map(|(spec, l)| {
@@ -134,17 +141,14 @@ pub fn main(args: &[String]) -> Result<ExitCode, Usage> {
     write_results(&out, &records)?;
     crate::html::write_run_report(&out, &report::results_json(&records))
         .map_err(|e| Usage(e.to_string()))?;
-    print!(
-        "{}",
-        report::table(&records, std::io::stdout().is_terminal())
-    );
-    print!("{}", report::bucket_summary(&records));
+    super::out(&report::table(&records, super::colour()));
+    super::out(&report::bucket_summary(&records));
     let mismatches = records
         .iter()
         .filter(|r| !r.matches() && !r.skipped())
         .count();
     let skipped = records.iter().filter(|r| r.skipped()).count();
-    println!(
+    crate::outln!(
         "{} cells: {} match, {} mismatch, {} skipped (backend {}{}); traces in {}",
         records.len(),
         records.len() - mismatches - skipped,

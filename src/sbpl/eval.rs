@@ -910,7 +910,8 @@ impl Evaluator<'_> {
                 (
                     WithKind::IntModifier(id, _)
                     | WithKind::Preset(id, _)
-                    | WithKind::StrModifier(id),
+                    | WithKind::StrModifier(id)
+                    | WithKind::Inline(id),
                     Some(arg),
                 ) => {
                     if outcome.modifier.is_some() {
@@ -948,6 +949,11 @@ impl Evaluator<'_> {
         let arg = match (kind, rest) {
             (WithKind::Flag(_) | WithKind::NoReport | WithKind::Deprecated, []) => None,
             (WithKind::Preset(_, v), []) => Some(ModifierArg::Int(v)),
+            (WithKind::Inline(_), []) => Some(ModifierArg::Int(0)),
+            (WithKind::Inline(_), [a]) => {
+                let v = self.eval(a, env)?;
+                Some(ModifierArg::Int(self.int_arg(v, &[], name, a)?))
+            }
             (WithKind::IntModifier(_, table), [a]) => {
                 let v = self.eval(a, env)?;
                 Some(ModifierArg::Int(self.int_arg(v, table(), name, a)?))
@@ -968,7 +974,7 @@ impl Evaluator<'_> {
                 | WithKind::Preset(..),
                 _,
             ) => return Err(self.error(form, format!("(with {name}) takes no argument"))),
-            (WithKind::IntModifier(..) | WithKind::StrModifier(_), _) => {
+            (WithKind::IntModifier(..) | WithKind::StrModifier(_) | WithKind::Inline(_), _) => {
                 return Err(self.error(form, format!("(with {name} ...) takes one argument")))
             }
         };

@@ -239,6 +239,10 @@ pub enum WithKind {
     Preset(u8, u16),
     /// An inline modifier taking a string placed in the data area.
     StrModifier(u8),
+    /// An inline modifier whose argument no blob shows: an optional number,
+    /// 0 when left out [model] (`(with telemetry-backtrace)`, and the
+    /// decoder's `(with user-approval 0)`).
+    Inline(u8),
     /// A deprecated modifier Apple's library turns into a sandbox option
     /// (`no-callout`, `partial-symbolication`): it leaves the rule as is.
     Deprecated,
@@ -275,8 +279,10 @@ pub const WITH_OPTIONS: &[(&str, WithKind)] = &[
     ("message", WithKind::StrModifier(10)),
     ("default-sandbox", WithKind::StrModifier(11)),
     ("assign-storage-class", WithKind::StrModifier(12)),
-    // [model]: no blob shows it; the id is [reported].
+    // [model]: no blob shows them; the ids are [reported].
     ("enable-state-flag", WithKind::StrModifier(17)),
+    ("user-approval", WithKind::Inline(9)),
+    ("telemetry-backtrace", WithKind::Inline(15)),
     ("no-callout", WithKind::Deprecated),
     ("partial-symbolication", WithKind::Deprecated),
 ];

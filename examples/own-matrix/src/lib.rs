@@ -1,0 +1,1 @@
+//! Nothing here: the crate exists to check profiles/app.sb (see tests/).
