@@ -725,8 +725,12 @@ fn cli_decode_text_and_eval() {
         out.contains("  [3] @424: (literal \"/etc/hosts\") -> 6 / 4\n"),
         "{out}"
     );
+    // The bucket's graph as one rule: the literal is tested first and
+    // sends /etc/hosts to the default's deny, so the allow needs both.
     assert!(
-        out.contains("(deny file-read* file-write* (literal \"/etc/hosts\"))\n"),
+        out.contains(
+            "(allow file-read* file-write* (require-all (require-not (literal \"/etc/hosts\")) (subpath \"/private/tmp/strict_ok\")))\n"
+        ),
         "{out}"
     );
     let (code, out, _) = sbcheck(&["eval", blob, "file-read-data", "/etc/hosts", "--explain"]);
