@@ -329,3 +329,53 @@ impl<'p> Chains<'p> {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOLDEN: &[u8] =
+        include_bytes!("../../profiles/apple/macos-14.4.1/golden_strict_1_file.sb.bin");
+    const TRIPLE: &[u8] =
+        include_bytes!("../../../shared/apple-blobs/macos-14.4.1/triple_all_inet_dgram_tcp.sb.bin");
+
+    #[test]
+    fn a_bucket_reads_as_its_rules_and_hands_over_to_the_default() {
+        // Node 3: /etc/hosts -> 6 (deny) / 4; 4: the subpath -> allow / 6.
+        let p = Profile::decode(GOLDEN).unwrap();
+        let mut c = Chains::new(&p);
+        let chain = c.chain(3).unwrap();
+        assert_eq!(chain.len(), 2, "{chain:?}");
+        let first = &chain[0];
+        assert_eq!(first.next, Some(6));
+        assert_eq!(first.branches.len(), 1);
+        let (cond, terminal) = &first.branches[0];
+        assert!(matches!(p.nodes[usize::from(*terminal)], Node::Terminal(a) if !a.is_deny()));
+        assert_eq!(
+            *cond,
+            Expr::All(vec![Expr::Not(Box::new(Expr::Leaf(3))), Expr::Leaf(4)])
+        );
+        assert_eq!(chain[1].branches, vec![(Expr::True, 6)]);
+    }
+
+    #[test]
+    fn three_conditions_in_a_row_are_one_require_all() {
+        let p = Profile::decode(TRIPLE).unwrap();
+        let root = p.op_table[usize::from(crate::vocab::op::NETWORK_OUTBOUND)];
+        let rule = Chains::new(&p).rule_at(root).unwrap();
+        let mut all = None;
+        for (cond, _) in &rule.branches {
+            let mut stack = vec![cond];
+            while let Some(e) = stack.pop() {
+                match e {
+                    Expr::All(parts) if parts.len() == 3 => all = Some(parts.clone()),
+                    Expr::All(v) | Expr::Any(v) => stack.extend(v),
+                    Expr::Not(x) => stack.push(x),
+                    _ => {}
+                }
+            }
+        }
+        let parts = all.expect("a require-all of the three socket filters");
+        assert!(parts.iter().all(|e| matches!(e, Expr::Leaf(_))));
+    }
+}
