@@ -195,6 +195,9 @@ pub enum CellError {
     Matrix(MatrixError),
     Profile(String),
     Probe(String),
+    /// The profile's text is not on this machine (an Apple system profile,
+    /// which the project does not ship): its cells are skipped with this.
+    Unavailable(String),
 }
 
 impl std::fmt::Display for CellError {
@@ -203,6 +206,7 @@ impl std::fmt::Display for CellError {
             CellError::Matrix(e) => write!(f, "{e}"),
             CellError::Profile(e) => write!(f, "profile: {e}"),
             CellError::Probe(e) => write!(f, "probe: {e}"),
+            CellError::Unavailable(e) => write!(f, "{e}"),
         }
     }
 }
@@ -232,7 +236,7 @@ pub fn load_profile_with(
     params: &[(String, String)],
     search: &crate::sbpl::SearchPath,
 ) -> Result<LoadedProfile, CellError> {
-    let path = root.join(source);
+    let path = source_path(root, source, search)?;
     let blob = if source.ends_with(".sb") {
         let options = Options {
             params: params.to_vec(),
@@ -245,6 +249,32 @@ pub fn load_profile_with(
     let profile = Profile::decode(&blob)
         .map_err(|e| CellError::Profile(format!("{}: {e}", path.display())))?;
     Ok(LoadedProfile { blob, profile })
+}
+
+/// The prefix of a matrix `source` that names one of Apple's system
+/// profiles (`system:bsd.sb`) rather than a file of the project.
+pub const SYSTEM_SOURCE: &str = "system:";
+
+/// The file a matrix `source` names: relative to the project root, or for
+/// `system:NAME` the first copy in macOS's profile folders or
+/// `$SBCHECK_SBPL_PATH`, as an import finds it.
+fn source_path(
+    root: &Path,
+    source: &str,
+    search: &crate::sbpl::SearchPath,
+) -> Result<PathBuf, CellError> {
+    let Some(name) = source.strip_prefix(SYSTEM_SOURCE) else {
+        return Ok(root.join(source));
+    };
+    search.find(name).ok_or_else(|| {
+        let looked: Vec<String> = search.0.iter().map(|d| d.display().to_string()).collect();
+        CellError::Unavailable(format!(
+            "Apple's {name} is not on this machine (looked in {}); the project does not ship \
+             Apple's text: set SBCHECK_SBPL_PATH to folders holding macOS's system profiles \
+             (CI uses ../shared/realworld/apple-macos-10.15.2/Profiles and usr-share-sandbox)",
+            looked.join(", ")
+        ))
+    })
 }
 
 /// Creates the matrix's fixture directories and files if missing.
@@ -387,7 +417,10 @@ pub fn run_named(
         Ok(l) => l,
         // Still a record, so the failure leaves a trace like any cell.
         Err(e) => {
-            let observed = Observed::ProfileError(e.to_string());
+            let observed = match e {
+                CellError::Unavailable(why) => Observed::Skipped(why),
+                e => Observed::ProfileError(e.to_string()),
+            };
             return Ok(unrunnable(spec, probe_spec, observed, opts));
         }
     };
@@ -818,7 +851,11 @@ pub fn predict_matrix(
     ensure_fixtures(matrix).map_err(|e| CellError::Probe(format!("creating fixtures: {e}")))?;
     let mut out = Vec::new();
     for spec in &matrix.profiles {
-        let loaded = load_profile(root, &spec.source, &spec.params)?;
+        let loaded = match load_profile(root, &spec.source, &spec.params) {
+            // Nothing to predict from: its recorded predictions stay.
+            Err(CellError::Unavailable(_)) => continue,
+            l => l?,
+        };
         for p in &spec.probes {
             let probe = Probe::new(&p.operation, &p.target, false, peer)
                 .map_err(|e| CellError::Probe(e.0))?;

@@ -20,6 +20,9 @@ pub enum Kind {
     Create,
     /// unlink of an existing file: file-write-unlink.
     Unlink,
+    /// chmod of an existing file to the mode it has (so an allowed probe
+    /// changes nothing): file-write-mode.
+    Chmod,
     /// execve: process-exec*.
     Exec,
     /// connect (TCP) or sendto (UDP) to the harness's loopback listener:
@@ -42,6 +45,7 @@ impl Kind {
             "file-write*" | "file-write-data" => Kind::Write,
             "file-write-create" => Kind::Create,
             "file-write-unlink" => Kind::Unlink,
+            "file-write-mode" => Kind::Chmod,
             "process-exec*" | "process-exec" => Kind::Exec,
             "network-outbound" => Kind::Connect {
                 udp: target.starts_with("udp"),
@@ -62,6 +66,7 @@ impl Kind {
             Kind::Write => "file-write-data",
             Kind::Create => "file-write-create",
             Kind::Unlink => "file-write-unlink",
+            Kind::Chmod => "file-write-mode",
             Kind::Exec => "process-exec*",
             Kind::Connect { .. } => "network-outbound",
             Kind::Bind => "network-bind",
@@ -98,6 +103,9 @@ pub struct Probe {
     /// into anything else (a system file must not be changed when a profile
     /// wrongly allows the write; the check happens at open anyway).
     write_len: usize,
+    /// The mode the chmod probe sets: the target's own, read when the probe
+    /// is made.
+    mode: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,12 +147,17 @@ impl Probe {
             // Port 0: the kernel picks a free port, so bind probes never collide.
             _ => sockaddr(SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 0)),
         };
+        let mode = {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata(target).map_or(0o644, |m| m.mode() & 0o7777)
+        };
         Ok(Probe {
             kind,
             target: target.to_owned(),
             path,
             addr,
             write_len: usize::from(owned),
+            mode,
         })
     }
 
@@ -198,7 +211,7 @@ impl Probe {
             Kind::Unlink if path.is_symlink() => Some(VLNK),
             Kind::Unlink => Some(VREG),
             Kind::Write => existing().or(Some(VREG)),
-            Kind::Read | Kind::Stat | Kind::Exec => existing(),
+            Kind::Read | Kind::Stat | Kind::Exec | Kind::Chmod => existing(),
             _ => None,
         }
     }
@@ -238,9 +251,17 @@ impl Probe {
     /// The path argument of a decision, if the operation takes one.
     pub fn path_arg(&self) -> Option<&str> {
         match self.kind {
-            Kind::Read | Kind::Stat | Kind::Write | Kind::Create | Kind::Unlink | Kind::Exec => {
-                Some(&self.target)
-            }
+            Kind::Read
+            | Kind::Stat
+            | Kind::Write
+            | Kind::Create
+            | Kind::Unlink
+            | Kind::Chmod
+            | Kind::Exec => Some(&self.target),
+            // An IP socket names no path: an empty one, which no path
+            // filter matches, as the engine gives it (a Unix socket's
+            // path filters are then decided, not left undetermined).
+            Kind::Connect { .. } | Kind::Bind => Some(""),
             _ => None,
         }
     }
@@ -254,6 +275,7 @@ impl Probe {
             Kind::Write => self.write(libc::O_WRONLY | libc::O_CREAT),
             Kind::Create => self.write(libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL),
             Kind::Unlink => sys::unlink(&self.path),
+            Kind::Chmod => sys::chmod(&self.path, self.mode),
             Kind::Exec => {
                 // On the stack: no allocation after fork.
                 let argv = [self.path.as_ptr(), std::ptr::null()];
@@ -374,6 +396,7 @@ mod tests {
             k("network-outbound", "tcp:127.0.0.1"),
             Some(Kind::Connect { udp: false })
         );
+        assert_eq!(k("file-write-mode", "/x"), Some(Kind::Chmod));
         assert_eq!(k("iokit-open", "x"), None);
         for kind in [
             Kind::Read,
@@ -381,6 +404,7 @@ mod tests {
             Kind::Write,
             Kind::Create,
             Kind::Unlink,
+            Kind::Chmod,
             Kind::Exec,
             Kind::Bind,
         ] {
@@ -402,6 +426,24 @@ mod tests {
         assert_eq!(Kind::Read.skip_reason(), None);
     }
 
+    /// The chmod probe sets the mode the file has: an allowed probe leaves
+    /// the fixture as it was.
+    #[test]
+    fn chmod_probe_keeps_the_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f");
+        std::fs::write(&f, "x").unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let p = Probe::new("file-write-mode", f.to_str().unwrap(), true, None).unwrap();
+        assert_eq!(p.run(), 0);
+        let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o640);
+        let missing = dir.path().join("missing");
+        let p = Probe::new("file-write-mode", missing.to_str().unwrap(), false, None).unwrap();
+        assert_eq!(p.run(), libc::ENOENT);
+    }
+
     /// The vnode type each probe's check will see: created and unlinked
     /// scratch files are regular, a symlink is unlinked as itself, reads
     /// follow to the file.
@@ -418,6 +460,7 @@ mod tests {
         assert_eq!(vt("file-read-metadata", link), Some(2));
         assert_eq!(vt("file-read*", "/dev/null"), Some(4));
         assert_eq!(vt("file-read*", "/nonexistent/x"), None);
+        assert_eq!(vt("file-write-mode", link), Some(2));
         let p = Probe::new("file-read-metadata", "/", false, None).unwrap();
         assert_eq!(p.int_args(), vec![(filter::VNODE_TYPE, 2)]);
     }

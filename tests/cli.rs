@@ -1,6 +1,7 @@
 //! The command line, end to end: `sbcheck run`, `probe`, `diff`, `merge`
 //! and `expect`, as a user calls them.
 
+use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -439,4 +440,52 @@ fn run_takes_params_and_include_dirs_for_the_matrix_profiles() {
     let o = sbcheck(&args);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("1 cells: 1 match"), "{}", text(&o));
+}
+
+/// `sbcheck run --profile apple_bsd` with `$SBCHECK_SBPL_PATH` set to
+/// `sbpl_path` (or unset): its output and results.
+fn run_apple_bsd(sbpl_path: Option<&Path>, out: &Path) -> (Output, serde_json::Value) {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sbcheck"));
+    c.args(["run", "--profile", "apple_bsd", "--out"])
+        .arg(out)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("SBCHECK_SBPL_PATH");
+    if let Some(p) = sbpl_path {
+        c.env("SBCHECK_SBPL_PATH", p);
+    }
+    let o = c.output().expect("sbcheck runs");
+    let results = json(&out.join("runtime_results.json"));
+    (o, results)
+}
+
+#[test]
+fn apple_system_profiles_run_where_their_text_is_and_skip_with_the_reason_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nowhere to find bsd.sb (a Mac's own folders are not on Linux): every
+    // cell is skipped, says why, and the run passes.
+    if !Path::new("/System/Library/Sandbox/Profiles/bsd.sb").exists() {
+        let (o, r) = run_apple_bsd(None, &dir.path().join("absent"));
+        assert!(o.status.success(), "{}", text(&o));
+        assert_eq!(r["summary"]["skipped"], r["summary"]["cells"], "{r}");
+        let why = r["cells"][0]["skip_reason"].as_str().unwrap();
+        assert!(why.contains("bsd.sb is not on this machine"), "{why}");
+        assert!(why.contains("SBCHECK_SBPL_PATH"), "{why}");
+    }
+    // With Apple's folders on the path (CI has them in ../shared), the
+    // cells run and match; only mach-lookup is skipped (no Mach on Linux).
+    let apple = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/realworld/apple-macos-10.15.2/Profiles");
+    if !apple.is_dir() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped the run half: {} is not there",
+            apple.display()
+        );
+        return;
+    }
+    let (o, r) = run_apple_bsd(Some(&apple), &dir.path().join("present"));
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(r["summary"]["mismatch"], 0, "{r}");
+    assert_eq!(r["summary"]["skipped"], 1, "{r}");
+    assert_eq!(r["summary"]["match"], 8, "{r}");
 }

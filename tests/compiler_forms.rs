@@ -358,9 +358,9 @@ fn error(src: &str) -> String {
     "(version 1)\n(allow default)\n(deny file-read* (with send-signal 9) (with message \"m\"))",
     "<sbpl>:3:1: a rule takes at most one modifier with an argument (the terminal node has room for one)\n    in (deny file-read* (with send-signal 9) (with message \"m\"))"
 )]
-#[case::no_default(
-    "(version 1)\n(allow file-read*)",
-    "<sbpl>:1:1: profile has no (allow default) or (deny default)"
+#[case::set_undefined(
+    "(version 1)\n(deny default)\n(set! x 1)",
+    "<sbpl>:3:1: set! of x, which is not defined (define it first)\n    in (set! x 1)"
 )]
 #[case::version(
     "(version 2)\n(deny default)",

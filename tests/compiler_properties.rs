@@ -7,8 +7,10 @@
 //!    are written as SBPL
 //!    text, compiled, decoded and evaluated by `sbcheck::decision` on random
 //!    requests near the profile's literals; every verdict must equal a
-//!    direct evaluation of the generated rules (last matching rule wins,
-//!    with Apple's implicit rules) done here, independently of the compiler
+//!    direct evaluation of the generated rules with macOS's precedence (the
+//!    latest filtered rule that holds wins; else the unfiltered rule naming
+//!    the operation most closely, the latest of those; `default` written
+//!    anywhere), with Apple's implicit rules, done here, independently of the compiler
 //!    (only the list of operations allowed under `(deny default)`, which the
 //!    Apple blobs pin, is shared).
 //!    The evaluator's rules are also read at the SBPL level
@@ -129,6 +131,8 @@ struct ModelRule {
 #[derive(Debug)]
 struct ModelProfile {
     default_deny: bool,
+    /// Where `(allow|deny default)` stands: before `rules[default_at]`.
+    default_at: usize,
     rules: Vec<ModelRule>,
 }
 
@@ -184,9 +188,17 @@ fn gen_profile(rng: &mut Rng) -> ModelProfile {
                 None
             },
         })
-        .collect();
+        .collect::<Vec<_>>();
+    // Half the profiles put the default first, the others anywhere (last
+    // included): its place must not matter.
+    let default_at = if rng.chance(50) {
+        0
+    } else {
+        rng.below(rules.len() + 1)
+    };
     ModelProfile {
         default_deny: rng.chance(60),
+        default_at,
         rules,
     }
 }
@@ -209,16 +221,23 @@ fn sbpl_filter(f: &F) -> String {
 }
 
 fn sbpl(p: &ModelProfile) -> String {
-    let mut out = format!(
-        "(version 1)\n({} default)\n",
+    let default = format!(
+        "({} default)\n",
         if p.default_deny { "deny" } else { "allow" }
     );
-    for r in &p.rules {
+    let mut out = String::from("(version 1)\n");
+    for (i, r) in p.rules.iter().enumerate() {
+        if i == p.default_at {
+            out.push_str(&default);
+        }
         let mut parts: Vec<String> = r.ops.iter().map(|s| (*s).to_owned()).collect();
         parts.extend(r.filters.iter().map(sbpl_filter));
         parts.extend(r.modifier.map(str::to_owned));
         let verb = if r.deny { "deny" } else { "allow" };
         out.push_str(&format!("({verb} {})\n", parts.join(" ")));
+    }
+    if p.default_at == p.rules.len() {
+        out.push_str(&default);
     }
     out
 }
@@ -308,11 +327,15 @@ impl Coverage {
     }
 }
 
-/// The direct SBPL-level decision: the last matching rule wins. Apple's
-/// implicit rules (RULES.md R3, R4) are the model's rules too: under
-/// `(deny default)` 54 operations are allowed and a process may inspect and
-/// signal itself; flow-divert sockets may always go out once a rule touches
-/// network-outbound; four operations nothing but their own name covers.
+/// The direct SBPL-level decision with macOS's precedence: the latest rule
+/// with a filter that holds wins; when none does, the unfiltered rule that
+/// names the operation most closely (the operation, then its family, ...,
+/// then `default`), the latest of equals. Apple's implicit rules (RULES.md
+/// R3, R4) are the model's rules too: under `(deny default)` 54 operations
+/// are allowed (their default is allow) and a process may inspect and
+/// signal itself (filtered rules where the default stands); flow-divert
+/// sockets may always go out once a rule touches network-outbound; four
+/// operations nothing but their own name covers.
 fn decide(v: &Vocab, p: &ModelProfile, c: &Coverage, op: OpId, r: &Request) -> Verdict {
     let verdict = |deny: bool| if deny { Verdict::Deny } else { Verdict::Allow };
     let name = v.op_name(op).unwrap();
@@ -320,10 +343,52 @@ fn decide(v: &Vocab, p: &ModelProfile, c: &Coverage, op: OpId, r: &Request) -> V
     {
         return Verdict::Allow;
     }
-    for (rule, covered) in p.rules.iter().zip(&c.covered).rev() {
-        let matches = rule.filters.is_empty() || rule.filters.iter().any(|f| holds(f, r));
-        if covered[usize::from(op)] && matches {
+    let inspect_self = [
+        "mach-task-read",
+        "mach-task-name",
+        "mach-task-inspect",
+        "signal",
+    ];
+    let self_rule_holds =
+        p.default_deny && r.ints.contains(&(13, 1)) && inspect_self.contains(&name);
+    // Filtered rules, latest first; the default's implicit (target self)
+    // rules stand where the default does (before rules[default_at]).
+    if p.default_at == p.rules.len() && self_rule_holds {
+        return Verdict::Allow;
+    }
+    for (i, (rule, covered)) in p.rules.iter().zip(&c.covered).enumerate().rev() {
+        if covered[usize::from(op)] && rule.filters.iter().any(|f| holds(f, r)) {
             return verdict(rule.deny);
+        }
+        if i == p.default_at && self_rule_holds {
+            return Verdict::Allow;
+        }
+    }
+    // How closely each unfiltered rule names the operation: its place in
+    // the operation's lineage (0: the operation itself).
+    let lineage: Vec<&str> = v.lineage(op).map(|a| v.op_name(a).unwrap()).collect();
+    let closeness = |rule: &ModelRule| {
+        lineage.iter().position(|a| {
+            rule.ops
+                .iter()
+                .any(|n| n == a || (*n == "process-exec" && *a == "process-exec*"))
+        })
+    };
+    let mut best: Option<(usize, usize, bool)> = None; // (closeness, place, deny)
+    let mut consider = |close: usize, place: usize, deny: bool| {
+        let better = match best {
+            None => true,
+            Some((c, pl, _)) => close < c || (close == c && place >= pl),
+        };
+        if better {
+            best = Some((close, place, deny));
+        }
+    };
+    for (i, (rule, covered)) in p.rules.iter().zip(&c.covered).enumerate() {
+        if covered[usize::from(op)] && rule.filters.is_empty() {
+            // Places: the default sits between rules[default_at - 1] and
+            // rules[default_at], so rules are at 2i + 1, the default at 2k.
+            consider(closeness(rule).unwrap(), 2 * i + 1, rule.deny);
         }
     }
     let named_only = [
@@ -332,24 +397,11 @@ fn decide(v: &Vocab, p: &ModelProfile, c: &Coverage, op: OpId, r: &Request) -> V
         "system-kas-info",
         "storage-class-map",
     ];
-    if named_only.contains(&name) {
-        return Verdict::Deny;
+    if !named_only.contains(&name) {
+        let deny = p.default_deny && !ALLOWED_UNDER_DENY_DEFAULT.contains(&name);
+        consider(lineage.len() - 1, 2 * p.default_at, deny);
     }
-    if p.default_deny {
-        let self_target = r.ints.contains(&(13, 1));
-        let inspect_self = [
-            "mach-task-read",
-            "mach-task-name",
-            "mach-task-inspect",
-            "signal",
-        ];
-        if ALLOWED_UNDER_DENY_DEFAULT.contains(&name)
-            || (self_target && inspect_self.contains(&name))
-        {
-            return Verdict::Allow;
-        }
-    }
-    verdict(p.default_deny)
+    best.map_or(Verdict::Deny, |(_, _, deny)| verdict(deny))
 }
 
 /// Paths near the profile's literals: each literal, below it, beside it,

@@ -863,6 +863,17 @@ fn all_calls() -> Vec<Call> {
             &[],
             |x, d| on_fd(x, d, RD, |fd| buf::fsetxattr(fd, NAME, b"2"))
         ),
+        // file-write-flags: chattr through an fd (nodump).
+        call!(
+            "ioctl",
+            "file-write-flags",
+            "f",
+            Follows,
+            true,
+            READ_ALL,
+            &[],
+            |x, d| on_fd(x, d, RD, |fd| buf::fs_setflags(fd, 0x40))
+        ),
         call!(
             "fremovexattr",
             "file-write-xattr",
@@ -1187,6 +1198,11 @@ fn file_write_times() {
 #[test]
 fn file_write_xattr() {
     check_operation("file-write-xattr");
+}
+
+#[test]
+fn file_write_flags() {
+    check_operation("file-write-flags");
 }
 
 #[test]

@@ -1086,3 +1086,489 @@ fn an_fd_passed_by_an_unsandboxed_peer_is_a_limit() {
         denials(&sup)
     );
 }
+
+// ------------------------------------------- issue 16: `sbcheck exec` holds
+//
+// The attacks of issue 16, one test per class, each run by an unprivileged
+// program (tests/escape_attacks.c, compiled here with gcc; `nobody` when
+// the tests run as root) under `sbcheck exec` and the issue's profile:
+// reads, writes and execs in ROOT/allowed only, ROOT/secret.txt and
+// ROOT/protected/ denied (also to exec), file-link denied.
+
+mod issue16 {
+    use std::os::unix::fs::{symlink, PermissionsExt};
+    use std::os::unix::process::CommandExt;
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Stdio};
+
+    const NOBODY: u32 = 65534;
+
+    pub struct Rt {
+        _dir: tempfile::TempDir,
+        pub root: PathBuf,
+    }
+
+    fn chmod(p: &Path, mode: u32) {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    /// Whether the tests run as root (then the attacks run as nobody).
+    fn root_user() -> bool {
+        std::fs::read_to_string("/proc/self/status")
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|v| v.split_whitespace().nth(1).map(|s| s == "0"))
+            .unwrap()
+    }
+
+    fn chown_nobody(p: &Path) {
+        if root_user() {
+            std::os::unix::fs::chown(p, Some(NOBODY), Some(NOBODY)).unwrap();
+        }
+    }
+
+    impl Rt {
+        pub fn new() -> Rt {
+            let dir = tempfile::Builder::new()
+                .prefix("sbcheck-rt")
+                .tempdir_in("/tmp")
+                .unwrap();
+            let root = dir.path().canonicalize().unwrap();
+            chmod(&root, 0o755);
+            for d in ["allowed", "protected"] {
+                std::fs::create_dir(root.join(d)).unwrap();
+                chmod(&root.join(d), 0o777);
+            }
+            std::fs::write(root.join("secret.txt"), "SECRET\n").unwrap();
+            chmod(&root.join("secret.txt"), 0o666);
+            std::fs::write(root.join("protected/owned"), "x\n").unwrap();
+            chown_nobody(&root.join("protected/owned"));
+            std::fs::create_dir(root.join("readonly")).unwrap();
+            chmod(&root.join("readonly"), 0o755);
+            std::fs::write(root.join("readonly/owned"), "x\n").unwrap();
+            chown_nobody(&root.join("readonly/owned"));
+            symlink(root.join("secret.txt"), root.join("allowed/l")).unwrap();
+            symlink(root.join("protected/new"), root.join("allowed/n")).unwrap();
+            let r = root.display();
+            std::fs::write(
+                root.join("p.sb"),
+                format!(
+                    "(version 1) (deny default) (allow process-exec* process-fork)\n\
+                     (allow file-read* (subpath \"/usr\") (subpath \"/lib\") (subpath \"/lib64\") \
+                     (subpath \"/bin\") (subpath \"/etc\") (subpath \"/proc\") (subpath \"/dev\"))\n\
+                     (allow file-read-metadata)\n\
+                     (allow file-read* file-write* (subpath \"{r}/allowed\"))\n\
+                     (deny file-link)\n\
+                     (deny process-exec* (subpath \"{r}/protected\"))\n\
+                     (allow file-read* (subpath \"{r}/readonly\"))\n"
+                ),
+            )
+            .unwrap();
+            chmod(&root.join("p.sb"), 0o644);
+            Rt { _dir: dir, root }
+        }
+
+        pub fn path(&self, rel: &str) -> PathBuf {
+            self.root.join(rel)
+        }
+
+        /// Compiles `src` with gcc into `rel` (extra gcc arguments first).
+        pub fn gcc(&self, src: &str, rel: &str, extra: &[&str]) {
+            let c = self.path(&format!("{rel}.c"));
+            std::fs::write(&c, src).unwrap();
+            let out = Command::new("gcc")
+                .args(extra)
+                .args(["-O1", "-o"])
+                .arg(self.path(rel))
+                .arg(&c)
+                .output()
+                .expect("gcc runs");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            chmod(&self.path(rel), 0o755);
+        }
+
+        pub fn attacks(&self) -> PathBuf {
+            let p = self.path("allowed/attacks");
+            if !p.exists() {
+                self.gcc(include_str!("escape_attacks.c"), "allowed/attacks", &[]);
+            }
+            p
+        }
+
+        /// `sbcheck exec --profile p.sb --log log -- args` from
+        /// ROOT/allowed, as nobody when root: (status, stdout, log).
+        pub fn exec(&self, args: &[&str]) -> (Option<i32>, String, String) {
+            let log = self.path("allowed/log");
+            let _ = std::fs::remove_file(&log);
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_sbcheck"));
+            cmd.env_remove("LD_LIBRARY_PATH")
+                .current_dir(self.path("allowed"))
+                .arg("exec")
+                .arg("--profile")
+                .arg(self.path("p.sb"))
+                .arg("--log")
+                .arg(&log)
+                .arg("--")
+                .args(args)
+                .stdin(Stdio::null());
+            if root_user() {
+                cmd.uid(NOBODY).gid(NOBODY);
+            }
+            let out = cmd.output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            eprintln!("{args:?}: {:?}\n{stderr}", out.status);
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                std::fs::read_to_string(&log).unwrap_or_default(),
+            )
+        }
+
+        /// Runs one mode of the attack program: its `name=value` lines.
+        pub fn attack(&self, mode: &str) -> (Option<i32>, Vec<(String, String)>, String) {
+            let prog = self.attacks();
+            let root = self.root.display().to_string();
+            let (status, out, log) = self.exec(&[prog.to_str().unwrap(), mode, &root]);
+            let lines = out
+                .lines()
+                .filter_map(|l| l.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            (status, lines, log)
+        }
+    }
+
+    pub fn value<'a>(lines: &'a [(String, String)], key: &str) -> &'a str {
+        lines
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("no {key} in {lines:?}"))
+    }
+}
+
+use issue16::{value, Rt};
+
+/// Class 1: decisions on the kernel's resolution. `..` after a magic link
+/// that names no path (a pipe) fails ENOTDIR, as in the kernel; before,
+/// the walk applied it as text, the supervisor opened the result following
+/// the symlink `allowed/l`, and the secret was read, appended to, or a
+/// file created in protected/.
+#[test]
+fn dotdot_after_a_magic_link_fails_as_the_kernel_fails_it() {
+    let rt = Rt::new();
+    let (status, lines, _) = rt.attack("dotdot");
+    assert_eq!(status, Some(0));
+    let enotdir = format!("errno:{}", libc::ENOTDIR);
+    for k in [
+        "dotdot_read",
+        "dotdot_append",
+        "dotdot_create",
+        "dotdot_stat",
+    ] {
+        assert_eq!(value(&lines, k), enotdir, "{k}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(rt.path("secret.txt")).unwrap(),
+        "SECRET\n"
+    );
+    assert!(!rt.path("protected/new").exists());
+}
+
+/// Class 2: a credential call that changes nothing (`setuid(getuid())`)
+/// leaves fd injection on (before, it turned injection off for the rest
+/// of the run, and a thread rewriting the path won the race); one that
+/// would change them is refused, so injection stays safe.
+#[test]
+fn a_credential_call_never_turns_fd_injection_off() {
+    let fx = Fixture::new();
+    let profile = fx.profile();
+    let allowed = fx.c("a/f");
+    let out = Shared::new(3).unwrap();
+    let body = || -> i32 {
+        let uid = calls::getuid().unwrap_or(0) as u64;
+        out.set(0, errno_of(calls::setuid(uid)) as u64);
+        out.set(1, errno_of(calls::setresuid(uid, 65534, uid)) as u64);
+        out.set(2, open_and_read(libc::AT_FDCWD, &allowed) as u64);
+        0
+    };
+    let (ending, sup) = sandboxed(&profile, &body);
+    assert_eq!(reported(&ending), 0);
+    assert_eq!(out.get(0), 0, "setuid(getuid()) changes nothing: allowed");
+    assert_eq!(out.get(2), 0, "a/f read");
+    assert_eq!(sup.injection_off(), None);
+    let open = sup
+        .intercepts
+        .iter()
+        .find(|i| i.syscall == "openat" && i.resolved == fx.path("a/f").display().to_string())
+        .expect("the open of a/f was judged");
+    assert!(open.injected, "{open:?}");
+    assert_eq!(out.get(1) as i32, libc::EPERM, "a real change is refused");
+}
+
+/// Class 3: the supervisor cannot be named. Every call that takes a pid,
+/// a process group, a user or an owner and would reach it is refused
+/// (before: prlimit64 ended it, F_SETOWN + F_SETSIG killed it, priorities
+/// starved it); the same calls on the caller itself still work.
+#[test]
+fn the_supervisor_cannot_be_named_by_limits_owners_or_priorities() {
+    let rt = Rt::new();
+    let (status, lines, _) = rt.attack("reach");
+    let eperm = format!("errno:{}", libc::EPERM);
+    for k in [
+        "prlimit_nofile",
+        "prlimit_cpu",
+        "prlimit_read",
+        "setpriority_pid",
+        "setpriority_pgrp",
+        "setpriority_user",
+        "sched_setaffinity",
+        "sched_setscheduler",
+        "ioprio_set",
+        "pidfd_open",
+        "f_setown_ex",
+        "fiosetown",
+        "f_setown_pgrp",
+        "f_setown",
+    ] {
+        assert_eq!(value(&lines, k), eperm, "{k}");
+    }
+    for k in ["own_prlimit", "own_setpriority", "own_f_setown"] {
+        assert_eq!(value(&lines, k), "ok", "{k}");
+    }
+    assert_eq!(value(&lines, "alive"), "1");
+    assert_eq!(
+        status,
+        Some(0),
+        "the supervisor survived and passed the exit on"
+    );
+}
+
+/// Class 3, through the terminal: the sandboxed program makes its own
+/// group the terminal's foreground and sets TOSTOP, then has a call
+/// denied; the supervisor, now a background writer, logs the denial to
+/// that terminal. It ignores SIGTTOU while it supervises, so it is not
+/// stopped (before: stopped for good, and the denied call with it). The
+/// command itself starts with the signal dispositions `sbcheck` was given
+/// (before: SIGINT, SIGQUIT and SIGPIPE ignored, its supervisor's).
+#[test]
+fn the_supervisor_is_not_stopped_through_its_terminal() {
+    let rt = Rt::new();
+    let prog = rt.attacks();
+    let driver = include_str!("escape_pty.py");
+    let mut cmd = Command::new("/usr/bin/python3");
+    cmd.arg("-c")
+        .arg(driver)
+        .arg(env!("CARGO_BIN_EXE_sbcheck"))
+        .arg("exec")
+        .arg("--profile")
+        .arg(rt.path("p.sb"))
+        .arg("--")
+        .arg(&prog)
+        .arg("tty")
+        .arg(&rt.root)
+        .env_remove("LD_LIBRARY_PATH")
+        .current_dir(rt.path("allowed"));
+    let out = cmd.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<(String, String)> = text
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    assert_eq!(value(&lines, "tcsetpgrp"), "ok", "{text}");
+    assert_eq!(value(&lines, "tostop"), "ok", "{text}");
+    assert_eq!(
+        value(&lines, "denied_open"),
+        format!("errno:{}", libc::EPERM),
+        "{text}"
+    );
+    assert_eq!(value(&lines, "done"), "1", "{text}");
+    assert_eq!(
+        value(&lines, "status"),
+        "0",
+        "sbcheck was not stopped: {text}"
+    );
+    assert!(text.contains("deny(1) file-read-data"), "{text}");
+    // The command's own dispositions: those `sbcheck` started with (this
+    // process's, but SIGPIPE, which Command resets).
+    let ignored = |status: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigIgn:"))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .unwrap()
+    };
+    let own = ignored(&std::fs::read_to_string("/proc/self/status").unwrap());
+    let (status, out, _) = rt.exec(&["/usr/bin/grep", "SigIgn", "/proc/self/status"]);
+    assert_eq!(status, Some(0));
+    assert_eq!(ignored(&out), own & !(1 << (libc::SIGPIPE - 1)), "{out}");
+}
+
+/// Class 4: no kernel-side writes. A crash in protected/ leaves no core
+/// file (hard RLIMIT_CORE 0, and setting it refused); accounting and
+/// fanotify are refused.
+#[test]
+fn the_kernel_writes_no_core_file_and_no_accounting_for_the_sandbox() {
+    let rt = Rt::new();
+    let (status, lines, _) = rt.attack("core");
+    assert_eq!(status, Some(0));
+    assert_eq!(value(&lines, "chdir"), "ok");
+    assert_eq!(
+        value(&lines, "setrlimit_core"),
+        format!("errno:{}", libc::EPERM)
+    );
+    assert_eq!(value(&lines, "core_hard"), "0");
+    assert_eq!(value(&lines, "crash_signal"), libc::SIGSEGV.to_string());
+    assert_eq!(value(&lines, "core_dumped"), "0");
+    for k in ["acct", "fanotify_init"] {
+        assert_eq!(value(&lines, k), format!("errno:{}", libc::EPERM), "{k}");
+    }
+    let cores: Vec<_> = std::fs::read_dir(rt.path("protected"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .filter(|n| n.to_string_lossy().starts_with("core"))
+        .collect();
+    assert!(cores.is_empty(), "{cores:?}");
+}
+
+/// Class 5: an exec runs what the profile allows, all the way down. A
+/// script whose `#!` names a program the profile denies (directly, or
+/// through another script) is refused, checked as
+/// process-exec-interpreter; an ELF file whose PT_INTERP names a loader in
+/// a place the profile denies reading is refused, checked as
+/// file-read-data. Allowed interpreters and loaders still run.
+#[test]
+fn exec_checks_the_script_interpreter_and_the_elf_loader() {
+    let rt = Rt::new();
+    let r = rt.root.display().to_string();
+    std::fs::copy("/bin/true", rt.path("protected/prog")).unwrap();
+    let write_script = |rel: &str, text: String| {
+        std::fs::write(rt.path(rel), text).unwrap();
+        std::fs::set_permissions(rt.path(rel), std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    write_script("allowed/bad.sh", format!("#!{r}/protected/prog\n"));
+    write_script("allowed/mid.sh", format!("#! {r}/protected/prog -x\n"));
+    write_script("allowed/nested.sh", format!("#!{r}/allowed/mid.sh\n"));
+    write_script("allowed/ok.sh", "#!/bin/sh\nexit 7\n".to_owned());
+    // The loader every program here uses, copied into protected/.
+    let interp = sbcheck::apply::linux::interp::next_of(std::path::Path::new("/bin/true"));
+    let sbcheck::apply::linux::interp::Next::Loader(loader) = interp else {
+        panic!("/bin/true names no loader: {interp:?}");
+    };
+    let loader = String::from_utf8(loader).unwrap();
+    std::fs::copy(&loader, rt.path("protected/ld.so")).unwrap();
+    std::fs::set_permissions(
+        rt.path("protected/ld.so"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let main = "#include <stdio.h>\nint main(void) { puts(\"ran\"); return 0; }\n";
+    rt.gcc(
+        main,
+        "allowed/elf",
+        &[&format!("-Wl,--dynamic-linker={r}/protected/ld.so")],
+    );
+    rt.gcc(main, "allowed/plain", &[]);
+    let script = format!(
+        "cd {r}/allowed; for p in ./bad.sh ./nested.sh ./elf ./plain ./ok.sh; do $p; echo \"$p $?\"; done"
+    );
+    let (status, out, log) = rt.exec(&["/bin/sh", "-c", &script]);
+    assert_eq!(status, Some(0));
+    // sh reports a refused exec as 126; a program that ran gives its own.
+    assert_eq!(
+        out, "./bad.sh 126\n./nested.sh 126\n./elf 126\nran\n./plain 0\n./ok.sh 7\n",
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!(
+            "deny(1) process-exec-interpreter {r}/protected/prog"
+        )),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("deny(1) file-read-data {r}/protected/ld.so")),
+        "{log}"
+    );
+}
+
+/// Class 6: the filter is an allowlist. file_setattr (469, newer than the
+/// map) would set an inode flag on a protected file the user owns; it is
+/// refused with ENOSYS like every syscall the engine does not know, and
+/// the flag is not set. The same flag set through an fd of a file the
+/// profile lets it read but not write (the FS_IOC_SETFLAGS ioctl) is
+/// judged as file-write-flags, as chflags is on macOS, and denied.
+#[test]
+fn a_syscall_outside_the_map_is_refused() {
+    let rt = Rt::new();
+    let (status, lines, _) = rt.attack("unmapped");
+    assert_eq!(status, Some(0));
+    let enosys = format!("errno:{}", libc::ENOSYS);
+    assert_eq!(value(&lines, "file_setattr"), enosys);
+    assert_eq!(value(&lines, "unassigned_499"), enosys);
+    assert_eq!(value(&lines, "readonly_open"), "ok");
+    assert_eq!(
+        value(&lines, "fs_ioc_setflags"),
+        format!("errno:{}", libc::EPERM)
+    );
+    for f in ["protected/owned", "readonly/owned"] {
+        let flags = Command::new("lsattr")
+            .arg(rt.path(f))
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        assert!(
+            !flags.split_whitespace().next().unwrap_or("d").contains('d'),
+            "{f}: {flags}"
+        );
+    }
+}
+
+use std::process::Command;
+
+/// Class 7: a newline (or any control byte) in a denied path or in the
+/// process name cannot write a line of its own into the denial log.
+#[test]
+fn denial_log_lines_cannot_be_forged() {
+    let rt = Rt::new();
+    let (status, lines, log) = rt.attack("forge");
+    assert_eq!(status, Some(0));
+    assert_eq!(
+        value(&lines, "forge_open"),
+        format!("errno:{}", libc::EPERM)
+    );
+    let denials: Vec<&str> = log.lines().collect();
+    assert_eq!(denials.len(), 1, "{log}");
+    assert!(
+        denials[0].starts_with("Sandbox: a\\x0aSandbox: b("),
+        "{log}"
+    );
+    assert!(
+        denials[0].contains("/protected/x\\x0aSandbox: forged(1) allow(1)"),
+        "{log}"
+    );
+}
+
+/// Done when: the issue's profile still runs a shell, ls, cat, python3
+/// and a fork/exec-heavy loop, with the right output.
+#[test]
+fn the_issues_profile_still_runs_ordinary_programs() {
+    let rt = Rt::new();
+    std::fs::write(rt.path("allowed/note"), "hello\n").unwrap();
+    let script = "ls; cat note; /usr/bin/python3 -c 'print(6*7)'; \
+                  i=0; while [ $i -lt 50 ]; do /bin/true; n=$(echo $i); i=$((i+1)); done; \
+                  echo loop $i; cat ../secret.txt 2>/dev/null || echo denied";
+    let (status, out, log) = rt.exec(&["/bin/sh", "-c", script]);
+    assert_eq!(status, Some(0), "{log}");
+    assert_eq!(
+        out, "l\nlog\nn\nnote\nhello\n42\nloop 50\ndenied\n",
+        "{log}"
+    );
+}

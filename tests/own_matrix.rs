@@ -81,7 +81,9 @@ fn the_example_crate_passes_and_a_wrong_expectation_fails() {
         t.contains("test app::cannot_read_the_secret ... FAILED"),
         "{t}"
     );
-    assert!(t.contains("expected: allow"), "{t}");
-    assert!(t.contains("observed: deny"), "{t}");
+    // The pretty_assertions diff: expected (left) against what the decoder
+    // predicted and the kernel did (right).
+    assert!(t.contains("observed: \"allow\""), "{t}");
+    assert!(t.contains("observed: \"deny\""), "{t}");
     assert!(t.contains("2 passed; 1 failed"), "{t}");
 }

@@ -3,6 +3,7 @@
 //! the process, the verdict, the operation and its target as the kernel log
 //! of macOS shows them, then the rule that decided, as an SBPL comment.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -84,25 +85,70 @@ impl Event<'_> {
         if self.target.is_empty() {
             format!("{verb}(1) {}", self.operation)
         } else {
-            format!("{verb}(1) {} {}", self.operation, self.target)
+            format!("{verb}(1) {} {}", self.operation, escaped(self.target))
         }
     }
 
-    /// The whole line.
+    /// The whole line. What the sandboxed process chose (its name, the
+    /// path) is escaped, so no byte of it can end the line or forge
+    /// another.
     pub fn line(&self) -> String {
         let rule = self.rule.trim_start_matches(";; ");
         format!(
-            "Sandbox: {}({}) {} ;; {rule}",
-            self.process,
+            "Sandbox: {}({}) {} ;; {}",
+            escaped(self.process),
             self.pid,
-            self.summary()
+            self.summary(),
+            escaped(rule)
         )
     }
+}
+
+/// `text` with control characters (C0, DEL, C1), Unicode line and
+/// paragraph separators, the replacement character (a byte that was not
+/// UTF-8) and the backslash written as `\xNN` / `\u{N}` / `\\`: a log
+/// line stays one line, and an escape in the text cannot pass for ours.
+pub fn escaped(text: &str) -> Cow<'_, str> {
+    let plain =
+        |c: char| !c.is_control() && !matches!(c, '\\' | '\u{2028}' | '\u{2029}' | '\u{fffd}');
+    if text.chars().all(plain) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            c if plain(c) => out.push(c),
+            c if (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+        }
+    }
+    Cow::Owned(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_the_process_chose_cannot_forge_a_line() {
+        let e = Event {
+            process: "x\nSandbox: cat(1) allow(1)",
+            pid: 42,
+            deny: true,
+            operation: "file-read-data",
+            target: "/tmp/a\rb\u{1b}[2K\u{85}\u{2028}\\x0a\u{fffd}",
+            rule: "(deny default)",
+        };
+        let line = e.line();
+        assert_eq!(line.lines().count(), 1);
+        assert_eq!(
+            line,
+            "Sandbox: x\\x0aSandbox: cat(1) allow(1)(42) deny(1) file-read-data \
+             /tmp/a\\x0db\\x1b[2K\\x85\\u{2028}\\\\x0a\\u{fffd} ;; (deny default)"
+        );
+        assert!(matches!(escaped("/usr/bin/ünï"), Cow::Borrowed(_)));
+    }
 
     #[test]
     fn lines_read_like_seatbelts() {

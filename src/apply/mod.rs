@@ -258,14 +258,22 @@ impl<'p> Enforcement<'p> {
     /// until every process of the sandboxed tree has exited. Returns the
     /// command's exit status.
     pub fn exec(&mut self, command: &exec::Command) -> Result<ExitStatus, ApplyError> {
-        let body = || command.exec();
         let mut spec = Spec::command();
         if self.subreaper {
             become_subreaper()?;
             spec.reap_orphans = true;
         }
         let ending = {
-            let _quiet = IgnoreInterrupts::new();
+            let quiet = IgnoreInterrupts::new();
+            // The command gets the dispositions this process had, and
+            // SIGPIPE's default (Rust's runtime ignores it here), not the
+            // ignores of its supervisor.
+            let body = || {
+                quiet.restore();
+                // SAFETY: signal() is async-signal-safe; SIG_DFL is valid.
+                unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+                command.exec()
+            };
             process::run(self.enforcer(), spec, &body)?
         };
         match ending {
@@ -298,32 +306,38 @@ fn become_subreaper() -> Result<(), ApplyError> {
 
 /// While a command runs in the foreground, ^C and ^\ are for it: this
 /// process ignores them (as a shell does while it waits), so it lives to
-/// supervise the command's last calls and pass its status on.
+/// supervise the command's last calls and pass its status on. It ignores
+/// SIGTTOU too: the sandboxed command may make its own process group the
+/// terminal's foreground and set TOSTOP, and the supervisor writing a
+/// denial to that terminal would then be stopped, stalling every notified
+/// call of the tree.
 struct IgnoreInterrupts {
-    old: [libc::sighandler_t; 2],
+    old: [libc::sighandler_t; 3],
 }
+
+const IGNORED: [libc::c_int; 3] = [libc::SIGINT, libc::SIGQUIT, libc::SIGTTOU];
 
 impl IgnoreInterrupts {
     fn new() -> IgnoreInterrupts {
-        // SAFETY: installing SIG_IGN for two signals; the old handlers are
-        // restored on drop.
-        let old = unsafe {
-            [
-                libc::signal(libc::SIGINT, libc::SIG_IGN),
-                libc::signal(libc::SIGQUIT, libc::SIG_IGN),
-            ]
-        };
+        // SAFETY: installing SIG_IGN for three signals; the old handlers
+        // are restored on drop.
+        let old = IGNORED.map(|s| unsafe { libc::signal(s, libc::SIG_IGN) });
         IgnoreInterrupts { old }
+    }
+
+    /// Puts the saved dispositions back. Async-signal-safe (the child
+    /// calls it after `fork()`).
+    fn restore(&self) {
+        for (s, old) in IGNORED.iter().zip(self.old) {
+            // SAFETY: restoring a handler saved in `new`.
+            unsafe { libc::signal(*s, old) };
+        }
     }
 }
 
 impl Drop for IgnoreInterrupts {
     fn drop(&mut self) {
-        // SAFETY: restoring the handlers saved in `new`.
-        unsafe {
-            libc::signal(libc::SIGINT, self.old[0]);
-            libc::signal(libc::SIGQUIT, self.old[1]);
-        }
+        self.restore();
     }
 }
 

@@ -123,6 +123,13 @@ pub fn unlink(path: &CStr) -> Result<(), i32> {
     check(unsafe { libc::unlinkat(libc::AT_FDCWD, path.as_ptr(), 0) }).map(drop)
 }
 
+/// `fchmodat(AT_FDCWD, path, mode, 0)`.
+pub fn chmod(path: &CStr, mode: u32) -> Result<(), i32> {
+    // SAFETY: path is a C string alive for the call.
+    check(unsafe { libc::fchmodat(libc::AT_FDCWD, path.as_ptr(), mode as libc::mode_t, 0) })
+        .map(drop)
+}
+
 /// `execve(path, argv, envp)`: returns only on failure. `argv` and `envp`
 /// are NULL-terminated arrays prepared before `fork()`.
 pub fn execve(path: &CStr, argv: &[*const libc::c_char], envp: &[*const libc::c_char]) -> i32 {

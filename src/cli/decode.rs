@@ -529,6 +529,14 @@ fn parse_args(args: &[(String, String)], v: &Vocab) -> Result<ArgLists, Usage> {
     Ok((ints, strings))
 }
 
+/// Whether a `local` or `remote` argument names an IP endpoint.
+fn names_ip_endpoint(strings: &[(u8, Vec<u8>)], v: &Vocab) -> bool {
+    strings.iter().any(|(id, value)| {
+        matches!(v.filter_name(*id), Some("local" | "remote"))
+            && matches!(crate::blob::filters::Endpoint::parse(value), Ok(Some(_)))
+    })
+}
+
 pub fn eval(a: &EvalArgs) -> Result<ExitCode, Usage> {
     let model = path_model(a)?;
     if a.batch {
@@ -549,13 +557,19 @@ pub fn eval(a: &EvalArgs) -> Result<ExitCode, Usage> {
     let (ints, strings_owned) = parse_args(&a.args, v)?;
     // The path filter is tested with every path the model names (macOS's
     // kernel: the resolved path and its form without /private).
-    let tested: Vec<Vec<u8>> = path.map_or_else(Vec::new, |p| {
+    let mut tested: Vec<Vec<u8>> = path.map_or_else(Vec::new, |p| {
         model
             .tested(Path::new(p))
             .into_iter()
             .map(|p| p.into_os_string().into_encoded_bytes())
             .collect()
     });
+    // An IP socket's call names no path: the engine gives an empty one,
+    // which no path filter matches, so (literal "/var/run/x") beside a
+    // (remote tcp ...) is decided rather than undetermined.
+    if tested.is_empty() && names_ip_endpoint(&strings_owned, v) {
+        tested.push(Vec::new());
+    }
     let strings: Vec<(u8, &[u8])> = strings_owned
         .iter()
         .map(|(f, s)| (*f, s.as_slice()))

@@ -5,8 +5,8 @@
 use super::{MatrixArgs, ProfileInput, Usage};
 use crate::apply::Backend;
 use crate::harness::{
-    ensure_fixtures, load_profile_with, run_profile, unrunnable, CellRecord, LoadedProfile,
-    Observed, RunOptions,
+    ensure_fixtures, load_profile_with, run_profile, unrunnable, CellError, CellRecord,
+    LoadedProfile, Observed, RunOptions,
 };
 use crate::matrix::{ProbeSpec, ProfileSpec};
 use crate::report;
@@ -105,11 +105,21 @@ pub fn main(a: &RunArgs) -> Result<ExitCode, Usage> {
         match load_profile_with(&root, &spec.source, &params, &search) {
             Ok(l) => loaded.push((spec, l)),
             Err(e) => {
-                eprintln!("sbcheck: {}: {}: {e}", spec.file.display(), spec.name);
-                failed = true;
-                // Every cell of a broken profile still gets its record and trace.
+                let unavailable = matches!(e, CellError::Unavailable(_));
+                if unavailable {
+                    eprintln!("sbcheck: {}: skipped: {e}", spec.name);
+                } else {
+                    eprintln!("sbcheck: {}: {}: {e}", spec.file.display(), spec.name);
+                    failed = true;
+                }
+                // Every cell of a broken or absent profile still gets its
+                // record and trace.
                 for probe in &spec.probes {
-                    let r = unrunnable(spec, probe, Observed::ProfileError(e.to_string()), &opts);
+                    let observed = match &e {
+                        CellError::Unavailable(why) => Observed::Skipped(why.clone()),
+                        e => Observed::ProfileError(e.to_string()),
+                    };
+                    let r = unrunnable(spec, probe, observed, &opts);
                     if let Err(e) = report::write_trace(&out, &r) {
                         eprintln!("sbcheck: writing trace: {e}");
                     }

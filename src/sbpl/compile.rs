@@ -1,12 +1,13 @@
 //! From rules to a blob as Apple's libsandbox (macOS 14.4.1) lays it out.
 //!
-//! Rules: every `(allow|deny OPS... FILTERS...)` is one [`Rule`] whose
+//! Rules: every `(allow|deny OPS... FILTERS...)` is one [`super::rules::Rule`] whose
 //! operations are resolved to op-table ids when evaluated (`file-read*` stands
 //! for itself and every operation that inherits from it). For each
-//! operation, its rules are chained with the latest first: a filtered rule is
-//! a test whose match edge goes to the rule's terminal and whose unmatch edge
-//! falls through to the earlier rules; the chain ends at the latest
-//! unfiltered rule, which `(allow|deny default)` guarantees. `require-all` is
+//! operation, its filtered rules are chained with the latest first: a test
+//! whose match edge goes to the rule's terminal and whose unmatch edge falls
+//! through to the earlier rules; the chain ends at the terminal of the
+//! unfiltered rule that names the operation most closely
+//! ([`super::rules::fallback`]: macOS's precedence, docs/compiler.md). `require-all` is
 //! a chain of match edges, `require-any` a chain of unmatch edges (so nested
 //! `require-all`s flatten), `require-not` swaps the edges.
 //!
@@ -40,7 +41,7 @@ use super::eval::evaluate;
 pub use super::eval::{Options, SearchPath};
 use super::reader::Span;
 use super::regex::Regex;
-use super::rules::{Filter, Leaf, ModifierArg, Outcome, PathKind, Rule, Rules};
+use super::rules::{fallback, Filter, Leaf, ModifierArg, Outcome, PathKind, Rules};
 use crate::blob::encode::encode_node;
 use crate::blob::{action, Action, Modifier, Node};
 use crate::vocab::{OpId, Vocab};
@@ -158,7 +159,7 @@ pub fn layout(rules: &Rules) -> Result<Vec<u8>, String> {
     let vocab = Vocab::macos_14();
     let mut graph = Graph::default();
     let roots: Vec<usize> = (0..vocab.op_table_len as OpId)
-        .map(|operation| chain(&mut graph, rules, operation))
+        .map(|operation| chain(&mut graph, rules, vocab, operation))
         .collect();
 
     let order = reverse_post_order(&graph, &roots);
@@ -258,31 +259,27 @@ fn reverse_post_order(graph: &Graph, roots: &[usize]) -> Vec<usize> {
     out
 }
 
-/// The graph of one operation: its rules, latest first, down to the latest
-/// unfiltered one.
-fn chain(graph: &mut Graph, rules: &Rules, operation: OpId) -> usize {
-    let mine: Vec<(usize, &Rule)> = rules
-        .rules
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| r.ops.binary_search(&operation).is_ok())
-        .collect();
+/// The graph of one operation, with macOS's precedence: its filtered rules,
+/// latest first, each falling through to the earlier ones, down to the
+/// terminal of its [`fallback`] rule (the unfiltered rule naming the
+/// operation most closely), wherever that rule stands in the source.
+fn chain(graph: &mut Graph, rules: &Rules, vocab: &Vocab, operation: OpId) -> usize {
     // Operations no unfiltered rule covers (the named-only ones) fall to a
     // plain deny [blob: baseline_allow_all], whatever modifiers the default
     // has [model].
-    let (mut next, filtered) = match mine.iter().rposition(|(_, r)| r.filter.is_none()) {
-        Some(floor) => (
-            graph.intern(GNode::Terminal(mine[floor].1.outcome.clone())),
-            &mine[floor + 1..],
-        ),
-        None => (graph.intern(GNode::Terminal(Outcome::DENY)), &mine[..]),
-    };
+    let floor = fallback(rules, vocab, operation).map_or(Outcome::DENY, |r| r.outcome.clone());
+    let mut next = graph.intern(GNode::Terminal(floor));
+    let filtered = rules
+        .rules
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.ops.binary_search(&operation).is_ok());
     for (index, rule) in filtered {
         let Some(filter) = &rule.filter else { continue };
         let target = graph.intern(GNode::Terminal(rule.outcome.clone()));
         // Compiler-added rules keep their own nodes (Apple does not share them).
         let group = if rule.span.is_none() {
-            *index
+            index
         } else {
             usize::MAX
         };

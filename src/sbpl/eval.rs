@@ -1,11 +1,16 @@
-//! The Scheme subset SBPL profiles are written in, evaluated to [`Rules`].
+//! The Scheme SBPL profiles are written in (TinyScheme's, as Apple's
+//! profiles use it), evaluated to [`Rules`].
 //!
-//! Special forms: `quote`, `if`, `cond`, `when`, `unless`, `and`, `or`,
-//! `let` (also named), `let*`, `letrec`, `lambda`, `define`, `begin`, and the
-//! SBPL ones: `version`, `allow`, `deny`, `with`, `debug`, `import`.
-//! Procedures: the filter forms of [`super::filters`], `require-all`,
-//! `require-any`, `require-not`, `param`, `string-append` and a few list and
-//! comparison procedures (`list`, `map`, `apply`, `not`, `equal?`, ...).
+//! Special forms: `quote`, `quasiquote`, `if`, `cond`, `case`, `when`,
+//! `unless`, `and`, `or`, `let` (also named), `let*`, `letrec`, `lambda`,
+//! `define`, `set!`, `begin`, `macro`, `defined?`, and the SBPL ones:
+//! `version`, `allow`, `deny`, `with`, `debug`, `import`, `with-filter`,
+//! `with-operations`, `with-modifier`. Procedures: the filter forms of
+//! [`super::filters`], `require-all`, `require-any`, `require-not`, `param`,
+//! the list procedures that call back (`map`, `for-each`, `apply`), Apple's
+//! library ([`super::library`]: `path-ancestors`, `define-storage-class`,
+//! `require-entitlement`, `trace`, aliases, ...) and the plain procedures of
+//! [`super::procs`] (numbers, strings, characters, lists).
 //!
 //! In `(allow OPS... FILTERS... MODIFIERS...)` a bare symbol that names an
 //! operation is that operation (`file-read*` stands for itself and every
@@ -18,11 +23,15 @@
 
 use super::error::{hint, CompileError};
 use super::filters::{self, ArgKind, Form, WithKind};
+use super::library::{self, Alias};
+use super::procs;
 use super::reader::{read, Datum, Sexp, Span};
 use super::regex::Regex;
 use super::rules::{Filter, InlineModifier, Leaf, ModifierArg, Outcome, PathKind, Rule, Rules};
 use crate::blob::action;
 use crate::vocab::{OpId, Vocab};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -47,11 +56,16 @@ pub enum Value {
     Bool(bool),
     Int(i64),
     Str(String),
-    /// A `#"..."` literal, its text as written.
+    /// A `#"..."` literal, its text as written: a string read without
+    /// escapes, which a string filter takes as its regex variant.
     Regex(String),
     Symbol(String),
+    Char(char),
     List(Vec<Value>),
     Procedure(Rc<Closure>),
+    /// A `(macro ...)`: called with the whole unevaluated form, it gives
+    /// the form to evaluate in its place.
+    Macro(Rc<Closure>),
     Builtin(Builtin),
     Filter(Filter),
     Modifier(Modifier),
@@ -59,7 +73,7 @@ pub enum Value {
 
 impl Value {
     /// The type name used in messages, as Apple's compiler words them.
-    fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> &'static str {
         match self {
             Value::Unspecified => "unspecified",
             Value::Bool(_) => "boolean",
@@ -67,7 +81,9 @@ impl Value {
             Value::Str(_) => "string",
             Value::Regex(_) => "regex",
             Value::Symbol(_) => "symbol",
+            Value::Char(_) => "character",
             Value::List(_) => "list",
+            Value::Macro(_) => "macro",
             Value::Procedure(_) | Value::Builtin(_) => "procedure",
             Value::Filter(_) => "filter",
             Value::Modifier(_) => "modifier",
@@ -118,6 +134,27 @@ pub enum Builtin {
     Car,
     Cdr,
     Length,
+    /// A procedure of [`procs`], by name.
+    Proc(
+        &'static str,
+        fn(&[Value]) -> std::result::Result<Value, String>,
+    ),
+    ForEach,
+    Error,
+    /// `allow` / `deny` as values (`(define (f op) (op file-read* ...))`
+    /// called as `(f allow)`); true for deny.
+    Rule(bool),
+    Trace,
+    PathAncestors,
+    DefineStorageClass,
+    RequireEntitlement,
+    EntitlementValue,
+    EntitlementValueRegex,
+    /// A sandbox option asked for by a call of no arguments
+    /// (`(disable-callouts)`): nothing in the blob [model].
+    SandboxOption(&'static str),
+    /// One of [`library::FILTER_PROCEDURES`], by index.
+    FilterProcedure(usize),
 }
 
 const BUILTINS: &[(&str, Builtin)] = &[
@@ -141,18 +178,79 @@ const BUILTINS: &[(&str, Builtin)] = &[
     ("car", Builtin::Car),
     ("cdr", Builtin::Cdr),
     ("length", Builtin::Length),
+    ("for-each", Builtin::ForEach),
+    ("allow", Builtin::Rule(false)),
+    ("deny", Builtin::Rule(true)),
+    ("error", Builtin::Error),
+    ("trace", Builtin::Trace),
+    ("path-ancestors", Builtin::PathAncestors),
+    ("define-storage-class", Builtin::DefineStorageClass),
+    ("require-entitlement", Builtin::RequireEntitlement),
+    ("entitlement-value", Builtin::EntitlementValue),
+    ("entitlement-value-regex", Builtin::EntitlementValueRegex),
 ];
 
 const SPECIAL_FORMS: &[&str] = &[
-    "quote", "if", "cond", "when", "unless", "and", "or", "let", "let*", "letrec", "letrec*",
-    "lambda", "define", "begin", "version", "allow", "deny", "with", "debug", "import",
+    "quote",
+    "if",
+    "cond",
+    "case",
+    "when",
+    "unless",
+    "and",
+    "or",
+    "let",
+    "let*",
+    "letrec",
+    "letrec*",
+    "lambda",
+    "define",
+    "set!",
+    "begin",
+    "version",
+    "allow",
+    "deny",
+    "with",
+    "debug",
+    "import",
+    "quasiquote",
+    "macro",
+    "defined?",
+    "with-filter",
+    "with-operations",
+    "with-modifier",
 ];
 
+/// A procedure this compiler provides under `name` (filters first, then
+/// the evaluator's, then the plain ones of [`procs`], then Apple's
+/// library), aliases not included.
 fn builtin(name: &str) -> Option<Builtin> {
     if let Some(form) = filters::find(name) {
         return Some(Builtin::Filter(form));
     }
-    BUILTINS.iter().find(|(n, _)| *n == name).map(|(_, b)| *b)
+    if let Some((_, b)) = BUILTINS.iter().find(|(n, _)| *n == name) {
+        return Some(*b);
+    }
+    if let Some((n, f)) = procs::find(name) {
+        return Some(Builtin::Proc(n, f));
+    }
+    if let Some(n) = library::SANDBOX_OPTIONS.iter().find(|n| **n == name) {
+        return Some(Builtin::SandboxOption(n));
+    }
+    library::FILTER_PROCEDURES
+        .iter()
+        .position(|(n, _)| *n == name)
+        .map(Builtin::FilterProcedure)
+}
+
+/// What an extra `with-filter` / `with-operations` / `with-modifier` adds
+/// to every rule made while its body runs.
+#[derive(Debug, Clone)]
+enum Inject {
+    Filter(Filter),
+    /// The operations' expansion and their names (their precedence).
+    Ops(Vec<OpId>, Vec<OpId>),
+    Modifier(Modifier),
 }
 
 struct Frame {
@@ -160,20 +258,33 @@ struct Frame {
     parent: Option<usize>,
 }
 
+/// The folders macOS installs its system profiles in.
+pub const SYSTEM_PROFILE_DIRS: [&str; 2] =
+    ["/System/Library/Sandbox/Profiles", "/usr/share/sandbox"];
+
 /// Where imports are looked for after the importing file's directory.
 #[derive(Debug, Clone, Default)]
 pub struct SearchPath(pub Vec<PathBuf>);
 
 impl SearchPath {
-    /// `$SBCHECK_SBPL_PATH` (colon-separated), then where macOS keeps its
-    /// profiles.
+    /// Where macOS keeps its profiles (the system's own copy wins, as an
+    /// import on a Mac finds it), then `$SBCHECK_SBPL_PATH`
+    /// (colon-separated): where a Linux machine keeps a copy of Apple's
+    /// text, which the project does not ship.
     pub fn standard() -> SearchPath {
-        let mut dirs: Vec<PathBuf> = std::env::var_os("SBCHECK_SBPL_PATH")
-            .map(|v| std::env::split_paths(&v).collect())
-            .unwrap_or_default();
-        dirs.push(PathBuf::from("/System/Library/Sandbox/Profiles"));
-        dirs.push(PathBuf::from("/usr/share/sandbox"));
+        let mut dirs: Vec<PathBuf> = SYSTEM_PROFILE_DIRS.iter().map(PathBuf::from).collect();
+        dirs.extend(
+            std::env::var_os("SBCHECK_SBPL_PATH")
+                .map(|v| std::env::split_paths(&v).collect::<Vec<_>>())
+                .unwrap_or_default(),
+        );
         SearchPath(dirs)
+    }
+
+    /// The first `dir/name` that exists, for a profile named as macOS
+    /// names its system profiles (`bsd.sb`).
+    pub fn find(&self, name: &str) -> Option<PathBuf> {
+        self.0.iter().map(|d| d.join(name)).find(|p| p.is_file())
     }
 }
 
@@ -201,15 +312,21 @@ pub fn evaluate(
         depth: 0,
         steps: 0,
         in_rule: 0,
+        inject: Vec::new(),
+        trace: None,
+        storage_classes: Vec::new(),
+        expanded: RefCell::default(),
     };
     ev.importing.extend(file.map(canonical));
     ev.run_source(src)?;
     if !ev.default_seen {
-        let e = CompileError::new(
-            Span { line: 1, column: 1 },
-            "profile has no (allow default) or (deny default)",
-        );
-        return Err(e.in_file(ev.files[0].as_ref()));
+        // Apple's own profiles rely on this (opendirectory.sb, quicklookd-
+        // job-creation.sb and others have rules and no default): a profile
+        // that names no default denies what its rules do not allow [model].
+        let mut implicit = Rules::default();
+        implicit.push_default(ev.vocab, Outcome::DENY);
+        implicit.rules.append(&mut ev.rules.rules);
+        ev.rules = implicit;
     }
     ev.rules.push_flow_divert();
     Ok(ev.rules)
@@ -237,6 +354,15 @@ struct Evaluator<'a> {
     steps: u64,
     /// Above 0 while the arguments of a rule are evaluated.
     in_rule: usize,
+    /// Open `with-filter` / `with-operations` / `with-modifier` bodies,
+    /// outermost first.
+    inject: Vec<Inject>,
+    /// `(trace "FILE")`: where the sandbox would log; one per profile.
+    trace: Option<String>,
+    /// Names given to `define-storage-class`, each once.
+    storage_classes: Vec<String>,
+    /// The operations each operation name used so far stands for.
+    expanded: RefCell<HashMap<String, Vec<OpId>>>,
 }
 
 type Result<T> = std::result::Result<T, CompileError>;
@@ -289,6 +415,7 @@ impl Evaluator<'_> {
             Datum::Int(n) => Ok(Value::Int(*n)),
             Datum::Str(s) => Ok(Value::Str(s.clone())),
             Datum::Regex(r) => Ok(Value::Regex(r.clone())),
+            Datum::Char(c) => Ok(Value::Char(*c)),
             Datum::Symbol(name) => self.variable(name, form, env),
             Datum::List(items) => match items.first() {
                 None => Err(self.error(form, "empty form ()")),
@@ -348,14 +475,16 @@ impl Evaluator<'_> {
         if let Some(v) = self.lookup(name, env) {
             return Ok(v.clone());
         }
-        if let Some(b) = builtin(name) {
-            return Ok(Value::Builtin(b));
-        }
-        if filters::is_constant(name) {
-            return Ok(Value::Symbol(name.to_owned()));
+        if let Some(v) = self.global(name) {
+            return Ok(v);
         }
         let mut names = self.names_in_scope(env);
         names.extend(BUILTINS.iter().map(|(n, _)| *n));
+        names.extend(
+            procs::names()
+                .chain(library::alias_names())
+                .collect::<Vec<&str>>(),
+        );
         names.extend(filters::forms().map(|f| f.name));
         for n in filters::constant_names() {
             names.push(n);
@@ -369,19 +498,63 @@ impl Evaluator<'_> {
         ))
     }
 
+    /// What an unbound `name` is: a procedure of this compiler, a
+    /// constant, an operation (its vocabulary name, as a symbol), or what
+    /// Apple's library makes of it. Aliases are looked up last.
+    fn global(&self, name: &str) -> Option<Value> {
+        if let Some(b) = builtin(name) {
+            return Some(Value::Builtin(b));
+        }
+        if filters::is_constant(name) || name == "default" {
+            return Some(Value::Symbol(name.to_owned()));
+        }
+        if let Some(op) = self.canonical_op(name) {
+            return Some(Value::Symbol(op));
+        }
+        match library::alias(name)? {
+            Alias::Name(target) => self
+                .global(target)
+                .or(Some(Value::Symbol(target.to_owned()))),
+            Alias::NoOp => Some(Value::Symbol(NO_OP.to_owned())),
+            Alias::Symbol(s) => Some(Value::Symbol(s.to_owned())),
+        }
+    }
+
     fn call(&mut self, form: &Sexp, items: &[Sexp], env: usize) -> Result<Value> {
         let head = &items[0];
+        // A named head is resolved once: a binding, else what the compiler
+        // or Apple's library calls by that name.
         let f = match head.symbol() {
-            Some(name) if !self.bound(name, env) && builtin(name).is_none() => {
-                return Err(self.unknown_head(name, form, env));
-            }
-            _ => self.eval(head, env)?,
+            Some(name) => match self.lookup(name, env) {
+                Some(v) => v.clone(),
+                None => match self.callable_global(name) {
+                    Some(v) => v,
+                    None => return Err(self.unknown_head(library_target(name), form, env)),
+                },
+            },
+            None => self.eval(head, env)?,
         };
+        if let Value::Macro(m) = f {
+            return self.expand(&m, form, env);
+        }
         let mut args = Vec::with_capacity(items.len() - 1);
         for item in &items[1..] {
             args.push(self.eval(item, env)?);
         }
         self.apply(f, args, form)
+    }
+
+    /// [`Self::global`] when it is something a call may name.
+    fn callable_global(&self, name: &str) -> Option<Value> {
+        self.global(name)
+            .filter(|v| matches!(v, Value::Builtin(_) | Value::Procedure(_)))
+    }
+
+    /// Calls the macro `m` with the whole form and evaluates what it gives.
+    fn expand(&mut self, m: &Closure, form: &Sexp, env: usize) -> Result<Value> {
+        let expansion = self.call_closure(m, vec![quote(form)], form)?;
+        let expansion = to_sexp(&expansion, form.span).map_err(|m| self.error(form, m))?;
+        self.eval(&expansion, env)
     }
 
     fn unknown_head(&self, name: &str, form: &Sexp, env: usize) -> CompileError {
@@ -412,6 +585,11 @@ impl Evaluator<'_> {
         let mut names = self.names_in_scope(env);
         names.extend(SPECIAL_FORMS);
         names.extend(BUILTINS.iter().map(|(n, _)| *n));
+        names.extend(
+            procs::names()
+                .chain(library::alias_names())
+                .collect::<Vec<&str>>(),
+        );
         names.extend(filters::forms().map(|f| f.name));
         self.error(
             form,
@@ -426,6 +604,10 @@ impl Evaluator<'_> {
         match f {
             Value::Procedure(closure) => self.call_closure(&closure, args, form),
             Value::Builtin(b) => self.call_builtin(b, args, form),
+            Value::Macro(m) => Err(self.error(
+                form,
+                format!("macro {} cannot be applied to evaluated arguments", m.name),
+            )),
             other => Err(self.error(
                 form,
                 format!("cannot call a {}; expected a procedure", other.kind()),
@@ -485,6 +667,30 @@ impl Evaluator<'_> {
             },
             "if" => self.if_form(form, args, env),
             "cond" => self.cond(args, env),
+            "case" => self.case(form, args, env),
+            "set!" => self.set(form, args, env),
+            "quasiquote" => match args {
+                [template] => self.quasiquote(template, 1, env),
+                _ => Err(self.error(form, "(quasiquote ...) takes one template")),
+            },
+            "macro" => self.macro_form(form, args, env),
+            "defined?" => match args {
+                [arg] => match self.eval(arg, env)? {
+                    Value::Symbol(name) => Ok(Value::Bool(
+                        self.bound(&name, env)
+                            || SPECIAL_FORMS.contains(&name.as_str())
+                            || self.global(&name).is_some(),
+                    )),
+                    other => Err(self.error(
+                        form,
+                        format!("(defined? 'NAME) takes a symbol, got {}", other.kind()),
+                    )),
+                },
+                _ => Err(self.error(form, "(defined? 'NAME) takes one symbol")),
+            },
+            "with-filter" | "with-operations" | "with-modifier" => {
+                self.with_injection(name, form, args, env)
+            }
             "when" | "unless" => {
                 let Some((test, body)) = args.split_first() else {
                     return Err(self.error(form, format!("({name} ...) needs a test")));
@@ -493,7 +699,7 @@ impl Evaluator<'_> {
                 if holds == (name == "when") {
                     self.body(body, env)
                 } else {
-                    Ok(Value::Unspecified)
+                    Ok(no_branch())
                 }
             }
             "and" => {
@@ -548,7 +754,7 @@ impl Evaluator<'_> {
         if self.eval(test, env)?.truthy() {
             self.eval(then, env)
         } else {
-            otherwise.map_or(Ok(Value::Unspecified), |e| self.eval(e, env))
+            otherwise.map_or(Ok(no_branch()), |e| self.eval(e, env))
         }
     }
 
@@ -570,7 +776,188 @@ impl Evaluator<'_> {
                 };
             }
         }
+        Ok(no_branch())
+    }
+
+    /// `(case KEY ((DATUM...) BODY...) ... (else BODY...))`, data compared
+    /// with `eqv?`.
+    fn case(&mut self, form: &Sexp, args: &[Sexp], env: usize) -> Result<Value> {
+        let Some((key, clauses)) = args.split_first() else {
+            return Err(self.error(form, "(case KEY CLAUSE...) needs a key"));
+        };
+        let key = self.eval(key, env)?;
+        for clause in clauses {
+            let Some((data, body)) = clause.list().and_then(<[Sexp]>::split_first) else {
+                return Err(self.error(clause, "a case clause is ((DATUM...) BODY...)"));
+            };
+            let hit = match (&data.datum, data.list()) {
+                (Datum::Symbol(e), _) if e == "else" => true,
+                (_, Some(items)) => items.iter().any(|d| procs::same(&quote(d), &key)),
+                _ => return Err(self.error(clause, "a case clause is ((DATUM...) BODY...)")),
+            };
+            if hit {
+                return self.body(body, env);
+            }
+        }
+        Ok(no_branch())
+    }
+
+    /// `(set! NAME VALUE)`: changes the innermost binding of NAME.
+    fn set(&mut self, form: &Sexp, args: &[Sexp], env: usize) -> Result<Value> {
+        let [target, value] = args else {
+            return Err(self.error(form, "(set! NAME VALUE) takes a name and a value"));
+        };
+        let Some(name) = target.symbol() else {
+            return Err(self.error(target, "(set! NAME VALUE) needs a name"));
+        };
+        let v = self.eval(value, env)?;
+        let mut frame = Some(env);
+        while let Some(i) = frame {
+            if let Some(slot) = self.frames[i]
+                .vars
+                .iter_mut()
+                .rev()
+                .find(|(n, _)| n == name)
+            {
+                slot.1 = v;
+                return Ok(Value::Unspecified);
+            }
+            frame = self.frames[i].parent;
+        }
+        Err(self.error(
+            form,
+            format!("set! of {name}, which is not defined (define it first)"),
+        ))
+    }
+
+    /// A quasiquoted template at nesting `depth` (1 = outermost): `,x` is
+    /// evaluated, `,@x` spliced, the rest quoted.
+    fn quasiquote(&mut self, template: &Sexp, depth: usize, env: usize) -> Result<Value> {
+        let Some(items) = template.list() else {
+            return Ok(quote(template));
+        };
+        match (items.first().and_then(Sexp::symbol), items.len()) {
+            (Some("unquote"), 2) if depth == 1 => return self.eval(&items[1], env),
+            (Some(word @ ("unquote" | "unquote-splicing" | "quasiquote")), 2) => {
+                let inner = if word == "quasiquote" {
+                    depth + 1
+                } else {
+                    depth - 1
+                };
+                let v = self.quasiquote(&items[1], inner.max(1), env)?;
+                return Ok(Value::List(vec![Value::Symbol(word.to_owned()), v]));
+            }
+            _ => {}
+        }
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let splice = item.list().filter(|l| {
+                depth == 1 && l.len() == 2 && l[0].symbol() == Some("unquote-splicing")
+            });
+            match splice {
+                Some(l) => match self.eval(&l[1], env)? {
+                    Value::List(vs) => out.extend(vs),
+                    other => {
+                        return Err(self.error(
+                            item,
+                            format!("unquote-splicing (,@) needs a list, got {}", other.kind()),
+                        ))
+                    }
+                },
+                None => out.push(self.quasiquote(item, depth, env)?),
+            }
+            self.bounded(out.len(), template)?;
+        }
+        Ok(Value::List(out))
+    }
+
+    /// `(macro (NAME FORM) BODY...)` or `(macro NAME (lambda (FORM) ...))`:
+    /// a procedure given the whole call form (head included), whose value
+    /// is evaluated in the call's place (TinyScheme's `macro`).
+    fn macro_form(&mut self, form: &Sexp, args: &[Sexp], env: usize) -> Result<Value> {
+        let (name, closure) = match args {
+            [target, body @ ..] if target.list().is_some() => {
+                let items = target.list().unwrap_or_default();
+                let [name, param] = items else {
+                    return Err(self.error(target, "a macro is (macro (NAME FORM) BODY...)"));
+                };
+                let Some(name) = name.symbol() else {
+                    return Err(self.error(name, "a macro name must be a symbol"));
+                };
+                let params = Sexp {
+                    datum: Datum::List(vec![param.clone()]),
+                    span: target.span,
+                };
+                (name, self.lambda(name, &params, body, form, env)?)
+            }
+            [target, value] if target.symbol().is_some() => {
+                (target.symbol().unwrap_or_default(), self.eval(value, env)?)
+            }
+            _ => {
+                return Err(self.error(
+                    form,
+                    "(macro (NAME FORM) BODY...) or (macro NAME PROCEDURE)",
+                ))
+            }
+        };
+        let Value::Procedure(closure) = closure else {
+            return Err(self.error(form, "a macro must be a procedure of one argument"));
+        };
+        self.define(env, name, Value::Macro(closure));
         Ok(Value::Unspecified)
+    }
+
+    /// `(with-filter FILTER RULES...)` and its siblings: every rule made
+    /// while RULES run (in called procedures too) gains the filter (all of
+    /// its own filters and this one must hold), the operations, or the
+    /// modifier, as Apple's library re-binds `allow` and `deny` for them.
+    fn with_injection(
+        &mut self,
+        name: &str,
+        form: &Sexp,
+        args: &[Sexp],
+        env: usize,
+    ) -> Result<Value> {
+        let Some((extra, body)) = args.split_first() else {
+            return Err(self.error(
+                form,
+                format!("({name} EXTRA RULES...) needs its first argument"),
+            ));
+        };
+        let v = self.eval(extra, env)?;
+        let inject = match name {
+            "with-filter" => {
+                let mut fs = self.filter_args(vec![v], extra)?;
+                match fs.len() {
+                    1 => Inject::Filter(fs.remove(0)),
+                    _ => Inject::Filter(Filter::Any(fs)),
+                }
+            }
+            "with-operations" => {
+                let mut parts = RuleParts::default();
+                self.collect(v, extra, &mut parts)?;
+                if !parts.filters.is_empty() || !parts.modifiers.is_empty() || parts.default {
+                    return Err(self.error(extra, "with-operations takes a list of operations"));
+                }
+                Inject::Ops(parts.ops, parts.named)
+            }
+            _ => match v {
+                Value::Modifier(m) => Inject::Modifier(m),
+                other => {
+                    return Err(self.error(
+                        extra,
+                        format!(
+                            "with-modifier takes a (with ...) modifier, got {}",
+                            other.kind()
+                        ),
+                    ))
+                }
+            },
+        };
+        self.inject.push(inject);
+        let result = self.body(body, env);
+        self.inject.pop();
+        result
     }
 
     /// `((name init) ...)` as pairs.
@@ -581,7 +968,9 @@ impl Evaluator<'_> {
         items
             .iter()
             .map(|b| match b.list() {
-                Some([name, init]) if name.symbol().is_some() => {
+                // `(NAME VALUE EXTRA...)`: the first value, as TinyScheme
+                // (com.apple.homed.sb writes one binding with two).
+                Some([name, init, ..]) if name.symbol().is_some() => {
                     Ok((name.symbol().unwrap_or_default(), init))
                 }
                 _ => Err(self.error(b, "a binding is (NAME VALUE)")),
@@ -660,9 +1049,8 @@ impl Evaluator<'_> {
             Datum::List(items) => self.parameters(items, form)?,
             _ => return Err(self.error(form, "parameters must be a list of names")),
         };
-        if body.is_empty() {
-            return Err(self.error(form, format!("{name} has an empty body")));
-        }
+        // An empty body is allowed: Apple's profiles define stubs such as
+        // `(define (protect-redirected-paths))`; calling one gives nothing.
         Ok(Value::Procedure(Rc::new(Closure {
             name: name.to_owned(),
             params: names,
@@ -712,7 +1100,10 @@ impl Evaluator<'_> {
                 self.define(env, name, proc);
                 Ok(Value::Unspecified)
             }
-            [target, value] => {
+            // `(define NAME VALUE EXTRA...)`: TinyScheme takes the first
+            // value and ignores the rest, and an Apple profile relies on it
+            // (ClassroomMCXService.sb splits a path over three strings).
+            [target, value, ..] if target.symbol().is_some() => {
                 let Some(name) = target.symbol() else {
                     return Err(self.error(target, "(define NAME VALUE) needs a name"));
                 };
@@ -731,7 +1122,7 @@ impl Evaluator<'_> {
         let [arg] = args else {
             return Err(self.error(form, "(import \"FILE.sb\") takes one file name"));
         };
-        let Value::Str(name) = self.eval(arg, env)? else {
+        let Value::Str(name) = text(self.eval(arg, env)?) else {
             return Err(self.error(arg, "(import ...) takes a string"));
         };
         let path = self.resolve_import(&name, form)?;
@@ -764,11 +1155,22 @@ impl Evaluator<'_> {
         if as_given.is_absolute() {
             candidates.push(as_given.to_path_buf());
         } else {
+            // Apple's library searches `(param "IMPORT_DIR")` when given.
+            if let Some((_, dir)) = self
+                .options
+                .params
+                .iter()
+                .rev()
+                .find(|(k, _)| k == "IMPORT_DIR")
+            {
+                candidates.push(Path::new(dir).join(name));
+            }
             if let Some(dir) = self.files[self.file].as_ref().and_then(|f| f.parent()) {
                 candidates.push(dir.join(name));
             }
             candidates.extend(self.search.0.iter().map(|d| d.join(name)));
         }
+        candidates.dedup();
         for c in candidates {
             if c.is_file() {
                 return Ok(c);
@@ -791,13 +1193,19 @@ impl Evaluator<'_> {
         for arg in args {
             match arg.symbol() {
                 Some("default") => parts.default = true,
+                Some(name)
+                    if !self.bound(name, env) && library::alias(name) == Some(Alias::NoOp) =>
+                {
+                    parts.no_op = true;
+                }
                 Some(name) if self.is_operation(name) && !self.bound(name, env) => {
                     let ops = self
                         .operation(name)
                         .map_err(|m| self.error_within(arg, form, m))?;
                     parts.ops.extend(ops);
+                    parts.named.extend(self.named_op(name));
                 }
-                Some(name) if !self.bound(name, env) && builtin(name).is_none() => {
+                Some(name) if !self.bound(name, env) && self.global(name).is_none() => {
                     let hint = hint(self.vocab.closest_op(name));
                     let message = format!("unknown operation {name}{hint}");
                     return Err(self.error_within(arg, form, message));
@@ -810,20 +1218,58 @@ impl Evaluator<'_> {
                 }
             }
         }
+        self.push_rule(deny, parts, form)
+    }
+
+    /// Adds the rule `parts` make, with what open `with-*` forms inject.
+    fn push_rule(&mut self, deny: bool, mut parts: RuleParts, form: &Sexp) -> Result<Value> {
+        // Innermost first: each wraps what the inner ones made, as the
+        // library's nested re-bindings of allow/deny do.
+        for inject in self.inject.iter().rev() {
+            match inject {
+                Inject::Filter(extra) => {
+                    let own = std::mem::take(&mut parts.filters);
+                    parts.filters.push(match own.len() {
+                        0 => extra.clone(),
+                        1 => Filter::All(vec![
+                            own.into_iter().next().unwrap_or(Filter::Any(Vec::new())),
+                            extra.clone(),
+                        ]),
+                        _ => Filter::All(vec![Filter::Any(own), extra.clone()]),
+                    });
+                }
+                Inject::Ops(ops, named) if !parts.default => {
+                    parts.ops.extend(ops);
+                    parts.named.extend(named);
+                }
+                Inject::Ops(..) => {}
+                Inject::Modifier(m) => parts.modifiers.insert(0, m.clone()),
+            }
+        }
         let outcome = self.outcome(deny, &parts.modifiers, form)?;
         if parts.default {
-            if !parts.ops.is_empty() || !parts.filters.is_empty() {
-                return Err(self.error(form, "default takes no other operations or filters"));
+            if !parts.filters.is_empty() {
+                return Err(self.error(form, "default takes no filters"));
             }
             self.default_seen = true;
-            self.rules.push_default(self.vocab, outcome);
-            return Ok(Value::Unspecified);
+            self.rules.push_default(self.vocab, outcome.clone());
+            // `(deny default OP...)`: the default, then the operations
+            // named beside it, unfiltered, with the same action.
+            if parts.ops.is_empty() {
+                return Ok(Value::Unspecified);
+            }
         }
         if parts.ops.is_empty() {
+            if parts.no_op {
+                // Only operations the library retired: no rule.
+                return Ok(Value::Unspecified);
+            }
             return Err(self.error(form, "rule names no operation"));
         }
         parts.ops.sort_unstable();
         parts.ops.dedup();
+        parts.named.sort_unstable();
+        parts.named.dedup();
         let filter = match parts.filters.len() {
             0 => None,
             1 => parts.filters.pop(),
@@ -833,6 +1279,7 @@ impl Evaluator<'_> {
             outcome,
             ops: parts.ops,
             filter,
+            named: parts.named,
             span: Some(form.span),
         });
         Ok(Value::Unspecified)
@@ -846,26 +1293,59 @@ impl Evaluator<'_> {
     /// named without its `*`, as older profiles do: `process-exec` is
     /// `process-exec*` [blob: param_path_*], and Apple's own profiles write
     /// `ipc-posix-shm` for `ipc-posix-shm*`; the same holds for every family
-    /// [model].
+    /// [model]. Apple's library aliases (`file-fsctl` = `system-fsctl`) are
+    /// looked up last.
     fn canonical_op(&self, name: &str) -> Option<String> {
         if self.vocab.op_id(name).is_some() {
             return Some(name.to_owned());
         }
         let family = format!("{name}*");
-        self.vocab.op_id(&family).map(|_| family)
+        if self.vocab.op_id(&family).is_some() {
+            return Some(family);
+        }
+        match library::alias(name) {
+            Some(Alias::Name(target)) if self.vocab.op_id(target).is_some() => {
+                return Some(target.to_owned());
+            }
+            _ => {}
+        }
+        // macOS 10.15's process-codesigning-* operations are 14.4.1's
+        // process-legacy-codesigning-* (the vocabulary has each old suffix
+        // under the new name; process-codesigning itself is a new, separate
+        // operation) [model].
+        let legacy = name
+            .strip_prefix("process-codesigning-")
+            .map(|rest| format!("process-legacy-codesigning-{rest}"))?;
+        self.canonical_op(&legacy)
+    }
+
+    /// The op-table id of the operation `name` names (a family as its
+    /// `*` operation), for the rule's precedence.
+    fn named_op(&self, name: &str) -> Option<OpId> {
+        self.canonical_op(name).and_then(|n| self.vocab.op_id(&n))
     }
 
     fn operation(&self, name: &str) -> std::result::Result<Vec<OpId>, String> {
-        let name = self.canonical_op(name).unwrap_or_else(|| name.to_owned());
-        let name = name.as_str();
-        match self.vocab.expand(name) {
-            Some(ops) if !ops.is_empty() => Ok(ops),
+        if let Some(ops) = self.expanded.borrow().get(name) {
+            return Ok(ops.clone());
+        }
+        let canonical = self.canonical_op(name).unwrap_or_else(|| name.to_owned());
+        let canonical = canonical.as_str();
+        match self.vocab.expand(canonical) {
+            Some(ops) if !ops.is_empty() => {
+                // Expanding walks the whole op table; profiles name the
+                // same few operations in hundreds of rules.
+                self.expanded
+                    .borrow_mut()
+                    .insert(name.to_owned(), ops.clone());
+                Ok(ops)
+            }
             Some(_) => Err(format!(
-                "operation {name} has no op-table entry in macOS 14.4.1 (it belongs to message filters)"
+                "operation {canonical} has no op-table entry in macOS 14.4.1 (it belongs to message filters)"
             )),
             None => Err(format!(
-                "unknown operation {name}{}",
-                hint(self.vocab.closest_op(name))
+                "unknown operation {canonical}{}",
+                hint(self.vocab.closest_op(canonical))
             )),
         }
     }
@@ -876,9 +1356,11 @@ impl Evaluator<'_> {
             Value::Filter(f) => parts.filters.push(f),
             Value::Modifier(m) => parts.modifiers.push(m),
             Value::Symbol(name) if name == "default" => parts.default = true,
+            Value::Symbol(name) if name == NO_OP => parts.no_op = true,
             Value::Symbol(name) if self.is_operation(&name) => {
                 let ops = self.operation(&name).map_err(|m| self.error(arg, m))?;
                 parts.ops.extend(ops);
+                parts.named.extend(self.named_op(&name));
             }
             Value::List(items) => {
                 for item in items {
@@ -936,6 +1418,10 @@ impl Evaluator<'_> {
             return Err(self.error(form, "(with NAME ...) needs a modifier name"));
         };
         let name = name_form.symbol().unwrap_or_default();
+        let name = match library::alias(name) {
+            Some(Alias::Name(target)) if filters::with_option(name).is_none() => target,
+            _ => name,
+        };
         let Some(kind) = filters::with_option(name) else {
             let names = filters::WITH_OPTIONS.iter().map(|(n, _)| *n);
             return Err(self.error(
@@ -958,7 +1444,7 @@ impl Evaluator<'_> {
                 let v = self.eval(a, env)?;
                 Some(ModifierArg::Int(self.int_arg(v, table(), name, a)?))
             }
-            (WithKind::StrModifier(_), [a]) => match self.eval(a, env)? {
+            (WithKind::StrModifier(_), [a]) => match text(self.eval(a, env)?) {
                 Value::Str(s) => Some(ModifierArg::Str(s.into_bytes())),
                 other => {
                     return Err(self.error(
@@ -1039,7 +1525,7 @@ impl Evaluator<'_> {
                     _ => Err(self.error(form, "(require-not ...) takes exactly one filter")),
                 }
             }
-            Builtin::Param => match args.as_slice() {
+            Builtin::Param => match texts(args).as_slice() {
                 // A key given twice takes its last value, as a later
                 // sandbox_set_param call would.
                 [Value::Str(key)] => Ok(self
@@ -1055,7 +1541,7 @@ impl Evaluator<'_> {
                 let mut out = String::new();
                 for (i, a) in args.into_iter().enumerate() {
                     match a {
-                        Value::Str(s) => out.push_str(&s),
+                        Value::Str(s) | Value::Regex(s) => out.push_str(&s),
                         other => {
                             return Err(self.error(
                                 form,
@@ -1078,7 +1564,7 @@ impl Evaluator<'_> {
                 _ => Err(self.error(form, "(not X) takes one argument")),
             },
             Builtin::Equal => match args.as_slice() {
-                [a, b] => Ok(Value::Bool(same(a, b))),
+                [a, b] => Ok(Value::Bool(procs::same(a, b))),
                 _ => Err(self.error(form, "comparison takes two arguments")),
             },
             Builtin::IsNull => match args.as_slice() {
@@ -1086,7 +1572,7 @@ impl Evaluator<'_> {
                 _ => Err(self.error(form, "(null? X) takes one argument")),
             },
             Builtin::IsString => match args.as_slice() {
-                [v] => Ok(Value::Bool(matches!(v, Value::Str(_)))),
+                [v] => Ok(Value::Bool(matches!(v, Value::Str(_) | Value::Regex(_)))),
                 _ => Err(self.error(form, "(string? X) takes one argument")),
             },
             Builtin::Map => self.map(args, form),
@@ -1123,7 +1609,174 @@ impl Evaluator<'_> {
                 }),
                 _ => Err(self.error(form, "takes one list")),
             },
+            Builtin::Proc(name, f) => f(&args).map_err(|m| {
+                let m = if m.starts_with(name) {
+                    m
+                } else {
+                    format!("{name}: {m}")
+                };
+                self.error(form, m)
+            }),
+            Builtin::ForEach => {
+                self.map(args, form)?;
+                Ok(Value::Unspecified)
+            }
+            Builtin::Error => {
+                let text: Vec<String> = args.iter().map(display).collect();
+                Err(self.error(form, format!("error: {}", text.join(" "))))
+            }
+            Builtin::Trace => self.trace(texts(args), form),
+            Builtin::Rule(deny) => {
+                let mut parts = RuleParts::default();
+                for a in args {
+                    self.collect(a, form, &mut parts)?;
+                }
+                self.push_rule(deny, parts, form)
+            }
+            Builtin::PathAncestors => self.path_ancestors(texts(args), form),
+            Builtin::DefineStorageClass => self.define_storage_class(texts(args), form),
+            Builtin::RequireEntitlement => self.require_entitlement(texts(args), form),
+            Builtin::EntitlementValue => match args.as_slice() {
+                [Value::Str(_)] => self.library_filter("%entitlement-string", args, form),
+                [Value::Bool(_)] => self.library_filter("%entitlement-boolean", args, form),
+                _ => Err(self.error(form, "entitlement-value argument must be string or boolean")),
+            },
+            Builtin::EntitlementValueRegex => match args.as_slice() {
+                [Value::Str(_) | Value::Regex(_)] => {
+                    self.library_filter("%entitlement-string-regex", args, form)
+                }
+                _ => Err(self.error(form, "entitlement-value-regex argument must be string")),
+            },
+            Builtin::SandboxOption(name) => match args.as_slice() {
+                [] => Ok(Value::Unspecified),
+                _ => Err(self.error(form, format!("({name}) takes no argument"))),
+            },
+            Builtin::FilterProcedure(i) => self.filter_procedure(i, args, form),
         }
+    }
+
+    /// `(trace "FILE")`: names where the sandbox logs its decisions; it
+    /// changes no rule. Only one per profile, as Apple's library says.
+    fn trace(&mut self, args: Vec<Value>, form: &Sexp) -> Result<Value> {
+        match args.as_slice() {
+            [Value::Str(path)] if self.trace.is_none() => {
+                self.trace = Some(path.clone());
+                Ok(Value::Unspecified)
+            }
+            [Value::Str(_)] => Err(self.error(form, "only one trace path may be specified")),
+            _ => Err(self.error(form, "argument to trace must be a string")),
+        }
+    }
+
+    /// `(path-ancestors PATH...)`: the directories above each path, as
+    /// literals (see [`library::path_ancestors`]).
+    fn path_ancestors(&self, args: Vec<Value>, form: &Sexp) -> Result<Value> {
+        let literal =
+            filters::find("path").ok_or_else(|| self.error(form, "the path filter is missing"))?;
+        let mut any = Vec::with_capacity(args.len());
+        for (i, a) in args.into_iter().enumerate() {
+            let Value::Str(path) = a else {
+                return Err(self.error(
+                    form,
+                    format!(
+                        "path-ancestors: argument {} must be a string, got {}{}",
+                        i + 1,
+                        a.kind(),
+                        arg_param_note(form, i)
+                    ),
+                ));
+            };
+            let dirs = library::path_ancestors(&path).map_err(|m| self.error(form, m))?;
+            let dirs = dirs.into_iter().map(Value::Str).collect();
+            any.push(self.filter(literal, dirs, form)?);
+        }
+        Ok(Value::Filter(match any.len() {
+            1 => any.remove(0),
+            _ => Filter::Any(any),
+        }))
+    }
+
+    /// `(define-storage-class NAME FILTER)`: files the filter matches
+    /// belong to storage class NAME, as the rule
+    /// `(allow storage-class-map (with assign-storage-class NAME) FILTER)`.
+    fn define_storage_class(&mut self, args: Vec<Value>, form: &Sexp) -> Result<Value> {
+        let mut args = args.into_iter();
+        let (Some(Value::Str(name)), Some(filter), None) = (args.next(), args.next(), args.next())
+        else {
+            return Err(self.error(
+                form,
+                "(define-storage-class \"NAME\" FILTER) takes a name and a filter",
+            ));
+        };
+        if self.storage_classes.contains(&name) {
+            return Err(self.error(form, format!("storage class \"{name}\" multiply defined")));
+        }
+        self.storage_classes.push(name.clone());
+        let kind = filters::with_option("assign-storage-class")
+            .ok_or_else(|| self.error(form, "assign-storage-class is not a modifier here"))?;
+        let ops = self
+            .operation("storage-class-map")
+            .map_err(|m| self.error(form, m))?;
+        let parts = RuleParts {
+            ops,
+            filters: self.filter_args(vec![filter], form)?,
+            modifiers: vec![Modifier {
+                kind,
+                arg: Some(ModifierArg::Str(name.into_bytes())),
+            }],
+            ..RuleParts::default()
+        };
+        self.push_rule(false, parts, form)
+    }
+
+    /// `(require-entitlement NAME [VALUE-FILTER])`: the process holds the
+    /// entitlement NAME (with the value the filter names; `#t` when none).
+    fn require_entitlement(&self, args: Vec<Value>, form: &Sexp) -> Result<Value> {
+        let mut args = args.into_iter();
+        let (Some(name @ Value::Str(_)), value, None) = (args.next(), args.next(), args.next())
+        else {
+            return Err(self.error(
+                form,
+                "(require-entitlement \"NAME\" [VALUE]) takes a name and at most one value filter",
+            ));
+        };
+        let value = match value {
+            Some(v) => v,
+            None => self.library_filter("%entitlement-boolean", vec![Value::Bool(true)], form)?,
+        };
+        let load = self.library_filter("%entitlement-load", vec![name], form)?;
+        let parts = self.filter_args(vec![load, value], form)?;
+        Ok(Value::Filter(Filter::All(parts)))
+    }
+
+    /// A filter the library calls by its vocabulary name.
+    fn library_filter(&self, name: &str, args: Vec<Value>, form: &Sexp) -> Result<Value> {
+        match filters::find(name) {
+            Some(def) => self.filter(def, args, form).map(Value::Filter),
+            None => Err(self.error(
+                form,
+                format!(
+                    "filter {name} is in the macOS 14.4.1 vocabulary, but this compiler does not \
+                     know how its argument is encoded yet"
+                ),
+            )),
+        }
+    }
+
+    /// One of the library's filter shortcuts, e.g. `(tty)`.
+    fn filter_procedure(&mut self, i: usize, args: Vec<Value>, form: &Sexp) -> Result<Value> {
+        let (name, body) = library::FILTER_PROCEDURES[i];
+        if !args.is_empty() {
+            return Err(self.error(form, format!("({name}) takes no argument")));
+        }
+        let forms = read(body).map_err(|e| self.error(form, format!("{name}: {e}")))?;
+        let mut last = Value::Unspecified;
+        for f in &forms {
+            // Placed at the call, so an error names the profile's line.
+            let placed = to_sexp(&quote(f), form.span).map_err(|m| self.error(form, m))?;
+            last = self.eval(&placed, 0)?;
+        }
+        Ok(last)
     }
 
     fn bounded(&self, len: usize, form: &Sexp) -> Result<()> {
@@ -1397,7 +2050,11 @@ const AF_UNIX: u16 = 1;
 #[derive(Default)]
 struct RuleParts {
     default: bool,
+    /// An operation Apple's library retired (`'no-op`) was named.
+    no_op: bool,
     ops: Vec<OpId>,
+    /// The operations as named, before expansion (their precedence).
+    named: Vec<OpId>,
     filters: Vec<Filter>,
     modifiers: Vec<Modifier>,
 }
@@ -1428,22 +2085,78 @@ fn quote(datum: &Sexp) -> Value {
         Datum::Int(n) => Value::Int(*n),
         Datum::Str(s) => Value::Str(s.clone()),
         Datum::Regex(r) => Value::Regex(r.clone()),
+        Datum::Char(c) => Value::Char(*c),
         Datum::Symbol(s) => Value::Symbol(s.clone()),
         Datum::List(items) => Value::List(items.iter().map(quote).collect()),
     }
 }
 
-fn same(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Bool(x), Value::Bool(y)) => x == y,
-        (Value::Int(x), Value::Int(y)) => x == y,
-        (Value::Str(x), Value::Str(y)) | (Value::Symbol(x), Value::Symbol(y)) => x == y,
-        (Value::List(x), Value::List(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
-        }
-        (Value::Filter(x), Value::Filter(y)) => x == y,
-        _ => false,
+/// A `#"..."` literal as the string it is, for procedures that take text
+/// (names, paths, parameters); filters keep it a regex.
+fn text(v: Value) -> Value {
+    match v {
+        Value::Regex(r) => Value::Str(r),
+        other => other,
     }
+}
+
+fn texts(args: Vec<Value>) -> Vec<Value> {
+    args.into_iter().map(text).collect()
+}
+
+/// A value as `error` prints it.
+fn display(v: &Value) -> String {
+    match v {
+        Value::Str(s) => s.clone(),
+        Value::Int(n) => n.to_string(),
+        Value::Symbol(s) => s.clone(),
+        Value::Char(c) => c.to_string(),
+        Value::Bool(b) => (if *b { "#t" } else { "#f" }).to_owned(),
+        other => format!("#<{}>", other.kind()),
+    }
+}
+
+/// The value of a conditional none of whose branches ran. TinyScheme gives
+/// the empty list, and Apple's profiles rely on it: `(map f (cond ...))`
+/// and `(require-any (if (defined? 'x) (x)))` take it as "nothing".
+fn no_branch() -> Value {
+    Value::List(Vec::new())
+}
+
+/// What Apple's library binds a retired operation to.
+const NO_OP: &str = "no-op";
+
+/// The name an alias of Apple's library stands for, for messages.
+fn library_target(name: &str) -> &str {
+    match library::alias(name) {
+        Some(Alias::Name(target)) => target,
+        _ => name,
+    }
+}
+
+/// A value as a form again (a macro's expansion). Only data converts.
+fn to_sexp(v: &Value, span: Span) -> std::result::Result<Sexp, String> {
+    let datum = match v {
+        Value::Bool(b) => Datum::Bool(*b),
+        Value::Int(n) => Datum::Int(*n),
+        Value::Char(c) => Datum::Char(*c),
+        Value::Str(s) => Datum::Str(s.clone()),
+        Value::Regex(r) => Datum::Regex(r.clone()),
+        Value::Symbol(s) => Datum::Symbol(s.clone()),
+        Value::List(items) => Datum::List(
+            items
+                .iter()
+                .map(|i| to_sexp(i, span))
+                .collect::<std::result::Result<_, _>>()?,
+        ),
+        other => {
+            return Err(format!(
+                "a macro expanded to a {} value; an expansion must be a form (data only)",
+                other.kind()
+            ))
+        }
+    };
+    Ok(Sexp { datum, span })
 }
 
 /// "; parameter KEY is not set" when `arg` is `(param "KEY")`.

@@ -24,6 +24,8 @@ pub enum Datum {
     Regex(String),
     Int(i64),
     Bool(bool),
+    /// `#\a`, `#\space`: a character, as `string-ref` returns.
+    Char(char),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -71,6 +73,7 @@ impl fmt::Display for Sexp {
             Datum::Regex(s) => write!(f, "#{s:?}"),
             Datum::Int(i) => write!(f, "{i}"),
             Datum::Bool(b) => f.write_str(if *b { "#t" } else { "#f" }),
+            Datum::Char(c) => write!(f, "#\\{}", char_name(*c)),
         }
     }
 }
@@ -97,10 +100,12 @@ struct Lexer<'a> {
     column: u32,
 }
 
-/// Reads every top-level form of `src`.
+/// Reads every top-level form of `src`, after its `#` preprocessor lines
+/// (see [`super::preprocess`]).
 pub fn read(src: &str) -> Result<Vec<Sexp>, ReadError> {
+    let text = super::preprocess::run(src)?;
     let mut lx = Lexer {
-        src: src.as_bytes(),
+        src: text.as_bytes(),
         pos: 0,
         line: 1,
         column: 1,
@@ -241,8 +246,22 @@ impl Lexer<'_> {
                 Datum::List(vec![quote, quoted])
             }
             Some(b'#') => self.hash(span)?,
-            Some(b'`' | b',') => {
-                return self.error(span, "quasiquote is not part of the SBPL subset")
+            Some(c @ (b'`' | b',')) => {
+                self.bump();
+                let name = match c {
+                    b'`' => "quasiquote",
+                    _ if self.peek() == Some(b'@') => {
+                        self.bump();
+                        "unquote-splicing"
+                    }
+                    _ => "unquote",
+                };
+                let quoted = self.datum(depth + 1)?;
+                let head = Sexp {
+                    datum: Datum::Symbol(name.into()),
+                    span,
+                };
+                Datum::List(vec![head, quoted])
             }
             Some(_) => self.atom(),
         };
@@ -253,6 +272,7 @@ impl Lexer<'_> {
         self.bump();
         match self.peek() {
             Some(b'"') => Ok(Datum::Regex(self.raw_string()?)),
+            Some(b'\\') => self.character(span),
             Some(b't') | Some(b'f') => {
                 let word = self.word();
                 match word.as_str() {
@@ -278,6 +298,44 @@ impl Lexer<'_> {
                     })
             }
             _ => self.error(span, "unknown '#' syntax"),
+        }
+    }
+
+    /// `#\c` or a named character (`#\space`); the lexer stands on `\`.
+    fn character(&mut self, span: Span) -> Result<Datum, ReadError> {
+        self.bump();
+        let start = self.pos;
+        // The first character is taken whatever it is (`#\(` is a paren).
+        let first = match self.peek() {
+            None => return self.error(span, "unterminated character literal #\\"),
+            Some(c) if c < 0x80 => {
+                self.bump();
+                1
+            }
+            Some(_) => {
+                while self.bump().is_some() && self.peek().is_some_and(|c| c & 0xc0 == 0x80) {}
+                self.pos - start
+            }
+        };
+        let rest = if self.src[start].is_ascii_alphabetic() {
+            self.word()
+        } else {
+            String::new()
+        };
+        let text = String::from_utf8_lossy(&self.src[start..start + first]).into_owned() + &rest;
+        let named = match text.as_str() {
+            "space" => Some(' '),
+            "newline" | "linefeed" => Some('\n'),
+            "tab" => Some('\t'),
+            "return" => Some('\r'),
+            "nul" | "null" => Some('\0'),
+            _ => None,
+        };
+        let mut chars = text.chars();
+        match (named, chars.next(), chars.next()) {
+            (Some(c), _, _) => Ok(Datum::Char(c)),
+            (None, Some(c), None) => Ok(Datum::Char(c)),
+            _ => self.error(span, format!("unknown character name #\\{text}")),
         }
     }
 
@@ -368,6 +426,18 @@ impl Lexer<'_> {
         }
         u8::from_str_radix(&digits, 16)
             .or_else(|_| self.error(esc, "bad \\x escape; expected \\xHH;"))
+    }
+}
+
+/// How a character is written after `#\\`.
+fn char_name(c: char) -> String {
+    match c {
+        ' ' => "space".into(),
+        '\n' => "newline".into(),
+        '\t' => "tab".into(),
+        '\r' => "return".into(),
+        '\0' => "nul".into(),
+        c => c.to_string(),
     }
 }
 
@@ -467,6 +537,26 @@ mod tests {
     }
 
     #[test]
+    fn quasiquote_and_characters() {
+        let forms = read("`(a ,b ,@c) #\\/ #\\space #\\( #\\é").unwrap();
+        assert_eq!(
+            forms[0].to_string(),
+            "(quasiquote (a (unquote b) (unquote-splicing c)))"
+        );
+        let data: Vec<_> = forms[1..].iter().map(|s| s.datum.clone()).collect();
+        assert_eq!(
+            data,
+            [
+                Datum::Char('/'),
+                Datum::Char(' '),
+                Datum::Char('('),
+                Datum::Char('é')
+            ]
+        );
+        assert_eq!(forms[2].to_string(), "#\\space");
+    }
+
+    #[test]
     fn errors_name_the_place() {
         assert_eq!(
             read("(allow\n  (literal \"/x\")").unwrap_err().to_string(),
@@ -482,8 +572,8 @@ mod tests {
             "2:2: unterminated #| comment opened here"
         );
         assert_eq!(
-            read("(a `b)").unwrap_err().to_string(),
-            "1:4: quasiquote is not part of the SBPL subset"
+            read("#\\bogus").unwrap_err().to_string(),
+            "1:1: unknown character name #\\bogus"
         );
         assert_eq!(read("#o9").unwrap_err().to_string(), "1:1: bad number #o9");
         assert!(read("\"\\x4g;\"").is_err());

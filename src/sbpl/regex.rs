@@ -33,8 +33,10 @@
 //!
 //! [model], as no blob shows them: a positive class keeps its ranges in
 //! source order, unmerged; `.` is `09`; `\n`, `\t`, `\r` are those bytes and
-//! any other escaped punctuation is itself; classes of more than 15 ranges,
-//! `{m,n}` counts, back-references and `\d`-style classes are rejected.
+//! any other escaped punctuation is itself; `X{m,n}` is written out as m
+//! copies of X and n-m of `X?` (`X{m,}`: then `X*`); `\d`, `\w`, `\s` (and
+//! `\D`, `\W`, `\S`) are their ASCII classes; classes of more than 15
+//! ranges, other letter escapes and back-references are rejected.
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -96,6 +98,8 @@ enum Ast {
 pub const VERSION: u32 = 3;
 /// Most ranges one class instruction holds (the count is a nibble).
 const MAX_RANGES: usize = 15;
+/// Largest repetition count: `{m,n}` is written out n times.
+const MAX_COUNT: usize = 255;
 /// Deeper group nesting than any real regex; bounds recursion.
 const MAX_NESTING: usize = 64;
 
@@ -223,9 +227,57 @@ impl Parser<'_> {
             };
         }
         if self.peek() == Some(b'{') {
-            return Err(self.error("repetition counts {m,n} are not supported"));
+            atom = self.counted(atom)?;
         }
         Ok(atom)
+    }
+
+    /// `X{m}`, `X{m,}`, `X{m,n}` (Apple's profiles write `[-A-Za-z0-9_]{16}`):
+    /// written out as m copies of X, then X* or n-m copies of X? [model].
+    fn counted(&mut self, atom: Ast) -> Result<Ast, RegexError> {
+        let open = self.pos;
+        self.pos += 1;
+        let min = self.count()?;
+        let max = if self.peek() == Some(b',') {
+            self.pos += 1;
+            if self.peek() == Some(b'}') {
+                None
+            } else {
+                Some(self.count()?)
+            }
+        } else {
+            Some(min)
+        };
+        if self.peek() != Some(b'}') {
+            self.pos = open;
+            return Err(self.error("a repetition count is {m}, {m,} or {m,n}"));
+        }
+        self.pos += 1;
+        if max.is_some_and(|n| n < min) || max.unwrap_or(min) > MAX_COUNT {
+            self.pos = open;
+            return Err(self.error(format!("repetition counts go from m to n <= {MAX_COUNT}")));
+        }
+        let mut items = vec![atom.clone(); min];
+        match max {
+            None => items.push(Ast::Star(Box::new(atom))),
+            Some(n) => items.extend((min..n).map(|_| Ast::Opt(Box::new(atom.clone())))),
+        }
+        Ok(match items.len() {
+            0 => Ast::Empty,
+            1 => items.pop().unwrap_or(Ast::Empty),
+            _ => Ast::Group(Box::new(Ast::Concat(items))),
+        })
+    }
+
+    fn count(&mut self) -> Result<usize, RegexError> {
+        let start = self.pos;
+        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            self.pos += 1;
+        }
+        std::str::from_utf8(&self.src[start..self.pos])
+            .ok()
+            .and_then(|d| d.parse().ok())
+            .ok_or_else(|| self.error("a repetition count is {m}, {m,} or {m,n}"))
     }
 
     fn atom(&mut self, depth: usize) -> Result<Ast, RegexError> {
@@ -248,7 +300,10 @@ impl Parser<'_> {
             b'.' => Ast::Any,
             b'^' => Ast::Bol,
             b'$' => Ast::Eol,
-            b'\\' => Ast::Byte(self.escape()?),
+            b'\\' => match self.shorthand() {
+                Some(ranges) => Ast::Class(ranges),
+                None => Ast::Byte(self.escape()?),
+            },
             b'*' | b'+' | b'?' => {
                 self.pos = at;
                 return Err(self.error(format!("'{}' has nothing to repeat", c as char)));
@@ -302,6 +357,14 @@ impl Parser<'_> {
             if c == b'[' && self.src.get(self.pos + 1) == Some(&b':') {
                 return Err(self.error("[:name:] classes are not supported"));
             }
+            if c == b'\\' {
+                self.pos += 1;
+                if let Some(more) = self.shorthand() {
+                    ranges.extend(more);
+                    continue;
+                }
+                self.pos -= 1;
+            }
             let lo = self.class_byte()?;
             let is_range = self.peek() == Some(b'-') && self.src.get(self.pos + 1) != Some(&b']');
             let hi = if is_range {
@@ -331,6 +394,25 @@ impl Parser<'_> {
             )));
         }
         Ok(Ast::Class(ranges))
+    }
+
+    /// `\d`, `\w`, `\s` and their negations `\D`, `\W`, `\S` after a
+    /// backslash, as the ranges they stand for (ASCII) [model]; the parser
+    /// moves past the letter only when it is one of those.
+    fn shorthand(&mut self) -> Option<Vec<(u8, u8)>> {
+        let c = self.peek()?;
+        let ranges: Vec<(u8, u8)> = match c.to_ascii_lowercase() {
+            b'd' => vec![(b'0', b'9')],
+            b'w' => vec![(b'0', b'9'), (b'A', b'Z'), (b'_', b'_'), (b'a', b'z')],
+            b's' => vec![(b'\t', b'\r'), (b' ', b' ')],
+            _ => return None,
+        };
+        self.pos += 1;
+        Some(if c.is_ascii_uppercase() {
+            complement(&ranges)
+        } else {
+            ranges
+        })
     }
 
     fn class_byte(&mut self) -> Result<u8, RegexError> {
@@ -812,6 +894,20 @@ mod tests {
     }
 
     #[test]
+    fn counts_and_shorthand_classes() {
+        let m = |re: &str, text: &str| Regex::parse(re).unwrap().is_match(text.as_bytes());
+        assert!(m("^a{2}$", "aa") && !m("^a{2}$", "a") && !m("^a{2}$", "aaa"));
+        assert!(m("^a{1,3}$", "aaa") && !m("^a{1,3}$", "aaaa"));
+        assert!(m("^a{2,}$", "aaaaa") && !m("^a{2,}$", "a"));
+        assert!(m("^[-\\w]*$", "ab-C_9") && !m("^[-\\w]*$", "a.b"));
+        assert!(m("^\\d+$", "42") && !m("^\\D$", "4") && m("^\\S\\s$", "x "));
+        assert!(Regex::parse("^~[-A-Za-z0-9_]{16}$")
+            .unwrap()
+            .program()
+            .is_ok());
+    }
+
+    #[test]
     fn negated_class_wraps() {
         assert_eq!(program("[^/]"), "1b 30 2e 15 00");
         assert_eq!(program("[^a-c]"), "1b 64 60 15 00");
@@ -822,10 +918,12 @@ mod tests {
     fn errors_name_the_offset() {
         let e = Regex::parse("^/a(b").unwrap_err();
         assert_eq!(e.to_string(), "regex byte 3: unclosed '(' opened here");
-        let e = Regex::parse("a{2}").unwrap_err();
+        let e = Regex::parse("a{2").unwrap_err();
         assert_eq!(e.offset, 1);
-        let e = Regex::parse("\\d+").unwrap_err();
-        assert!(e.message.contains("\\d is not supported"), "{e}");
+        assert!(Regex::parse("a{3,2}").is_err());
+        assert!(Regex::parse("a{1000}").is_err());
+        let e = Regex::parse("\\q+").unwrap_err();
+        assert!(e.message.contains("\\q is not supported"), "{e}");
         assert!(Regex::parse("a)").is_err());
         assert!(Regex::parse("*a").is_err());
         assert!(Regex::parse(&"(".repeat(100)).is_err());

@@ -1,7 +1,17 @@
 //! A profile after evaluation and before layout: rules over concrete
 //! operation ids, with the rules Apple's compiler adds implicitly, and the
-//! SBPL-level meaning of those rules ([`decide`]: the last matching rule
-//! wins), read from the rules rather than from their encoding.
+//! SBPL-level meaning of those rules ([`decide`]), read from the rules
+//! rather than from their encoding.
+//!
+//! **Precedence, as macOS applies it** (docs/compiler.md has the evidence):
+//! for one operation, the rules with a filter are tried latest first and
+//! the first whose filter holds decides; only when none holds does an
+//! unfiltered rule decide, and then the one that names the operation most
+//! closely ([`fallback`]: the operation itself before its family, a family
+//! before `default`; the latest of equals). So `(allow default)` or
+//! `(deny file-write*)` written last does not undo the filtered rules
+//! before it, and `(allow default)` after `(deny file-write*)` leaves
+//! writes denied.
 
 use super::reader::Span;
 use super::regex::Regex;
@@ -110,6 +120,11 @@ pub struct Rule {
     /// Op-table ids the rule applies to, sorted.
     pub ops: Vec<OpId>,
     pub filter: Option<Filter>,
+    /// The operations as the rule names them, before a family stands for
+    /// its members (`file-write*`, not its 11 operations): an unfiltered
+    /// rule's precedence is how closely it names an operation. The rules
+    /// `default` implies name `default`.
+    pub named: Vec<OpId>,
     /// Where the rule was written; `None` for rules the compiler adds.
     pub span: Option<Span>,
 }
@@ -204,6 +219,7 @@ impl Rules {
             outcome,
             ops: all,
             filter: None,
+            named: vec![op::DEFAULT],
             // Not a user rule for the flow-divert check: the default alone
             // does not make Apple's compiler add it.
             span: None,
@@ -219,10 +235,14 @@ impl Rules {
             .filter_map(|n| vocab.op_id(n))
             .collect();
         ops.sort_unstable();
+        // Part of what `(deny default)` means: these operations' default is
+        // allow, so they rank as the default does (a rule naming one of them,
+        // as `(deny process-info*)`, overrides it) [model].
         self.rules.push(Rule {
             outcome: Outcome::ALLOW,
             ops,
             filter: None,
+            named: vec![op::DEFAULT],
             span: None,
         });
         for ops in TARGET_SELF_OPS {
@@ -233,6 +253,7 @@ impl Rules {
                     filter: filter::TARGET,
                     value: TARGET_SELF,
                 })),
+                named: ops.to_vec(),
                 span: None,
             });
         }
@@ -257,12 +278,13 @@ impl Rules {
                     kind: PathKind::Literal,
                     text: FLOW_DIVERT.to_vec(),
                 })),
+                named: vec![op::NETWORK_OUTBOUND],
                 span: None,
             });
         }
     }
 
-    /// The outcome of the default rule (the last unfiltered rule on op 0).
+    /// The outcome of the default rule (the last `(allow|deny default)`).
     pub fn default_outcome(&self) -> Outcome {
         self.rules
             .iter()
@@ -295,16 +317,49 @@ impl Request<'_> {
     }
 }
 
-/// What the rules decide for `operation`, at the SBPL level: the last rule
-/// that names the operation (or an ancestor of it) and whose filter holds
-/// wins; an operation no rule covers is denied.
+/// How closely `rule` names `operation`: 0 when it names the operation,
+/// 1 its family, ... up to `default`; `None` when it does not cover it.
+fn closeness(vocab: &Vocab, rule: &Rule, operation: OpId) -> Option<usize> {
+    if rule.ops.binary_search(&operation).is_err() {
+        return None;
+    }
+    vocab
+        .lineage(operation)
+        .position(|a| rule.named.contains(&a))
+        // A rule built without its names still covers the operation: it
+        // ranks as `default` does.
+        .or_else(|| Some(vocab.lineage(operation).count().saturating_sub(1)))
+}
+
+/// The unfiltered rule that decides `operation` when no filtered rule does:
+/// the one naming it most closely, the latest of those [blob/spec evidence in
+/// docs/compiler.md]. `None` when no unfiltered rule covers it (the
+/// operations only their own name covers, with no rule naming them): the
+/// operation is denied.
+pub fn fallback<'r>(rules: &'r Rules, vocab: &Vocab, operation: OpId) -> Option<&'r Rule> {
+    rules
+        .rules
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.filter.is_none())
+        .filter_map(|(i, r)| closeness(vocab, r, operation).map(|c| (c, i, r)))
+        // Closest first, then latest.
+        .min_by_key(|&(c, i, _)| (c, std::cmp::Reverse(i)))
+        .map(|(_, _, r)| r)
+}
+
+/// What the rules decide for `operation`, at the SBPL level, with macOS's
+/// precedence: the latest filtered rule that covers the operation and whose
+/// filter holds, else the [`fallback`]; else deny.
 pub fn decide(rules: &Rules, operation: OpId, request: &Request<'_>) -> Outcome {
+    let vocab = Vocab::macos_14();
     rules
         .rules
         .iter()
         .rev()
         .filter(|r| r.ops.binary_search(&operation).is_ok())
-        .find(|r| r.filter.as_ref().map_or(true, |f| holds(f, request)))
+        .find(|r| r.filter.as_ref().is_some_and(|f| holds(f, request)))
+        .or_else(|| fallback(rules, vocab, operation))
         .map_or(Outcome::DENY, |r| r.outcome.clone())
 }
 
@@ -356,5 +411,65 @@ pub fn path_matches(kind: PathKind, text: &[u8], s: &[u8]) -> bool {
         PathKind::Subpath => s
             .strip_prefix(text)
             .is_some_and(|rest| rest.is_empty() || rest[0] == b'/'),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sbpl::{evaluate, Options, SearchPath};
+
+    fn rules(src: &str) -> Rules {
+        evaluate(src, None, &Options::default(), &SearchPath::default()).unwrap()
+    }
+
+    /// The fallback of each operation, by the line of its rule (0 for the
+    /// rules the compiler adds, the default's among them).
+    fn fallback_line(r: &Rules, op: &str) -> Option<usize> {
+        let v = Vocab::macos_14();
+        fallback(r, v, v.op_id(op).unwrap()).map(|rule| rule.span.map_or(0, |s| s.line as usize))
+    }
+
+    #[test]
+    fn the_fallback_is_the_closest_unfiltered_rule_then_the_latest() {
+        let r = rules(
+            "(version 1)\n\
+             (deny file-write-data)\n\
+             (allow file-write* (subpath \"/a\"))\n\
+             (allow file-write*)\n\
+             (deny file*)\n\
+             (allow default)\n\
+             (deny file*)\n",
+        );
+        // The member's own rule, though written first.
+        assert_eq!(fallback_line(&r, "file-write-data"), Some(2));
+        // The family, not the later, broader file* or default.
+        assert_eq!(fallback_line(&r, "file-write-create"), Some(4));
+        // file*: the later of its two rules.
+        assert_eq!(fallback_line(&r, "file-read-data"), Some(7));
+        // Nothing names mach-lookup but the default (a rule without a
+        // span: the default's rules are the compiler's).
+        assert_eq!(fallback_line(&r, "mach-lookup"), Some(0));
+        // Only its own name covers file-write-setugid: no fallback.
+        assert_eq!(fallback_line(&r, "file-write-setugid"), None);
+    }
+
+    #[test]
+    fn filtered_rules_decide_before_any_unfiltered_one() {
+        let r = rules(
+            "(version 1)\n\
+             (allow file-read* (subpath \"/a\"))\n\
+             (deny file-read*)\n\
+             (deny file-read-data (literal \"/a/x\"))\n\
+             (allow default)\n",
+        );
+        let op = Vocab::macos_14().op_id("file-read-data").unwrap();
+        let at = |p: &'static str| Request {
+            path: Some(p.as_bytes()),
+            ..Request::default()
+        };
+        assert!(!decide(&r, op, &at("/a/y")).is_deny());
+        assert!(decide(&r, op, &at("/a/x")).is_deny());
+        assert!(decide(&r, op, &at("/b")).is_deny());
     }
 }

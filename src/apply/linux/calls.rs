@@ -135,6 +135,9 @@ calls! {
     /// `pidfd_send_signal(pidfd, sig, NULL, 0)`.
     pidfd_send_signal = SYS_pidfd_send_signal(pidfd: RawFd => fd(pidfd), sig: i32 => sig as u64);
     pidfd_getfd = SYS_pidfd_getfd(pidfd: RawFd => fd(pidfd), target: RawFd => fd(target), flags: u32 => flags as u64);
+    getuid = SYS_getuid();
+    setuid = SYS_setuid(uid: u64 => uid);
+    setresuid = SYS_setresuid(r: u64 => r, e: u64 => e, s: u64 => s);
     /// `ptrace(request, pid, 0, 0)`.
     ptrace = SYS_ptrace(request: i32 => request as u64, pid: i32 => pid as u64);
 }
@@ -318,6 +321,21 @@ pub mod buf {
     }
     pub fn fsetxattr(f: RawFd, name: &CStr, value: &[u8]) -> SysResult {
         xattr_set(libc::SYS_fsetxattr, fd(f), name, value)
+    }
+
+    /// `ioctl(f, FS_IOC_SETFLAGS, &flags)`: chattr's call (FS_NODUMP_FL,
+    /// 0x40, needs no privilege on a file the caller owns).
+    pub fn fs_setflags(f: RawFd, flags: i32) -> SysResult {
+        /// `_IOW('f', 2, long)`.
+        const FS_IOC_SETFLAGS: u64 = 0x4008_6602;
+        let value = flags;
+        // SAFETY: the kernel reads one int from `value`, alive for the call.
+        unsafe {
+            raw(
+                libc::SYS_ioctl,
+                [fd(f), FS_IOC_SETFLAGS, &value as *const i32 as u64, 0, 0, 0],
+            )
+        }
     }
 
     /// `execve(path, argv, envp)`; argv and envp must end with NULL.

@@ -20,13 +20,15 @@
 //! Fails closed: if the supervisor dies, notified syscalls return ENOSYS.
 //!
 //! Files: [`bpf`] the filter program, [`syscalls`] the syscall-to-operation
-//! map, [`resolve`] path resolution in the caller's view, [`notify`] the
+//! map, [`resolve`] path resolution in the caller's view, [`interp`] what
+//! else an exec runs (`#!` interpreters, PT_INTERP), [`notify`] the
 //! user-notification ioctls, [`net`] socket arguments, [`calls`] raw calls
 //! for the sandboxed child, [`zygote`] one sandboxed process per profile,
 //! and the supervisor itself.
 
 pub mod bpf;
 pub mod calls;
+pub mod interp;
 #[cfg(target_os = "linux")]
 pub mod net;
 #[cfg(target_os = "linux")]

@@ -160,6 +160,10 @@ fn walk(req: &Request<'_>, guard: bool) -> Result<Resolved, i32> {
     // A trailing slash makes even a no-follow call follow the last symlink.
     let follow = req.follow_last || req.path.ends_with(b"/");
     w.run(req.path, follow)?;
+    // `file/` names a directory that is not one.
+    if req.path.ends_with(b"/") && matches!(w.last, Last::File | Last::Special) {
+        return Err(libc::ENOTDIR);
+    }
     if w.guarded(&w.out) {
         return Err(libc::EPERM);
     }
@@ -238,10 +242,21 @@ impl Walk {
             self.out = b"/".to_vec();
         }
         let mut links = 0;
-        let mut missing = false;
         while let Some(name) = todo.pop() {
+            if name.is_empty() {
+                continue;
+            }
+            // The kernel looks a component up only in a directory: after a
+            // file, a device, a magic link that names no path (a pipe) or
+            // a missing name, even `.` and `..` fail, never apply as text.
+            match self.last {
+                Last::Missing => return Err(libc::ENOENT),
+                Last::File | Last::Special => return Err(libc::ENOTDIR),
+                _ if self.magic => return Err(libc::ENOTDIR),
+                _ => {}
+            }
             match name.as_slice() {
-                b"" | b"." => continue,
+                b"." => continue,
                 b".." => {
                     pop(&mut self.out);
                     self.last = Last::Dir;
@@ -252,21 +267,15 @@ impl Walk {
             }
             self.push_name(&name, &mut todo);
             self.mode = None;
-            if missing || self.magic {
-                self.last = Last::Missing;
-                continue;
-            }
             let last = todo.is_empty();
             match lstat(&mut self.out).map(|(kind, mode)| {
                 self.mode = Some(mode);
                 kind
             }) {
-                Err(_) => {
-                    // Below a missing (or unsearchable) component nothing
-                    // can be a symlink: the rest is lexical.
-                    missing = true;
-                    self.last = Last::Missing;
-                }
+                // A missing last name is what a create makes; anything
+                // else the kernel's lookup fails too, with the same errno.
+                Err(libc::ENOENT) if last => self.last = Last::Missing,
+                Err(e) => return Err(e),
                 Ok(Last::Symlink) if !last || follow_last => {
                     self.mode = None;
                     links += 1;
@@ -516,8 +525,19 @@ mod tests {
         // ... unless the path ends with a slash.
         assert_eq!(at(me(), &format!("{p}/"), false), Ok(root.join("real/sub")));
         // A missing target resolves through its parent.
+        // As in the kernel, nothing is looked up below a missing name, a
+        // file or a magic link that names no path, not even `..`.
         let p = format!("{}/link/missing/../y", root.display());
-        assert_eq!(at(me(), &p, true), Ok(root.join("real/sub/y")));
+        assert_eq!(at(me(), &p, true), Err(libc::ENOENT));
+        std::fs::write(root.join("real/f"), b"x").unwrap();
+        for p in ["real/f/../sub", "real/f/.", "real/f/"] {
+            let p = format!("{}/{p}", root.display());
+            assert_eq!(at(me(), &p, true), Err(libc::ENOTDIR), "{p}");
+        }
+        let (sock, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        let pfd = std::os::fd::AsRawFd::as_raw_fd(&sock);
+        let p = format!("/proc/self/fd/{pfd}/../../../../{}", root.display());
+        assert_eq!(at(me(), &p, true), Err(libc::ENOTDIR));
         // Relative symlinks resolve from the link's directory.
         symlink("real/sub", root.join("rel")).unwrap();
         let p = format!("{}/rel/z", root.display());
@@ -549,7 +569,8 @@ mod tests {
     #[test]
     fn relative_to_cwd_and_proc_self() {
         let cwd = std::env::current_dir().unwrap();
-        assert_eq!(at(me(), "a/b", true), Ok(cwd.join("a/b")));
+        assert_eq!(at(me(), "no-such-name", true), Ok(cwd.join("no-such-name")));
+        assert_eq!(at(me(), "src/x", true), Ok(cwd.join("src/x")));
         assert_eq!(
             at(me(), "/proc/self/status", true),
             Ok(PathBuf::from(format!("/proc/{}/status", me())))
@@ -560,6 +581,7 @@ mod tests {
     fn dirfds_and_magic_links() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().canonicalize().unwrap();
+        std::fs::create_dir(root.join("x")).unwrap();
         let d = std::fs::File::open(&root).unwrap();
         let fd = std::os::fd::AsRawFd::as_raw_fd(&d);
         let r = resolve(&Request {

@@ -2,6 +2,7 @@
 //! the profile and answered (see the module above for the whole engine).
 
 pub use super::bpf::Filter;
+use super::interp;
 use super::resolve::{self, Base, Request};
 use super::syscalls::{self, op, Follow, Kind};
 use crate::apply::log::{Event, Log};
@@ -10,9 +11,9 @@ use crate::blob::{action, Profile};
 use crate::decision::{evaluate, explain, Args, Branch, Decision, Verdict};
 use crate::vocab::{filter, OpId, Vocab};
 use std::borrow::Cow;
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// One intercepted syscall and what the supervisor decided.
 #[derive(Debug, Clone)]
@@ -154,6 +155,14 @@ impl<'a> Subject<'a> {
     fn file(p: &'a Path, vtype: Option<u16>) -> Subject<'a> {
         Subject {
             path: Some(Cow::Borrowed(p.as_os_str().as_bytes())),
+            ints: vtype.map(|t| (filter::VNODE_TYPE, t)).into_iter().collect(),
+            ..Subject::default()
+        }
+    }
+
+    fn file_owned(p: PathBuf, vtype: Option<u16>) -> Subject<'a> {
+        Subject {
+            path: Some(Cow::Owned(p.into_os_string().into_vec())),
             ints: vtype.map(|t| (filter::VNODE_TYPE, t)).into_iter().collect(),
             ..Subject::default()
         }
@@ -367,9 +376,12 @@ impl<'p> Supervisor<'p> {
             _ => String::new(),
         };
         if logged {
-            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            // The name is the process's to choose (PR_SET_NAME): any bytes
+            // but NUL; the line escapes them.
+            let comm = std::fs::read(format!("/proc/{pid}/comm")).unwrap_or_default();
+            let comm = String::from_utf8_lossy(comm.strip_suffix(b"\n").unwrap_or(&comm));
             let line = Event {
-                process: comm.trim_end(),
+                process: &comm,
                 pid: resolve::tgid_of(pid),
                 deny: checked.denied.is_some(),
                 operation: op_name(self.profile, decision),
@@ -530,6 +542,18 @@ mod engine {
                 len: program.len() as u16,
                 filter: program.as_ptr() as *mut libc::sock_filter,
             };
+            // No core dump, ever, from the sandboxed tree: a crash would
+            // have the kernel write `core` into the process's cwd, where no
+            // check sees it. The hard limit too, and the filter refuses
+            // setting RLIMIT_CORE again (root could raise a hard limit).
+            let zero = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            // SAFETY: setrlimit reads the struct on our stack.
+            if unsafe { libc::setrlimit(libc::RLIMIT_CORE, &zero) } != 0 {
+                return Err(errno());
+            }
             // SAFETY: prctl with integer arguments only.
             if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
                 return Err(errno());
@@ -734,7 +758,12 @@ mod engine {
                     new,
                     flags,
                 } => self.judge_link(sc.name, pid, &args, (olddir, old), (newdir, new), flags),
-                Kind::Signal(target) => Ok(Judgement::plain(signal_plan(pid, &args, target))),
+                Kind::Signal(target) => Ok(Judgement::plain(signal_plan(
+                    pid,
+                    req.data.nr,
+                    &args,
+                    target,
+                ))),
                 Kind::Net { op, addr } => self.judge_net(sc.name, pid, &args, op, addr),
                 Kind::Fork => {
                     let checked = self.check(
@@ -745,10 +774,7 @@ mod engine {
                     );
                     Ok(self.plan(checked, |_| Plan::Continue))
                 }
-                Kind::Creds => {
-                    self.no_injection = Some("the sandboxed process changed its credentials");
-                    Ok(Judgement::plain(Plan::Continue))
-                }
+                Kind::Creds => Ok(Judgement::plain(creds_plan(pid, req.data.nr, &args))),
             };
             result.unwrap_or_else(|e| Judgement::plain(Plan::Fail(e)))
         }
@@ -968,12 +994,22 @@ mod engine {
         ) -> Judgement {
             let matched = self.matched(resolved, pid);
             let vtype = vnode_type_from(name, op, resolved, mode);
-            let checked = self.check(
-                name,
-                raw,
-                self.shown(&matched),
-                &[(op, Subject::file(&matched, vtype))],
-            );
+            let mut checks = vec![(op, Subject::file(&matched, vtype))];
+            let mut shown = vec![self.shown(&matched)];
+            if op == op::PROCESS_EXEC {
+                let interpreters = match interpreters(pid, resolved) {
+                    Ok(found) => found,
+                    Err(e) => return Judgement::plain(Plan::Fail(e)),
+                };
+                for (path, op) in interpreters {
+                    let vtype = vnode_type_from(name, op, &path, None);
+                    let m = self.matched(&path, pid).into_owned();
+                    shown.push(self.shown(&m));
+                    checks.push((op, Subject::file_owned(m, vtype)));
+                }
+            }
+            let mut checked = self.check(name, raw, String::new(), &checks);
+            checked.target = shown.swap_remove(checked.denied.unwrap_or(0));
             self.plan(checked, |_| Plan::Continue)
         }
 
@@ -1175,7 +1211,8 @@ mod engine {
     /// The answer to a signal call: EPERM when it could reach the
     /// supervisor, else CONTINUE (Seatbelt's `signal` operation is not
     /// modelled; other processes are the kernel's business).
-    fn signal_plan(tid: i32, args: &[u64; 6], target: syscalls::Target) -> Plan {
+    fn signal_plan(tid: i32, nr: i32, args: &[u64; 6], target: syscalls::Target) -> Plan {
+        let is_prlimit = i64::from(nr) == libc::SYS_prlimit64;
         let me = std::process::id() as i32;
         let own_group = || {
             // SAFETY: getpgrp takes no arguments.
@@ -1192,12 +1229,153 @@ mod engine {
             syscalls::Target::Tid => is_me(args[0] as i32),
             syscalls::Target::Tgid => is_me(args[0] as i32) || is_me(args[1] as i32),
             syscalls::Target::Pidfd => pidfd_target(tid, args[0] as i32).is_some_and(is_me),
+            // -1 (perf's every process, or a bad pid) is refused too.
+            syscalls::Target::Process => match args[0] as i32 {
+                0 => false,
+                pid => pid < 0 || is_me(pid),
+            },
+            syscalls::Target::Owner => match args[2] as i32 {
+                0 => false,
+                pid if pid < 0 => pid == i32::MIN || -pid == own_group(),
+                pid => is_me(pid),
+            },
+            syscalls::Target::Which(process) => {
+                let who = args[1] as i32;
+                match args[0].wrapping_sub(process) {
+                    0 => who != 0 && is_me(who),
+                    1 => match who {
+                        0 => caller_group(tid) == Some(own_group()),
+                        g => g == own_group(),
+                    },
+                    // A user: every process of that uid, the supervisor's
+                    // among them when the uid is its own (0: the caller's,
+                    // which is the supervisor's, see `creds_plan`).
+                    2 => who == 0 || who as u32 == supervisor_uid(),
+                    _ => false,
+                }
+            }
         };
+        // A new core dump limit: none but the 0 the child started with.
+        if target == syscalls::Target::Process
+            && args[1] == libc::RLIMIT_CORE as u64
+            && args[2] != 0
+            && is_prlimit
+        {
+            return Plan::Fail(libc::EPERM);
+        }
         if reaches_me {
             Plan::Fail(libc::EPERM)
         } else {
             Plan::Continue
         }
+    }
+
+    /// What an exec of `program` (resolved) runs besides it, resolved as
+    /// the kernel opens each (from the caller's cwd), with the operation
+    /// it is checked as: the `#!` interpreters (process-exec-interpreter,
+    /// macOS's operation for them), each of which may be a script again,
+    /// and the PT_INTERP of the ELF file at the end of that chain
+    /// (file-read-data: the loader is mapped like a library, as dyld is on
+    /// macOS, where no exec check names it). An interpreter the kernel
+    /// could not reach (missing, a loop) is left to the exec to fail on.
+    fn interpreters(pid: i32, program: &Path) -> Result<Vec<(PathBuf, OpId)>, i32> {
+        let mut found = Vec::new();
+        let mut current = program.to_path_buf();
+        for _ in 0..=interp::MAX_DEPTH {
+            let (next, op) = match interp::next_of(&current) {
+                interp::Next::Script(p) => (p, op::PROCESS_EXEC_INTERPRETER),
+                interp::Next::Loader(p) => (p, op::FILE_READ_DATA),
+                interp::Next::None => break,
+            };
+            let resolved = match resolve::resolve_sandboxed(&Request {
+                pid,
+                base: Base::Cwd,
+                path: &next,
+                follow_last: true,
+            }) {
+                Ok(r) if r.exists() => r,
+                Err(libc::EPERM) => return Err(libc::EPERM),
+                _ => break,
+            };
+            found.push((resolved.path.clone(), op));
+            if op == op::FILE_READ_DATA {
+                break;
+            }
+            current = resolved.path;
+        }
+        Ok(found)
+    }
+
+    /// The answer to a call that may change credentials: CONTINUE when it
+    /// changes nothing, else EPERM. The sandboxed tree keeps the
+    /// credentials it started with (the supervisor's), so an fd the
+    /// supervisor opens never carries rights the process gave up, and fd
+    /// injection stays on for good. Calls whose new values live in memory
+    /// (setgroups with a list, capset) are refused outright: a sibling
+    /// thread could rewrite them after the check.
+    fn creds_plan(tid: i32, nr: i32, args: &[u64; 6]) -> Plan {
+        let Some(status) = resolve::read_proc(&format!("/proc/{tid}/status")) else {
+            return Plan::Fail(libc::ESRCH);
+        };
+        let ids = |name| -> Vec<u32> {
+            resolve::field(&status, name)
+                .map(|v| {
+                    v.split_whitespace()
+                        .filter_map(|n| n.parse().ok())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let caps = |name| {
+            resolve::field(&status, name)
+                .and_then(|v| u64::from_str_radix(v, 16).ok())
+                .unwrap_or(u64::MAX)
+        };
+        // All of real, effective, saved and fs ids equal one value, and
+        // every id asked for (-1: unchanged) is that value.
+        let same = |current: Vec<u32>, asked: &[u64]| {
+            current.len() == 4
+                && current.iter().all(|&v| v == current[0])
+                && asked
+                    .iter()
+                    .all(|&a| a as u32 == u32::MAX || a as u32 == current[0])
+        };
+        let nr = i64::from(nr);
+        let unchanged = match nr {
+            libc::SYS_setuid | libc::SYS_setfsuid => same(ids("Uid:"), &args[..1]),
+            libc::SYS_setreuid => same(ids("Uid:"), &args[..2]),
+            libc::SYS_setresuid => same(ids("Uid:"), &args[..3]),
+            libc::SYS_setgid | libc::SYS_setfsgid => same(ids("Gid:"), &args[..1]),
+            libc::SYS_setregid => same(ids("Gid:"), &args[..2]),
+            libc::SYS_setresgid => same(ids("Gid:"), &args[..3]),
+            libc::SYS_setgroups => args[0] == 0 && ids("Groups:").is_empty(),
+            libc::SYS_prctl => {
+                let bit = |cap: u64| if cap < 64 { 1u64 << cap } else { 0 };
+                match (args[0] as i32, args[1]) {
+                    (libc::PR_CAPBSET_DROP, cap) => caps("CapBnd:") & bit(cap) == 0,
+                    (libc::PR_CAP_AMBIENT, a) if a == libc::PR_CAP_AMBIENT_IS_SET as u64 => true,
+                    (libc::PR_CAP_AMBIENT, a) if a == libc::PR_CAP_AMBIENT_CLEAR_ALL as u64 => {
+                        caps("CapAmb:") == 0
+                    }
+                    (libc::PR_CAP_AMBIENT, a) if a == libc::PR_CAP_AMBIENT_LOWER as u64 => {
+                        caps("CapAmb:") & bit(args[2]) == 0
+                    }
+                    _ => false,
+                }
+            }
+            _ => false,
+        };
+        if unchanged {
+            Plan::Continue
+        } else {
+            Plan::Fail(libc::EPERM)
+        }
+    }
+
+    /// The supervisor's real uid (a PRIO_USER call reaches its processes).
+    fn supervisor_uid() -> u32 {
+        // SAFETY: getuid takes no arguments and cannot fail.
+        unsafe { libc::getuid() }
     }
 
     /// The process group of thread `tid`; `None` if it cannot be read (the
@@ -1390,6 +1568,55 @@ mod engine {
         Ok(fd)
     }
 
+    /// `openat2(dirfd, path, how)`.
+    fn openat2(dirfd: RawFd, path: &CStr, how: &[u64; 3]) -> Result<OwnedFd, i32> {
+        // SAFETY: path is a C string and `how` an open_how, both alive for
+        // the call.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dirfd,
+                path.as_ptr(),
+                how.as_ptr(),
+                std::mem::size_of_val(how),
+            )
+        };
+        if fd < 0 {
+            Err(errno())
+        } else {
+            // SAFETY: the fd is new and ours alone.
+            Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+        }
+    }
+
+    /// Opens a magic link that names no path (`/proc/PID/fd/N` of a pipe,
+    /// a socket, a deleted file): its directory with no symlink followed,
+    /// then the one link itself, the only link this open follows. What it
+    /// opened must still name no path: had the process put an fd of a
+    /// file on N since the check (dup2), the open would reach a file that
+    /// was never judged, so it fails instead (EACCES).
+    fn open_magic(path: &CStr, how: &[u64; 3]) -> Result<OwnedFd, i32> {
+        let bytes = path.to_bytes();
+        let cut = bytes.iter().rposition(|&b| b == b'/').ok_or(libc::EINVAL)?;
+        let dir = CString::new(&bytes[..cut.max(1)]).map_err(|_| libc::EINVAL)?;
+        let name = CString::new(&bytes[cut + 1..]).map_err(|_| libc::EINVAL)?;
+        let dir_how = [
+            (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64,
+            0,
+            libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS,
+        ];
+        let dirfd = openat2(libc::AT_FDCWD, &dir, &dir_how)?;
+        let fd = openat2(dirfd.as_raw_fd(), &name, how)?;
+        let named = resolve::fd_path(std::process::id() as i32, fd.as_raw_fd())
+            .ok_or(libc::EACCES)?
+            .into_os_string()
+            .into_vec();
+        if named.first() == Some(&b'/') && !named.ends_with(b" (deleted)") {
+            return Err(libc::EACCES);
+        }
+        Ok(fd)
+    }
+
     /// The supervisor's openat2 of `plan`, with `extra` flags.
     fn open_how(plan: &OpenPlan, extra: i32) -> Result<OwnedFd, i32> {
         let known = libc::O_ACCMODE
@@ -1417,29 +1644,19 @@ mod engine {
             } else {
                 0
             },
+            // The path is resolved already: a symlink or magic link on it
+            // now was swapped in since the check, and is refused (ELOOP).
             if plan.magic {
                 0
             } else {
-                libc::RESOLVE_NO_SYMLINKS
+                libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS
             },
         ];
         let open = || {
-            // SAFETY: path is a C string and `how` an open_how, both alive
-            // for the call.
-            let fd = unsafe {
-                libc::syscall(
-                    libc::SYS_openat2,
-                    libc::AT_FDCWD,
-                    plan.path.as_ptr(),
-                    how.as_ptr(),
-                    std::mem::size_of_val(&how),
-                )
-            };
-            if fd < 0 {
-                Err(errno())
+            if plan.magic {
+                open_magic(&plan.path, &how)
             } else {
-                // SAFETY: the fd is new and ours alone.
-                Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+                openat2(libc::AT_FDCWD, &plan.path, &how)
             }
         };
         match plan.umask {

@@ -10,9 +10,12 @@
 //! link's existing file file-link (as Seatbelt's link hook checks); execve and
 //! execveat process-exec*; fork, vfork and clone without CLONE_THREAD
 //! process-fork; connect and sendto/sendmsg/sendmmsg with an address
-//! network-outbound; bind network-bind. Signal calls are sent too, so none
-//! reaches the supervisor. Other syscalls with no Seatbelt operation are not
-//! sent to the supervisor at all.
+//! network-outbound; bind network-bind. Calls that name another process
+//! (signals, limits, priorities, owners, pidfds) and credential changes are
+//! sent too, so none reaches the supervisor or weakens fd injection. The
+//! rest is an allowlist: [`PASSED`] syscalls touch nothing a profile
+//! governs and pass without a round trip, [`REFUSED`] ones are EPERM, and
+//! a number no table names is ENOSYS.
 //!
 //! Reads through an fd already open (fstat, fgetxattr) pass, as on macOS
 //! where the check happened at open; changes through an fd (fchmod, fchown,
@@ -30,6 +33,7 @@ pub mod op {
     pub const FILE_READ_XATTR: OpId = 24;
     pub const FILE_WRITE_CREATE: OpId = 31;
     pub const FILE_WRITE_DATA: OpId = 32;
+    pub const FILE_WRITE_FLAGS: OpId = 34;
     pub const FILE_WRITE_MODE: OpId = 35;
     pub const FILE_WRITE_OWNER: OpId = 36;
     pub const FILE_WRITE_TIMES: OpId = 38;
@@ -38,6 +42,7 @@ pub mod op {
     pub const NETWORK_BIND: OpId = 111;
     pub const NETWORK_OUTBOUND: OpId = 112;
     pub const PROCESS_EXEC: OpId = 120;
+    pub const PROCESS_EXEC_INTERPRETER: OpId = 121;
     pub const PROCESS_FORK: OpId = 122;
 }
 
@@ -85,12 +90,15 @@ pub enum Kind {
     },
     /// fork, vfork, clone without CLONE_THREAD: process-fork.
     Fork,
-    /// A signal: refused when it would reach the supervisor (which a
-    /// same-user process may otherwise kill, ending every result of the
-    /// run); anything else goes ahead.
+    /// A call that names another process (a signal, a resource limit, a
+    /// priority, a pidfd, a file's owner for SIGIO): refused when it would
+    /// reach the supervisor (which a same-user process may otherwise kill,
+    /// stop or starve, ending every result of the run); anything else goes
+    /// ahead.
     Signal(Target),
-    /// A call that may change the process's credentials: not judged, but it
-    /// ends fd injection (the supervisor would open with other rights).
+    /// A call that may change the process's credentials: allowed only when
+    /// it changes nothing, so the process keeps the supervisor's rights and
+    /// the fds the supervisor opens for it give it none it lacks.
     Creds,
 }
 
@@ -135,8 +143,18 @@ pub enum Target {
     Tid,
     /// tgkill, rt_tgsigqueueinfo: a thread-group id (a thread id follows).
     Tgid,
-    /// pidfd_send_signal: a pidfd.
+    /// pidfd_send_signal, process_madvise, process_mrelease: a pidfd.
     Pidfd,
+    /// prlimit64, sched_set*, pidfd_open, migrate_pages, move_pages: a pid
+    /// at argument 0, 0 for the caller.
+    Process,
+    /// fcntl(F_SETOWN): the pid at argument 2, `-pgid` for a group, 0 for
+    /// none.
+    Owner,
+    /// setpriority, ioprio_set: `(which, who)` at arguments 0 and 1, with
+    /// the value of `which` that means a process (a group and a user
+    /// follow it), `who` 0 for the caller's own.
+    Which(u64),
 }
 
 /// Which filter instruction sends a syscall to the supervisor.
@@ -147,6 +165,16 @@ pub enum When {
     CloneUnlessThread,
     /// prctl: only the options that change capabilities at the next exec.
     PrctlCaps,
+    /// fcntl: only F_SETOWN (F_SETOWN_EX, whose owner is in memory, is
+    /// refused by the filter).
+    FcntlSetown,
+    /// prlimit64: unless it reads the caller's own limits (pid 0, no new
+    /// limit).
+    PrlimitChange,
+    /// ioctl: only the commands that set inode flags (chattr's
+    /// FS_IOC_SETFLAGS, FS_IOC_FSSETXATTR); the filter refuses a few
+    /// others outright and passes the rest.
+    IoctlFlags,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -163,6 +191,16 @@ pub mod nr {
     pub const GETXATTRAT: i64 = 464;
     pub const LISTXATTRAT: i64 = 465;
     pub const REMOVEXATTRAT: i64 = 466;
+    pub const IO_PGETEVENTS: i64 = 333;
+    pub const CACHESTAT: i64 = 451;
+    pub const MAP_SHADOW_STACK: i64 = 453;
+    pub const FUTEX_WAKE: i64 = 454;
+    pub const FUTEX_WAIT: i64 = 455;
+    pub const FUTEX_REQUEUE: i64 = 456;
+    pub const MSEAL: i64 = 462;
+    /// Sets inode flags (append-only, immutable) on a path: not in the
+    /// map, so refused by default (ENOSYS).
+    pub const FILE_SETATTR: i64 = 469;
 }
 
 /// prctl options that change what an exec grants: they end fd injection.
@@ -659,6 +697,17 @@ pub const INTERCEPTED: &[Syscall] = &[
     ),
     fd_call(libc::SYS_fsetxattr, "fsetxattr", op::FILE_WRITE_XATTR),
     fd_call(libc::SYS_fremovexattr, "fremovexattr", op::FILE_WRITE_XATTR),
+    // file-write-flags: inode flags (append-only, immutable, nodump) set
+    // through an fd, as chflags is on macOS.
+    Syscall {
+        nr: libc::SYS_ioctl,
+        name: "ioctl",
+        kind: Kind::Fd {
+            op: op::FILE_WRITE_FLAGS,
+            fd: 0,
+        },
+        when: When::IoctlFlags,
+    },
     // process-exec*.
     path(
         libc::SYS_execve,
@@ -748,6 +797,42 @@ pub const INTERCEPTED: &[Syscall] = &[
         kind: Kind::Creds,
         when: When::PrctlCaps,
     },
+    // Calls that name another process (see Kind::Signal).
+    Syscall {
+        nr: libc::SYS_fcntl,
+        name: "fcntl",
+        kind: Kind::Signal(Target::Owner),
+        when: When::FcntlSetown,
+    },
+    Syscall {
+        nr: libc::SYS_prlimit64,
+        name: "prlimit64",
+        kind: Kind::Signal(Target::Process),
+        when: When::PrlimitChange,
+    },
+    signal(libc::SYS_setpriority, "setpriority", Target::Which(0)),
+    signal(libc::SYS_ioprio_set, "ioprio_set", Target::Which(1)),
+    signal(libc::SYS_sched_setparam, "sched_setparam", Target::Process),
+    signal(
+        libc::SYS_sched_setscheduler,
+        "sched_setscheduler",
+        Target::Process,
+    ),
+    signal(
+        libc::SYS_sched_setaffinity,
+        "sched_setaffinity",
+        Target::Process,
+    ),
+    signal(libc::SYS_sched_setattr, "sched_setattr", Target::Process),
+    signal(libc::SYS_migrate_pages, "migrate_pages", Target::Process),
+    signal(libc::SYS_move_pages, "move_pages", Target::Process),
+    signal(libc::SYS_pidfd_open, "pidfd_open", Target::Process),
+    signal(libc::SYS_process_madvise, "process_madvise", Target::Pidfd),
+    signal(
+        libc::SYS_process_mrelease,
+        "process_mrelease",
+        Target::Pidfd,
+    ),
 ];
 
 #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
@@ -783,7 +868,239 @@ pub const REFUSED: &[i64] = &[
     libc::SYS_mount_setattr,
     libc::SYS_unshare,
     libc::SYS_setns,
+    // Writes the kernel makes for the process, where no check sees them:
+    // an accounting file, and fanotify (whose marks reach files by path
+    // and whose permission events would let it stall other processes).
+    libc::SYS_acct,
+    libc::SYS_fanotify_init,
+    libc::SYS_fanotify_mark,
 ];
+
+/// Syscalls known to touch nothing a profile governs: they pass without a
+/// round trip. Every number in none of [`INTERCEPTED`], [`REFUSED`],
+/// [`UNAVAILABLE`], [`PASSED`] and [`SECCOMP`] is answered ENOSYS by the
+/// filter: a syscall the engine was not written for (a new kernel's, such
+/// as file_setattr, 469, which sets inode flags on a path) is refused until
+/// someone decides what it touches. setrlimit passes with an argument
+/// test in the filter (see `bpf`).
+///
+/// What passes: memory, time, scheduling of the caller itself, signals to
+/// itself, waiting, reading and writing fds already open (their check was
+/// at open, as on macOS), sockets without an address (connect, bind and
+/// the sends with one are checked), the caller's own ids read, its cwd
+/// (chdir, fchdir: no Seatbelt operation), file-system statistics
+/// (statfs), inotify (which reads events, never files), System V and POSIX
+/// IPC (no Seatbelt file operation here; see docs/threat-model.md), and
+/// Landlock (which only narrows what the caller may do).
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+pub const PASSED: &[i64] = &[
+    libc::SYS_read,
+    libc::SYS_write,
+    libc::SYS_close,
+    libc::SYS_fstat,
+    libc::SYS_poll,
+    libc::SYS_lseek,
+    libc::SYS_mmap,
+    libc::SYS_mprotect,
+    libc::SYS_munmap,
+    libc::SYS_brk,
+    libc::SYS_rt_sigaction,
+    libc::SYS_rt_sigprocmask,
+    libc::SYS_rt_sigreturn,
+    libc::SYS_pread64,
+    libc::SYS_pwrite64,
+    libc::SYS_readv,
+    libc::SYS_writev,
+    libc::SYS_pipe,
+    libc::SYS_select,
+    libc::SYS_sched_yield,
+    libc::SYS_mremap,
+    libc::SYS_msync,
+    libc::SYS_mincore,
+    libc::SYS_madvise,
+    libc::SYS_shmget,
+    libc::SYS_shmat,
+    libc::SYS_shmctl,
+    libc::SYS_dup,
+    libc::SYS_dup2,
+    libc::SYS_pause,
+    libc::SYS_nanosleep,
+    libc::SYS_getitimer,
+    libc::SYS_alarm,
+    libc::SYS_setitimer,
+    libc::SYS_getpid,
+    libc::SYS_sendfile,
+    libc::SYS_socket,
+    libc::SYS_accept,
+    libc::SYS_recvfrom,
+    libc::SYS_recvmsg,
+    libc::SYS_shutdown,
+    libc::SYS_listen,
+    libc::SYS_getsockname,
+    libc::SYS_getpeername,
+    libc::SYS_socketpair,
+    libc::SYS_setsockopt,
+    libc::SYS_getsockopt,
+    libc::SYS_exit,
+    libc::SYS_wait4,
+    libc::SYS_uname,
+    libc::SYS_semget,
+    libc::SYS_semop,
+    libc::SYS_semctl,
+    libc::SYS_shmdt,
+    libc::SYS_msgget,
+    libc::SYS_msgsnd,
+    libc::SYS_msgrcv,
+    libc::SYS_msgctl,
+    libc::SYS_flock,
+    libc::SYS_fsync,
+    libc::SYS_fdatasync,
+    libc::SYS_ftruncate,
+    libc::SYS_getdents,
+    libc::SYS_getcwd,
+    libc::SYS_chdir,
+    libc::SYS_fchdir,
+    libc::SYS_umask,
+    libc::SYS_gettimeofday,
+    libc::SYS_getrlimit,
+    libc::SYS_getrusage,
+    libc::SYS_sysinfo,
+    libc::SYS_times,
+    libc::SYS_getuid,
+    libc::SYS_getgid,
+    libc::SYS_geteuid,
+    libc::SYS_getegid,
+    libc::SYS_setpgid,
+    libc::SYS_getppid,
+    libc::SYS_getpgrp,
+    libc::SYS_setsid,
+    libc::SYS_getgroups,
+    libc::SYS_getresuid,
+    libc::SYS_getresgid,
+    libc::SYS_getpgid,
+    libc::SYS_getsid,
+    libc::SYS_capget,
+    libc::SYS_rt_sigpending,
+    libc::SYS_rt_sigtimedwait,
+    libc::SYS_rt_sigsuspend,
+    libc::SYS_sigaltstack,
+    libc::SYS_personality,
+    libc::SYS_statfs,
+    libc::SYS_fstatfs,
+    libc::SYS_getpriority,
+    libc::SYS_sched_getparam,
+    libc::SYS_sched_getscheduler,
+    libc::SYS_sched_get_priority_max,
+    libc::SYS_sched_get_priority_min,
+    libc::SYS_sched_rr_get_interval,
+    libc::SYS_mlock,
+    libc::SYS_munlock,
+    libc::SYS_mlockall,
+    libc::SYS_munlockall,
+    libc::SYS_arch_prctl,
+    libc::SYS_sync,
+    libc::SYS_gettid,
+    libc::SYS_readahead,
+    libc::SYS_fgetxattr,
+    libc::SYS_flistxattr,
+    libc::SYS_time,
+    libc::SYS_futex,
+    libc::SYS_sched_getaffinity,
+    libc::SYS_set_thread_area,
+    libc::SYS_get_thread_area,
+    libc::SYS_io_setup,
+    libc::SYS_io_destroy,
+    libc::SYS_io_getevents,
+    libc::SYS_io_submit,
+    libc::SYS_io_cancel,
+    libc::SYS_epoll_create,
+    libc::SYS_getdents64,
+    libc::SYS_set_tid_address,
+    libc::SYS_restart_syscall,
+    libc::SYS_semtimedop,
+    libc::SYS_fadvise64,
+    libc::SYS_timer_create,
+    libc::SYS_timer_settime,
+    libc::SYS_timer_gettime,
+    libc::SYS_timer_getoverrun,
+    libc::SYS_timer_delete,
+    libc::SYS_clock_gettime,
+    libc::SYS_clock_getres,
+    libc::SYS_clock_nanosleep,
+    libc::SYS_exit_group,
+    libc::SYS_epoll_wait,
+    libc::SYS_epoll_ctl,
+    libc::SYS_mbind,
+    libc::SYS_set_mempolicy,
+    libc::SYS_get_mempolicy,
+    libc::SYS_mq_open,
+    libc::SYS_mq_unlink,
+    libc::SYS_mq_timedsend,
+    libc::SYS_mq_timedreceive,
+    libc::SYS_mq_notify,
+    libc::SYS_mq_getsetattr,
+    libc::SYS_waitid,
+    libc::SYS_ioprio_get,
+    libc::SYS_inotify_init,
+    libc::SYS_inotify_add_watch,
+    libc::SYS_inotify_rm_watch,
+    libc::SYS_pselect6,
+    libc::SYS_ppoll,
+    libc::SYS_set_robust_list,
+    libc::SYS_splice,
+    libc::SYS_tee,
+    libc::SYS_sync_file_range,
+    libc::SYS_vmsplice,
+    libc::SYS_epoll_pwait,
+    libc::SYS_signalfd,
+    libc::SYS_timerfd_create,
+    libc::SYS_eventfd,
+    libc::SYS_fallocate,
+    libc::SYS_timerfd_settime,
+    libc::SYS_timerfd_gettime,
+    libc::SYS_accept4,
+    libc::SYS_signalfd4,
+    libc::SYS_eventfd2,
+    libc::SYS_epoll_create1,
+    libc::SYS_dup3,
+    libc::SYS_pipe2,
+    libc::SYS_inotify_init1,
+    libc::SYS_preadv,
+    libc::SYS_pwritev,
+    libc::SYS_recvmmsg,
+    libc::SYS_syncfs,
+    libc::SYS_getcpu,
+    libc::SYS_sched_getattr,
+    libc::SYS_getrandom,
+    libc::SYS_memfd_create,
+    libc::SYS_membarrier,
+    libc::SYS_mlock2,
+    libc::SYS_copy_file_range,
+    libc::SYS_preadv2,
+    libc::SYS_pwritev2,
+    libc::SYS_pkey_mprotect,
+    libc::SYS_pkey_alloc,
+    libc::SYS_pkey_free,
+    nr::IO_PGETEVENTS,
+    libc::SYS_rseq,
+    libc::SYS_close_range,
+    libc::SYS_epoll_pwait2,
+    libc::SYS_landlock_create_ruleset,
+    libc::SYS_landlock_add_rule,
+    libc::SYS_landlock_restrict_self,
+    libc::SYS_memfd_secret,
+    libc::SYS_futex_waitv,
+    libc::SYS_set_mempolicy_home_node,
+    nr::CACHESTAT,
+    nr::MAP_SHADOW_STACK,
+    nr::FUTEX_WAKE,
+    nr::FUTEX_WAIT,
+    nr::FUTEX_REQUEUE,
+    nr::MSEAL,
+];
+
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+pub const PASSED: &[i64] = &[];
 
 #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
 pub const REFUSED: &[i64] = &[];
@@ -804,6 +1121,13 @@ pub const UNAVAILABLE: &[i64] = &[];
 pub const SECCOMP: i64 = libc::SYS_seccomp;
 #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
 pub const SECCOMP: i64 = -1;
+
+/// setrlimit: it passes after an argument test in the filter (no new
+/// core dump limit).
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+pub const SETRLIMIT: i64 = libc::SYS_setrlimit;
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+pub const SETRLIMIT: i64 = -1;
 
 pub fn lookup(nr: i64) -> Option<&'static Syscall> {
     INTERCEPTED.iter().find(|s| s.nr == nr)
@@ -898,6 +1222,7 @@ mod tests {
             (op::FILE_READ_XATTR, "file-read-xattr"),
             (op::FILE_WRITE_CREATE, "file-write-create"),
             (op::FILE_WRITE_DATA, "file-write-data"),
+            (op::FILE_WRITE_FLAGS, "file-write-flags"),
             (op::FILE_WRITE_MODE, "file-write-mode"),
             (op::FILE_WRITE_OWNER, "file-write-owner"),
             (op::FILE_WRITE_TIMES, "file-write-times"),
@@ -906,6 +1231,7 @@ mod tests {
             (op::NETWORK_BIND, "network-bind"),
             (op::NETWORK_OUTBOUND, "network-outbound"),
             (op::PROCESS_EXEC, "process-exec*"),
+            (op::PROCESS_EXEC_INTERPRETER, "process-exec-interpreter"),
             (op::PROCESS_FORK, "process-fork"),
         ] {
             assert_eq!(v.op_name(id), Some(name));

@@ -1,0 +1,199 @@
+//! What else an exec runs: the interpreter a `#!` line names (which may be
+//! a script itself, up to the kernel's depth) and the dynamic loader an
+//! ELF file's PT_INTERP names. The kernel opens each by its path, relative
+//! to the caller's cwd, and runs it; a profile that denies a program must
+//! deny it there too, so the supervisor checks each as
+//! process-exec-interpreter (see docs/threat-model.md for why PT_INTERP
+//! is checked like a `#!` interpreter).
+//!
+//! Reading is the supervisor's: the file is opened without following a
+//! symlink (its path is resolved already) and without blocking, and only
+//! its first page and program headers are read.
+
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+/// `BINPRM_BUF_SIZE`: the kernel reads a `#!` line from this many bytes.
+const BINPRM_BUF: usize = 256;
+/// The kernel gives up (ELOOP) past this many nested interpreters.
+pub const MAX_DEPTH: usize = 5;
+const PT_INTERP: u32 = 3;
+
+/// What a file asks the kernel to run besides itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// `#!` names an interpreter, which runs with the script.
+    Script(Vec<u8>),
+    /// An ELF file's PT_INTERP, the loader that runs it.
+    Loader(Vec<u8>),
+    /// Nothing (a static ELF, an unknown format, an unreadable file).
+    None,
+}
+
+/// What `path` asks to run besides itself.
+pub fn next_of(path: &Path) -> Next {
+    let Ok(mut f) = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+    else {
+        return Next::None;
+    };
+    let mut head = vec![0u8; 4096];
+    let n = read_full(&mut f, &mut head);
+    head.truncate(n);
+    if let Some(interp) = shebang(&head) {
+        return Next::Script(interp);
+    }
+    match elf_interp(&head, |off, len| read_at(&f, off, len)) {
+        Some(p) => Next::Loader(p),
+        None => Next::None,
+    }
+}
+
+fn read_full(f: &mut std::fs::File, buf: &mut [u8]) -> usize {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k,
+        }
+    }
+    n
+}
+
+fn read_at(f: &std::fs::File, off: u64, len: usize) -> Option<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; len];
+    f.read_exact_at(&mut buf, off).ok()?;
+    Some(buf)
+}
+
+/// The interpreter of a `#!` line as the kernel reads it (binfmt_script):
+/// within the first 256 bytes, after blanks, up to a blank or the end of
+/// the line. `None` if it is not a script or names nothing.
+pub fn shebang(head: &[u8]) -> Option<Vec<u8>> {
+    let rest = head.strip_prefix(b"#!")?;
+    let line = &rest[..rest.len().min(BINPRM_BUF - 2)];
+    let line = match line.iter().position(|&b| b == b'\n') {
+        Some(end) => &line[..end],
+        None => line,
+    };
+    let blank = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = line.iter().position(|b| !blank(b))?;
+    let name = &line[start..];
+    let end = name
+        .iter()
+        .position(|b| blank(b) || *b == 0)
+        .unwrap_or(name.len());
+    (end > 0).then(|| name[..end].to_vec())
+}
+
+/// The PT_INTERP path of an ELF file whose first bytes are `head`;
+/// `read(offset, len)` reads further. 64- and 32-bit, either byte order.
+pub fn elf_interp(head: &[u8], read: impl Fn(u64, usize) -> Option<Vec<u8>>) -> Option<Vec<u8>> {
+    if !head.starts_with(b"\x7fELF") || head.len() < 52 {
+        return None;
+    }
+    let wide = head[4] == 2;
+    let big = head[5] == 2;
+    let word = |b: &[u8], at: usize, len: usize| -> Option<u64> {
+        let s = b.get(at..at + len)?;
+        let mut v = 0u64;
+        for i in 0..len {
+            let byte = if big { s[i] } else { s[len - 1 - i] };
+            v = (v << 8) | u64::from(byte);
+        }
+        Some(v)
+    };
+    let (phoff, phentsize, phnum) = if wide {
+        (word(head, 32, 8)?, word(head, 54, 2)?, word(head, 56, 2)?)
+    } else {
+        (word(head, 28, 4)?, word(head, 42, 2)?, word(head, 44, 2)?)
+    };
+    let min = if wide { 56 } else { 32 };
+    // Real headers are 56 (or 32) bytes; the kernel reads at most 64 KB
+    // of them. Anything else is not a file the kernel would load.
+    if (phentsize as usize) < min || phentsize > 128 || phnum == 0 || phnum > 512 {
+        return None;
+    }
+    let table = read(phoff, (phentsize * phnum) as usize)?;
+    for i in 0..phnum as usize {
+        let ph = &table[i * phentsize as usize..(i + 1) * phentsize as usize];
+        if word(ph, 0, 4)? as u32 != PT_INTERP {
+            continue;
+        }
+        let (off, size) = if wide {
+            (word(ph, 8, 8)?, word(ph, 32, 8)?)
+        } else {
+            (word(ph, 4, 4)?, word(ph, 16, 4)?)
+        };
+        // The kernel refuses a PT_INTERP longer than PATH_MAX or shorter
+        // than two bytes.
+        if !(2..=4096).contains(&size) {
+            return None;
+        }
+        let mut path = read(off, size as usize)?;
+        let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
+        path.truncate(end);
+        return (!path.is_empty()).then_some(path);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shebang_lines_read_as_the_kernel_reads_them() {
+        assert_eq!(shebang(b"#!/bin/sh\necho"), Some(b"/bin/sh".to_vec()));
+        assert_eq!(
+            shebang(b"#! \t/usr/bin/env python3 -u\n"),
+            Some(b"/usr/bin/env".to_vec())
+        );
+        assert_eq!(shebang(b"#!rel/interp"), Some(b"rel/interp".to_vec()));
+        assert_eq!(shebang(b"#!   \n/bin/sh"), None);
+        assert_eq!(shebang(b"echo hi"), None);
+        assert_eq!(shebang(b""), None);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_loader_of_a_real_program_is_found() {
+        // Every dynamically linked program names one; /bin/sh is one here.
+        // The supervisor passes resolved paths: no symlink is followed.
+        assert_eq!(next_of(Path::new("/no/such/file")), Next::None);
+        let sh = std::fs::canonicalize("/bin/sh").unwrap();
+        let Next::Loader(p) = next_of(&sh) else {
+            panic!("no PT_INTERP in {}", sh.display());
+        };
+        assert!(p.starts_with(b"/"), "{}", String::from_utf8_lossy(&p));
+        assert!(Path::new(std::ffi::OsStr::new(std::str::from_utf8(&p).unwrap())).exists());
+    }
+
+    #[test]
+    fn broken_elf_headers_name_nothing() {
+        let mut h = vec![0u8; 64];
+        h[..4].copy_from_slice(b"\x7fELF");
+        h[4] = 2;
+        h[5] = 1;
+        // phentsize 56, 1 entry at 64, which cannot be read.
+        h[54] = 56;
+        h[56] = 1;
+        h[32] = 64;
+        assert_eq!(elf_interp(&h, |_, _| None), None);
+        assert_eq!(elf_interp(&h[..20], |_, _| None), None);
+        let mut ph = vec![0u8; 56];
+        ph[0] = 3;
+        ph[8] = 200;
+        ph[32] = 10;
+        let read = |off: u64, len: usize| match off {
+            64 => Some(ph.clone()),
+            200 => Some(b"/x/ld.so\0\0"[..len].to_vec()),
+            _ => None,
+        };
+        assert_eq!(elf_interp(&h, read), Some(b"/x/ld.so".to_vec()));
+    }
+}
