@@ -326,8 +326,13 @@ impl Writer<'_> {
             if mods.1 {
                 self.bad[usize::from(*terminal)] = true;
             }
+            // An empty require-all: a filter that always holds. An
+            // unfiltered rule would only be a fallback (the compiler's
+            // precedence, docs/compiler.md): tried after every filtered
+            // rule of the operation's families, wherever it stands, where
+            // the graph says this rule decides here, in its place.
             let cond = match condition {
-                Expr::True => String::new(),
+                Expr::True => " (require-all)".to_owned(),
                 e => format!(" {}", self.expr(e)),
             };
             lines.push(format!("({} {ops}{cond}{})", render::verb(&a), mods.0));
