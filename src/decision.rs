@@ -514,7 +514,12 @@ pub fn explain_with(
             profile.vocab.op_label(op)
         }
     };
-    let mut parts = filters;
+    // Every filter matched on the way had to: together, one require-all
+    // (side by side in a rule they would mean any of them).
+    let mut parts = match filters.len() {
+        0 | 1 => filters,
+        _ => vec![format!("(require-all {})", filters.join(" "))],
+    };
     parts.extend(render::action_modifiers(profile, action));
     let verb = render::verb(action);
     if parts.is_empty() {

@@ -16,6 +16,7 @@
 //! operation and filter names.
 
 pub mod apply;
+pub mod batch;
 pub mod blob;
 pub mod cli;
 pub mod decision;

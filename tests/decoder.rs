@@ -527,22 +527,22 @@ fn rules_render_every_bucket_once() {
         let r = render::rules(&p);
         assert_eq!(r.buckets.len(), p.buckets().len(), "{rel}");
         // Every block a rule uses is rendered (as a block or a bucket).
-        let rendered: Vec<u16> = r
+        let rendered: Vec<(u16, Option<u16>)> = r
             .buckets
             .iter()
-            .map(|b| b.node)
-            .chain(r.blocks.iter().map(|b| b.0))
+            .map(|b| (b.node, None))
+            .chain(r.blocks.iter().map(|b| (b.0, b.1)))
             .collect();
         let rules = r
             .buckets
             .iter()
             .flat_map(|b| &b.rules)
-            .chain(r.blocks.iter().flat_map(|b| &b.1));
+            .chain(r.blocks.iter().flat_map(|b| &b.2));
         for rule in rules {
-            if let render::Outcome::Block(n) = rule.outcome {
+            if let render::Outcome::Block(n, stop) = rule.outcome {
                 assert!(
-                    rendered.contains(&n),
-                    "{rel}: block {n} used but not rendered"
+                    rendered.contains(&(n, stop)),
+                    "{rel}: block {n} until {stop:?} used but not rendered"
                 );
             }
         }
@@ -725,8 +725,12 @@ fn cli_decode_text_and_eval() {
         out.contains("  [3] @424: (literal \"/etc/hosts\") -> 6 / 4\n"),
         "{out}"
     );
+    // The bucket's graph as one rule: the literal is tested first and
+    // sends /etc/hosts to the default's deny, so the allow needs both.
     assert!(
-        out.contains("(deny file-read* file-write* (literal \"/etc/hosts\"))\n"),
+        out.contains(
+            "(allow file-read* file-write* (require-all (require-not (literal \"/etc/hosts\")) (subpath \"/private/tmp/strict_ok\")))\n"
+        ),
         "{out}"
     );
     let (code, out, _) = sbcheck(&["eval", blob, "file-read-data", "/etc/hosts", "--explain"]);

@@ -7,8 +7,8 @@
 //! integers a socket always has, and no control name (an empty one), which
 //! the compiler's implicit `(allow network-outbound (control-name
 //! "com.apple.flow-divert"))` rule tests. `-` is no argument. The optional
-//! rule is the explanation expected, as SBPL; its filters are compared as a
-//! set, since a require-all's order is the compiler's choice.
+//! rule is the explanation expected, as SBPL; the filters of a require-all
+//! are compared as a set, since their order is the compiler's choice.
 
 use sbcheck::blob::{action, Profile};
 use sbcheck::decision::{evaluate, explain, Args, Verdict};
@@ -51,16 +51,16 @@ golden_strict_1_file  file-write-data     /etc/hosts                   deny   (d
 golden_strict_1_file  process-exec*       /bin/ls                      deny
 
 # (deny default) (allow network-outbound (require-all (socket-domain AF_INET) (socket-protocol 256)))
-pair_dp_all_inet_256  network-outbound  AF_INET/SOCK_STREAM/256   allow  (allow network-outbound (socket-domain AF_INET) (socket-protocol 256))
+pair_dp_all_inet_256  network-outbound  AF_INET/SOCK_STREAM/256   allow  (allow network-outbound (require-all (socket-domain AF_INET) (socket-protocol 256)))
 pair_dp_all_inet_256  network-outbound  AF_INET/SOCK_STREAM/6     deny
 pair_dp_all_inet_256  network-outbound  AF_INET6/SOCK_STREAM/256  deny
 
 # require-all: domain AF_INET, protocol TCP (and the same, reordered)
-pair_dp_all_inet_tcp         network-outbound  AF_INET/SOCK_STREAM/6   allow  (allow network-outbound (socket-domain AF_INET) (socket-protocol IPPROTO_TCP))
+pair_dp_all_inet_tcp         network-outbound  AF_INET/SOCK_STREAM/6   allow  (allow network-outbound (require-all (socket-domain AF_INET) (socket-protocol IPPROTO_TCP)))
 pair_dp_all_inet_tcp         network-outbound  AF_INET/SOCK_DGRAM/6    allow
 pair_dp_all_inet_tcp         network-outbound  AF_INET/SOCK_STREAM/17  deny
 pair_dp_all_inet_tcp         network-outbound  AF_INET6/SOCK_STREAM/6  deny
-pair_dp_all_inet_tcp_order2  network-outbound  AF_INET/SOCK_STREAM/6   allow  (allow network-outbound (socket-protocol IPPROTO_TCP) (socket-domain AF_INET))
+pair_dp_all_inet_tcp_order2  network-outbound  AF_INET/SOCK_STREAM/6   allow  (allow network-outbound (require-all (socket-protocol IPPROTO_TCP) (socket-domain AF_INET)))
 pair_dp_all_inet_tcp_order2  network-outbound  AF_INET/SOCK_STREAM/17  deny
 pair_dp_all_inet_tcp_order2  network-outbound  AF_INET6/SOCK_STREAM/6  deny
 
@@ -68,7 +68,7 @@ pair_dp_all_inet_tcp_order2  network-outbound  AF_INET6/SOCK_STREAM/6  deny
 pair_dp_all_inet_udp    network-outbound  AF_INET/SOCK_DGRAM/17     allow
 pair_dp_all_inet_udp    network-outbound  AF_INET/SOCK_DGRAM/6      deny
 pair_dp_all_inet_udp    network-outbound  AF_SYSTEM/SOCK_DGRAM/17   deny
-pair_dp_all_system_tcp  network-outbound  AF_SYSTEM/SOCK_STREAM/6   allow  (allow network-outbound (socket-domain AF_SYSTEM) (socket-protocol IPPROTO_TCP))
+pair_dp_all_system_tcp  network-outbound  AF_SYSTEM/SOCK_STREAM/6   allow  (allow network-outbound (require-all (socket-domain AF_SYSTEM) (socket-protocol IPPROTO_TCP)))
 pair_dp_all_system_tcp  network-outbound  AF_INET/SOCK_STREAM/6     deny
 pair_dp_all_system_tcp  network-outbound  AF_SYSTEM/SOCK_STREAM/17  deny
 
@@ -84,10 +84,10 @@ pair_dp_any_system_tcp  network-outbound  AF_INET/SOCK_STREAM/6     allow
 pair_dp_any_system_tcp  network-outbound  AF_INET/SOCK_DGRAM/17     deny
 
 # require-all: domain and type
-pair_dt_all_inet_dgram           network-outbound  AF_INET/SOCK_DGRAM/17    allow  (allow network-outbound (socket-domain AF_INET) (socket-type SOCK_DGRAM))
+pair_dt_all_inet_dgram           network-outbound  AF_INET/SOCK_DGRAM/17    allow  (allow network-outbound (require-all (socket-domain AF_INET) (socket-type SOCK_DGRAM)))
 pair_dt_all_inet_dgram           network-outbound  AF_INET/SOCK_STREAM/6    deny
 pair_dt_all_inet_dgram           network-outbound  AF_INET6/SOCK_DGRAM/17   deny
-pair_dt_all_inet_stream          network-outbound  AF_INET/SOCK_STREAM/6    allow  (allow network-outbound (socket-domain AF_INET) (socket-type SOCK_STREAM))
+pair_dt_all_inet_stream          network-outbound  AF_INET/SOCK_STREAM/6    allow  (allow network-outbound (require-all (socket-domain AF_INET) (socket-type SOCK_STREAM)))
 pair_dt_all_inet_stream          network-outbound  AF_INET/SOCK_DGRAM/17    deny
 pair_dt_all_inet_stream          network-outbound  AF_INET6/SOCK_STREAM/6   deny
 pair_dt_all_inet_stream_file     network-outbound  AF_INET/SOCK_STREAM/6    allow
@@ -106,7 +106,7 @@ pair_dt_any_system_stream  network-outbound  AF_INET/SOCK_STREAM/6     allow
 pair_dt_any_system_stream  network-outbound  AF_INET/SOCK_DGRAM/17     deny
 
 # require-all: type and protocol
-pair_tp_all_dgram_tcp   network-outbound  AF_INET/SOCK_DGRAM/6      allow  (allow network-outbound (socket-type SOCK_DGRAM) (socket-protocol IPPROTO_TCP))
+pair_tp_all_dgram_tcp   network-outbound  AF_INET/SOCK_DGRAM/6      allow  (allow network-outbound (require-all (socket-type SOCK_DGRAM) (socket-protocol IPPROTO_TCP)))
 pair_tp_all_dgram_tcp   network-outbound  AF_INET/SOCK_DGRAM/17     deny
 pair_tp_all_dgram_tcp   network-outbound  AF_INET/SOCK_STREAM/6     deny
 pair_tp_all_stream_256  network-outbound  AF_INET/SOCK_STREAM/256   allow
@@ -148,7 +148,7 @@ proto_tcp  network-outbound  AF_INET/SOCK_STREAM/6     allow  (allow network-out
 proto_tcp  network-outbound  AF_INET/SOCK_DGRAM/17     deny
 
 # require-all of three (nested, reordered)
-triple_all_inet_dgram_tcp     network-outbound  AF_INET/SOCK_DGRAM/6      allow  (allow network-outbound (socket-domain AF_INET) (socket-type SOCK_DGRAM) (socket-protocol IPPROTO_TCP))
+triple_all_inet_dgram_tcp     network-outbound  AF_INET/SOCK_DGRAM/6      allow  (allow network-outbound (require-all (socket-domain AF_INET) (socket-type SOCK_DGRAM) (socket-protocol IPPROTO_TCP)))
 triple_all_inet_dgram_tcp     network-outbound  AF_INET/SOCK_DGRAM/17     deny
 triple_all_inet_dgram_tcp     network-outbound  AF_INET/SOCK_STREAM/6     deny
 triple_all_inet_dgram_tcp     network-outbound  AF_INET6/SOCK_DGRAM/6     deny
@@ -156,7 +156,7 @@ triple_all_inet_stream_256    network-outbound  AF_INET/SOCK_STREAM/256   allow
 triple_all_inet_stream_256    network-outbound  AF_INET/SOCK_STREAM/6     deny
 triple_all_system_stream_tcp  network-outbound  AF_SYSTEM/SOCK_STREAM/6   allow
 triple_all_system_stream_tcp  network-outbound  AF_INET/SOCK_STREAM/6     deny
-triple_all_tcp                network-outbound  AF_INET/SOCK_STREAM/6     allow  (allow network-outbound (socket-domain AF_INET) (socket-type SOCK_STREAM) (socket-protocol IPPROTO_TCP))
+triple_all_tcp                network-outbound  AF_INET/SOCK_STREAM/6     allow  (allow network-outbound (require-all (socket-domain AF_INET) (socket-type SOCK_STREAM) (socket-protocol IPPROTO_TCP)))
 triple_all_tcp                network-outbound  AF_INET/SOCK_STREAM/17    deny
 triple_all_tcp                network-outbound  AF_INET/SOCK_DGRAM/6      deny
 triple_all_tcp                network-outbound  AF_INET6/SOCK_STREAM/6    deny
@@ -271,7 +271,11 @@ fn decide(p: &Profile, op: &str, arg: &str) -> Result<(Verdict, String, u32), St
 
 /// The top-level forms of a rule after its verb and operation, sorted.
 fn rule_parts(rule: &str) -> (String, Vec<String>) {
-    let inner = rule.trim().trim_start_matches('(').trim_end_matches(')');
+    // One parenthesis each side (trimming them all would cut the last
+    // filter's closing one and lose it).
+    let rule = rule.trim();
+    let inner = rule.strip_prefix('(').unwrap_or(rule);
+    let inner = inner.strip_suffix(')').unwrap_or(inner);
     let head_end = inner.find(" (").unwrap_or(inner.len());
     let (head, rest) = inner.split_at(head_end);
     let mut parts = Vec::new();
@@ -293,6 +297,19 @@ fn rule_parts(rule: &str) -> (String, Vec<String>) {
             _ => {}
         }
     }
+    // A require-all's filters are compared as a set too (their order is
+    // the compiler's choice); side by side they would mean any of them.
+    let parts = parts
+        .into_iter()
+        .map(|part| match part.strip_prefix("(require-all ") {
+            Some(inner) => {
+                let (_, mut all) = rule_parts(&format!("(x {inner}"));
+                all.sort();
+                format!("(require-all {})", all.join(" "))
+            }
+            None => part,
+        });
+    let mut parts: Vec<String> = parts.collect();
     parts.sort();
     (head.to_owned(), parts)
 }

@@ -113,6 +113,7 @@ pub(crate) fn decode(bytes: &[u8], vocab: Option<&'static Vocab>) -> Result<Prof
         strings: Vec::new(),
         bitmaps: Vec::new(),
         legacy_offsets: raw_nodes.keys().map(|&raw| 8 * usize::from(raw)).collect(),
+        warnings: Vec::new(),
     })
 }
 
@@ -192,7 +193,7 @@ fn read_reachable(
                 ))
             }
             1 => Node::Terminal(Action {
-                word: u32::from(u16_at(2)),
+                word: legacy_word(u16_at(2)),
                 modifier: None,
             }),
             tag => {
@@ -238,4 +239,16 @@ fn read_regexes(
             })
         })
         .collect()
+}
+
+/// A 10.6 terminal's result as a modern action word. Result 1 (deny) has no
+/// report bit to clear: a 10.6 denial is reported, so it reads as a modern
+/// plain deny (deny | report), and `decode` and `eval` agree that the
+/// report flag is on [model: 10.6 SBPL has no no-report]. Other results
+/// are kept as they are and shown as `(with result N)`.
+pub(crate) fn legacy_word(result: u16) -> u32 {
+    match result {
+        1 => super::action::DENY | super::action::REPORT,
+        r => u32::from(r),
+    }
 }

@@ -17,12 +17,14 @@
 //! evaluation needs (decoded patterns, regexes, bitmaps per node), so a
 //! decision never re-reads the data area.
 
+pub mod chain;
 pub mod encode;
 pub mod filters;
 pub mod forms;
 mod legacy;
 mod modern;
 pub mod pattern;
+pub mod profile_text;
 pub mod program;
 pub mod regex;
 pub mod render;
@@ -501,6 +503,25 @@ pub struct Profile {
     /// 10.6 only: the byte offset of each node (nodes are numbered densely
     /// in offset order; the blob addresses them by offset / 8).
     pub legacy_offsets: Vec<usize>,
+    /// Oddities the kernel tolerates (it ignores the bytes), in blob order.
+    pub warnings: Vec<DecodeWarning>,
+}
+
+/// Something in a blob that Apple's kernel reads past without complaint
+/// (so the blob is accepted) but that no compiler would write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeWarning {
+    /// Byte offset of the odd bytes.
+    pub offset: usize,
+    /// The field, e.g. `node[806].modifier`.
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for DecodeWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "byte {}: {}: {}", self.offset, self.field, self.message)
+    }
 }
 
 impl Profile {

@@ -25,8 +25,8 @@ use super::filters::{
 use super::program::Program;
 use super::regex::{Regex, V3};
 use super::{
-    check_node, data_item, modifier, name, Action, DecodeError, DecodeErrorKind, Format, Header,
-    Modifier, Node, Profile, Reader, SubProfile, KIND_BUNDLE, NODE_LEN,
+    check_node, data_item, modifier, name, Action, DecodeError, DecodeErrorKind, DecodeWarning,
+    Format, Header, Modifier, Node, Profile, Reader, SubProfile, KIND_BUNDLE, NODE_LEN,
 };
 use crate::vocab::Vocab;
 use std::collections::HashMap;
@@ -84,9 +84,14 @@ pub(crate) fn guess_layout(bytes: &[u8]) -> Format {
         let at = tables_end(&h, format);
         let ops = r.u16s(at, usize::from(h.op_count), "op_table").ok()?;
         let nodes_at = (at + 2 * ops.len()).next_multiple_of(NODE_LEN);
-        r.slice(nodes_at, NODE_LEN * usize::from(h.node_count), String::new)
+        let nodes = r
+            .slice(nodes_at, NODE_LEN * usize::from(h.node_count), String::new)
             .ok()?;
-        ops.iter().all(|&o| o < h.node_count).then_some(())
+        // Every node starts with tag 0 (filter) or 1 (terminal): with the
+        // wrong header length the node array is misaligned and some tag is
+        // off (macOS 15's 192-op blob reads tag 0xea as hdr14).
+        let tags_ok = nodes.chunks_exact(NODE_LEN).all(|n| n[0] <= 1);
+        (tags_ok && ops.iter().all(|&o| o < h.node_count)).then_some(())
     };
     if plausible(Format::Hdr14).is_none() && plausible(Format::Hdr16).is_some() {
         Format::Hdr16
@@ -149,8 +154,9 @@ pub(crate) fn decode(
     r.slice(nodes_offset, NODE_LEN * node_count, || {
         format!("node array ({node_count} nodes)")
     })?;
+    let mut warnings = Vec::new();
     let nodes = (0..node_count)
-        .map(|i| decode_node(&r, nodes_offset + NODE_LEN * i, i))
+        .map(|i| decode_node(&r, nodes_offset + NODE_LEN * i, i, &mut warnings))
         .collect::<Result<Vec<_>, _>>()?;
     let data_base = nodes_offset + NODE_LEN * node_count;
     let mut p = Profile {
@@ -174,6 +180,7 @@ pub(crate) fn decode(
         strings: Vec::new(),
         bitmaps: Vec::new(),
         legacy_offsets: Vec::new(),
+        warnings,
     };
     check_tables(&p)?;
     p.global_vars = named_items(&r, data_base, &var_items, "global_var")?;
@@ -237,7 +244,12 @@ fn read_bundle(
     Ok((first, profiles, at + count * record))
 }
 
-fn decode_node(r: &Reader<'_>, offset: usize, i: usize) -> Result<Node, DecodeError> {
+fn decode_node(
+    r: &Reader<'_>,
+    offset: usize,
+    i: usize,
+    warnings: &mut Vec<DecodeWarning>,
+) -> Result<Node, DecodeError> {
     let b = r.slice(offset, NODE_LEN, || format!("node[{i}]"))?;
     let u16_at = |k: usize| u16::from_le_bytes([b[k], b[k + 1]]);
     match b[0] {
@@ -260,12 +272,18 @@ fn decode_node(r: &Reader<'_>, offset: usize, i: usize) -> Result<Node, DecodeEr
         1 => {
             let word = u32::from(b[1]) | u32::from(b[2]) << 8 | u32::from(b[3]) << 16;
             let has_modifier = word & super::action::INLINE_MODIFIER != 0;
+            // The kernel reads bytes 4..7 only under the modifier flag, so
+            // stray bytes there (Apple's iOS 17 protobox bundle has them)
+            // change nothing: a warning, not an error.
             if !has_modifier && b[4..].iter().any(|&x| x != 0) {
-                return Err(DecodeError::invalid(
-                    offset + 4,
-                    format!("node[{i}].modifier"),
-                    "modifier bytes set without the modifier flag 0x800000",
-                ));
+                warnings.push(DecodeWarning {
+                    offset: offset + 4,
+                    field: format!("node[{i}].modifier"),
+                    message: format!(
+                        "modifier bytes {:02x} {:02x} {:02x} {:02x} set without the modifier flag 0x800000 (ignored, as the kernel does)",
+                        b[4], b[5], b[6], b[7]
+                    ),
+                });
             }
             let modifier = has_modifier.then(|| Modifier {
                 id: b[4],

@@ -236,6 +236,7 @@ impl V3 {
             budget: 100_000,
         };
         r.seq(0, PAST_END)
+            .or_else(|| eliminate(self))
             .unwrap_or_else(|| "(?#too complex to render)".to_owned())
     }
 
@@ -264,6 +265,158 @@ impl V3 {
             })
             .collect()
     }
+}
+
+/// A regex text under construction: whether it is an alternation at top
+/// level decides whether it needs parentheses inside a sequence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Re {
+    text: String,
+    alt: bool,
+}
+
+impl Re {
+    fn atom(text: String) -> Re {
+        Re { text, alt: false }
+    }
+
+    fn empty() -> Re {
+        Re::atom(String::new())
+    }
+
+    /// The text as one unit of a sequence.
+    fn unit(&self) -> String {
+        if self.alt {
+            format!("({})", self.text)
+        } else {
+            group(&self.text)
+        }
+    }
+
+    fn seq_text(&self) -> String {
+        if self.alt {
+            format!("({})", self.text)
+        } else {
+            self.text.clone()
+        }
+    }
+
+    fn concat(&self, other: &Re) -> Re {
+        Re::atom(self.seq_text() + &other.seq_text())
+    }
+
+    fn union(&self, other: &Re) -> Re {
+        if self == other {
+            self.clone()
+        } else if self.text.is_empty() {
+            Re::atom(other.unit() + "?")
+        } else if other.text.is_empty() {
+            Re::atom(self.unit() + "?")
+        } else {
+            Re {
+                text: format!("{}|{}", self.text, other.text),
+                alt: true,
+            }
+        }
+    }
+
+    fn star(&self) -> Re {
+        if self.text.is_empty() {
+            Re::empty()
+        } else {
+            Re::atom(self.unit() + "*")
+        }
+    }
+}
+
+/// The longest text [`eliminate`] builds before giving up.
+const ELIMINATION_LIMIT: usize = 1 << 20;
+
+/// Any program as text, by state elimination: instructions are states,
+/// consuming instructions and anchors label the edge to their successor,
+/// and each state in turn is removed by joining every predecessor to every
+/// successor through it (`in loop* out`). Used when a program has no shape
+/// the structural renderer knows (macOS 15's regexes); the text is longer
+/// but means the same.
+fn eliminate(rx: &V3) -> Option<String> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let n = rx.ops.len();
+    let (start, fin) = (n, n + 1);
+    let mut out: Vec<BTreeMap<usize, Re>> = vec![BTreeMap::new(); n + 2];
+    let mut inc: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n + 2];
+    let mut add = |out: &mut Vec<BTreeMap<usize, Re>>, a: usize, b: u32, re: Re| {
+        let b = if b == PAST_END { return } else { b as usize };
+        let merged = match out[a].get(&b) {
+            Some(old) => old.union(&re),
+            None => re,
+        };
+        out[a].insert(b, merged);
+        inc[b].insert(a);
+    };
+    add(&mut out, start, 0, Re::empty());
+    for (i, op) in rx.ops.iter().enumerate() {
+        let next = rx.next(i);
+        let label = |t: String| Re::atom(t);
+        match *op {
+            Op::Char(c) => add(&mut out, i, next, label(regex_char(c))),
+            Op::Any => add(&mut out, i, next, label(".".into())),
+            Op::Bol => add(&mut out, i, next, label("^".into())),
+            Op::Eol => add(&mut out, i, next, label("$".into())),
+            Op::Class(k) => add(
+                &mut out,
+                i,
+                next,
+                label(rx.sets[usize::from(k)].class_text()),
+            ),
+            Op::Fork(t) => {
+                add(&mut out, i, next, Re::empty());
+                add(&mut out, i, t, Re::empty());
+            }
+            Op::Jump(t) => add(&mut out, i, t, Re::empty()),
+            Op::Match => add(&mut out, i, fin as u32, Re::empty()),
+        }
+    }
+    let mut alive: BTreeSet<usize> = (0..n).collect();
+    let mut size = 0usize;
+    while !alive.is_empty() {
+        // The state whose removal makes the fewest new edges goes first.
+        let &q = alive.iter().min_by_key(|&&q| inc[q].len() * out[q].len())?;
+        alive.remove(&q);
+        let looped = out[q]
+            .remove(&q)
+            .map(|r| r.star())
+            .unwrap_or_else(Re::empty);
+        inc[q].remove(&q);
+        let succs: Vec<(usize, Re)> = std::mem::take(&mut out[q]).into_iter().collect();
+        let preds: Vec<usize> = std::mem::take(&mut inc[q]).into_iter().collect();
+        for &(s, _) in &succs {
+            inc[s].remove(&q);
+        }
+        for &p in &preds {
+            let Some(into) = out[p].remove(&q) else {
+                continue;
+            };
+            let via = into.concat(&looped);
+            for (s, re) in &succs {
+                let path = via.concat(re);
+                size += path.text.len();
+                if size > ELIMINATION_LIMIT {
+                    return None;
+                }
+                let merged = match out[p].get(s) {
+                    Some(old) => old.union(&path),
+                    None => path,
+                };
+                out[p].insert(*s, merged);
+                inc[*s].insert(p);
+            }
+        }
+    }
+    Some(
+        out[start]
+            .get(&fin)
+            .map_or_else(String::new, |r| r.text.clone()),
+    )
 }
 
 /// Regexes longer than this are shown by size, not rendered.

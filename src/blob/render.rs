@@ -221,8 +221,22 @@ impl<'p> Texts<'p> {
         }
     }
 
-    /// Filter node `node` as one SBPL filter (several forms: require-any).
+    /// Filter node `node` as one SBPL filter in a form the compiler accepts
+    /// where it has one ([`super::profile_text::compilable_filter`]), else
+    /// as the decoder reads it ([`Texts::raw_filter_sbpl`]).
     pub fn filter_sbpl(&mut self, node: u16) -> String {
+        super::profile_text::compilable_filter(self, node)
+            .unwrap_or_else(|| self.raw_filter_sbpl(node))
+    }
+
+    /// The profile the texts are of.
+    pub fn profile(&self) -> &'p Profile {
+        self.p
+    }
+
+    /// Filter node `node` with the filter's own name and its argument as
+    /// the decoder reads it (several forms: require-any).
+    pub fn raw_filter_sbpl(&mut self, node: u16) -> String {
         let forms = self.filter_forms(node);
         match forms.len() {
             1 => forms.into_iter().next().unwrap_or_default(),
@@ -257,7 +271,8 @@ pub fn action_modifiers(p: &Profile, a: &Action) -> Vec<String> {
     if p.format == Format::Legacy {
         // 10.6 terminals carry a result, not an action word.
         return match a.word {
-            0 | 1 => Vec::new(),
+            0 => Vec::new(),
+            w if w == action::DENY | action::REPORT => Vec::new(),
             w => vec![format!("(with result {w})")],
         };
     }
@@ -330,8 +345,10 @@ pub fn node_text(t: &mut Texts<'_>, i: u16) -> String {
 pub enum Outcome {
     /// A terminal node: the rule's action.
     Terminal(u16),
-    /// The rules of the block (or bucket) at this node decide.
-    Block(u16),
+    /// The rules of the block (or bucket) at this node decide; with a stop
+    /// node, reaching it decides nothing there (the rules after the use
+    /// do): the block is the part of the subgraph before the stop.
+    Block(u16, Option<u16>),
 }
 
 /// One rule: every condition holds (each a require-any over filter nodes).
@@ -356,8 +373,8 @@ pub struct BucketRules {
 #[derive(Debug, Clone)]
 pub struct Rendering {
     pub buckets: Vec<BucketRules>,
-    /// Shared subgraphs, by node, rules in SBPL order.
-    pub blocks: Vec<(u16, Vec<Rule>)>,
+    /// Shared subgraphs, by node and stop, rules in SBPL order.
+    pub blocks: Vec<(u16, Option<u16>, Vec<Rule>)>,
 }
 
 /// How deep rules nest before a subgraph becomes a block (bounds the stack).
@@ -368,8 +385,10 @@ struct RuleBuilder<'p> {
     idom: Vec<Option<u32>>,
     /// Nodes rendered as blocks (never inlined).
     block: Vec<bool>,
-    /// Nodes some rule used as a block in this pass.
-    used: Vec<bool>,
+    /// Bucket roots.
+    bucket: Vec<bool>,
+    /// Blocks (node, stop) some rule used in this pass.
+    used: std::collections::BTreeSet<(u16, Option<u16>)>,
 }
 
 impl RuleBuilder<'_> {
@@ -386,11 +405,18 @@ impl RuleBuilder<'_> {
         !self.block[usize::from(c)] && self.idom[usize::from(c)] == Some(u32::from(head))
     }
 
-    fn use_block(&mut self, c: u16) -> Rule {
-        self.used[usize::from(c)] = true;
+    /// A use of the subgraph at `c` up to `stop`. A bucket is only ever
+    /// used whole (its rules are listed with no stop).
+    fn use_block(&mut self, c: u16, stop: Option<u16>) -> Rule {
+        let stop = if self.bucket[usize::from(c)] {
+            None
+        } else {
+            stop
+        };
+        self.used.insert((c, stop));
         Rule {
             conditions: Vec::new(),
-            outcome: Outcome::Block(c),
+            outcome: Outcome::Block(c, stop),
         }
     }
 
@@ -409,7 +435,7 @@ impl RuleBuilder<'_> {
         if self.inline(c, head) && depth < MAX_DEPTH {
             self.rules_from(c, stop, depth)
         } else {
-            vec![self.use_block(c)]
+            vec![self.use_block(c, stop)]
         }
     }
 
@@ -457,7 +483,7 @@ impl RuleBuilder<'_> {
                 break;
             }
             if !self.inline(y, cur) {
-                out.push(self.use_block(y));
+                out.push(self.use_block(y, stop));
                 break;
             }
             cur = y;
@@ -489,34 +515,59 @@ pub fn rules(p: &Profile) -> Rendering {
         p,
         idom,
         block: vec![false; n],
-        used: vec![false; n],
+        bucket: vec![false; n],
+        used: Default::default(),
     };
     // Bucket roots are always rendered on their own.
     for (node, _) in &buckets {
         b.block[usize::from(*node)] = true;
+        b.bucket[usize::from(*node)] = true;
     }
     for &node in &p.policies {
         b.block[usize::from(node)] = true;
     }
     // Render until no new block is needed (each pass adds at least one).
     loop {
-        b.used = vec![false; n];
+        b.used.clear();
         let mut bucket_rules = Vec::new();
         for (node, ops) in &buckets {
             let mut rules = b.rules_from(*node, None, 0);
             rules.reverse();
             bucket_rules.push((*node, ops.clone(), rules));
         }
-        let mut blocks = Vec::new();
-        for c in 0..n as u16 {
-            let is_bucket = buckets.iter().any(|(x, _)| *x == c);
-            if b.block[usize::from(c)] && !is_bucket && b.filter(c).is_some() {
-                let mut rules = b.rules_from(c, None, 0);
+        // Blocks render and may use further blocks: to a fixed point.
+        let mut blocks: Vec<(u16, Option<u16>, Vec<Rule>)> = Vec::new();
+        let mut done: std::collections::BTreeSet<(u16, Option<u16>)> = Default::default();
+        for &policy in &p.policies {
+            b.used.insert((policy, None));
+        }
+        loop {
+            let todo: Vec<(u16, Option<u16>)> = b
+                .used
+                .iter()
+                .copied()
+                .filter(|k| !done.contains(k) && !b.bucket[usize::from(k.0)])
+                .collect();
+            if todo.is_empty() {
+                break;
+            }
+            for (c, stop) in todo {
+                done.insert((c, stop));
+                if b.filter(c).is_none() {
+                    continue;
+                }
+                let mut rules = b.rules_from(c, stop, 0);
                 rules.reverse();
-                blocks.push((c, rules));
+                blocks.push((c, stop, rules));
             }
         }
-        let new: Vec<usize> = (0..n).filter(|&i| b.used[i] && !b.block[i]).collect();
+        blocks.sort_by_key(|(c, stop, _)| (*c, *stop));
+        let new: Vec<usize> = b
+            .used
+            .iter()
+            .map(|&(c, _)| usize::from(c))
+            .filter(|&i| !b.block[i])
+            .collect();
         if new.is_empty() {
             let buckets = bucket_rules
                 .into_iter()
@@ -550,35 +601,68 @@ pub fn rule_operations(p: &Profile, node: u16, ops: &[OpId]) -> Vec<OpId> {
 }
 
 impl Rendering {
-    /// The SBPL text of a rule in a bucket naming `ops` (empty in a block).
+    /// The SBPL text of a rule in a bucket naming `ops` (in a block, `ops`
+    /// is empty and the rule reads as in the block's procedure of
+    /// `decode --sbpl`: for its caller's `ops`, under its caller's `req`).
+    /// Several conditions are a `require-all`: they must all hold.
     pub fn rule_text(t: &mut Texts<'_>, ops: &str, rule: &Rule) -> String {
         let p = t.p;
         let conds: Vec<String> = rule.conditions.iter().map(|g| t.condition(g)).collect();
-        let mut parts = Vec::new();
-        let head = match rule.outcome {
+        let in_block = ops.is_empty();
+        let cond = match (conds.len(), in_block) {
+            (0, false) => None,
+            (1, false) => Some(conds[0].clone()),
+            (_, false) => Some(format!("(require-all {})", conds.join(" "))),
+            (0, true) => Some("(require-all req)".to_owned()),
+            (_, true) => Some(format!("(require-all req {})", conds.join(" "))),
+        };
+        match rule.outcome {
             Outcome::Terminal(n) => {
                 let Node::Terminal(a) = p.nodes[usize::from(n)] else {
                     return String::new();
                 };
                 // The default op's own terminal, unconditionally: the default rule.
-                let ops = if rule.conditions.is_empty() && p.op_table.first() == Some(&n) {
+                let ops = if in_block {
+                    "ops"
+                } else if rule.conditions.is_empty() && p.op_table.first() == Some(&n) {
                     "default"
                 } else {
                     ops
                 };
-                parts.extend(conds);
+                let mut parts: Vec<String> = cond.into_iter().collect();
                 parts.extend(action_modifiers(p, &a));
-                format!("{}{}{ops}", verb(&a), if ops.is_empty() { "" } else { " " })
+                let mut text = format!("({} {ops}", verb(&a));
+                for part in parts {
+                    text.push(' ');
+                    text.push_str(&part);
+                }
+                text.push(')');
+                text
             }
-            Outcome::Block(n) => {
-                parts.extend(conds);
-                format!("use-block {n}")
+            Outcome::Block(n, stop) => {
+                let n = block_name(n, stop);
+                let ops = if in_block {
+                    "ops".to_owned()
+                } else {
+                    format!("'({ops})")
+                };
+                let req = match (in_block, conds.is_empty()) {
+                    (true, true) => "req".to_owned(),
+                    (true, false) => format!("(list req {})", conds.join(" ")),
+                    (false, true) => "'()".to_owned(),
+                    (false, false) => format!("(list {})", conds.join(" ")),
+                };
+                format!("({n} {ops} {req})")
             }
-        };
-        if parts.is_empty() {
-            format!("({head})")
-        } else {
-            format!("({head} {})", parts.join(" "))
         }
+    }
+}
+
+/// The SBPL name of the block at `node` up to `stop`: `node-N` or
+/// `node-N-until-S`.
+pub fn block_name(node: u16, stop: Option<u16>) -> String {
+    match stop {
+        None => format!("node-{node}"),
+        Some(s) => format!("node-{node}-until-{s}"),
     }
 }

@@ -32,9 +32,10 @@ pub struct BlobArgs {
     /// ios-26, macos-10.6 or unknown (default: by format).
     #[arg(long, value_name = "R")]
     pub release: Option<String>,
-    /// The profile of a bundle to decode, by index.
-    #[arg(long = "profile", value_name = "K")]
-    pub bundle_profile: Option<usize>,
+    /// The profile of a bundle to decode, by name or index (`decode --list`
+    /// lists them).
+    #[arg(long = "profile", value_name = "NAME|K")]
+    pub bundle_profile: Option<String>,
     /// JSON instead of text (see docs/decode-json.md).
     #[arg(long)]
     pub json: bool,
@@ -44,6 +45,16 @@ pub struct BlobArgs {
 pub struct DecodeArgs {
     #[command(flatten)]
     pub blob: BlobArgs,
+    /// List a bundle's profiles (index and name) and stop.
+    #[arg(long)]
+    pub list: bool,
+    /// Print only the blob as SBPL that compiles back to its decisions.
+    #[arg(long)]
+    pub sbpl: bool,
+    /// With --sbpl: leave out the operations that reach a filter or
+    /// modifier with no compiler form, so the rest compiles.
+    #[arg(long, requires = "sbpl")]
+    pub expressible_only: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -51,7 +62,8 @@ pub struct EvalArgs {
     #[command(flatten)]
     pub blob: BlobArgs,
     /// The operation asked about, e.g. file-read-data.
-    pub operation: String,
+    #[arg(required_unless_present = "batch")]
+    pub operation: Option<String>,
     /// The path argument, for file operations.
     pub path: Option<String>,
     /// Another argument: a filter's name and its value (remote-port=443); repeatable.
@@ -70,6 +82,10 @@ pub struct EvalArgs {
     /// Match paths as macOS's kernel does: --path-model macos-kernel.
     #[arg(long)]
     pub macos_paths: bool,
+    /// Read JSON-lines queries on stdin, answer each as a JSON line
+    /// (docs/decoder.md): one decode for them all.
+    #[arg(long, conflicts_with_all = ["operation", "path", "args", "vars", "json"])]
+    pub batch: bool,
 }
 
 /// A blob from a `.sb.bin` file (or compiled from `.sb`), decoded with the
@@ -93,15 +109,57 @@ fn load(a: &BlobArgs) -> Result<(Profile, usize), Usage> {
     }
     let mut profile =
         Profile::decode_with(&bytes, &options).map_err(|e| Usage(format!("{path}: {e}")))?;
-    if let Some(k) = a.bundle_profile {
-        profile.select_profile(k).ok_or_else(|| {
+    if let Some(want) = &a.bundle_profile {
+        let k = find_profile(&profile, want).ok_or_else(|| {
             Usage(format!(
-                "{path}: no bundle profile {k} ({} profiles)",
+                "{path}: no bundle profile named or numbered {want:?} ({} profiles; `sbcheck decode --list {path}` lists them)",
                 profile.profiles.len()
             ))
         })?;
+        profile.select_profile(k);
+    }
+    for w in &profile.warnings {
+        eprintln!("sbcheck: warning: {path}: {w}");
     }
     Ok((profile, bytes.len()))
+}
+
+/// A bundle profile by name, or by index when no name is `want`.
+fn find_profile(p: &Profile, want: &str) -> Option<usize> {
+    p.profiles
+        .iter()
+        .position(|s| s.name.as_deref() == Some(want))
+        .or_else(|| want.parse().ok().filter(|&k: &usize| k < p.profiles.len()))
+}
+
+/// `decode --list`: one line per bundle profile (a single profile is one
+/// unnamed entry).
+fn list_text(p: &Profile) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    if p.profiles.is_empty() {
+        let _ = writeln!(s, "0\t(single profile)");
+    }
+    for (k, prof) in p.profiles.iter().enumerate() {
+        let _ = writeln!(s, "{k}\t{}", prof.name.as_deref().unwrap_or("?"));
+    }
+    s
+}
+
+fn list_json(p: &Profile, input: &str) -> Value {
+    json!({
+        "schema": JSON_SCHEMA,
+        "file": input,
+        "profiles": p.profiles.iter().enumerate().map(|(k, s)| json!({ "index": k, "name": s.name })).collect::<Vec<_>>(),
+        "warnings": warnings_json(p),
+    })
+}
+
+fn warnings_json(p: &Profile) -> Vec<Value> {
+    p.warnings
+        .iter()
+        .map(|w| json!({ "offset": w.offset, "field": w.field, "message": w.message }))
+        .collect()
 }
 
 /// Writes `text` to stdout; a closed pipe (`| head`) ends quietly.
@@ -110,17 +168,36 @@ fn emit(text: &str) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-pub fn main(a: &DecodeArgs) -> Result<ExitCode, Usage> {
-    let a = &a.blob;
+pub fn main(d: &DecodeArgs) -> Result<ExitCode, Usage> {
+    let a = &d.blob;
     let input = &a.input;
     let (profile, len) = load(a)?;
-    let rendering = render::rules(&profile);
+    if d.list {
+        return Ok(emit(&if a.json {
+            list_json(&profile, input).to_string() + "\n"
+        } else {
+            list_text(&profile)
+        }));
+    }
+    if d.sbpl {
+        use crate::blob::profile_text::{profile_text_with, RenderOptions};
+        let options = RenderOptions {
+            skip_unexpressible: d.expressible_only,
+            ..RenderOptions::default()
+        };
+        let rendered = profile_text_with(&profile, options);
+        for what in &rendered.unexpressed {
+            eprintln!("sbcheck: {input}: not expressible in SBPL the compiler accepts: {what}");
+        }
+        return Ok(emit(&rendered.text));
+    }
     let text = if a.json {
+        let rendering = render::rules(&profile);
         let mut v = decode_json(&profile, &rendering, input, len).to_string();
         v.push('\n');
         v
     } else {
-        decode_text(&profile, &rendering, input, len)
+        decode_text(&profile, input, len)
     };
     Ok(emit(&text))
 }
@@ -132,7 +209,7 @@ fn op_names(p: &Profile, ops: &[OpId]) -> String {
         .join(" ")
 }
 
-fn decode_text(p: &Profile, r: &Rendering, input: &str, len: usize) -> String {
+fn decode_text(p: &Profile, input: &str, len: usize) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();
     let h = &p.header;
@@ -165,6 +242,9 @@ fn decode_text(p: &Profile, r: &Rendering, input: &str, len: usize) -> String {
         p.data_base,
         len.saturating_sub(p.data_base)
     );
+    for w in &p.warnings {
+        let _ = writeln!(s, "warning: {w}");
+    }
     let _ = writeln!(
         s,
         "\nregexes:{}",
@@ -222,23 +302,16 @@ fn decode_text(p: &Profile, r: &Rendering, input: &str, len: usize) -> String {
             render::node_text(&mut texts, i)
         );
     }
+    // The rules as one profile that compiles back to the blob's decisions.
     let _ = writeln!(
         s,
-        "\nrules (SBPL order: later rules win; (use-block N ...) = block or bucket N decides):"
+        "\nprofile as SBPL (later rules win; chain-N: the rules from node N on, for the operations `ops`; `decode --sbpl` prints only this):"
     );
-    for b in &r.buckets {
-        let _ = writeln!(s, ";; bucket {}: {}", b.node, op_names(p, &b.operations));
-        let ops = op_names(p, &b.rule_operations);
-        for rule in &b.rules {
-            let _ = writeln!(s, "{}", Rendering::rule_text(&mut texts, &ops, rule));
-        }
+    let rendered = crate::blob::profile_text::profile_text(p);
+    for what in &rendered.unexpressed {
+        let _ = writeln!(s, ";; not expressible in SBPL the compiler accepts: {what}");
     }
-    for (node, rules) in &r.blocks {
-        let _ = writeln!(s, ";; block {node}");
-        for rule in rules {
-            let _ = writeln!(s, "{}", Rendering::rule_text(&mut texts, "", rule));
-        }
-    }
+    s.push_str(&rendered.text);
     s
 }
 
@@ -261,7 +334,7 @@ fn decode_json(p: &Profile, r: &Rendering, input: &str, len: usize) -> Value {
                     "conditions": rule.conditions,
                     "outcome": match rule.outcome {
                         Outcome::Terminal(n) => json!({ "terminal": n }),
-                        Outcome::Block(n) => json!({ "block": n }),
+                        Outcome::Block(n, stop) => json!({ "block": n, "until": stop }),
                     },
                 })
             })
@@ -283,7 +356,7 @@ fn decode_json(p: &Profile, r: &Rendering, input: &str, len: usize) -> Value {
     let blocks: Vec<Value> = r
         .blocks
         .iter()
-        .map(|(node, rs)| json!({ "node": node, "rules": rules(&mut texts, "", rs) }))
+        .map(|(node, stop, rs)| json!({ "node": node, "until": stop, "rules": rules(&mut texts, "", rs) }))
         .collect();
     let named = |items: &[crate::blob::NamedItem]| -> Vec<Value> {
         items
@@ -332,6 +405,7 @@ fn decode_json(p: &Profile, r: &Rendering, input: &str, len: usize) -> Value {
         "buckets": buckets,
         "blocks": blocks,
         "nodes": nodes,
+        "warnings": warnings_json(p),
     })
 }
 
@@ -420,13 +494,7 @@ fn arg_json(p: &Profile, texts: &mut Texts<'_>, arg: FilterArg) -> (&'static str
     }
 }
 
-/// The value of `--arg NAME=VALUE` for an integer filter: a number (decimal
-/// or 0x hex) or the symbol SBPL uses (`AF_INET`, `self`, `REGULAR-FILE`).
-fn int_value(filter: &str, text: &str) -> Option<u16> {
-    render::symbol_value(filter, text)
-        .or_else(|| text.parse().ok())
-        .or_else(|| u16::from_str_radix(text.strip_prefix("0x")?, 16).ok())
-}
+use crate::batch::int_value;
 
 /// `--arg` values by filter id: integers and strings.
 type ArgLists = (Vec<(u8, u16)>, Vec<(u8, Vec<u8>)>);
@@ -470,8 +538,13 @@ fn names_ip_endpoint(strings: &[(u8, Vec<u8>)], v: &Vocab) -> bool {
 }
 
 pub fn eval(a: &EvalArgs) -> Result<ExitCode, Usage> {
-    let (operation, path) = (&a.operation, a.path.as_ref());
     let model = path_model(a)?;
+    if a.batch {
+        return batch(a, model);
+    }
+    let (Some(operation), path) = (&a.operation, a.path.as_ref()) else {
+        return Err(Usage("eval takes an OPERATION (or --batch)".into()));
+    };
     let (profile, _) = load(&a.blob)?;
     let v = profile.vocab;
     let op = v.parse_op(operation).ok_or_else(|| {
@@ -541,6 +614,29 @@ pub fn eval(a: &EvalArgs) -> Result<ExitCode, Usage> {
         t
     };
     Ok(emit(&text))
+}
+
+/// `eval BLOB --batch`: JSON-lines queries on stdin, answers on stdout.
+fn batch(a: &EvalArgs, model: PathModel) -> Result<ExitCode, Usage> {
+    let (profile, _) = load(&a.blob)?;
+    let stdin = std::io::stdin().lock();
+    let stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let batch = crate::batch::Batch::new(&profile, a.explain).with_path_model(model);
+    match batch.run(stdin, stdout) {
+        Ok(stats) if stats.errors > 0 => {
+            eprintln!(
+                "sbcheck: {} of {} queries were invalid (their answers say why)",
+                stats.errors, stats.queries
+            );
+            Ok(ExitCode::FAILURE)
+        }
+        Ok(_) => Ok(ExitCode::SUCCESS),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            eprintln!("sbcheck: eval --batch: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 /// `--macos-paths` (the decision a Mac's kernel makes for the path as a
