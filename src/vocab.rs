@@ -175,6 +175,24 @@ impl Vocab {
         })
     }
 
+    /// macOS 15.2+ (16-byte header, 192 op-table operations). Operation
+    /// names are macOS 14.4.1's where the blob's structure pins the id shift
+    /// (`unknown-NNN` elsewhere; the evidence is the table's third column);
+    /// filter names are macOS 14.4.1's, which the filters' arguments in the
+    /// blob fit (boot-arg, sysctl-name, privilege-id, ...): provisional.
+    pub fn macos_15() -> &'static Vocab {
+        static V: OnceLock<Vocab> = OnceLock::new();
+        V.get_or_init(|| Vocab {
+            provisional: true,
+            ..Vocab::build(
+                "macos-15-partial",
+                include_str!("vocabdata/operations-macos-15-partial.tsv"),
+                include_str!("vocabdata/filters-macos-14.4.1.tsv"),
+                192,
+            )
+        })
+    }
+
     /// Mac OS X 10.6: only what the one sample blob shows (its op table has
     /// 59 entries; `default` is 0, `file-read-data` 5; filter byte 1 is a
     /// path regex).
@@ -209,6 +227,7 @@ impl Vocab {
         [
             Vocab::macos_14(),
             Vocab::ios_26(),
+            Vocab::macos_15(),
             Vocab::macos_10_6(),
             Vocab::unknown(),
         ]
@@ -417,6 +436,41 @@ mod tests {
         assert_eq!(
             v.expand("file-read-data").unwrap(),
             vec![op::FILE_READ_DATA]
+        );
+    }
+
+    #[test]
+    fn macos_15_names_only_what_the_blob_pins() {
+        let v = Vocab::macos_15();
+        assert_eq!(v.operations.len(), 192);
+        let m14 = Vocab::macos_14();
+        // Anchors of each pinned segment, at 14.4.1's id plus the shift.
+        for (id, name) in [
+            (3, "boot-arg-set"),
+            (11, "file*"),
+            (19, "file-mknod"),
+            (96, "mach-lookup"),
+            (113, "network-outbound"),
+            (147, "signal"),
+            (190, "storage-class-map"),
+        ] {
+            assert_eq!(v.op_name(id), Some(name), "op {id}");
+        }
+        // Where the blob does not tell which operation sits, no name.
+        for id in [4, 10, 64, 75, 97, 112, 145, 146] {
+            assert_eq!(v.op_name(id), None, "op {id}");
+        }
+        // Every known name is a 14.4.1 name, each used once.
+        let known: Vec<_> = (0..192).filter_map(|i| v.op_name(i)).collect();
+        assert_eq!(known.len(), 155);
+        assert!(known.iter().all(|n| m14.op_id(n).is_some()));
+        let mut sorted = known.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), known.len());
+        assert_eq!(
+            Vocab::by_release("macos-15").unwrap().release,
+            "macos-15-partial"
         );
     }
 

@@ -542,11 +542,10 @@ fn platform(rel: &str) {
     let r = roundtrip(&p, rel, 12_000);
     print(rel, &r);
     assert!(r.mismatches.is_empty(), "{}", r.mismatches.join("\n"));
-    assert!(
-        r.queries >= 10_000 || r.operations == 0,
-        "{} queries",
-        r.queries
-    );
+    // Every platform profile has names for some operations (macOS 15's
+    // pinned ones included), so each is held to the same count.
+    assert!(r.operations > 0, "no operation rendered");
+    assert!(r.queries >= 10_000, "{} queries", r.queries);
 }
 
 #[test]

@@ -12,7 +12,7 @@
 //! tests against the matcher).
 
 use super::program::{regex_char, ByteSet, Insn, Match, Program, HARD};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// One element of an accepting path.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -69,11 +69,13 @@ pub fn paths(p: &Program) -> Result<Vec<Vec<Atom>>, TooManyPaths> {
     let steps = p.steps();
     let mut out = Vec::new();
     let mut atoms: Vec<Atom> = Vec::new();
-    let mut restarted = vec![false; steps.len()];
-    // (step, atoms kept, section start)
-    let mut stack: Vec<(u32, usize, usize)> = vec![(0, 0, 0)];
+    // A restore goes on from the atoms read up to its mark; the same step
+    // after the same atoms is one section, expanded once.
+    let mut restarted: HashSet<(u32, Vec<Atom>, Vec<usize>)> = HashSet::new();
+    // (step, atoms kept, section start, marks: atom counts at each save)
+    let mut stack: Vec<(u32, usize, usize, Vec<usize>)> = vec![(0, 0, 0, Vec::new())];
     let mut budget = PATH_LIMIT * 50;
-    while let Some((i, kept, start)) = stack.pop() {
+    while let Some((i, kept, start, marks)) = stack.pop() {
         budget = budget
             .checked_sub(1)
             .ok_or(TooManyPaths { limit: PATH_LIMIT })?;
@@ -91,18 +93,32 @@ pub fn paths(p: &Program) -> Result<Vec<Vec<Atom>>, TooManyPaths> {
             }
             Insn::Fail => continue,
             Insn::Save => {
-                stack.push((s.next, kept, start));
+                let mut m = marks;
+                m.push(kept);
+                stack.push((s.next, kept, start, m));
                 continue;
             }
             Insn::Restore => {
-                if !std::mem::replace(&mut restarted[i as usize], true) {
-                    stack.push((s.next, kept, kept));
+                if let Some(&mark) = marks.last() {
+                    let key = (i, atoms[..mark].to_vec(), marks.clone());
+                    if restarted.insert(key) {
+                        stack.push((s.next, mark, start, marks));
+                    }
+                }
+                continue;
+            }
+            Insn::Pop => {
+                let mut m = marks.clone();
+                if m.pop().is_some() {
+                    stack.push((s.next, kept, start, m));
+                } else if s.on_fail != HARD {
+                    stack.push((s.on_fail, kept, start, marks));
                 }
                 continue;
             }
             Insn::Star(k) => {
                 atoms.push(Atom::Star(*p.set(k)));
-                stack.push((s.next, kept + 1, start));
+                stack.push((s.next, kept + 1, start, marks));
                 continue;
             }
             Insn::Lit { at, len } => Atom::Lit(p.lit(at, len).to_vec()),
@@ -114,10 +130,10 @@ pub fn paths(p: &Program) -> Result<Vec<Vec<Atom>>, TooManyPaths> {
         };
         // Failure edge below the success edge on the stack: success first.
         if s.on_fail != HARD {
-            stack.push((s.on_fail, kept, start));
+            stack.push((s.on_fail, kept, start, marks.clone()));
         }
         atoms.push(atom);
-        stack.push((s.next, kept + 1, start));
+        stack.push((s.next, kept + 1, start, marks));
     }
     Ok(out)
 }

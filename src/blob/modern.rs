@@ -35,6 +35,8 @@ use std::collections::HashMap;
 pub(crate) const OP_COUNT_HDR14: u8 = 190;
 /// The op count of iOS 26 blobs.
 pub(crate) const OP_COUNT_HDR16: u8 = 195;
+/// macOS 15.2+'s platform profile: 16-byte header, 192 operations.
+pub(crate) const OP_COUNT_MACOS_15: u8 = 192;
 
 fn read_header(r: &Reader<'_>, format: Format) -> Result<Header, DecodeError> {
     let hdr16 = format == Format::Hdr16;
@@ -104,6 +106,7 @@ fn default_vocab(format: Format, op_count: u8) -> &'static Vocab {
     match (format, op_count) {
         (Format::Hdr14, OP_COUNT_HDR14) => Vocab::macos_14(),
         (Format::Hdr16, OP_COUNT_HDR16) => Vocab::ios_26(),
+        (Format::Hdr16, OP_COUNT_MACOS_15) => Vocab::macos_15(),
         _ => Vocab::unknown(),
     }
 }

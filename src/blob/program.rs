@@ -17,7 +17,9 @@
 //!            08 lo hi        if it fails, go to pc_after + u16 + 0x81
 //! others     0b f ranges     (f >= 0x80) star: any number of bytes in the class
 //!            0a success (accept; the rest of the input is ignored)   09 fail
-//!            06 save pos as mark (only ever at pc 0)   05 pos = mark
+//!            06 push pos as a mark   05 pos = the top mark   07 pop the top mark (a test)
+//!            (iOS and macOS 14 save only at pc 0; macOS 15 nests a save inside a
+//!            branch and pops it with `07 0f` when the branch's alternatives fail)
 //! ```
 //!
 //! On success execution continues after the connector. Every jump goes
@@ -142,6 +144,9 @@ pub enum Insn {
     Star(u16),
     Save,
     Restore,
+    /// `07`: drops the top mark; a test (a connector follows), failing only
+    /// when no mark is left.
+    Pop,
     Fail,
     Success,
 }
@@ -156,6 +161,7 @@ impl Insn {
                 | Insn::Class(_)
                 | Insn::SkipTo(_)
                 | Insn::Search(_)
+                | Insn::Pop
         )
     }
 }
@@ -222,6 +228,9 @@ pub struct Program {
     forks: bool,
     /// Reads a global variable (forks only if one has several values).
     has_vars: bool,
+    /// Saves after pc 0 or pops: the mark is not always position 0, so the
+    /// program runs with a mark stack per thread ([`Program::run_marked`]).
+    nested: bool,
     /// Checked before the program runs.
     guard: Guard,
 }
@@ -474,7 +483,7 @@ impl Guard {
                 way.exact = false;
                 return Next::Go(after);
             }
-            Insn::Success => return Next::Stop,
+            Insn::Success | Insn::Pop => return Next::Stop,
             Insn::Fail => return Next::Dead,
             Insn::Var(_) if way.var.is_some() || way.len > 0 => return Next::Stop,
             Insn::SkipTo(_) | Insn::Search(_) | Insn::Star(_) => return Next::Stop,
@@ -591,6 +600,7 @@ impl Program {
             sets: Vec::new(),
             forks: false,
             has_vars: false,
+            nested: false,
             guard: Guard::default(),
         };
         // Targets are byte offsets until every instruction start is known.
@@ -630,11 +640,9 @@ impl Program {
             }
             p.forks |= matches!(insn, Insn::Search(_) | Insn::Star(_));
             p.has_vars |= matches!(insn, Insn::Var(_));
-            if insn == Insn::Save && start != 0 {
-                // Every blob seen saves only at the start, which keeps the
-                // mark constant; anything else is not a format we know.
-                return err(start, "06 (save) after the start of the pattern");
-            }
+            // A save after the start (macOS 15) makes the mark depend on
+            // the way taken: such programs keep a mark stack per thread.
+            p.nested |= (insn == Insn::Save && start != 0) || insn == Insn::Pop;
             p.steps.push(Step {
                 insn,
                 pc: start as u16,
@@ -645,7 +653,10 @@ impl Program {
             targets.push((i, fail));
         }
         p.link(&targets)?;
-        p.guard = Guard::of(&p.steps, &p.code);
+        // The guard reads a restore as "back to position 0": not so here.
+        if !p.nested {
+            p.guard = Guard::of(&p.steps, &p.code);
+        }
         Ok(p)
     }
 
@@ -708,6 +719,7 @@ impl Program {
             }
             0x05 => (Insn::Restore, 1),
             0x06 => (Insn::Save, 1),
+            0x07 => (Insn::Pop, 1),
             0x09 => (Insn::Fail, 1),
             0x0a => (Insn::Success, 1),
             _ => return err(i, format!("unknown opcode {op:#04x}")),
@@ -800,7 +812,9 @@ impl Program {
                 .enumerate()
                 .any(|(i, (k, _))| vars[..i].iter().any(|(k2, _)| k2 == k))
         };
-        if self.forks || (self.has_vars && several_values()) {
+        if self.nested {
+            self.run_marked(input, vars)
+        } else if self.forks || (self.has_vars && several_values()) {
             self.run_threads(input, vars)
         } else {
             self.run_linear(input, vars)
@@ -860,6 +874,91 @@ impl Program {
             }
         }
         Match::No
+    }
+
+    /// A thread set over (step, pos, marks) for programs that nest saves:
+    /// each state is run once. Jumps go forward and the stack grows only at
+    /// saves, so the states are bounded by steps x (len + 1) x the marks
+    /// each save can leave (paths are short; macOS 15 nests one level).
+    fn run_marked(&self, input: &[u8], vars: &[(u8, &[u8])]) -> Match {
+        use std::collections::HashSet;
+        let mut seen: HashSet<(u32, usize, Vec<usize>)> = HashSet::new();
+        let mut stack: Vec<(u32, usize, Vec<usize>)> = vec![(0, 0, Vec::new())];
+        let mut unknown = None;
+        while let Some((i, pos, marks)) = stack.pop() {
+            let Some(s) = self.steps.get(i as usize) else {
+                continue; // past the end: no match
+            };
+            if !seen.insert((i, pos, marks.clone())) {
+                continue;
+            }
+            let mut ends: Vec<(usize, Vec<usize>)> = Vec::new();
+            match s.insn {
+                Insn::Success => return Match::Yes,
+                Insn::Fail => continue,
+                Insn::Save => {
+                    let mut m = marks;
+                    m.push(pos);
+                    stack.push((s.next, pos, m));
+                    continue;
+                }
+                Insn::Restore => {
+                    // No mark left: the program is malformed here; the
+                    // thread cannot go on.
+                    if let Some(&mark) = marks.last() {
+                        stack.push((s.next, mark, marks));
+                    }
+                    continue;
+                }
+                Insn::Pop => {
+                    let mut m = marks.clone();
+                    if m.pop().is_some() {
+                        ends.push((pos, m));
+                    }
+                }
+                Insn::Star(k) => {
+                    let set = self.set(k);
+                    stack.push((s.next, pos, marks.clone()));
+                    for (q, &b) in input.iter().enumerate().skip(pos) {
+                        if !set.contains(b) {
+                            break;
+                        }
+                        stack.push((s.next, q + 1, marks.clone()));
+                    }
+                    continue;
+                }
+                Insn::Search(c) => {
+                    for (q, &b) in input.iter().enumerate().skip(pos) {
+                        if b == c {
+                            ends.push((q + 1, marks.clone()));
+                        }
+                    }
+                }
+                Insn::Var(k) => {
+                    let mut given = false;
+                    for &(_, v) in vars.iter().filter(|(vk, _)| *vk == k) {
+                        given = true;
+                        if input[pos..].starts_with(v) {
+                            ends.push((pos + v.len(), marks.clone()));
+                        }
+                    }
+                    if !given {
+                        unknown = Some(k);
+                        continue;
+                    }
+                }
+                insn => {
+                    if let Some(end) = self.test_once(insn, input, pos) {
+                        ends.push((end, marks.clone()));
+                    }
+                }
+            }
+            if ends.is_empty() && s.on_fail != HARD {
+                stack.push((s.on_fail, pos, marks));
+            }
+            stack.extend(ends.into_iter().map(|(end, m)| (s.next, end, m)));
+        }
+        unknown.map_or(Match::No, Match::UnknownVar)
     }
 
     /// A thread set over (step, pos) with a visited bitmap: each state is
@@ -961,6 +1060,7 @@ impl Program {
                     Insn::Save => ("save", String::new()),
                     Insn::Restore => ("restore", String::new()),
                     Insn::Fail => ("fail", String::new()),
+                    Insn::Pop => ("pop", String::new()),
                     Insn::Success => ("success", String::new()),
                 };
                 let conn = match s.connector {

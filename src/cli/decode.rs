@@ -29,7 +29,7 @@ pub struct BlobArgs {
     #[arg(long, value_name = "F")]
     pub format: Option<String>,
     /// The operation and filter names of this release: macos-14.4.1,
-    /// ios-26, macos-10.6 or unknown (default: by format).
+    /// macos-15, ios-26, macos-10.6 or unknown (default: by format).
     #[arg(long, value_name = "R")]
     pub release: Option<String>,
     /// The profile of a bundle to decode, by name or index (`decode --list`
@@ -103,7 +103,7 @@ fn load(a: &BlobArgs) -> Result<(Profile, usize), Usage> {
     if let Some(r) = &a.release {
         options.vocab = Some(Vocab::by_release(r).ok_or_else(|| {
             Usage(format!(
-                "--release takes macos-14.4.1, ios-26, macos-10.6 or unknown, got {r:?}"
+                "--release takes macos-14.4.1, macos-15, ios-26, macos-10.6 or unknown, got {r:?}"
             ))
         })?);
     }
