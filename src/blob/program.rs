@@ -1251,13 +1251,51 @@ mod tests {
     }
 
     #[test]
+    fn a_nested_save_restores_to_its_own_mark() {
+        // macOS 15's shape: `06 | "/a/" 0f | 06 | "x" 83 "1" 80 0a | 05 |
+        // "y" 83 "2" 80 0a | 05 07 0f`: the inner alternatives restart at
+        // the inner mark (after "/a/"), not at 0; when both fail, `07`
+        // pops the mark and the item ends without a match.
+        let alt = |a: u8, b: u8| vec![0x40, a, 0x83, 0x40, b, 0x80, 0x0a];
+        let p = prog(&[
+            &[0x06],
+            &lit("/a/"),
+            &[0x0f, 0x06],
+            &alt(b'x', b'1'),
+            &[0x05],
+            &alt(b'y', b'2'),
+            &[0x05, 0x07, 0x0f],
+        ]);
+        for (input, want) in [
+            ("/a/x1", Match::Yes),
+            ("/a/y2", Match::Yes),
+            ("/a/y2/more", Match::Yes),
+            ("/a/x2", Match::No),
+            ("/a/", Match::No),
+            ("y2", Match::No),
+            ("/b/x1", Match::No),
+        ] {
+            assert_eq!(p.matches(input.as_bytes(), &[]), want, "{input}");
+        }
+        // The forms see the same two paths.
+        use crate::blob::forms::{paths, Atom};
+        assert_eq!(
+            paths(&p).unwrap(),
+            [
+                vec![Atom::Lit(b"/a/x1".to_vec())],
+                vec![Atom::Lit(b"/a/y2".to_vec())]
+            ]
+        );
+    }
+
+    #[test]
     fn malformed_items_are_errors_with_the_byte() {
         for (code, pc) in [
             (&[0x47, b'/', b't'][..], 1),       // literal past the end
             (&[0x40, b'/', 0x0a][..], 2),       // test without connector
             (&[0x40, b'/', 0x85, 0x0a][..], 0), // branch past the end
             (&[0x01][..], 0),                   // unknown opcode
-            (&[0x0a, 0x06][..], 1),             // save after the start
+            (&[0x07][..], 1),                   // pop without connector
             (&[0x15, 0x0f, 0x0a][..], 0),       // variable 5 of 4
         ] {
             let e = Program::decode(code, 4).unwrap_err();
