@@ -99,10 +99,16 @@ pub fn paths(p: &Program) -> Result<Vec<Vec<Atom>>, TooManyPaths> {
                 continue;
             }
             Insn::Restore => {
+                // The section goes on from the atoms read up to the mark.
+                // Entries below on the stack still need `atoms[..kept]`, so
+                // the prefix is copied past `kept` rather than cut back to.
                 if let Some(&mark) = marks.last() {
-                    let key = (i, atoms[..mark].to_vec(), marks.clone());
-                    if restarted.insert(key) {
-                        stack.push((s.next, mark, start, marks));
+                    let prefix = atoms[start..mark].to_vec();
+                    let relative: Vec<usize> = marks.iter().map(|m| m - start).collect();
+                    if restarted.insert((i, prefix.clone(), relative.clone())) {
+                        atoms.extend(prefix);
+                        let moved = relative.iter().map(|m| kept + m).collect();
+                        stack.push((s.next, atoms.len(), kept, moved));
                     }
                 }
                 continue;
