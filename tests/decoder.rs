@@ -265,7 +265,13 @@ fn pattern_opcode_statistics() {
 /// when one of its forms does. Every literal path the program names matches.
 #[test]
 fn pattern_matcher_agrees_with_rendered_forms() {
-    for rel in ["ios-17/platform_profile.bin", "ios-26/platform_profile.bin"] {
+    for rel in [
+        "ios-17/platform_profile.bin",
+        "ios-26/platform_profile.bin",
+        // Nested marks (06 after the start, 07): only macOS 15 has them
+        // (in ../shared, not profiles/apple).
+        "../../../shared/apple-blobs/macos-15/platform_profile.bin",
+    ] {
         let p = load(rel);
         let vars = all_values(&p);
         let (mut checked, mut failures) = (0, Vec::new());
@@ -306,7 +312,13 @@ fn pattern_matcher_agrees_with_rendered_forms() {
                 }
             }
         }
-        assert!(checked > 15_000, "{rel}: {checked}");
+        // macOS 15's profile has fewer patterns (10,884 strings).
+        let least = if rel.contains("macos-15") {
+            10_000
+        } else {
+            15_000
+        };
+        assert!(checked > least, "{rel}: {checked}");
         assert!(
             failures.is_empty(),
             "{rel}: {} of {checked}:\n{}",

@@ -29,6 +29,11 @@ pub const VALUES: &[(&str, &[u8])] = &[
     ("ANY_USER_HOME", b"/private/var/mobile"),
     ("ANY_USER_HOME", b"/private/var/Users/bob"),
     ("ANY_UUID", b"01234567-89AB-CDEF-0123-456789ABCDEF"),
+    // macOS 15's variables (lower case in its blob).
+    ("any_user_home", b"/Users/bob"),
+    ("any_user_home", b"/var/root"),
+    ("any_uuid", b"01234567-89AB-CDEF-0123-456789ABCDEF"),
+    ("any_path_component", b"Component"),
     ("ENTITLEMENT:com.apple.trial.client", b"trial"),
     (
         "ENTITLEMENT:com.apple.security.exception.iokit-user-client-class",
