@@ -478,8 +478,10 @@ fn every_blob_and_bundle_profile_decodes_and_renders() {
             profiles += 1;
         }
     }
-    // 573 protobox profiles and the single blobs.
-    assert!(profiles > 573 + 40, "{profiles} profiles walked");
+    // The project's own vectors always; with ../shared (CI), 573 protobox
+    // profiles and Apple's other blobs too.
+    let least = if shared().is_dir() { 573 + 40 } else { 40 };
+    assert!(profiles > least, "{profiles} profiles walked");
 }
 
 #[test]
