@@ -22,6 +22,7 @@ use sbcheck::decision::{evaluate_with, Args, Decision};
 use sbcheck::sbpl::{compile, Options};
 use sbcheck::vocab::{filter, OpId};
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 fn shared() -> PathBuf {
@@ -477,8 +478,10 @@ fn every_blob_and_bundle_profile_decodes_and_renders() {
             profiles += 1;
         }
     }
-    // 573 protobox profiles and the single blobs.
-    assert!(profiles > 573 + 40, "{profiles} profiles walked");
+    // The project's own vectors always; with ../shared (CI), 573 protobox
+    // profiles and Apple's other blobs too.
+    let least = if shared().is_dir() { 573 + 40 } else { 40 };
+    assert!(profiles > least, "{profiles} profiles walked");
 }
 
 #[test]
@@ -537,7 +540,11 @@ fn small_blobs_round_trip_exactly() {
 }
 
 fn platform(rel: &str) {
-    let path = shared().join(rel);
+    // The project's own copies of the platform profiles: a fresh clone has
+    // them without ../shared.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("profiles/apple")
+        .join(rel);
     let p = Profile::decode(&std::fs::read(&path).unwrap()).unwrap();
     let r = roundtrip(&p, rel, 12_000);
     print(rel, &r);
@@ -566,6 +573,15 @@ fn macos_15_platform_profile_round_trips() {
 #[test]
 fn protobox_bundle_profiles_round_trip() {
     let path = shared().join("ios-17-protobox/protobox_bundle.bin");
+    if !path.is_file() {
+        // Not shipped with the project; ../shared has it (CI does).
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped protobox_bundle_profiles_round_trip: {} is not there",
+            path.display()
+        );
+        return;
+    }
     let mut p = Profile::decode(&std::fs::read(&path).unwrap()).unwrap();
     assert!(
         !p.warnings.is_empty(),

@@ -185,9 +185,16 @@ fn allows_every_sample(profile: &Profile, op: OpId) -> Result<(), String> {
 #[test]
 fn filter_answers_change_no_verdict_on_any_profile() {
     let corpus = corpus();
+    // The project's profiles and Apple vectors always; with ../shared (CI),
+    // Apple's blobs and 10.15.2 system profiles too.
+    let least = if root().join("../shared").is_dir() {
+        120
+    } else {
+        80
+    };
     assert!(
-        corpus.len() > 120,
-        "only {} profiles compiled or decoded: is ../shared there?",
+        corpus.len() > least,
+        "only {} profiles compiled or decoded",
         corpus.len()
     );
     let without = Filter::new();

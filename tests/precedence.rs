@@ -205,9 +205,10 @@ fn filtered_rules_come_before_unfiltered_ones_in_any_order() {
     }
 }
 
+/// The project's copies of Apple's test vectors (a fresh clone has them).
 fn apple(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/apple-blobs/macos-14.4.1")
+        .join("profiles/apple/macos-14.4.1")
         .join(name)
 }
 

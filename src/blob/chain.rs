@@ -337,7 +337,7 @@ mod tests {
     const GOLDEN: &[u8] =
         include_bytes!("../../profiles/apple/macos-14.4.1/golden_strict_1_file.sb.bin");
     const TRIPLE: &[u8] =
-        include_bytes!("../../../shared/apple-blobs/macos-14.4.1/triple_all_inet_dgram_tcp.sb.bin");
+        include_bytes!("../../profiles/apple/macos-14.4.1/triple_all_inet_dgram_tcp.sb.bin");
 
     #[test]
     fn a_bucket_reads_as_its_rules_and_hands_over_to_the_default() {
