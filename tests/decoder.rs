@@ -268,9 +268,8 @@ fn pattern_matcher_agrees_with_rendered_forms() {
     for rel in [
         "ios-17/platform_profile.bin",
         "ios-26/platform_profile.bin",
-        // Nested marks (06 after the start, 07): only macOS 15 has them
-        // (in ../shared, not profiles/apple).
-        "../../../shared/apple-blobs/macos-15/platform_profile.bin",
+        // Nested marks (06 after the start, 07): only macOS 15 has them.
+        "macos-15/platform_profile.bin",
     ] {
         let p = load(rel);
         let vars = all_values(&p);
