@@ -23,7 +23,8 @@ pub struct ExecArgs {
     /// linux (seccomp engine) or seatbelt (macOS's kernel); default: this platform's.
     #[arg(long, value_name = "B", value_parser = super::backend)]
     pub backend: Option<Backend>,
-    /// Match paths in macOS's layout (/private/tmp for /tmp, ...).
+    /// Match paths as macOS's kernel does: /tmp/x as /private/tmp/x, and a
+    /// /private/{tmp,var,etc} path also without /private (docs/matrix.md).
     #[arg(long)]
     pub macos_paths: bool,
     /// Enforce with Landlock what it can judge exactly (file allow-lists):

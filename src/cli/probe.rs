@@ -33,7 +33,8 @@ pub struct ProbeArgs {
     pub profile: String,
     #[command(flatten)]
     pub input: ProfileInput,
-    /// Match paths in macOS's layout (/private/tmp for /tmp, ...).
+    /// Match paths as macOS's kernel does: /tmp/x as /private/tmp/x, and a
+    /// /private/{tmp,var,etc} path also without /private (docs/matrix.md).
     #[arg(long)]
     pub macos_paths: bool,
     /// linux (seccomp engine) or seatbelt (macOS's kernel).

@@ -49,7 +49,8 @@ pub struct RunArgs {
     /// Run every N-th cell from the K-th: one shard of N (see sbcheck merge).
     #[arg(long, value_name = "K/N")]
     pub partition: Option<String>,
-    /// Match paths in macOS's layout (/private/tmp for /tmp, ...).
+    /// Match paths as macOS's kernel does: /tmp/x as /private/tmp/x, and a
+    /// /private/{tmp,var,etc} path also without /private (docs/matrix.md).
     #[arg(long)]
     pub macos_paths: bool,
     /// Fork every cell from sbcheck itself, not from a per-profile zygote.
