@@ -360,21 +360,27 @@ fn probe_reports_a_skip_as_a_skip_a_disagreement_with_1_and_takes_a_bare_address
     assert!(text(&o).contains("absolute path"), "{}", text(&o));
 }
 
-#[test]
-fn exec_and_eval_take_include_dirs_and_params() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("lib")).unwrap();
+/// `dir/app.sb` (deny default) importing `lib/base.sb`, whose one rule
+/// needs `(param "DATA")`: compiles only with `-I lib` and `--param DATA=...`.
+fn profile_with_import(dir: &Path, default: &str) {
+    std::fs::create_dir(dir.join("lib")).unwrap();
     std::fs::write(
-        dir.path().join("lib/base.sb"),
+        dir.join("lib/base.sb"),
         "(allow file-read* (subpath (param \"DATA\")))\n",
     )
     .unwrap();
-    let profile = dir.path().join("app.sb");
     std::fs::write(
-        &profile,
-        "(version 1)\n(deny default)\n(import \"base.sb\")\n",
+        dir.join("app.sb"),
+        format!("(version 1)\n({default} default)\n(import \"base.sb\")\n"),
     )
     .unwrap();
+}
+
+#[test]
+fn exec_and_eval_take_include_dirs_and_params() {
+    let dir = tempfile::tempdir().unwrap();
+    profile_with_import(dir.path(), "deny");
+    let profile = dir.path().join("app.sb");
     let lib = dir.path().join("lib");
     let (profile, lib) = (profile.to_str().unwrap(), lib.to_str().unwrap());
     let o = sbcheck(&[
@@ -401,22 +407,29 @@ fn exec_and_eval_take_include_dirs_and_params() {
         "--json",
     ]);
     assert!(o.status.success(), "{}", text(&o));
+    // exec reads the profile the same way: without -I the import fails
+    // (exit 2, nothing run); with it the command runs under the profile.
+    let open = tempfile::tempdir().unwrap();
+    profile_with_import(open.path(), "allow");
+    let (open_profile, open_lib) = (open.path().join("app.sb"), open.path().join("lib"));
+    let exec = |with_include: bool| {
+        let mut args = vec!["exec", "--profile", open_profile.to_str().unwrap()];
+        if with_include {
+            args.extend(["-I", open_lib.to_str().unwrap(), "--param", "DATA=/tmp"]);
+        }
+        args.extend(["--", "/bin/true"]);
+        sbcheck(&args)
+    };
+    let o = exec(false);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = exec(true);
+    assert!(o.status.success(), "{}", text(&o));
 }
 
 #[test]
 fn run_takes_params_and_include_dirs_for_the_matrix_profiles() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("lib")).unwrap();
-    std::fs::write(
-        dir.path().join("lib/base.sb"),
-        "(allow file-read* (subpath (param \"DATA\")))\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("app.sb"),
-        "(version 1)\n(deny default)\n(import \"base.sb\")\n",
-    )
-    .unwrap();
+    profile_with_import(dir.path(), "deny");
     let matrix = dir.path().join("matrix.json");
     std::fs::write(
         &matrix,
