@@ -1,98 +1,90 @@
-//! An fd injection that stays on one CPU.
+//! Idle CPUs that poll while a command is supervised.
 //!
-//! A notification wakes the supervisor on the caller's CPU (the listener's
-//! synchronous wake-up), and CONTINUE or an errno wakes the caller on the
-//! supervisor's: a round trip stays on one CPU. An injection does not: the
-//! caller installs the fd and completes the supervisor's ADDFD with an
-//! ordinary wake-up, which an unpinned supervisor gets on another CPU,
-//! often an idle one that must first come out of its halt (tens of
-//! microseconds on a VM), while the caller runs on to its next call and
-//! waits for it. So for the ADDFD alone the supervisor keeps to the CPU it
-//! woke on, which is the caller's, then takes its whole affinity back: the
-//! sandboxed processes are never pinned, and neither is the supervisor
-//! while it waits, so parallel work stays parallel. Where the supervisor
-//! may use one CPU only (`--cpus 0`, a pinned run) there is nothing to do.
+//! Every answer the supervisor gives wakes a sleeping task: the caller after
+//! CONTINUE, an errno or an fd injection, and, for an injection, the
+//! supervisor itself once the caller has installed the fd. When the task is
+//! woken on a CPU that is idle, that CPU must first come out of its halt:
+//! on a virtual machine a halted vCPU is descheduled by the host, and waking
+//! it costs tens of microseconds (a supervised, fd-injected open measured
+//! 49.3 us unpinned against 12.7 us with the process and the supervisor
+//! pinned to one CPU, `cargo bench --bench enforce`, 2026-12-06).
 //!
-//! EXPERIMENTAL, off unless `SBCHECK_FOLLOW_CPU` is set: on a loaded
-//! machine (no halted CPU to wait for) it made an unpinned injected open
-//! slower, 13.1 -> 19.8-20.3 us (`cargo bench --bench enforce`, 2026-12-06,
-//! load average 10-11), the supervisor's completion then preempting the
-//! caller on their shared CPU in 94-99% of opens instead of 17%. Whether
-//! it brings the quiet machine's 67 us towards the pinned 4.9 us is to be
-//! measured there (docs/performance.md).
+//! The kernel's answer to exactly this is a CPU latency request (PM QoS):
+//! while a process holds `/dev/cpu_dma_latency` open with 0 written to it,
+//! cpuidle keeps idle CPUs in their polling state, so a wake-up on another
+//! CPU costs what it costs on a busy one. The request is the kernel's to
+//! drop: it ends when the fd is closed, by this guard or by the process's
+//! exit, however that comes. It costs power on idle CPUs while the command
+//! runs, not CPU time of any task or cgroup (the polling is the idle loop's).
+//!
+//! Writing the request needs root (the device is 0600 root's): elsewhere
+//! the supervisor keeps the listener's synchronous wake-ups, which keep a
+//! CONTINUE or errno round trip on one CPU but not an injection (see
+//! docs/performance.md).
+//!
+//! Tried first and removed: pinning the supervisor to the caller's CPU for
+//! the ADDFD (the caller, woken by the ADDFD while the supervisor runs, was
+//! still placed on the other, idle CPU: 54.5 us against 51.8 us).
 
-#[cfg(target_os = "linux")]
-use crate::apply::sys::{affinity, pin_to_cpu, set_affinity};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-/// The supervisor's CPUs, when there are several.
-pub struct Follow {
-    #[cfg(target_os = "linux")]
-    spread: Option<libc::cpu_set_t>,
+/// The device through which a process asks for a CPU wake-up latency.
+const DEVICE: &[u8] = b"/dev/cpu_dma_latency\0";
+
+/// A CPU latency request of 0 us, held until dropped.
+#[derive(Debug)]
+pub struct IdlePoll {
+    _request: OwnedFd,
 }
 
-impl Follow {
-    /// Reads the calling thread's affinity (the supervisor's).
-    #[cfg(target_os = "linux")]
-    pub fn new() -> Follow {
-        let set = affinity();
-        // SAFETY: CPU_COUNT reads the set.
-        let several = unsafe { libc::CPU_COUNT(&set) } > 1
-            && std::env::var_os("SBCHECK_FOLLOW_CPU").is_some();
-        Follow {
-            spread: several.then_some(set),
+impl IdlePoll {
+    /// Asks that idle CPUs poll instead of halting. `Err(errno)` where the
+    /// request cannot be made (not root, no PM QoS device).
+    pub fn hold() -> Result<IdlePoll, i32> {
+        // SAFETY: DEVICE is NUL-terminated; open returns a new fd or -1.
+        let fd = unsafe { libc::open(DEVICE.as_ptr().cast(), libc::O_WRONLY | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return Err(crate::apply::sys::errno());
         }
-    }
-
-    #[cfg(not(target_os = "linux"))]
-    pub fn new() -> Follow {
-        Follow {}
-    }
-
-    /// Runs `f` pinned to the CPU this thread runs on, then restores its
-    /// affinity. Best effort: if the CPU cannot be read or set, `f` runs
-    /// as it would have.
-    #[cfg(target_os = "linux")]
-    pub fn stay<T>(&self, f: impl FnOnce() -> T) -> T {
-        let Some(spread) = &self.spread else {
-            return f();
-        };
-        // SAFETY: sched_getcpu takes nothing (vDSO or rdpid).
-        let cpu = unsafe { libc::sched_getcpu() };
-        let pinned = usize::try_from(cpu).is_ok_and(|c| pin_to_cpu(c).is_ok());
-        let out = f();
-        if pinned {
-            let _ = set_affinity(spread);
+        // SAFETY: the fd is new and ours alone.
+        let request = unsafe { OwnedFd::from_raw_fd(fd) };
+        let zero = 0i32.to_ne_bytes();
+        // SAFETY: writes the 4 bytes of `zero` to our own fd.
+        let wrote = unsafe { libc::write(request.as_raw_fd(), zero.as_ptr().cast(), zero.len()) };
+        if wrote != zero.len() as isize {
+            return Err(crate::apply::sys::errno());
         }
-        out
-    }
-
-    #[cfg(not(target_os = "linux"))]
-    pub fn stay<T>(&self, f: impl FnOnce() -> T) -> T {
-        f()
+        Ok(IdlePoll { _request: request })
     }
 }
 
-impl Default for Follow {
-    fn default() -> Self {
-        Follow::new()
-    }
-}
-
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The kernel shows the effective request in the same device: reading
+    /// it gives the smallest latency any holder asked for.
+    fn effective() -> Option<i32> {
+        let bytes = std::fs::read("/dev/cpu_dma_latency").ok()?;
+        Some(i32::from_ne_bytes(bytes.get(..4)?.try_into().ok()?))
+    }
+
     #[test]
-    fn the_affinity_is_restored_after_the_injection() {
-        let before = affinity();
-        let f = Follow::new();
-        // SAFETY: CPU_COUNT and sched_getcpu read only.
-        let inside = f.stay(|| unsafe { libc::CPU_COUNT(&affinity()) });
-        let after = affinity();
-        // SAFETY: CPU_COUNT reads the sets.
-        let (n_before, n_after) = unsafe { (libc::CPU_COUNT(&before), libc::CPU_COUNT(&after)) };
-        assert_eq!(n_before, n_after);
-        let expected = if f.spread.is_some() { 1 } else { n_before };
-        assert_eq!(inside, expected, "pinned to one CPU inside when following");
+    fn the_request_holds_while_the_guard_lives() {
+        match IdlePoll::hold() {
+            Ok(guard) => {
+                assert_eq!(effective(), Some(0), "0 us requested while held");
+                drop(guard);
+                // Another process may hold its own request; ours is gone
+                // unless someone else asked for 0 too.
+                let after = effective();
+                assert!(after.is_some(), "the device stays readable");
+            }
+            // Not root, or no PM QoS device: the caller falls back.
+            Err(e) => assert!(
+                e == libc::EACCES || e == libc::EPERM || e == libc::ENOENT,
+                "unexpected errno {e}"
+            ),
+        }
     }
 }

@@ -23,7 +23,7 @@
 //! itself, [`syscalls`] the syscall-to-operation map, [`resolve`] path
 //! resolution in the caller's view, [`interp`] what else an exec runs (`#!`
 //! interpreters, PT_INTERP), [`landlock`] kernel-only enforcement
-//! (`exec --kernel`), [`cpu`] an injection kept on one CPU, [`notify`] the
+//! (`exec --kernel`), [`cpu`] idle CPUs that poll while supervising, [`notify`] the
 //! user-notification ioctls, [`net`] socket arguments, [`calls`] raw calls
 //! for the sandboxed child, [`zygote`] one sandboxed process per profile, [`namespace`] the
 //! harness's private /tmp and /private,

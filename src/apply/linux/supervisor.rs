@@ -74,8 +74,6 @@ pub struct Supervisor<'p> {
     /// The profile has a `(vnode-type ...)` filter: a path taken as
     /// written (see `judge_open`) needs its last component lstat'ed.
     asks_vnode_type: bool,
-    /// Keeps an fd injection on the caller's CPU (see [`super::cpu`]).
-    cpus: super::cpu::Follow,
 }
 
 /// What to answer.
@@ -211,7 +209,6 @@ impl<'p> Supervisor<'p> {
             asks_vnode_type: profile.nodes.iter().any(|n| {
                 matches!(n, crate::blob::Node::Filter { filter: id, .. } if *id == filter::VNODE_TYPE)
             }),
-            cpus: super::cpu::Follow::new(),
         }
     }
 
@@ -691,10 +688,7 @@ mod engine {
                     match open.opened.take().map_or_else(|| open_for(&open), Ok) {
                         Ok(fd) => {
                             let cloexec = open.flags & libc::O_CLOEXEC != 0;
-                            match self
-                                .cpus
-                                .stay(|| notify::send_fd(listener, id, &fd, cloexec))
-                            {
+                            match notify::send_fd(listener, id, &fd, cloexec) {
                                 Ok(_) => (true, 0, true),
                                 Err(libc::ENOENT) => (false, 0, true),
                                 Err(e) => (notify::send_error(listener, id, e).is_ok(), e, true),
