@@ -6,19 +6,28 @@
 //! process-exec-interpreter (see docs/threat-model.md for why PT_INTERP
 //! is checked like a `#!` interpreter).
 //!
-//! Reading is the supervisor's: the file is opened without following a
-//! symlink (its path is resolved already) and without blocking, and only
-//! its first page and program headers are read.
+//! Reading is the supervisor's, and never opens anything but a regular
+//! file (the kernel runs nothing else, and opening a FIFO or a device may
+//! do something): the file is held first by an `O_PATH` fd (the one the
+//! kernel's lookup returned, or one opened without following a symlink
+//! on the resolved path), its type checked with fstat, and only then
+//! reopened for reading through that fd, so the file read is the file
+//! checked. One read of the first page serves almost every file: the ELF
+//! header, the program headers and the PT_INTERP string of a usual
+//! program all lie within it; anything beyond is read where it lies.
 
-use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
+
+use super::resolve;
 
 /// `BINPRM_BUF_SIZE`: the kernel reads a `#!` line from this many bytes.
 const BINPRM_BUF: usize = 256;
 /// The kernel gives up (ELOOP) past this many nested interpreters.
 pub const MAX_DEPTH: usize = 5;
 const PT_INTERP: u32 = 3;
+/// How much is read at once: a page.
+const HEAD: usize = 4096;
 
 /// What a file asks the kernel to run besides itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,47 +36,104 @@ pub enum Next {
     Script(Vec<u8>),
     /// An ELF file's PT_INTERP, the loader that runs it.
     Loader(Vec<u8>),
-    /// Nothing (a static ELF, an unknown format, an unreadable file).
+    /// Nothing (a static ELF, an unknown format, an unreadable file, not
+    /// a regular file).
     None,
 }
 
-/// What `path` asks to run besides itself.
+/// What the file at the resolved `path` asks to run besides itself (a
+/// symlink there is not followed: it was swapped in since the check).
 pub fn next_of(path: &Path) -> Next {
-    let Ok(mut f) = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-    else {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
         return Next::None;
     };
-    let mut head = vec![0u8; 4096];
-    let n = read_full(&mut f, &mut head);
+    let how = [
+        (libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC) as u64,
+        0,
+        0,
+    ];
+    let Ok(fd) = resolve::openat2(libc::AT_FDCWD, &c, &how) else {
+        return Next::None;
+    };
+    match resolve::fstat_mode(&fd) {
+        Some(mode) => next_of_fd(&fd, mode),
+        None => Next::None,
+    }
+}
+
+/// What the file `fd` holds (an `O_PATH` fd will do; `mode` its
+/// `st_mode`) asks to run besides itself.
+pub fn next_of_fd(fd: &OwnedFd, mode: u32) -> Next {
+    if mode & libc::S_IFMT != libc::S_IFREG {
+        return Next::None;
+    }
+    let Some(f) = reopen(fd) else {
+        return Next::None;
+    };
+    let mut head = vec![0u8; HEAD];
+    // One read for the usual file; more only if it returned less than a
+    // `#!` line (a short read, not the end of a small file, is the rare
+    // case: what lies past it is read below where it is needed).
+    let n = read_at(&f, 0, &mut head, BINPRM_BUF);
     head.truncate(n);
     if let Some(interp) = shebang(&head) {
         return Next::Script(interp);
     }
-    match elf_interp(&head, |off, len| read_at(&f, off, len)) {
+    let read = |off: u64, len: usize| -> Option<Vec<u8>> {
+        // Within what the first read returned, or read where it lies.
+        let end = usize::try_from(off).ok()?.checked_add(len)?;
+        if end <= head.len() {
+            return Some(head[off as usize..end].to_vec());
+        }
+        let mut buf = vec![0u8; len];
+        (read_at(&f, off, &mut buf, len) == len).then_some(buf)
+    };
+    match elf_interp(&head, read) {
         Some(p) => Next::Loader(p),
         None => Next::None,
     }
 }
 
-fn read_full(f: &mut std::fs::File, buf: &mut [u8]) -> usize {
+/// Opens the file an fd of this process holds for reading, through
+/// `/proc/self/fd/N`: the same file, whatever its path names now.
+fn reopen(fd: &OwnedFd) -> Option<OwnedFd> {
+    let path = std::ffi::CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()?;
+    // SAFETY: `path` is a C string alive for the call.
+    let f = unsafe {
+        libc::open(
+            path.as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY | libc::O_NONBLOCK,
+        )
+    };
+    // SAFETY: the fd is new and ours alone.
+    (f >= 0).then(|| unsafe { OwnedFd::from_raw_fd(f) })
+}
+
+/// Reads into `buf` from `off` until at least `want` bytes (or all of
+/// `buf`) are in or the file ends; how many bytes were read.
+fn read_at(f: &OwnedFd, off: u64, buf: &mut [u8], want: usize) -> usize {
     let mut n = 0;
-    while n < buf.len() {
-        match f.read(&mut buf[n..]) {
-            Ok(0) | Err(_) => break,
-            Ok(k) => n += k,
+    while n < want.min(buf.len()) {
+        let Ok(at) = libc::off_t::try_from(off + n as u64) else {
+            break;
+        };
+        // SAFETY: the pointer and length describe the unread rest of `buf`.
+        let k = unsafe {
+            libc::pread(
+                f.as_raw_fd(),
+                buf[n..].as_mut_ptr().cast(),
+                buf.len() - n,
+                at,
+            )
+        };
+        match k {
+            k if k > 0 => n += k as usize,
+            -1 if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) => {}
+            _ => break,
         }
     }
     n
-}
-
-fn read_at(f: &std::fs::File, off: u64, len: usize) -> Option<Vec<u8>> {
-    use std::os::unix::fs::FileExt;
-    let mut buf = vec![0u8; len];
-    f.read_exact_at(&mut buf, off).ok()?;
-    Some(buf)
 }
 
 /// The interpreter of a `#!` line as the kernel reads it (binfmt_script):

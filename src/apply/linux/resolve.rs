@@ -10,11 +10,19 @@
 //! (chroot, unshare and setns are refused by the filter), so paths are
 //! looked up from the supervisor's `/`.
 //!
+//! Three ways, cheapest first, each exact where it is used: the path as
+//! written ([`resolve_literal`], no syscall, proven by the open that
+//! follows), the kernel's own lookup ([`resolve_kernel`], three syscalls
+//! whatever the path, where it cannot differ from the walk), and the walk
+//! ([`resolve_sandboxed`], an lstat per component and a readlink per
+//! symlink, which answers everything else).
+//!
 //! Seatbelt matches resolved paths, so the supervisor evaluates the profile
 //! against what this returns; with `macos_paths`, in macOS's layout as
 //! [`crate::macos_paths`] models it.
 
-use std::ffi::OsStr;
+use std::ffi::{CStr, OsStr};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
@@ -47,7 +55,9 @@ pub enum Last {
     /// A device, FIFO or socket.
     Special,
     /// Not looked at: the path was taken as written (see
-    /// [`resolve_literal`]); the open that follows finds out.
+    /// [`resolve_literal`]: the open that follows finds out whether it
+    /// exists), or the kernel's lookup found it and its type was not
+    /// asked (see [`resolve_kernel`]).
     Unchecked,
 }
 
@@ -103,11 +113,25 @@ pub fn resolve_sandboxed(req: &Request<'_>) -> Result<Resolved, i32> {
 /// symlink-free absolute path without `..` resolves to itself, and outside
 /// `/proc` nothing is rewritten or guarded). Any other outcome (a denial,
 /// an errno, CONTINUE, a failed open) must be decided again from
-/// [`resolve_sandboxed`]. Relative paths never take it: their base (the
-/// cwd or a dirfd) is only known through `/proc/PID`.
+/// [`resolve_sandboxed`].
+///
+/// A relative path of plain names (`name`, `a/b`: no `.`, `..`, trailing
+/// slash) takes it too, appended to the path its base (the cwd or the
+/// dirfd) names through `/proc/PID` (one readlink), as the walk starts
+/// from that same text: the open then proves the joined path as it
+/// proves an absolute one. A base that names no live path outside
+/// `/proc` (a pipe, a deleted directory) takes the walk.
 pub fn resolve_literal(req: &Request<'_>, stat: bool) -> Option<Resolved> {
-    let path = req.path;
-    if path.first() != Some(&b'/') || path.ends_with(b"/") {
+    let joined;
+    let path = if req.path.first() == Some(&b'/') {
+        req.path
+    } else if plain_relative(req.path) {
+        joined = absolute_text(req)?;
+        &joined
+    } else {
+        return None;
+    };
+    if path.ends_with(b"/") {
         return None;
     }
     let mut out = Vec::with_capacity(path.len() + 1);
@@ -132,6 +156,165 @@ pub fn resolve_literal(req: &Request<'_>, stat: bool) -> Option<Resolved> {
         mode,
         magic: false,
     })
+}
+
+/// A resolution the kernel made (see [`resolve_kernel`]), with the
+/// `O_PATH` fd its lookup returned: the file itself, which an exec check
+/// reads the header of without looking the path up again.
+#[derive(Debug)]
+pub struct Held {
+    pub resolved: Resolved,
+    pub fd: OwnedFd,
+}
+
+/// Resolves `req` with one lookup of the kernel's own (`openat2(O_PATH)`,
+/// then the path `/proc/self/fd/N` names) instead of an lstat per
+/// component, for a caller to which a missing name is ENOENT (never a
+/// create). `None` wherever that lookup, made by the supervisor, could
+/// differ from [`resolve_sandboxed`]'s for the process; the caller then
+/// walks:
+///
+/// - it crosses a mount (RESOLVE_NO_XDEV: EXDEV). `/proc` is a mount of
+///   its own, so nothing the lookup passes through is in `/proc`, where
+///   `self`, `thread-self` and the magic links would name the supervisor
+///   (the walk rewrites them to the caller and guards the supervisor's
+///   own entries). The lookup starts on the root's mount and never
+///   leaves it: every name on the way resolves the same for any process
+///   with this root, mount namespace and credentials, which the
+///   sandboxed tree shares (chroot, unshare and setns are refused; a
+///   credential change turns injection off but changes no lookup the
+///   supervisor makes here: those are its own credentials on both sides,
+///   as the walk's lstats are). A private namespace whose top-level
+///   directories are bind mounts (the hermetic matrix) takes the walk for
+///   every path below them;
+/// - it meets a magic link (RESOLVE_NO_MAGICLINKS, redundant with the
+///   above but kept for clarity) or fails any other way than ENOENT or
+///   ENOTDIR (ELOOP may be a loop or a magic link; EACCES and the rest are
+///   left to the walk to answer as it always has);
+/// - a relative path's base (cwd, dirfd) names no absolute path outside
+///   `/proc`, or the result is not an absolute path, ends in
+///   " (deleted)" (unlinked since) or is under `/proc`.
+///
+/// ENOENT and ENOTDIR are what the walk answers too: both look names up
+/// one by one in the same order from the same start, and fail at the same
+/// component (ENOTDIR below a file or after `file/`, ENOENT below or at a
+/// missing name, which a non-creating caller reports as ENOENT).
+///
+/// `want_mode`: fstat the result for its type and `st_mode`; without it
+/// the result's type is [`Last::Unchecked`] (it exists).
+pub fn resolve_kernel(req: &Request<'_>, want_mode: bool) -> Option<Result<Held, i32>> {
+    let text = absolute_text(req)?;
+    // A trailing slash follows the last symlink even without follow_last.
+    let nofollow = !req.follow_last && !text.ends_with(b"/");
+    let flags = libc::O_PATH | libc::O_CLOEXEC | if nofollow { libc::O_NOFOLLOW } else { 0 };
+    let how = [
+        flags as u64,
+        0,
+        libc::RESOLVE_NO_MAGICLINKS | libc::RESOLVE_NO_XDEV,
+    ];
+    let path = std::ffi::CString::new(text).ok()?;
+    let fd = match openat2(libc::AT_FDCWD, &path, &how) {
+        Ok(fd) => fd,
+        Err(e @ (libc::ENOENT | libc::ENOTDIR)) => return Some(Err(e)),
+        Err(_) => return None,
+    };
+    // /proc/self: the supervisor's own fds (getpid is a syscall).
+    let real = readlink(&mut format!("/proc/self/fd/{}", fd.as_raw_fd()).into_bytes())?;
+    if real.first() != Some(&b'/') || real.ends_with(b" (deleted)") || in_proc(&real) {
+        return None;
+    }
+    let (last, mode) = if want_mode {
+        let mode = fstat_mode(&fd)?;
+        (kind_of(mode), Some(mode))
+    } else {
+        (Last::Unchecked, None)
+    };
+    Some(Ok(Held {
+        resolved: Resolved {
+            path: PathBuf::from(std::ffi::OsString::from_vec(real)),
+            last,
+            mode,
+            magic: false,
+        },
+        fd,
+    }))
+}
+
+/// `req`'s path as an absolute path: itself, or appended to the path its
+/// base (the cwd or a dirfd) names through `/proc/PID`. `None` for a base
+/// that names no live directory path outside `/proc` (a pipe, a closed
+/// fd, a deleted directory): the walk answers those.
+fn absolute_text(req: &Request<'_>) -> Option<Vec<u8>> {
+    if req.path.first() == Some(&b'/') {
+        return Some(req.path.to_vec());
+    }
+    let mut base = match req.base {
+        Base::Cwd => proc_link(req.pid, b"cwd")?,
+        Base::Fd(fd) => proc_link(req.pid, format!("fd/{fd}").as_bytes())?,
+    };
+    if base.first() != Some(&b'/') || base.ends_with(b" (deleted)") || in_proc(&base) {
+        return None;
+    }
+    push(&mut base, req.path);
+    Some(base)
+}
+
+/// `/proc` or below it, as a canonical path (as `/proc/PID/fd/N` reads).
+fn in_proc(path: &[u8]) -> bool {
+    path == b"/proc" || path.starts_with(b"/proc/")
+}
+
+/// A relative path of plain names (no `.`, `..`, empty component or
+/// trailing slash), which appended to its base's path names the same file
+/// as long as no component is a symlink.
+fn plain_relative(path: &[u8]) -> bool {
+    !path.is_empty()
+        && path[0] != b'/'
+        && path
+            .split(|&b| b == b'/')
+            .all(|c| !c.is_empty() && c != b"." && c != b"..")
+}
+
+/// `openat2(dirfd, path, how)`, `how` being `struct open_how` (flags,
+/// mode, resolve).
+pub fn openat2(dirfd: RawFd, path: &CStr, how: &[u64; 3]) -> Result<OwnedFd, i32> {
+    // SAFETY: path is a C string and `how` an open_how, both alive for
+    // the call.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dirfd,
+            path.as_ptr(),
+            how.as_ptr(),
+            std::mem::size_of_val(how),
+        )
+    };
+    if fd < 0 {
+        Err(std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO))
+    } else {
+        // SAFETY: the fd is new and ours alone.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+    }
+}
+
+/// The `st_mode` of the file `fd` holds (an `O_PATH` fd will do).
+pub fn fstat_mode(fd: &OwnedFd) -> Option<u32> {
+    // SAFETY: all-zero is a valid `struct stat`.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `fd` is open and `st` is writable.
+    let rc = unsafe { libc::fstat(fd.as_raw_fd(), &mut st) };
+    (rc == 0).then_some(st.st_mode)
+}
+
+fn kind_of(mode: u32) -> Last {
+    match mode & libc::S_IFMT {
+        libc::S_IFLNK => Last::Symlink,
+        libc::S_IFDIR => Last::Dir,
+        libc::S_IFREG => Last::File,
+        _ => Last::Special,
+    }
 }
 
 /// The non-empty components of `path`.
@@ -436,13 +619,7 @@ fn lstat(path: &mut Vec<u8>) -> Result<(Last, u32), i32> {
     if rc != 0 {
         return Err(err);
     }
-    let kind = match st.st_mode & libc::S_IFMT {
-        libc::S_IFLNK => Last::Symlink,
-        libc::S_IFDIR => Last::Dir,
-        libc::S_IFREG => Last::File,
-        _ => Last::Special,
-    };
-    Ok((kind, st.st_mode))
+    Ok((kind_of(st.st_mode), st.st_mode))
 }
 
 /// `readlink(path)`, on the same kind of buffer as [`lstat`].
@@ -667,7 +844,34 @@ mod tests {
         for p in ["d/./f", "d/../d/f", "d/e/"] {
             assert_eq!(literal(&format!("{r}/{p}"), false), None, "{p}");
         }
-        assert_eq!(literal("d/f", false), None);
+        // A plain relative name joins the path its base names.
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            literal("d/f", false),
+            Some((cwd.join("d/f"), Last::Unchecked, false))
+        );
+        for p in ["./d", "d/../f", "d//f", "d/"] {
+            assert_eq!(literal(p, false), None, "{p}");
+        }
+        let dirfd = std::fs::File::open(root.join("d")).unwrap();
+        let from = |fd: i32, p: &str| {
+            let req = Request {
+                pid: me(),
+                base: Base::Fd(fd),
+                path: p.as_bytes(),
+                follow_last: false,
+            };
+            resolve_literal(&req, false).map(|r| r.path)
+        };
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&dirfd);
+        assert_eq!(from(fd, "e"), Some(root.join("d/e")));
+        // A base that names no directory path: a pipe, a closed fd.
+        let (sock, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        assert_eq!(from(std::os::fd::AsRawFd::as_raw_fd(&sock), "e"), None);
+        assert_eq!(from(99_999, "e"), None);
+        // A base in /proc stays out.
+        let proc = std::fs::File::open("/proc/self").unwrap();
+        assert_eq!(from(std::os::fd::AsRawFd::as_raw_fd(&proc), "status"), None);
         assert_eq!(literal("/proc/self/status", false), None);
         assert_eq!(literal("//proc/1/mem", false), None);
         assert_eq!(literal("/proc", false), None);

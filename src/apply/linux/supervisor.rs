@@ -74,6 +74,20 @@ pub struct Supervisor<'p> {
     /// The profile has a `(vnode-type ...)` filter: a path taken as
     /// written (see `judge_open`) needs its last component lstat'ed.
     asks_vnode_type: bool,
+    /// Top-level names found to be symlinks (merged-/usr `/lib`, `/bin`):
+    /// an open below one skips the path as written, whose open would fail
+    /// with ELOOP. Only a choice of method: each is exact, so a stale
+    /// entry costs time, never a verdict.
+    linked_tops: Vec<Vec<u8>>,
+}
+
+/// At most this many [`Supervisor::linked_tops`].
+const MAX_LINKED_TOPS: usize = 8;
+
+/// The first component of an absolute path (`lib` of `/lib/x`).
+fn top_of(path: &[u8]) -> Option<&[u8]> {
+    let rest = path.strip_prefix(b"/")?;
+    rest.split(|&b| b == b'/').next().filter(|t| !t.is_empty())
 }
 
 /// What to answer.
@@ -209,6 +223,7 @@ impl<'p> Supervisor<'p> {
             asks_vnode_type: profile.nodes.iter().any(|n| {
                 matches!(n, crate::blob::Node::Filter { filter: id, .. } if *id == filter::VNODE_TYPE)
             }),
+            linked_tops: Vec::new(),
         }
     }
 
@@ -499,7 +514,7 @@ mod engine {
     use super::super::net::{Address, Socket};
     use super::super::notify::{self, errno};
     use super::*;
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+    use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
     impl Filter {
         /// Installs the filter in the calling process and returns the
@@ -801,20 +816,51 @@ mod engine {
             // verdict ignores the path, the attempt costs a decision, ~0.1
             // µs, before the walk; through a symlinked directory such as a
             // merged-/usr `/lib`, also the supervisor's failing openat2.)
-            if self.no_injection.is_none() && !syscalls::open_has_side_effects(flags) {
+            let top = top_of(&raw);
+            let linked = top.is_some_and(|t| self.linked_tops.iter().any(|l| l == t));
+            // The open as written met a symlink.
+            let mut looped = false;
+            if self.no_injection.is_none() && !syscalls::open_has_side_effects(flags) && !linked {
                 if let Some(literal) = resolve::resolve_literal(&req, self.asks_vnode_type) {
                     let mut j =
                         self.judge_resolved(name, pid, &raw, openat2, (flags, mode), literal);
                     if let Plan::Open(open) = &mut j.plan {
-                        if let Ok(fd) = open_for(open) {
-                            open.opened = Some(fd);
-                            return Ok(j);
+                        match open_for(open) {
+                            Ok(fd) => {
+                                open.opened = Some(fd);
+                                return Ok(j);
+                            }
+                            Err(e) => looped = e == libc::ELOOP,
                         }
                     }
                 }
             }
-            let resolved = resolve::resolve_sandboxed(&req)?;
+            // The kernel's lookup where it is exact (a missing name is
+            // ENOENT to an open that does not create; nothing is created
+            // or truncated on the way), else the walk.
+            let resolved = match (!syscalls::open_has_side_effects(flags))
+                .then(|| resolve::resolve_kernel(&req, self.asks_vnode_type))
+                .flatten()
+            {
+                Some(held) => held?.resolved,
+                None => resolve::resolve_sandboxed(&req)?,
+            };
+            if let Some(top) = top.filter(|_| looped) {
+                self.note_linked_top(top, resolved.path.as_os_str().as_bytes());
+            }
             Ok(self.judge_resolved(name, pid, &raw, openat2, (flags, mode), resolved))
+        }
+
+        /// Remembers `top` as a symlink when an absolute path below it
+        /// resolved elsewhere (`/lib/x` to `/usr/lib/x`).
+        fn note_linked_top(&mut self, top: &[u8], resolved: &[u8]) {
+            let below = resolved
+                .strip_prefix(b"/")
+                .and_then(|r| r.strip_prefix(top))
+                .is_some_and(|r| r.is_empty() || r[0] == b'/');
+            if !below && self.linked_tops.len() < MAX_LINKED_TOPS {
+                self.linked_tops.push(top.to_vec());
+            }
         }
 
         /// The verdict and answer for an open of `raw`, resolved.
@@ -836,7 +882,8 @@ mod engine {
             let matched = self.matched(&resolved.path, pid);
             // A path taken as written has no type: a vnode-type filter
             // leaves its verdict undetermined, and the full walk decides.
-            let unchecked = resolved.last == resolve::Last::Unchecked;
+            // Without such a filter the type is read by nothing.
+            let unchecked = resolved.last == resolve::Last::Unchecked || !self.asks_vnode_type;
             let checks: Vec<(OpId, Subject<'_>)> = ops
                 .as_slice()
                 .iter()
@@ -926,7 +973,7 @@ mod engine {
                         path: b".",
                         follow_last: true,
                     })?;
-                    return Ok(self.judge_file(name, pid, b"", (&cwd.path, cwd.mode), op));
+                    return Ok(self.judge_file(name, pid, b"", File::at(&cwd.path, cwd.mode), op));
                 }
                 self.judge_fd(name, pid, op, fd)
             };
@@ -946,39 +993,70 @@ mod engine {
                 Follow::Never => false,
                 Follow::UnlessNofollow => at_flags & libc::AT_SYMLINK_NOFOLLOW == 0,
             };
-            let resolved = resolve::resolve_sandboxed(&Request {
+            let req = Request {
                 pid,
                 base: base(dirfd, args),
                 path: &raw,
                 follow_last,
-            })?;
+            };
+            // The kernel's lookup for an exec (whose file is then read
+            // through the fd it returns) and for a path long enough that
+            // the walk would cost more (an lstat per component against
+            // three syscalls); never for a create, to which a missing name
+            // is no error.
+            let exec = op == op::PROCESS_EXEC;
+            let kernel = op != op::FILE_WRITE_CREATE && (exec || components(&raw) >= 4);
+            let (resolved, held) = match kernel
+                .then(|| resolve::resolve_kernel(&req, exec || self.asks_vnode_type))
+                .flatten()
+            {
+                Some(found) => {
+                    let held = found?;
+                    (held.resolved, Some(held.fd))
+                }
+                None => (resolve::resolve_sandboxed(&req)?, None),
+            };
             if !resolved.exists() && op != op::FILE_WRITE_CREATE {
                 return Err(libc::ENOENT);
             }
-            Ok(self.judge_file(name, pid, &raw, (&resolved.path, resolved.mode), op))
+            let file = File {
+                path: &resolved.path,
+                mode: resolved.mode,
+                held: held.as_ref(),
+            };
+            Ok(self.judge_file(name, pid, &raw, file, op))
         }
 
-        /// One operation on one resolved path (`mode`: its `st_mode` if the
-        /// resolution read it); allowed calls continue.
+        /// The vnode type a check of `op` on `path` passes, where the
+        /// profile reads one (else no lstat for it).
+        fn vtype(&self, name: &str, op: OpId, path: &Path, mode: Option<u32>) -> Option<u16> {
+            if self.asks_vnode_type {
+                vnode_type_from(name, op, path, mode)
+            } else {
+                None
+            }
+        }
+
+        /// One operation on one resolved file; allowed calls continue.
         fn judge_file(
             &self,
             name: &'static str,
             pid: i32,
             raw: &[u8],
-            (resolved, mode): (&Path, Option<u32>),
+            file: File<'_>,
             op: OpId,
         ) -> Judgement {
-            let matched = self.matched(resolved, pid);
-            let vtype = vnode_type_from(name, op, resolved, mode);
+            let matched = self.matched(file.path, pid);
+            let vtype = self.vtype(name, op, file.path, file.mode);
             let mut checks = vec![(op, Subject::file(&matched, vtype))];
             let mut shown = vec![self.shown(&matched)];
             if op == op::PROCESS_EXEC {
-                let interpreters = match interpreters(pid, resolved) {
+                let interpreters = match interpreters(pid, &file, self.asks_vnode_type) {
                     Ok(found) => found,
                     Err(e) => return Judgement::plain(Plan::Fail(e)),
                 };
-                for (path, op) in interpreters {
-                    let vtype = vnode_type_from(name, op, &path, None);
+                for (path, op, mode) in interpreters {
+                    let vtype = self.vtype(name, op, &path, mode);
                     let m = self.matched(&path, pid).into_owned();
                     shown.push(self.shown(&m));
                     checks.push((op, Subject::file_owned(m, vtype)));
@@ -1001,7 +1079,7 @@ mod engine {
                 // A pipe or socket: no file, nothing Seatbelt checks.
                 return Ok(Judgement::plain(Plan::Continue));
             }
-            Ok(self.judge_file(name, pid, b"", (&path, None), op))
+            Ok(self.judge_file(name, pid, b"", File::at(&path, None), op))
         }
 
         fn judge_rename(
@@ -1254,32 +1332,78 @@ mod engine {
     /// (file-read-data: the loader is mapped like a library, as dyld is on
     /// macOS, where no exec check names it). An interpreter the kernel
     /// could not reach (missing, a loop) is left to the exec to fail on.
-    fn interpreters(pid: i32, program: &Path) -> Result<Vec<(PathBuf, OpId)>, i32> {
+    ///
+    /// Each is resolved by the kernel's lookup where that is exact (see
+    /// `resolve::resolve_kernel`) and read through the fd it returns;
+    /// with each its `st_mode` where known (`want_mode`: the profile reads
+    /// vnode types; a script's is always read, for the next file).
+    fn interpreters(
+        pid: i32,
+        program: &File<'_>,
+        want_mode: bool,
+    ) -> Result<Vec<(PathBuf, OpId, Option<u32>)>, i32> {
         let mut found = Vec::new();
-        let mut current = program.to_path_buf();
+        let mut next = match (program.held, program.mode) {
+            (Some(fd), Some(mode)) => interp::next_of_fd(fd, mode),
+            _ => interp::next_of(program.path),
+        };
         for _ in 0..=interp::MAX_DEPTH {
-            let (next, op) = match interp::next_of(&current) {
+            let (path, op) = match next {
                 interp::Next::Script(p) => (p, op::PROCESS_EXEC_INTERPRETER),
                 interp::Next::Loader(p) => (p, op::FILE_READ_DATA),
                 interp::Next::None => break,
             };
-            let resolved = match resolve::resolve_sandboxed(&Request {
+            let script = op == op::PROCESS_EXEC_INTERPRETER;
+            let req = Request {
                 pid,
                 base: Base::Cwd,
-                path: &next,
+                path: &path,
                 follow_last: true,
-            }) {
-                Ok(r) if r.exists() => r,
-                Err(libc::EPERM) => return Err(libc::EPERM),
-                _ => break,
             };
-            found.push((resolved.path.clone(), op));
-            if op == op::FILE_READ_DATA {
+            let (resolved, held) = match resolve::resolve_kernel(&req, script || want_mode) {
+                Some(Ok(held)) => (held.resolved, Some(held.fd)),
+                // Missing or below a file: the exec fails on it.
+                Some(Err(_)) => break,
+                None => match resolve::resolve_sandboxed(&req) {
+                    Ok(r) if r.exists() => (r, None),
+                    Err(libc::EPERM) => return Err(libc::EPERM),
+                    _ => break,
+                },
+            };
+            found.push((resolved.path.clone(), op, resolved.mode));
+            if !script {
                 break;
             }
-            current = resolved.path;
+            next = match (&held, resolved.mode) {
+                (Some(fd), Some(mode)) => interp::next_of_fd(fd, mode),
+                _ => interp::next_of(&resolved.path),
+            };
         }
         Ok(found)
+    }
+
+    /// A resolved file a check is about: its path, its `st_mode` where the
+    /// resolution read it, and the `O_PATH` fd the kernel's lookup
+    /// returned, where it made one.
+    struct File<'a> {
+        path: &'a Path,
+        mode: Option<u32>,
+        held: Option<&'a OwnedFd>,
+    }
+
+    impl<'a> File<'a> {
+        fn at(path: &'a Path, mode: Option<u32>) -> File<'a> {
+            File {
+                path,
+                mode,
+                held: None,
+            }
+        }
+    }
+
+    /// How many components `path` has (`a//b/` has two).
+    fn components(path: &[u8]) -> usize {
+        path.split(|&b| b == b'/').filter(|c| !c.is_empty()).count()
     }
 
     /// The answer to a call that may change credentials: CONTINUE when it
@@ -1544,27 +1668,6 @@ mod engine {
         Ok(fd)
     }
 
-    /// `openat2(dirfd, path, how)`.
-    fn openat2(dirfd: RawFd, path: &CStr, how: &[u64; 3]) -> Result<OwnedFd, i32> {
-        // SAFETY: path is a C string and `how` an open_how, both alive for
-        // the call.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                dirfd,
-                path.as_ptr(),
-                how.as_ptr(),
-                std::mem::size_of_val(how),
-            )
-        };
-        if fd < 0 {
-            Err(errno())
-        } else {
-            // SAFETY: the fd is new and ours alone.
-            Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
-        }
-    }
-
     /// Opens a magic link that names no path (`/proc/PID/fd/N` of a pipe,
     /// a socket, a deleted file): its directory with no symlink followed,
     /// then the one link itself, the only link this open follows. What it
@@ -1581,8 +1684,8 @@ mod engine {
             0,
             libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS,
         ];
-        let dirfd = openat2(libc::AT_FDCWD, &dir, &dir_how)?;
-        let fd = openat2(dirfd.as_raw_fd(), &name, how)?;
+        let dirfd = resolve::openat2(libc::AT_FDCWD, &dir, &dir_how)?;
+        let fd = resolve::openat2(dirfd.as_raw_fd(), &name, how)?;
         let named = resolve::fd_path(std::process::id() as i32, fd.as_raw_fd())
             .ok_or(libc::EACCES)?
             .into_os_string()
@@ -1632,7 +1735,7 @@ mod engine {
             if plan.magic {
                 open_magic(&plan.path, &how)
             } else {
-                openat2(libc::AT_FDCWD, &plan.path, &how)
+                resolve::openat2(libc::AT_FDCWD, &plan.path, &how)
             }
         };
         match plan.umask {
