@@ -484,3 +484,115 @@ fn a_dead_supervisor_fails_closed() {
         .unwrap();
     assert!(err.contains("Function not implemented"), "{err}");
 }
+
+/// The supervisor resolves paths with the kernel's own lookup where that
+/// is exact (issue 18): through symlinks (absolute, relative, to files and
+/// directories), `..` after a symlink, dirfd-relative names (find), a
+/// missing name and `file/`, an exec's `#!` interpreter through a symlink;
+/// every verdict is on the file reached, as with the walk.
+#[test]
+fn symlinks_dotdot_and_dirfds_are_decided_on_the_file_reached() {
+    let dir = open_dir();
+    let d = dir.path().canonicalize().unwrap();
+    let r = d.display();
+    for sub in ["allowed/sub", "secret"] {
+        std::fs::create_dir_all(d.join(sub)).unwrap();
+    }
+    write(&d.join("allowed/a.txt"), "allowed\n");
+    write(&d.join("allowed/sub/b.txt"), "sub\n");
+    write(&d.join("secret/s.txt"), "secret\n");
+    std::fs::copy("/bin/sh", d.join("secret/sh")).unwrap();
+    for (link, to) in [
+        ("allowed/ln", "../secret/s.txt".to_string()),
+        ("allowed/lnd", "../secret".into()),
+        ("allowed/abs", format!("{r}/allowed/a.txt")),
+        ("allowed/sh", format!("{r}/secret/sh")),
+    ] {
+        std::os::unix::fs::symlink(to, d.join(link)).unwrap();
+    }
+    let script = |name: &str, interp: &str| {
+        let p = d.join("allowed").join(name);
+        write(&p, &format!("#!{interp}\necho ran {name}\n"));
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    script("good.sh", "/bin/sh");
+    script("bad.sh", &format!("{r}/allowed/sh"));
+    let profile = d.join("p.sb");
+    write(
+        &profile,
+        &format!(
+            "(version 1)\n(deny default)\n(import \"{}\")\n\
+             (allow file-read-metadata)\n\
+             (allow file-read* (literal \"{r}\") (subpath \"{r}/allowed\"))\n\
+             (allow process-exec* (subpath \"{r}/allowed\"))\n",
+            repo("profiles/linux-runtime.sb").display()
+        ),
+    );
+    let log = d.join("log");
+    let commands = [
+        "cd allowed && cat a.txt sub/b.txt",
+        "cat allowed/ln",
+        "cat allowed/lnd/../allowed/a.txt",
+        "cat secret/../allowed/sub/../a.txt",
+        "cat allowed/abs",
+        "cat allowed/lnd/s.txt",
+        "cat allowed/missing",
+        "cat allowed/a.txt/",
+        "allowed/good.sh",
+        "allowed/bad.sh",
+        "find allowed | sort",
+        "ls allowed/lnd/",
+    ];
+    let body: String = commands
+        .iter()
+        .map(|c| format!("echo \"> {c}\"; ({c}) 2>&1 | sed 's/^[^:]*: //'; "))
+        .collect();
+    let out = exec(&[
+        "--profile",
+        profile.to_str().unwrap(),
+        "--log",
+        log.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        &format!("cd {r} && {body}"),
+    ]);
+    assert_eq!(out.status, Some(0), "{}", out.stderr);
+    let expected = format!(
+        "> cd allowed && cat a.txt sub/b.txt\nallowed\nsub\n\
+         > cat allowed/ln\nallowed/ln: Operation not permitted\n\
+         > cat allowed/lnd/../allowed/a.txt\nallowed\n\
+         > cat secret/../allowed/sub/../a.txt\nallowed\n\
+         > cat allowed/abs\nallowed\n\
+         > cat allowed/lnd/s.txt\nallowed/lnd/s.txt: Operation not permitted\n\
+         > cat allowed/missing\nallowed/missing: No such file or directory\n\
+         > cat allowed/a.txt/\nallowed/a.txt/: Not a directory\n\
+         > allowed/good.sh\nran good.sh\n\
+         > allowed/bad.sh\n"
+    );
+    assert!(out.stdout.starts_with(&expected), "{}", out.stdout);
+    // The shell words its exec failure its own way; the script never ran.
+    let rest = &out.stdout[expected.len()..];
+    let (bad, rest) = rest.split_once("> find allowed | sort\n").unwrap();
+    assert!(
+        bad.contains("Operation not permitted") && !bad.contains("ran"),
+        "{bad}"
+    );
+    // find walks the allowed tree by dirfd (symlinks are listed, not
+    // followed); ls of a symlink into the denied directory is refused.
+    let listed = "allowed\nallowed/a.txt\nallowed/abs\nallowed/bad.sh\nallowed/good.sh\n\
+                  allowed/ln\nallowed/lnd\nallowed/sh\nallowed/sub\nallowed/sub/b.txt\n";
+    let (found, ls) = rest.split_once("> ls allowed/lnd/\n").unwrap();
+    assert_eq!(found, listed);
+    assert!(ls.contains("Operation not permitted"), "{ls}");
+    // Each denial names the real path.
+    let logged = std::fs::read_to_string(&log).unwrap();
+    for denied in [
+        format!("file-read-data {r}/secret/s.txt"),
+        format!("process-exec-interpreter {r}/secret/sh"),
+        format!("file-read-data {r}/secret"),
+    ] {
+        assert!(logged.contains(&denied), "{denied} not in {logged}");
+    }
+    assert_eq!(logged.lines().count(), 4, "{logged}");
+}

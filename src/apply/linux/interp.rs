@@ -239,6 +239,67 @@ mod tests {
         assert!(Path::new(std::ffi::OsStr::new(std::str::from_utf8(&p).unwrap())).exists());
     }
 
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn only_regular_files_are_read_and_all_of_their_headers_are_found() {
+        use std::io::{Read, Write};
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        // A short script, and a symlink to it (the path is resolved: a
+        // symlink there was swapped in since, and is not followed).
+        std::fs::write(root.join("s"), b"#!/bin/interp -x\n").unwrap();
+        assert_eq!(
+            next_of(&root.join("s")),
+            Next::Script(b"/bin/interp".to_vec())
+        );
+        std::os::unix::fs::symlink(root.join("s"), root.join("l")).unwrap();
+        assert_eq!(next_of(&root.join("l")), Next::None);
+        // A FIFO with a `#!` line waiting in it is not opened: its data
+        // stays for its reader.
+        let fifo = root.join("fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a C string alive for the call.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let mut holder = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&fifo)
+            .unwrap();
+        holder.write_all(b"#!/bin/sh\n").unwrap();
+        assert_eq!(next_of(&fifo), Next::None);
+        let mut back = [0u8; 10];
+        holder.read_exact(&mut back).unwrap();
+        assert_eq!(&back, b"#!/bin/sh\n");
+        // A device is not opened either.
+        assert_eq!(next_of(Path::new("/dev/null")), Next::None);
+        // An ELF file whose program headers and PT_INTERP string lie past
+        // the first page, read where they lie.
+        let mut elf = vec![0u8; 3 * HEAD];
+        elf[..4].copy_from_slice(b"\x7fELF");
+        elf[4] = 2;
+        elf[5] = 1;
+        let phoff = HEAD as u64 + 100;
+        elf[32..40].copy_from_slice(&phoff.to_le_bytes());
+        elf[54..56].copy_from_slice(&56u16.to_le_bytes());
+        elf[56..58].copy_from_slice(&2u16.to_le_bytes());
+        // The first entry is PT_LOAD, the second PT_INTERP.
+        let ph = phoff as usize + 56;
+        elf[phoff as usize] = 1;
+        elf[ph] = 3;
+        let at = 2 * HEAD as u64 + 7;
+        elf[ph + 8..ph + 16].copy_from_slice(&at.to_le_bytes());
+        elf[ph + 32..ph + 40].copy_from_slice(&12u64.to_le_bytes());
+        elf[at as usize..at as usize + 12].copy_from_slice(b"/far/ld.so\0\0");
+        std::fs::write(root.join("elf"), &elf).unwrap();
+        assert_eq!(
+            next_of(&root.join("elf")),
+            Next::Loader(b"/far/ld.so".to_vec())
+        );
+        // Cut before the string: nothing.
+        std::fs::write(root.join("cut"), &elf[..2 * HEAD]).unwrap();
+        assert_eq!(next_of(&root.join("cut")), Next::None);
+    }
+
     #[test]
     fn broken_elf_headers_name_nothing() {
         let mut h = vec![0u8; 64];

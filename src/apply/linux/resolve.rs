@@ -881,6 +881,239 @@ mod tests {
         );
     }
 
+    /// How [`resolve_kernel`] answered a request next to the walk.
+    #[derive(Debug, PartialEq, Eq)]
+    enum Side {
+        /// The same path, type and mode (or the same errno).
+        Same,
+        /// It declined: the walk answers.
+        Fallback,
+    }
+
+    /// Runs the kernel's lookup and the walk on `req` and asserts that
+    /// where the first answers, it answers as the second does.
+    fn side_by_side(req: &Request<'_>) -> Side {
+        let shown = String::from_utf8_lossy(req.path).into_owned();
+        let walk = resolve_sandboxed(req);
+        let Some(kernel) = resolve_kernel(req, true) else {
+            return Side::Fallback;
+        };
+        match (kernel, &walk) {
+            (Ok(held), Ok(w)) => {
+                let k = &held.resolved;
+                assert_eq!(k.path, w.path, "{shown} {:?}", req.base);
+                assert_eq!(k.last, w.last, "{shown}");
+                if w.mode.is_some() {
+                    assert_eq!(k.mode, w.mode, "{shown}");
+                }
+                assert!(!w.magic && !k.magic, "{shown}");
+                // Without the mode: the same path, its type not asked.
+                let bare = resolve_kernel(req, false).unwrap().unwrap().resolved;
+                assert_eq!(
+                    (bare.path, bare.last, bare.mode),
+                    (w.path.clone(), Last::Unchecked, None)
+                );
+            }
+            // A missing name: ENOENT to every caller that asks this.
+            (Err(e), Ok(w)) => assert_eq!((e, w.last), (libc::ENOENT, Last::Missing), "{shown}"),
+            (Err(e), Err(we)) => assert_eq!(e, *we, "{shown}"),
+            (Ok(held), Err(we)) => panic!("{shown}: kernel {:?}, walk errno {we}", held.resolved),
+        }
+        Side::Same
+    }
+
+    #[test]
+    fn the_kernels_lookup_answers_as_the_walk_or_declines() {
+        use std::os::fd::AsRawFd;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let r = root.display().to_string();
+        std::fs::create_dir_all(root.join("d/e")).unwrap();
+        std::fs::write(root.join("d/f"), b"x").unwrap();
+        let fifo = std::ffi::CString::new(format!("{r}/fifo")).unwrap();
+        // SAFETY: a C string alive for the call.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        for (link, to) in [
+            ("la", format!("{r}/d")),
+            ("lr", "d".into()),
+            ("c1", "c2".into()),
+            ("c2", "lr".into()),
+            ("a", "b".into()),
+            ("b", "a".into()),
+            ("lf", "d/f".into()),
+            ("dang", "nowhere".into()),
+            ("d/e/up", "../../d".into()),
+            ("lfifo", "fifo".into()),
+            ("p", "/proc/self".into()),
+            ("pfd", "/proc/self/fd".into()),
+            ("pcwd", "/proc/self/cwd".into()),
+            ("pup", format!("/proc/self/task/../../../{r}/d")),
+            ("top", "/".into()),
+            ("dev", "/dev/null".into()),
+        ] {
+            symlink(to, root.join(link)).unwrap();
+        }
+        let rel = [
+            "",
+            "d",
+            "d/f",
+            "d/e",
+            "la",
+            "la/f",
+            "lr/f",
+            "c1",
+            "c1/f",
+            "c1/e/..",
+            "la/..",
+            "lr/../d/f",
+            "d/e/up/f",
+            "d/e/up/..",
+            "a",
+            "a/x",
+            "lf",
+            "lf/",
+            "lf/x",
+            "lf/..",
+            "dang",
+            "dang/",
+            "dang/x",
+            "nope",
+            "nope/x",
+            "nope/..",
+            "d/f/",
+            "d/f/x",
+            "d/f/..",
+            "d/./f",
+            "d//f",
+            "la/",
+            "la/.",
+            "fifo",
+            "lfifo",
+            "d/e/../../la/e/up/../f",
+            "top/..",
+            "p",
+            "p/status",
+            "pfd",
+            "pfd/0",
+            "pcwd",
+            "pcwd/d",
+            "pup/f",
+            "dev",
+        ];
+        let abs = [
+            "/".to_string(),
+            "/..".into(),
+            "/proc".into(),
+            "/proc/self".into(),
+            "/proc/self/fd/0".into(),
+            "/proc/thread-self".into(),
+            "/proc/self/cwd".into(),
+            "/dev/fd/0".into(),
+            "/dev/null".into(),
+            format!("/proc/self/task/../../..{r}/d/f"),
+            format!("/proc/self/root{r}/d/f"),
+        ];
+        let mut fast = 0;
+        let mut slow = Vec::new();
+        let paths = rel
+            .iter()
+            .map(|p| format!("{r}/{p}"))
+            .chain(abs.iter().cloned());
+        for path in paths {
+            for follow_last in [true, false] {
+                let req = Request {
+                    pid: me(),
+                    base: Base::Cwd,
+                    path: path.as_bytes(),
+                    follow_last,
+                };
+                match side_by_side(&req) {
+                    Side::Same => fast += 1,
+                    Side::Fallback => slow.push(path.clone()),
+                }
+            }
+        }
+        // Relative to a dirfd: a directory, a file, a socket, a closed fd,
+        // /proc; and to the cwd.
+        let d = std::fs::File::open(root.join("d")).unwrap();
+        let f = std::fs::File::open(root.join("d/f")).unwrap();
+        let (sock, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        let proc = std::fs::File::open("/proc/self").unwrap();
+        for (base, path) in [
+            (d.as_raw_fd(), "f"),
+            (d.as_raw_fd(), "e/.."),
+            (d.as_raw_fd(), "../la/f"),
+            (d.as_raw_fd(), "nope"),
+            (d.as_raw_fd(), "e/up/e"),
+            (f.as_raw_fd(), "x"),
+            (sock.as_raw_fd(), "x"),
+            (99_999, "x"),
+            (proc.as_raw_fd(), "status"),
+        ] {
+            let req = Request {
+                pid: me(),
+                base: Base::Fd(base),
+                path: path.as_bytes(),
+                follow_last: true,
+            };
+            match side_by_side(&req) {
+                Side::Same => fast += 1,
+                Side::Fallback => slow.push(format!("fd {base}: {path}")),
+            }
+        }
+        for path in [
+            "Cargo.toml",
+            "src/../Cargo.toml",
+            "no-such-name",
+            "src/lib.rs/x",
+        ] {
+            let req = Request {
+                pid: me(),
+                base: Base::Cwd,
+                path: path.as_bytes(),
+                follow_last: true,
+            };
+            side_by_side(&req);
+        }
+        // What names /proc (the supervisor's /proc/self is not the
+        // caller's), loops, and what a base names no directory for: the
+        // walk. Nothing else, where the fixture lies on the root's own
+        // mount (a /tmp of its own, or a namespace whose top directories
+        // are bind mounts, make every path below it cross a mount).
+        let declined = |p: &str| slow.iter().any(|s| s == p);
+        for p in [
+            "p", "p/status", "pfd", "pfd/0", "pcwd", "pcwd/d", "pup/f", "a", "a/x",
+        ] {
+            assert!(declined(&format!("{r}/{p}")), "{p} {slow:?}");
+        }
+        for p in &abs[2..] {
+            assert!(declined(p), "{p}");
+        }
+        assert!(slow
+            .iter()
+            .any(|s| s == &format!("fd {}: x", sock.as_raw_fd())));
+        assert!(slow.iter().any(|s| s == "fd 99999: x"));
+        assert!(slow
+            .iter()
+            .any(|s| s == &format!("fd {}: status", proc.as_raw_fd())));
+        let probe = Request {
+            pid: me(),
+            base: Base::Cwd,
+            path: r.as_bytes(),
+            follow_last: true,
+        };
+        eprintln!("kernel answered {fast}; declined: {slow:?}");
+        if resolve_kernel(&probe, false).is_some() {
+            // Every fixture path outside /proc, loops, devices (/dev is a
+            // mount) and the root (`top/..` reaches `/`, which a
+            // no-crossing lookup from `/` reaches too) took the kernel.
+            assert!(fast >= 60, "only {fast} answered by the kernel: {slow:?}");
+            assert!(!declined(&format!("{r}/la/f")) && !declined(&format!("{r}/d/e/up/f")));
+        } else {
+            eprintln!("the fixture {r} is below a mount: every lookup declined");
+        }
+    }
+
     #[test]
     fn symlink_loops_end() {
         let dir = tempfile::tempdir().unwrap();
