@@ -785,12 +785,14 @@ mod engine {
 
         /// An open. A plain one (no create, truncate or tmpfile: nothing
         /// happens before the answer that a wrong verdict would leave
-        /// behind) of an absolute path is first decided on the path as
-        /// written, without a syscall; that verdict stands only if it is an
-        /// injected open that the supervisor's RESOLVE_NO_SYMLINKS open
-        /// carries out (see `resolve::resolve_literal`). Anything else (a
-        /// denial, an errno, CONTINUE, a failed open: a symlink on the way,
-        /// a missing file) is decided again from a full walk.
+        /// behind) of an absolute path, or of plain names relative to the
+        /// cwd or a dirfd, is first decided on the path as written; that
+        /// verdict stands only if it is an injected open that the
+        /// supervisor's RESOLVE_NO_SYMLINKS open carries out (see
+        /// `resolve::resolve_literal`), and that open's ENOENT is the
+        /// answer. Anything else (a denial, an errno, CONTINUE, a symlink
+        /// on the way) is decided again from the kernel's lookup where that
+        /// is exact (`resolve::resolve_kernel`), else from the full walk.
         fn judge_open(
             &mut self,
             name: &'static str,
@@ -815,7 +817,8 @@ mod engine {
             // Without injection no verdict as written can stand. (Where the
             // verdict ignores the path, the attempt costs a decision, ~0.1
             // µs, before the walk; through a symlinked directory such as a
-            // merged-/usr `/lib`, also the supervisor's failing openat2.)
+            // merged-/usr `/lib`, also the supervisor's failing openat2,
+            // which `linked_tops` saves after the first.)
             let top = top_of(&raw);
             let linked = top.is_some_and(|t| self.linked_tops.iter().any(|l| l == t));
             // The open as written met a symlink.
@@ -830,6 +833,11 @@ mod engine {
                                 open.opened = Some(fd);
                                 return Ok(j);
                             }
+                            // A name of the path is missing, every one
+                            // before it a directory and no symlink: the
+                            // walk would stop there too, with ENOENT
+                            // before any check.
+                            Err(libc::ENOENT) => return Err(libc::ENOENT),
                             Err(e) => looped = e == libc::ELOOP,
                         }
                     }
