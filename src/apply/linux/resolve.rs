@@ -1115,6 +1115,47 @@ mod tests {
     }
 
     #[test]
+    fn a_relative_name_as_written_is_the_walks_path_whenever_its_open_succeeds() {
+        use std::os::fd::AsRawFd;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        std::fs::create_dir_all(root.join("d/e")).unwrap();
+        std::fs::write(root.join("d/f"), b"x").unwrap();
+        symlink(root.join("d"), root.join("d/e/up")).unwrap();
+        symlink("f", root.join("d/lf")).unwrap();
+        let base = std::fs::File::open(root.join("d")).unwrap();
+        let mut opened = 0;
+        for name in ["f", "e", "e/up", "e/up/f", "lf", "nope", "f/x", "e/nope/x"] {
+            for follow_last in [true, false] {
+                let req = Request {
+                    pid: me(),
+                    base: Base::Fd(base.as_raw_fd()),
+                    path: name.as_bytes(),
+                    follow_last,
+                };
+                // As the supervisor opens for a caller's O_RDONLY
+                // [| O_NOFOLLOW].
+                let nofollow = if follow_last { 0 } else { libc::O_NOFOLLOW };
+                let how = [
+                    (libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC | nofollow) as u64,
+                    0,
+                    libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS,
+                ];
+                let literal = resolve_literal(&req, false).expect(name);
+                let text = std::ffi::CString::new(literal.path.as_os_str().as_bytes()).unwrap();
+                if openat2(libc::AT_FDCWD, &text, &how).is_ok() {
+                    opened += 1;
+                    let walk = resolve_sandboxed(&req).unwrap();
+                    assert_eq!(walk.path, literal.path, "{name}");
+                    assert!(walk.exists() && walk.last != Last::Symlink, "{name}");
+                }
+            }
+        }
+        // f and e, followed or not; never a name through or at a symlink.
+        assert_eq!(opened, 4);
+    }
+
+    #[test]
     fn symlink_loops_end() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().canonicalize().unwrap();
