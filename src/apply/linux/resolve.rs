@@ -630,6 +630,10 @@ fn readlink(path: &mut Vec<u8>) -> Option<Vec<u8>> {
     let n = unsafe { libc::readlink(path.as_ptr().cast(), buf.as_mut_ptr().cast(), buf.len()) };
     path.pop();
     let n = usize::try_from(n).ok()?;
+    // A full buffer may be a cut one (readlink truncates silently).
+    if n >= buf.len() {
+        return None;
+    }
     buf.truncate(n);
     Some(buf)
 }
