@@ -42,8 +42,9 @@ fn main() {
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 pub mod bench {
     use sbcheck::apply::linux::calls;
+    use sbcheck::apply::linux::cpu::IdlePoll;
     use sbcheck::apply::linux::{Filter, Options, Passthrough, Supervisor};
-    use sbcheck::apply::process::{self, Ending};
+    use sbcheck::apply::process::{self, Ending, Enforcer, Spec};
     use sbcheck::apply::sys::{affinity, now_ns, pin_to_cpu, set_affinity, Shared};
     use sbcheck::blob::Profile;
     use std::ffi::CString;
@@ -168,11 +169,21 @@ pub mod bench {
         (stats(&cont), stats(&inj))
     }
 
-    /// Runs the timed opens in a sandboxed child.
+    /// Runs the timed opens in a sandboxed child, supervised as a probe is.
     fn supervised(
         profile: &Profile,
         path: &CString,
         setup: impl Fn(&mut Supervisor<'_>),
+    ) -> (Stats, String) {
+        supervised_as(profile, path, setup, Spec::probe(Duration::from_secs(120)))
+    }
+
+    /// Runs the timed opens in a sandboxed child, the loop set by `spec`.
+    fn supervised_as(
+        profile: &Profile,
+        path: &CString,
+        setup: impl Fn(&mut Supervisor<'_>),
+        spec: Spec,
     ) -> (Stats, String) {
         let samples = Shared::new(OPENS).expect("shared memory");
         let preempted_before = children_preempted();
@@ -180,10 +191,11 @@ pub mod bench {
         let mut sup = Supervisor::new(profile, Options::default());
         sup.set_record(false);
         setup(&mut sup);
-        let ending = process::run_supervised(&filter, &mut sup, Duration::from_secs(120), &|| {
-            time_opens(path, &samples)
-        })
-        .expect("run");
+        let enforcer = Enforcer::Linux {
+            filter: &filter,
+            supervisor: &mut sup,
+        };
+        let ending = process::run(enforcer, spec, &|| time_opens(path, &samples)).expect("run");
         assert_eq!(
             ending,
             Ending::Reported { result: 0 },
@@ -214,6 +226,13 @@ pub mod bench {
         /// injected fd wakes the process without the synchronous wake-up.
         pub bare_unpinned: Stats,
         pub injected_unpinned: Stats,
+        /// Injected, supervised as `sbcheck exec` does: the supervisor
+        /// waits in the RECV ioctl itself, no poll() per round trip.
+        pub injected_command: Stats,
+        /// Bare and injected unpinned, as `sbcheck exec` runs as root: idle
+        /// CPUs held polling, no synchronous wake-ups. `None` where the
+        /// request cannot be made (not root).
+        pub idle_poll: Option<(Stats, Stats)>,
         pub counts: String,
     }
 
@@ -249,11 +268,20 @@ pub mod bench {
         let (injected, inj_stats) = supervised(&by_path, &path, |_| {});
         let (cont, cont_stats) = supervised(&any, &path, |_| {});
         let (cont_path, _) = supervised(&by_path, &path, |s| s.set_injection(false));
+        let (injected_command, _) = supervised_as(&by_path, &path, |_| {}, Spec::command());
         let (floor_continue, floor_injected) = floors(&path);
         let _ = set_affinity(&saved);
         let (bare_unpinned, _) =
             supervised(&any, &path, |s| s.set_passthrough(Passthrough::Continue));
         let (injected_unpinned, _) = supervised(&by_path, &path, |_| {});
+        let idle_poll = IdlePoll::hold().ok().map(|_held| {
+            let mut spec = Spec::probe(Duration::from_secs(120));
+            spec.sync_wakeups = false;
+            let any_passthrough = |s: &mut Supervisor<'_>| s.set_passthrough(Passthrough::Continue);
+            let (bare, _) = supervised_as(&any, &path, any_passthrough, spec);
+            let (injected, _) = supervised_as(&by_path, &path, |_| {}, spec);
+            (bare, injected)
+        });
         Openat {
             cpu_note,
             alone,
@@ -266,6 +294,8 @@ pub mod bench {
             floor_injected,
             bare_unpinned,
             injected_unpinned,
+            injected_command,
+            idle_poll,
             counts: format!("injected run {inj_stats}, continue run {cont_stats}"),
         }
     }
@@ -310,8 +340,21 @@ pub mod bench {
             "floor: the supervisor's syscalls, injected",
             &m.floor_injected,
         );
+        row(
+            "supervised, fd injected, waiting in RECV (exec)",
+            &m.injected_command,
+        );
         row("not pinned: bare notify + CONTINUE", &m.bare_unpinned);
         row("not pinned: supervised, fd injected", &m.injected_unpinned);
+        match &m.idle_poll {
+            Some((bare_poll, injected_poll)) => {
+                row("not pinned, idle CPUs polling: bare", bare_poll);
+                row("not pinned, idle CPUs polling: injected", injected_poll);
+            }
+            None => {
+                println!("not pinned, idle CPUs polling: skipped (/dev/cpu_dma_latency needs root)")
+            }
+        }
         println!("supervisor counts: {}", m.counts);
     }
 }

@@ -31,6 +31,12 @@ pub struct ExecArgs {
     /// no round trip for opens; EACCES, no denial line (docs/enforcement.md).
     #[arg(long)]
     pub kernel: bool,
+    /// Let idle CPUs halt. By default, where it may (root), sbcheck asks
+    /// idle CPUs to poll while the command runs (a CPU latency request
+    /// through /dev/cpu_dma_latency, dropped when sbcheck exits), so a
+    /// wake-up on another CPU is cheap (docs/performance.md).
+    #[arg(long)]
+    pub no_idle_poll: bool,
     /// The CPUs sbcheck, its supervisor and the command run on: 0,2-3.
     #[arg(long, value_name = "LIST", value_parser = cpu_list)]
     pub cpus: Option<CpuList>,
@@ -59,6 +65,9 @@ pub fn main(a: &ExecArgs) -> Result<ExitCode, Usage> {
     }
     let command = Command::new(program, rest).map_err(|e| Usage(e.to_string()))?;
     let mut enforcement = apply(&profile, &config).map_err(|e| Usage(e.to_string()))?;
+    // One CPU for everything (--cpus 0): no other CPU to wake.
+    let one_cpu = a.cpus.as_ref().is_some_and(|CpuList(c)| c.len() == 1);
+    enforcement.poll_idle_cpus(!a.no_idle_poll && !one_cpu);
     if a.kernel {
         kernel_only(&mut enforcement, config.macos_paths, &a.profile)?;
     }

@@ -90,6 +90,18 @@ fn top_of(path: &[u8]) -> Option<&[u8]> {
     rest.split(|&b| b == b'/').next().filter(|t| !t.is_empty())
 }
 
+/// What became of one wait for a notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    /// A call was judged and answered.
+    Answered,
+    /// Nothing to answer: the caller died or gave up its call, or no
+    /// process uses the filter any more (the listener then polls HUP).
+    Gone,
+    /// A signal to the supervisor ended the wait.
+    Interrupted,
+}
+
 /// What to answer.
 #[derive(Debug)]
 enum Plan {
@@ -584,11 +596,12 @@ mod engine {
 
     /// Takes the listener fd `fd` of process `pid` into this process
     /// (through `pidfd`, the caller's pidfd of `pid`, if it has one) and
-    /// asks for synchronous wake-ups.
+    /// asks for synchronous wake-ups if `sync_wakeups`.
     pub fn take_listener(
         pid: i32,
         pidfd: Option<&OwnedFd>,
         fd: RawFd,
+        sync_wakeups: bool,
     ) -> Result<OwnedFd, ApplyError> {
         let sys = |call| move |errno| ApplyError::Sys { call, errno };
         let own;
@@ -600,20 +613,22 @@ mod engine {
             }
         };
         let listener = notify::getfd(pidfd, fd).map_err(sys("pidfd_getfd"))?;
-        let _ = notify::set_sync_wake_up(&listener);
+        if sync_wakeups {
+            let _ = notify::set_sync_wake_up(&listener);
+        }
         Ok(listener)
     }
 
     impl Supervisor<'_> {
-        /// Receives and answers one notification. `Ok(false)` when the
-        /// target died before it could be answered.
-        pub fn handle_one(&mut self, listener: &OwnedFd) -> Result<bool, ApplyError> {
+        /// Receives and answers one notification, waiting for it if none
+        /// is pending.
+        pub fn handle_one(&mut self, listener: &OwnedFd) -> Result<Handled, ApplyError> {
             let req = match notify::recv(listener) {
                 Ok(r) => r,
-                Err(libc::ENOENT) => return Ok(false),
+                Err(libc::ENOENT) => return Ok(Handled::Gone),
                 // A signal (Ctrl-C in `sbcheck run`) interrupted the wait:
                 // the notification stays pending for the next poll.
-                Err(libc::EINTR) => return Ok(true),
+                Err(libc::EINTR) => return Ok(Handled::Interrupted),
                 Err(errno) => {
                     return Err(ApplyError::Sys {
                         call: "SECCOMP_IOCTL_NOTIF_RECV",
@@ -621,14 +636,28 @@ mod engine {
                     })
                 }
             };
-            if self.passthrough == Passthrough::Continue || self.zygote_forks(&req) {
+            Ok(if self.answer_one(listener, &req)? {
+                Handled::Answered
+            } else {
+                Handled::Gone
+            })
+        }
+
+        /// Judges and answers `req`: `Ok(false)` when its caller died before
+        /// it could be answered.
+        fn answer_one(
+            &mut self,
+            listener: &OwnedFd,
+            req: &libc::seccomp_notif,
+        ) -> Result<bool, ApplyError> {
+            if self.passthrough == Passthrough::Continue || self.zygote_forks(req) {
                 return Ok(notify::send_continue(listener, req.id).is_ok());
             }
             if self.passthrough == Passthrough::InjectOpens {
-                let plan = unjudged_open(&req);
-                return Ok(self.answer(listener, &req, plan).0);
+                let plan = unjudged_open(req);
+                return Ok(self.answer(listener, req, plan).0);
             }
-            let j = self.judge(&req);
+            let j = self.judge(req);
             // What we read through the pid is only trustworthy if the call
             // is still pending (the pid was not reused meanwhile). Checked
             // where acting on a stale reading would do harm (see
@@ -643,7 +672,7 @@ mod engine {
                 Some(checked) => self.log_decision(req.pid as i32, checked),
                 None => String::new(),
             };
-            let (sent, errno, injected) = self.answer(listener, &req, j.plan);
+            let (sent, errno, injected) = self.answer(listener, req, j.plan);
             if let Some(checked) = j.checked {
                 self.record(checked, rule, errno, injected);
             }

@@ -280,7 +280,7 @@ impl<'a, 'p> Zygote<'a, 'p> {
                 match read_message(fds[0]) {
                     Some((MSG_LISTENER, _, fd)) => {
                         let listener =
-                            super::supervisor::take_listener(self.pid, Some(&self.pidfd), fd)
+                            super::supervisor::take_listener(self.pid, Some(&self.pidfd), fd, true)
                                 .map_err(Unavailable::SetupFailed)?;
                         self.listener = Some(listener);
                         self.command(u64::MAX)?;
