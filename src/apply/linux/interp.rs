@@ -98,14 +98,17 @@ pub fn next_of_fd(fd: &OwnedFd, mode: u32) -> Next {
 /// Opens the file an fd of this process holds for reading, through
 /// `/proc/self/fd/N`: the same file, whatever its path names now.
 fn reopen(fd: &OwnedFd) -> Option<OwnedFd> {
-    let path = std::ffi::CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()?;
-    // SAFETY: `path` is a C string alive for the call.
-    let f = unsafe {
-        libc::open(
-            path.as_ptr(),
-            libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY | libc::O_NONBLOCK,
-        )
-    };
+    let name = std::ffi::CString::new(fd.as_raw_fd().to_string()).ok()?;
+    let f = resolve::with_own_fds(|dir| {
+        // SAFETY: `name` is a C string alive for the call.
+        unsafe {
+            libc::openat(
+                dir,
+                name.as_ptr(),
+                libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY | libc::O_NONBLOCK,
+            )
+        }
+    })?;
     // SAFETY: the fd is new and ours alone.
     (f >= 0).then(|| unsafe { OwnedFd::from_raw_fd(f) })
 }
