@@ -269,7 +269,7 @@ pub fn with_own_fds<T>(f: impl FnOnce(RawFd) -> T) -> Option<T> {
     let mut own = OWN
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if own.as_ref().is_none_or(|(p, _)| *p != pid) {
+    if !own.as_ref().is_some_and(|(p, _)| *p == pid) {
         let how = [
             (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64,
             0,
