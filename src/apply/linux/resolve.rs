@@ -371,8 +371,19 @@ fn walk(req: &Request<'_>, guard: bool) -> Result<Resolved, i32> {
         w.out = match req.base {
             Base::Cwd => proc_link(req.pid, b"cwd").ok_or(libc::ENOENT)?,
             Base::Fd(fd) => {
-                let link = proc_link(req.pid, format!("fd/{fd}").as_bytes()).ok_or(libc::EBADF)?;
+                let mut link =
+                    proc_link(req.pid, format!("fd/{fd}").as_bytes()).ok_or(libc::EBADF)?;
                 if link.first() != Some(&b'/') {
+                    return Err(libc::ENOTDIR);
+                }
+                // The kernel looks nothing up from a dirfd that is not a
+                // directory (ENOTDIR). A first name is lstat'ed below it,
+                // which fails the same way; `.` and `..` are not, so the
+                // base is looked at here.
+                let dot = components(req.path)
+                    .next()
+                    .is_some_and(|c| c == b"." || c == b"..");
+                if dot && !matches!(lstat(&mut link), Ok((Last::Dir, _))) {
                     return Err(libc::ENOTDIR);
                 }
                 link
@@ -840,6 +851,18 @@ mod tests {
         };
         assert_eq!(bad(99_999), Err(libc::EBADF));
         assert_eq!(bad(pfd), Err(libc::ENOTDIR));
+        // A dirfd of a file: even `.` and `..` fail, as in the kernel.
+        std::fs::write(root.join("file"), b"x").unwrap();
+        let file = std::fs::File::open(root.join("file")).unwrap();
+        for path in [".", "..", "../x", "./x", "x"] {
+            let r = resolve(&Request {
+                pid: me(),
+                base: Base::Fd(std::os::fd::AsRawFd::as_raw_fd(&file)),
+                path: path.as_bytes(),
+                follow_last: true,
+            });
+            assert_eq!(r, Err(libc::ENOTDIR), "{path}");
+        }
         assert!(is_magic(b"/proc/1/task/2/fd/3"));
         assert!(is_magic(b"/proc/1/cwd"));
         assert!(!is_magic(b"/proc/1/status"));
@@ -1092,6 +1115,9 @@ mod tests {
             (d.as_raw_fd(), "nope"),
             (d.as_raw_fd(), "e/up/e"),
             (f.as_raw_fd(), "x"),
+            (f.as_raw_fd(), ".."),
+            (f.as_raw_fd(), "."),
+            (f.as_raw_fd(), "../f"),
             (sock.as_raw_fd(), "x"),
             (99_999, "x"),
             (proc.as_raw_fd(), "status"),
