@@ -664,3 +664,89 @@ fn exec_holds_idle_cpus_polling_where_it_may() {
         assert_eq!(held, expected, "{extra:?}: latency request held");
     }
 }
+
+/// Four loops at once, each opening an allowed and a denied file 150
+/// times: every call is answered as the profile says and every denial
+/// logged whole, whichever thread of the supervisor answers (where idle
+/// CPUs poll, worker threads join in once the calls overlap: seen from
+/// outside as more than one thread in sbcheck).
+#[test]
+fn overlapping_calls_are_each_answered_and_logged_once() {
+    let dir = open_dir();
+    let d = dir.path();
+    write(&d.join("allowed"), "ok\n");
+    write(&d.join("denied"), "secret\n");
+    let profile = d.join("p.sb");
+    write(
+        &profile,
+        &format!(
+            "(version 1)\n(deny default)\n(import \"{}\")\n(allow file-read* (literal \"{}\"))\n",
+            repo("profiles/linux-runtime.sb").display(),
+            d.join("allowed").display()
+        ),
+    );
+    let log = d.join("log");
+    let (a, x) = (d.join("allowed"), d.join("denied"));
+    let script = format!(
+        "for j in 1 2 3 4; do ( i=0; while [ $i -lt 150 ]; do read l < {a} || echo MISSED; \
+         read s < {x} 2>/dev/null && echo LEAK; i=$((i+1)); done; echo done$j ) & done; wait",
+        a = a.display(),
+        x = x.display()
+    );
+    let child = sbcheck()
+        .args(["exec", "--profile", profile.to_str().unwrap(), "--log"])
+        .arg(&log)
+        .args(["--", "sh", "-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let watcher = std::thread::spawn(move || {
+        let mut most = 0;
+        while let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+            most = most.max(tasks.count());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        most
+    });
+    let out = finish(child);
+    let threads = watcher.join().unwrap();
+    assert_eq!(out.status, Some(0), "{}", out.stderr);
+    let mut lines: Vec<&str> = out.stdout.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(
+        lines,
+        ["done1", "done2", "done3", "done4"],
+        "{}",
+        out.stdout
+    );
+    let logged = std::fs::read_to_string(&log).unwrap();
+    // (The shell's own look at its cwd is denied too, once or so.)
+    let denials: Vec<&str> = logged
+        .lines()
+        .filter(|l| l.contains(x.to_str().unwrap()))
+        .collect();
+    let tail = format!(") deny(1) file-read-data {} ;; (deny default)", x.display());
+    assert_eq!(denials.len(), 600, "{logged}");
+    assert!(
+        denials
+            .iter()
+            .all(|l| l.starts_with("Sandbox: sh(") && l.ends_with(&tail)),
+        "{logged}"
+    );
+    // SAFETY: geteuid reads the caller's credentials.
+    let root = unsafe { libc::geteuid() } == 0;
+    let polls = root
+        && std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/cpu_dma_latency")
+            .is_ok();
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if polls && cpus > 1 {
+        assert!(threads >= 2, "workers beside the main thread: {threads}");
+    } else {
+        eprintln!("single-threaded supervisor here (not root, or one CPU): {threads} thread(s)");
+    }
+}

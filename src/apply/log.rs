@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// Where log lines go.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -19,9 +20,11 @@ pub enum LogTarget {
     File(PathBuf),
 }
 
-/// An open log.
+/// An open log. Clones write to the same place (the supervisor's threads
+/// share one), a whole line at a time.
+#[derive(Clone)]
 pub struct Log {
-    out: Option<Box<dyn Write + Send>>,
+    out: Option<Arc<Mutex<Box<dyn Write + Send>>>>,
 }
 
 impl Log {
@@ -35,7 +38,9 @@ impl Log {
             LogTarget::Stderr => Some(Box::new(std::io::stderr())),
             LogTarget::File(p) => Some(Box::new(append(p)?)),
         };
-        Ok(Log { out })
+        Ok(Log {
+            out: out.map(|o| Arc::new(Mutex::new(o))),
+        })
     }
 
     pub fn is_on(&self) -> bool {
@@ -45,11 +50,13 @@ impl Log {
     /// Writes one line at once, so lines from the sandboxed program and
     /// ours interleave whole.
     pub fn line(&mut self, line: &str) {
-        if let Some(out) = &mut self.out {
+        if let Some(out) = &self.out {
             let mut l = String::with_capacity(line.len() + 1);
             l.push_str(line);
             l.push('\n');
-            // A log that cannot be written must not stop enforcement.
+            // A log that cannot be written must not stop enforcement (nor
+            // a thread that panicked holding it).
+            let mut out = out.lock().unwrap_or_else(|p| p.into_inner());
             let _ = out.write_all(l.as_bytes());
             let _ = out.flush();
         }

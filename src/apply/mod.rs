@@ -326,10 +326,15 @@ impl<'p> Enforcement<'p> {
             become_subreaper()?;
             spec.reap_orphans = true;
         }
-        let _idle = self.hold_idle_poll();
+        let idle = self.hold_idle_poll();
         // Where idle CPUs poll, an ordinary wake-up is as cheap as a
         // synchronous one and lets parallel callers stay on their CPUs.
-        spec.sync_wakeups = _idle.is_none();
+        spec.sync_wakeups = idle.is_none();
+        // And then up to one thread answering per CPU the command may use,
+        // ready for when its calls overlap (see `linux::workers`).
+        if idle.is_some() {
+            spec.workers = sys::cpus_allowed().saturating_sub(1).min(MAX_WORKERS);
+        }
         let ending = {
             let quiet = IgnoreInterrupts::new();
             // The command gets the dispositions this process had, and
@@ -352,6 +357,9 @@ impl<'p> Enforcement<'p> {
         }
     }
 }
+
+/// At most this many threads answer a command beside the main one.
+const MAX_WORKERS: usize = 7;
 
 impl Enforcement<'_> {
     /// The idle-polling request, where asked for, on the Linux backend, and

@@ -92,6 +92,10 @@ pub struct Spec {
     /// filter is released at exit, not at reaping), and the poll that
     /// follows sees the listener's HUP.
     pub wait_in_recv: bool,
+    /// Threads answering the listener beside this one (with
+    /// `wait_in_recv`, where idle CPUs poll: see
+    /// [`crate::apply::linux::workers`]).
+    pub workers: usize,
 }
 
 impl Spec {
@@ -103,6 +107,7 @@ impl Spec {
             reap_orphans: false,
             sync_wakeups: true,
             wait_in_recv: false,
+            workers: 0,
         }
     }
 
@@ -114,6 +119,7 @@ impl Spec {
             reap_orphans: false,
             sync_wakeups: true,
             wait_in_recv: true,
+            workers: 0,
         }
     }
 }
@@ -355,7 +361,43 @@ impl Parent<'_, '_> {
     /// Supervises to the end; `None` when the deadline passed (the child's
     /// group has been killed).
     fn supervise(&mut self, guard: &mut ChildGuard) -> Result<Option<Ending>, ApplyError> {
+        #[cfg(target_os = "linux")]
+        if self.spec.workers > 0 && self.spec.wait_in_recv {
+            return std::thread::scope(|scope| {
+                let mut workers = None;
+                let out = self.supervise_loop(guard, &mut |p: &mut Parent<'_, '_>| {
+                    if workers.is_none() {
+                        if let (Some(l), Some(s)) = (&p.listener, p.supervisor.as_deref_mut()) {
+                            workers = Some(super::linux::workers::Workers::start(
+                                scope,
+                                s,
+                                l,
+                                p.spec.workers,
+                            ));
+                        }
+                    }
+                });
+                if let Some(w) = workers {
+                    let stats = w.finish();
+                    if let Some(s) = self.supervisor.as_deref_mut() {
+                        s.set_watch(None);
+                        s.add_stats(stats);
+                    }
+                }
+                out
+            });
+        }
+        self.supervise_loop(guard, &mut |_| {})
+    }
+
+    /// The supervising loop; `each` runs before every wait.
+    fn supervise_loop(
+        &mut self,
+        guard: &mut ChildGuard,
+        each: &mut dyn FnMut(&mut Self),
+    ) -> Result<Option<Ending>, ApplyError> {
         loop {
+            each(self);
             if self.finished() {
                 break;
             }

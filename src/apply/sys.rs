@@ -224,6 +224,20 @@ pub fn affinity() -> libc::cpu_set_t {
     set
 }
 
+/// How many CPUs the calling thread may run on (1 if that cannot be read).
+pub fn cpus_allowed() -> usize {
+    #[cfg(target_os = "linux")]
+    {
+        let set = affinity();
+        // SAFETY: CPU_COUNT reads the set.
+        (unsafe { libc::CPU_COUNT(&set) } as usize).max(1)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+}
+
 #[cfg(target_os = "linux")]
 pub fn set_affinity(set: &libc::cpu_set_t) -> Result<(), i32> {
     // SAFETY: sched_setaffinity reads one cpu_set_t of the given size.

@@ -25,7 +25,7 @@
 //! interpreters, PT_INTERP), [`landlock`] kernel-only enforcement
 //! (`exec --kernel`), [`cpu`] idle CPUs that poll while supervising, [`notify`] the
 //! user-notification ioctls, [`net`] socket arguments, [`calls`] raw calls
-//! for the sandboxed child, [`zygote`] one sandboxed process per profile, [`namespace`] the
+//! for the sandboxed child, [`zygote`] one sandboxed process per profile, [`workers`] more threads answering a command, [`namespace`] the
 //! harness's private /tmp and /private,
 //! and the supervisor itself.
 
@@ -44,6 +44,8 @@ pub mod notify;
 pub mod resolve;
 mod supervisor;
 pub mod syscalls;
+#[cfg(target_os = "linux")]
+pub mod workers;
 #[cfg(target_os = "linux")]
 pub mod zygote;
 

@@ -79,6 +79,10 @@ pub struct Supervisor<'p> {
     /// with ELOOP. Only a choice of method: each is exact, so a stale
     /// entry costs time, never a verdict.
     linked_tops: Vec<Vec<u8>>,
+    /// The main thread's watch for overlapping calls, where workers wait
+    /// to answer them (see [`super::workers`]).
+    #[cfg(target_os = "linux")]
+    watch: Option<super::workers::Watch>,
 }
 
 /// At most this many [`Supervisor::linked_tops`].
@@ -236,7 +240,49 @@ impl<'p> Supervisor<'p> {
                 matches!(n, crate::blob::Node::Filter { filter: id, .. } if *id == filter::VNODE_TYPE)
             }),
             linked_tops: Vec::new(),
+            #[cfg(target_os = "linux")]
+            watch: None,
         }
+    }
+
+    /// Another supervisor of the same tree, for another thread answering
+    /// the same listener: the same profile, settings and log; its own
+    /// counts (added back by [`Supervisor::add_stats`]) and caches. `None`
+    /// where calls are recorded or a zygote forks the probes (a cell's
+    /// record and the zygote's state belong to one supervisor).
+    pub fn worker(&self) -> Option<Supervisor<'p>> {
+        if self.record || self.zygote.is_some() {
+            return None;
+        }
+        Some(Supervisor {
+            profile: self.profile,
+            options: self.options,
+            intercepts: Vec::new(),
+            stats: Stats::default(),
+            record: false,
+            log: self.log.clone(),
+            passthrough: self.passthrough,
+            no_injection: self.no_injection,
+            no_injection_at_start: self.no_injection_at_start,
+            zygote: None,
+            asks_vnode_type: self.asks_vnode_type,
+            linked_tops: Vec::new(),
+            #[cfg(target_os = "linux")]
+            watch: None,
+        })
+    }
+
+    /// Watches for overlapping calls on behalf of waiting workers.
+    #[cfg(target_os = "linux")]
+    pub fn set_watch(&mut self, watch: Option<super::workers::Watch>) {
+        self.watch = watch;
+    }
+
+    /// Adds a worker's counts to these.
+    pub fn add_stats(&mut self, other: Stats) {
+        self.stats.allowed += other.allowed;
+        self.stats.denied += other.denied;
+        self.stats.injected += other.injected;
     }
 
     /// The zygote whose forks are not the probes' (they pass unjudged and
@@ -636,6 +682,9 @@ mod engine {
                     })
                 }
             };
+            if let Some(w) = &mut self.watch {
+                w.seen(listener, req.pid as i32);
+            }
             Ok(if self.answer_one(listener, &req)? {
                 Handled::Answered
             } else {
