@@ -923,8 +923,15 @@ mod engine {
             }
             // The kernel's lookup where it is exact (a missing name is
             // ENOENT to an open that does not create; nothing is created
-            // or truncated on the way), else the walk.
-            let resolved = match (!syscalls::open_has_side_effects(flags))
+            // or truncated on the way) and cheaper than the walk (a
+            // symlink met, `.` or `..`, or four names or more: its three
+            // syscalls, one a readlink of /proc/self/fd, against an lstat
+            // per name), else the walk.
+            let cheaper = looped
+                || linked
+                || components(&raw) >= 4
+                || raw.split(|&b| b == b'/').any(|c| c == b"." || c == b"..");
+            let resolved = match (cheaper && !syscalls::open_has_side_effects(flags))
                 .then(|| resolve::resolve_kernel(&req, self.asks_vnode_type))
                 .flatten()
             {
