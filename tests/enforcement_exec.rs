@@ -113,6 +113,32 @@ fn v11_runtime(dir: &Path) -> PathBuf {
     p
 }
 
+/// `p.sb` in `dir`: deny by default, the runtime a dynamically linked
+/// program needs, and reads of `allowed`.
+fn runtime_allowing(dir: &Path, allowed: &Path) -> PathBuf {
+    let p = dir.join("p.sb");
+    write(
+        &p,
+        &format!(
+            "(version 1)\n(deny default)\n(import \"{}\")\n(allow file-read* (literal \"{}\"))\n",
+            repo("profiles/linux-runtime.sb").display(),
+            allowed.display()
+        ),
+    );
+    p
+}
+
+/// Whether `sbcheck exec` run by this user may ask idle CPUs to poll
+/// (root, with the PM QoS device).
+fn may_poll_idle_cpus() -> bool {
+    // SAFETY: geteuid reads the caller's credentials.
+    let root = unsafe { libc::geteuid() } == 0;
+    root && std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/cpu_dma_latency")
+        .is_ok()
+}
+
 #[test]
 fn cat_of_a_denied_file_fails_logs_one_denial_and_exits_with_cats_status() {
     fixtures();
@@ -313,15 +339,7 @@ fn background_processes_stay_supervised_after_the_command_exits() {
     let dir = open_dir();
     let d = dir.path();
     write(&d.join("allowed"), "ok\n");
-    let profile = d.join("p.sb");
-    write(
-        &profile,
-        &format!(
-            "(version 1)\n(deny default)\n(import \"{}\")\n(allow file-read* (literal \"{}\"))\n",
-            repo("profiles/linux-runtime.sb").display(),
-            d.join("allowed").display()
-        ),
-    );
+    let profile = runtime_allowing(d, &d.join("allowed"));
     let marker = format!("SBCHECK_TEST_MARKER={}", d.display());
     let script = format!(
         "( sleep 0.3; read x < {a} && echo late-ok; read y < /etc/shadow || echo late-denied ) & exit 0",
@@ -363,15 +381,7 @@ fn an_unprivileged_user_can_sandbox_a_command() {
     let d = dir.path();
     write(&d.join("allowed"), "ok for anyone\n");
     write(&d.join("denied"), "not for the sandbox\n");
-    let profile = d.join("p.sb");
-    write(
-        &profile,
-        &format!(
-            "(version 1)\n(deny default)\n(import \"{}\")\n(allow file-read* (literal \"{}\"))\n",
-            repo("profiles/linux-runtime.sb").display(),
-            d.join("allowed").display()
-        ),
-    );
+    let profile = runtime_allowing(d, &d.join("allowed"));
     let log = d.join("log");
     // SAFETY-free: geteuid through /proc, so the test needs no unsafe.
     let uid: u32 = std::fs::read_to_string("/proc/self/status")
@@ -429,15 +439,7 @@ fn a_dead_supervisor_fails_closed() {
     let dir = open_dir();
     let d = dir.path();
     write(&d.join("allowed"), "ok\n");
-    let profile = d.join("p.sb");
-    write(
-        &profile,
-        &format!(
-            "(version 1)\n(deny default)\n(import \"{}\")\n(allow file-read* (literal \"{}\"))\n",
-            repo("profiles/linux-runtime.sb").display(),
-            d.join("allowed").display()
-        ),
-    );
+    let profile = runtime_allowing(d, &d.join("allowed"));
     let a = d.join("allowed");
     let script = format!(
         "read x < {a} && echo first-ok; read line; \
@@ -621,13 +623,7 @@ fn exec_holds_idle_cpus_polling_where_it_may() {
             repo("profiles/linux-runtime.sb").display()
         ),
     );
-    // SAFETY: geteuid reads the caller's credentials.
-    let root = unsafe { libc::geteuid() } == 0;
-    let may = root
-        && std::fs::OpenOptions::new()
-            .write(true)
-            .open("/dev/cpu_dma_latency")
-            .is_ok();
+    let may = may_poll_idle_cpus();
     if !may {
         eprintln!("no /dev/cpu_dma_latency for this user: only its absence is checked");
     }
@@ -676,15 +672,7 @@ fn overlapping_calls_are_each_answered_and_logged_once() {
     let d = dir.path();
     write(&d.join("allowed"), "ok\n");
     write(&d.join("denied"), "secret\n");
-    let profile = d.join("p.sb");
-    write(
-        &profile,
-        &format!(
-            "(version 1)\n(deny default)\n(import \"{}\")\n(allow file-read* (literal \"{}\"))\n",
-            repo("profiles/linux-runtime.sb").display(),
-            d.join("allowed").display()
-        ),
-    );
+    let profile = runtime_allowing(d, &d.join("allowed"));
     let log = d.join("log");
     let (a, x) = (d.join("allowed"), d.join("denied"));
     let script = format!(
@@ -736,13 +724,7 @@ fn overlapping_calls_are_each_answered_and_logged_once() {
             .all(|l| l.starts_with("Sandbox: sh(") && l.ends_with(&tail)),
         "{logged}"
     );
-    // SAFETY: geteuid reads the caller's credentials.
-    let root = unsafe { libc::geteuid() } == 0;
-    let polls = root
-        && std::fs::OpenOptions::new()
-            .write(true)
-            .open("/dev/cpu_dma_latency")
-            .is_ok();
+    let polls = may_poll_idle_cpus();
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     if polls && cpus > 1 {
         assert!(threads >= 2, "workers beside the main thread: {threads}");
