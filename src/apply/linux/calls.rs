@@ -531,6 +531,37 @@ struct XattrArgs {
     flags: u32,
 }
 
+/// One of the `*xattrat` calls that take `struct xattr_args` (Linux 6.13):
+/// `nr(dirfd, path, at_flags, name, &args, sizeof args)`.
+///
+/// # Safety
+/// `args.value` must be valid for `args.size` bytes, writable for a get.
+unsafe fn xattrat(
+    nr: i64,
+    dirfd: RawFd,
+    path: &CStr,
+    at_flags: i32,
+    name: &CStr,
+    args: &XattrArgs,
+) -> SysResult {
+    let size = std::mem::size_of::<XattrArgs>() as u64;
+    // SAFETY: C strings and `args` read by the kernel, `args.value` as the
+    // caller vouches.
+    unsafe {
+        raw(
+            nr,
+            [
+                fd(dirfd),
+                p(path),
+                at_flags as u64,
+                p(name),
+                args as *const XattrArgs as u64,
+                size,
+            ],
+        )
+    }
+}
+
 /// `getxattrat(dirfd, path, at_flags, name, &args, sizeof args)` (Linux 6.13).
 pub fn getxattrat(dirfd: RawFd, path: &CStr, at_flags: i32, name: &CStr) -> SysResult {
     let mut value = [0u8; 256];
@@ -539,19 +570,15 @@ pub fn getxattrat(dirfd: RawFd, path: &CStr, at_flags: i32, name: &CStr) -> SysR
         size: value.len() as u32,
         flags: 0,
     };
-    // SAFETY: C strings read by the kernel; `args` points at `value`,
-    // writable for its length.
+    // SAFETY: `args` points at `value`, writable for its length.
     unsafe {
-        raw(
+        xattrat(
             super::syscalls::nr::GETXATTRAT,
-            [
-                fd(dirfd),
-                p(path),
-                at_flags as u64,
-                p(name),
-                &args as *const XattrArgs as u64,
-                16,
-            ],
+            dirfd,
+            path,
+            at_flags,
+            name,
+            &args,
         )
     }
 }
@@ -569,18 +596,15 @@ pub fn setxattrat(
         size: value.len() as u32,
         flags: 0,
     };
-    // SAFETY: C strings and `value`, read by the kernel.
+    // SAFETY: `args` points at `value`, readable for its length.
     unsafe {
-        raw(
+        xattrat(
             super::syscalls::nr::SETXATTRAT,
-            [
-                fd(dirfd),
-                p(path),
-                at_flags as u64,
-                p(name),
-                &args as *const XattrArgs as u64,
-                16,
-            ],
+            dirfd,
+            path,
+            at_flags,
+            name,
+            &args,
         )
     }
 }

@@ -279,7 +279,11 @@ pub fn with_own_fds<T>(f: impl FnOnce(RawFd) -> T) -> Option<T> {
         // An inherited one is this process's own copy: replacing it closes it.
         *own = Some((pid, dir));
     }
-    own.as_ref().map(|(_, dir)| f(dir.as_raw_fd()))
+    // The lock is not held across `f`: worker threads look paths up at
+    // the same time, and the fd stays open for the life of the process.
+    let dir = own.as_ref().map(|(_, dir)| dir.as_raw_fd());
+    drop(own);
+    dir.map(f)
 }
 
 /// `req`'s path as an absolute path: itself, or appended to the path its

@@ -53,6 +53,14 @@ pub struct Stats {
     pub injected: u64,
 }
 
+impl std::ops::AddAssign for Stats {
+    fn add_assign(&mut self, other: Stats) {
+        self.allowed += other.allowed;
+        self.denied += other.denied;
+        self.injected += other.injected;
+    }
+}
+
 /// Answers notifications for one sandboxed process tree.
 pub struct Supervisor<'p> {
     pub profile: &'p Profile,
@@ -254,35 +262,24 @@ impl<'p> Supervisor<'p> {
         if self.record || self.zygote.is_some() {
             return None;
         }
-        Some(Supervisor {
-            profile: self.profile,
-            options: self.options,
-            intercepts: Vec::new(),
-            stats: Stats::default(),
-            record: false,
-            log: self.log.clone(),
-            passthrough: self.passthrough,
-            no_injection: self.no_injection,
-            no_injection_at_start: self.no_injection_at_start,
-            zygote: None,
-            asks_vnode_type: self.asks_vnode_type,
-            linked_tops: Vec::new(),
-            #[cfg(target_os = "linux")]
-            watch: None,
-        })
+        let mut w = Supervisor::new(self.profile, self.options);
+        w.record = false;
+        w.log = self.log.clone();
+        w.passthrough = self.passthrough;
+        w.no_injection = self.no_injection;
+        w.no_injection_at_start = self.no_injection_at_start;
+        Some(w)
+    }
+
+    /// Adds a worker's counts to these.
+    pub fn add_stats(&mut self, other: Stats) {
+        self.stats += other;
     }
 
     /// Watches for overlapping calls on behalf of waiting workers.
     #[cfg(target_os = "linux")]
     pub fn set_watch(&mut self, watch: Option<super::workers::Watch>) {
         self.watch = watch;
-    }
-
-    /// Adds a worker's counts to these.
-    pub fn add_stats(&mut self, other: Stats) {
-        self.stats.allowed += other.allowed;
-        self.stats.denied += other.denied;
-        self.stats.injected += other.injected;
     }
 
     /// The zygote whose forks are not the probes' (they pass unjudged and

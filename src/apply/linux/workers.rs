@@ -193,9 +193,7 @@ impl<'scope> Workers<'scope> {
         let mut total = Stats::default();
         for h in self.handles {
             if let Ok(s) = h.join() {
-                total.allowed += s.allowed;
-                total.denied += s.denied;
-                total.injected += s.injected;
+                total += s;
             }
         }
         total
