@@ -362,12 +362,13 @@ impl<'p> Enforcement<'p> {
 const MAX_WORKERS: usize = 7;
 
 impl Enforcement<'_> {
-    /// The idle-polling request, where asked for, on the Linux backend, and
-    /// granted (it needs root; elsewhere the supervisor keeps synchronous
-    /// wake-ups).
+    /// The idle-polling request, where asked for, on the Linux backend,
+    /// useful (this process may run on more than one CPU: pinned to one,
+    /// as `--cpus 0` does, there is no other CPU to wake) and granted (it
+    /// needs root; elsewhere the supervisor keeps synchronous wake-ups).
     fn hold_idle_poll(&self) -> Option<linux::cpu::IdlePoll> {
         let linux = matches!(self.inner, Inner::Linux { .. });
-        (self.idle_poll && linux)
+        (self.idle_poll && linux && sys::cpus_allowed() > 1)
             .then(linux::cpu::IdlePoll::hold)
             .and_then(Result::ok)
     }

@@ -65,9 +65,7 @@ pub fn main(a: &ExecArgs) -> Result<ExitCode, Usage> {
     }
     let command = Command::new(program, rest).map_err(|e| Usage(e.to_string()))?;
     let mut enforcement = apply(&profile, &config).map_err(|e| Usage(e.to_string()))?;
-    // One CPU for everything (--cpus 0): no other CPU to wake.
-    let one_cpu = a.cpus.as_ref().is_some_and(|CpuList(c)| c.len() == 1);
-    enforcement.poll_idle_cpus(!a.no_idle_poll && !one_cpu);
+    enforcement.poll_idle_cpus(!a.no_idle_poll);
     if a.kernel {
         kernel_only(&mut enforcement, config.macos_paths, &a.profile)?;
     }
