@@ -71,6 +71,9 @@ pub struct Gate {
     is_open: AtomicBool,
     stop: AtomicBool,
     threads: Mutex<Vec<libc::pthread_t>>,
+    /// How many workers have returned, for [`Workers::finish`] to wait on.
+    ended: Mutex<usize>,
+    ended_changed: Condvar,
 }
 
 impl Gate {
@@ -95,6 +98,23 @@ impl Gate {
             // after its last interrupt.
             unsafe { libc::pthread_kill(t, wake_signal()) };
         }
+    }
+
+    /// Counts a worker out.
+    fn end(&self) {
+        *lock(&self.ended) += 1;
+        self.ended_changed.notify_all();
+    }
+
+    /// Waits up to `limit` for `n` workers to have returned: whether they
+    /// have.
+    fn wait_ended(&self, n: usize, limit: Duration) -> bool {
+        let ended = lock(&self.ended);
+        let (ended, _) = self
+            .ended_changed
+            .wait_timeout_while(ended, limit, |e| *e < n)
+            .unwrap_or_else(|p| p.into_inner());
+        *ended >= n
     }
 
     /// Waits for the gate to open: `false` when the workers are stopped.
@@ -185,10 +205,16 @@ impl<'scope> Workers<'scope> {
         self.gate.stop.store(true, Ordering::SeqCst);
         self.gate.set(false);
         // A worker may be about to enter its wait when the signal comes:
-        // interrupt again until each has returned.
-        while !self.handles.iter().all(|h| h.is_finished()) {
+        // interrupt again until each has returned. Waiting on the count
+        // rather than sleeping a fixed time: a sleep of 1 ms before the
+        // first check cost every short command that much (`sbcheck exec
+        // /bin/true` 5.5 ms against 4.2 ms without workers).
+        let n = self.handles.len();
+        // (A worker that panicked is not counted, but has finished.)
+        while !self.gate.wait_ended(n, Duration::from_millis(1))
+            && !self.handles.iter().all(|h| h.is_finished())
+        {
             self.gate.interrupt();
-            std::thread::sleep(Duration::from_millis(1));
         }
         let mut total = Stats::default();
         for h in self.handles {
@@ -216,6 +242,7 @@ fn serve(mut sup: Supervisor<'_>, listener: OwnedFd, gate: &Gate) -> Stats {
             }
         }
     }
+    gate.end();
     sup.stats
 }
 
