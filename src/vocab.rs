@@ -79,25 +79,34 @@ fn parse_tsv(text: &'static str) -> Vec<&'static str> {
 
 /// The parent of `name`: the longest `X*` wildcard operation, other than
 /// `name` itself, whose stem `X` is a prefix of `name`; `default` when none.
-fn parent_of(name: &str, operations: &[&str]) -> Option<OpId> {
+/// `stems` are the wildcard operations' `(id, X)` (see [`wildcard_stems`]).
+fn parent_of(name: &str, stems: &[(usize, &str)]) -> Option<OpId> {
     // An unknown name has no known family: it inherits nothing we can name.
     if name == "default" || name.starts_with(UNKNOWN_PREFIX) {
         return None;
     }
-    let stem_of = |n: &str| n.strip_suffix('*').map(str::to_owned);
-    let own_stem = stem_of(name);
+    let own_stem = name.strip_suffix('*');
+    stems
+        .iter()
+        .filter(|(_, stem)| match own_stem {
+            // `name` itself is excluded: its stem is not longer than itself.
+            Some(own) => own.starts_with(stem) && own.len() > stem.len(),
+            None => name.starts_with(stem),
+        })
+        .max_by_key(|(_, stem)| stem.len())
+        .map(|&(id, _)| id as OpId)
+        .or(Some(op::DEFAULT))
+}
+
+/// The wildcard operations (`file-read*`) as `(id, stem)`, once for every
+/// [`parent_of`] (it ran over every name for each of them, and was the
+/// bulk of a short `sbcheck exec`'s start).
+fn wildcard_stems<'a>(operations: &[&'a str]) -> Vec<(usize, &'a str)> {
     operations
         .iter()
         .enumerate()
-        .filter(|(_, cand)| **cand != name)
-        .filter_map(|(id, cand)| stem_of(cand).map(|s| (id, s)))
-        .filter(|(_, stem)| match &own_stem {
-            Some(own) => own.starts_with(stem.as_str()) && own.len() > stem.len(),
-            None => name.starts_with(stem.as_str()),
-        })
-        .max_by_key(|(_, stem)| stem.len())
-        .map(|(id, _)| id as OpId)
-        .or(Some(op::DEFAULT))
+        .filter_map(|(id, name)| name.strip_suffix('*').map(|stem| (id, stem)))
+        .collect()
 }
 
 /// The symbolic arguments of integer filter `filter` (`AF_INET`, `self`,
@@ -131,9 +140,10 @@ pub fn filter_constants(filter: &str) -> &'static [(&'static str, i64)] {
 impl Vocab {
     fn build(release: &'static str, ops: &'static str, filters: &'static str, n: usize) -> Vocab {
         let operations = parse_tsv(ops);
+        let stems = wildcard_stems(&operations);
         let parents = operations
             .iter()
-            .map(|name| parent_of(name, &operations))
+            .map(|name| parent_of(name, &stems))
             .collect();
         Vocab {
             release,
