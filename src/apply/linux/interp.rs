@@ -56,15 +56,55 @@ pub fn next_of(path: &Path) -> Next {
     let Ok(fd) = resolve::openat2(libc::AT_FDCWD, &c, &how) else {
         return Next::None;
     };
-    match resolve::fstat_mode(&fd) {
-        Some(mode) => next_of_fd(&fd, mode),
+    match resolve::fstat(&fd) {
+        Some((mode, stamp)) => next_of_fd(&fd, mode, Some(stamp)),
         None => Next::None,
     }
 }
 
+/// How many files' [`Next`] are remembered (a build runs a few dozen
+/// programs; each exec of one read its header again: three syscalls).
+const REMEMBERED: usize = 64;
+
+/// The [`Next`] of files read before, by [`resolve::Stamp`]: only files
+/// settled when read (unchanged for a second), so a stamp seen again means
+/// the same contents (see [`resolve::Stamp::settled`]).
+static SEEN: std::sync::Mutex<Vec<(resolve::Stamp, Next)>> = std::sync::Mutex::new(Vec::new());
+
+fn seen() -> std::sync::MutexGuard<'static, Vec<(resolve::Stamp, Next)>> {
+    SEEN.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// What the file `fd` holds asks to run (see [`read_next`]), from what an
+/// earlier read of the same file found where `stamp` shows it unchanged.
+pub fn next_of_fd(fd: &OwnedFd, mode: u32, stamp: Option<resolve::Stamp>) -> Next {
+    if mode & libc::S_IFMT != libc::S_IFREG {
+        return Next::None;
+    }
+    let Some(stamp) = stamp else {
+        return read_next(fd, mode);
+    };
+    if let Some((_, next)) = seen().iter().find(|(s, _)| *s == stamp) {
+        return next.clone();
+    }
+    let next = read_next(fd, mode);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    if stamp.settled(now) {
+        let mut seen = seen();
+        if seen.len() >= REMEMBERED {
+            seen.remove(0);
+        }
+        seen.push((stamp, next.clone()));
+    }
+    next
+}
+
 /// What the file `fd` holds (an `O_PATH` fd will do; `mode` its
-/// `st_mode`) asks to run besides itself.
-pub fn next_of_fd(fd: &OwnedFd, mode: u32) -> Next {
+/// `st_mode`) asks to run besides itself, read now.
+fn read_next(fd: &OwnedFd, mode: u32) -> Next {
     if mode & libc::S_IFMT != libc::S_IFREG {
         return Next::None;
     }
@@ -214,6 +254,64 @@ pub fn elf_interp(head: &[u8], read: impl Fn(u64, usize) -> Option<Vec<u8>>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn held(path: &Path) -> (OwnedFd, u32, resolve::Stamp) {
+        let f = std::fs::File::open(path).unwrap();
+        let fd = OwnedFd::from(f);
+        let (mode, stamp) = resolve::fstat(&fd).unwrap();
+        (fd, mode, stamp)
+    }
+
+    fn now() -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+    }
+
+    #[test]
+    fn a_file_changed_within_the_second_is_read_again() {
+        // Same size, same second: the stamp may repeat, so the first read
+        // must not be remembered.
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("s");
+        std::fs::write(&script, "#!/bin/aa\n").unwrap();
+        let (fd, mode, stamp) = held(&script);
+        assert!(!stamp.settled(now()), "just written");
+        assert!(stamp.settled(now() + 2), "two seconds on");
+        assert_eq!(
+            next_of_fd(&fd, mode, Some(stamp)),
+            Next::Script(b"/bin/aa".to_vec())
+        );
+        std::fs::write(&script, "#!/bin/bb\n").unwrap();
+        let (fd, mode, stamp) = held(&script);
+        assert_eq!(
+            next_of_fd(&fd, mode, Some(stamp)),
+            Next::Script(b"/bin/bb".to_vec())
+        );
+        assert!(!seen().iter().any(|(s, _)| *s == stamp));
+    }
+
+    #[test]
+    fn a_settled_file_is_read_once() {
+        let Some(sh) = ["/bin/sh", "/usr/bin/sh"]
+            .iter()
+            .map(Path::new)
+            .find(|p| p.exists())
+        else {
+            panic!("no /bin/sh");
+        };
+        let (fd, mode, stamp) = held(&std::fs::canonicalize(sh).unwrap());
+        assert!(
+            stamp.settled(now()),
+            "{} changed within the second",
+            sh.display()
+        );
+        let first = read_next(&fd, mode);
+        assert_eq!(next_of_fd(&fd, mode, Some(stamp)), first);
+        assert!(seen().iter().any(|(s, next)| *s == stamp && *next == first));
+        assert_eq!(next_of_fd(&fd, mode, Some(stamp)), first);
+    }
 
     #[test]
     fn shebang_lines_read_as_the_kernel_reads_them() {

@@ -165,6 +165,43 @@ pub fn resolve_literal(req: &Request<'_>, stat: bool) -> Option<Resolved> {
 pub struct Held {
     pub resolved: Resolved,
     pub fd: OwnedFd,
+    /// The file's identity and change times, where it was fstat'ed.
+    pub stamp: Option<Stamp>,
+}
+
+/// Which file, as of which change: device, inode, size, and modification
+/// and status-change times. Two fstats that give the same stamp saw the
+/// same contents, provided the file had not changed within the clock's
+/// last tick before the first (see [`Stamp::settled`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    dev: u64,
+    ino: u64,
+    size: i64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Stamp {
+    fn of(st: &libc::stat) -> Stamp {
+        Stamp {
+            dev: st.st_dev,
+            ino: st.st_ino,
+            size: st.st_size,
+            mtime: (st.st_mtime, st.st_mtime_nsec),
+            ctime: (st.st_ctime, st.st_ctime_nsec),
+        }
+    }
+
+    /// Whether the file last changed at least a second before `now`
+    /// (seconds since the epoch). Any later write, truncation or
+    /// attribute change sets ctime to the (coarse) clock of its moment,
+    /// which is then past this stamp's: the stamp cannot repeat. A file
+    /// changed within the last tick could be changed again within the
+    /// same tick and keep its stamp, so it is not settled.
+    pub fn settled(&self, now: i64) -> bool {
+        self.ctime.0 < now - 1
+    }
 }
 
 /// Resolves `req` with one lookup of the kernel's own (`openat2(O_PATH)`,
@@ -222,11 +259,11 @@ pub fn resolve_kernel(req: &Request<'_>, want_mode: bool) -> Option<Result<Held,
     if real.first() != Some(&b'/') || real.ends_with(b" (deleted)") || in_proc(&real) {
         return None;
     }
-    let (last, mode) = if want_mode {
-        let mode = fstat_mode(&fd)?;
-        (kind_of(mode), Some(mode))
+    let (last, mode, stamp) = if want_mode {
+        let (mode, stamp) = fstat(&fd)?;
+        (kind_of(mode), Some(mode), Some(stamp))
     } else {
-        (Last::Unchecked, None)
+        (Last::Unchecked, None, None)
     };
     Some(Ok(Held {
         resolved: Resolved {
@@ -236,6 +273,7 @@ pub fn resolve_kernel(req: &Request<'_>, want_mode: bool) -> Option<Result<Held,
             magic: false,
         },
         fd,
+        stamp,
     }))
 }
 
@@ -258,14 +296,41 @@ fn own_fd_path(fd: &OwnedFd) -> Option<Vec<u8>> {
     Some(buf)
 }
 
+/// This process's pid without a syscall where it can: glibc caches no pid
+/// (getpid is a syscall, and the supervisor asked it up to four times per
+/// exec it judged), so it is kept here and forgotten in every child that
+/// `fork()` makes, by a `pthread_atfork` handler. A child made by a raw
+/// `clone` runs no handler; none of those calls this (they make raw
+/// syscalls only, see `process::run_supervised`).
+pub fn own_pid() -> i32 {
+    use std::sync::atomic::{AtomicI32, Ordering};
+    static PID: AtomicI32 = AtomicI32::new(0);
+    static HANDLER: std::sync::Once = std::sync::Once::new();
+    extern "C" fn forget() {
+        PID.store(0, Ordering::Relaxed);
+    }
+    HANDLER.call_once(|| {
+        // SAFETY: registers a child handler that only stores to an atomic
+        // (async-signal-safe, as a handler run after fork must be).
+        unsafe { libc::pthread_atfork(None, None, Some(forget)) };
+    });
+    match PID.load(Ordering::Relaxed) {
+        0 => {
+            let pid = std::process::id() as i32;
+            PID.store(pid, Ordering::Relaxed);
+            pid
+        }
+        pid => pid,
+    }
+}
+
 /// Runs `f` on an `O_PATH` fd of this process's `/proc/self/fd`, opened
 /// once per process: a child forked from a process that opened it has its
-/// parent's, which names the parent's fds, so the pid is checked (getpid,
-/// a tenth of what the lookup it saves costs). `None` when it cannot be
-/// opened.
+/// parent's, which names the parent's fds, so the pid is checked
+/// ([`own_pid`]). `None` when it cannot be opened.
 pub fn with_own_fds<T>(f: impl FnOnce(RawFd) -> T) -> Option<T> {
-    static OWN: std::sync::Mutex<Option<(u32, OwnedFd)>> = std::sync::Mutex::new(None);
-    let pid = std::process::id();
+    static OWN: std::sync::Mutex<Option<(i32, OwnedFd)>> = std::sync::Mutex::new(None);
+    let pid = own_pid();
     let mut own = OWN
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -347,11 +412,16 @@ pub fn openat2(dirfd: RawFd, path: &CStr, how: &[u64; 3]) -> Result<OwnedFd, i32
 
 /// The `st_mode` of the file `fd` holds (an `O_PATH` fd will do).
 pub fn fstat_mode(fd: &OwnedFd) -> Option<u32> {
+    fstat(fd).map(|(mode, _)| mode)
+}
+
+/// `fd`'s `st_mode` and [`Stamp`].
+pub fn fstat(fd: &OwnedFd) -> Option<(u32, Stamp)> {
     // SAFETY: all-zero is a valid `struct stat`.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: `fd` is open and `st` is writable.
     let rc = unsafe { libc::fstat(fd.as_raw_fd(), &mut st) };
-    (rc == 0).then_some(st.st_mode)
+    (rc == 0).then(|| (st.st_mode, Stamp::of(&st)))
 }
 
 fn kind_of(mode: u32) -> Last {
@@ -467,10 +537,7 @@ impl Walk {
         std::str::from_utf8(n)
             .ok()
             .and_then(|n| n.parse::<i32>().ok())
-            // Asked only here, for a `/proc` path: getpid is a syscall
-            // (glibc caches no pid), and the pid cannot be kept (a fork
-            // would make it stale).
-            .is_some_and(|n| tgid_of(n) == std::process::id() as i32)
+            .is_some_and(|n| tgid_of(n) == own_pid())
     }
 
     /// Walks `path` from `self.out`, following symlinks as it goes.
@@ -679,6 +746,104 @@ fn lstat(path: &mut Vec<u8>) -> Result<(Last, u32), i32> {
     Ok((kind_of(st.st_mode), st.st_mode))
 }
 
+/// A top-level name that is a symlink (merged-/usr `/lib` -> `usr/lib`),
+/// for taking a path below it as written from the link's target: the
+/// loader opens every library through `/lib`, and the kernel's lookup
+/// ([`resolve_kernel`]: an `O_PATH` open, a readlink of its fd, a close)
+/// cost three syscalls where checking the link costs one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopLink {
+    /// `/lib`, NUL-terminated for the readlink.
+    at: std::ffi::CString,
+    /// The link's text when it was learnt (`usr/lib`).
+    text: Vec<u8>,
+    /// The absolute path that text names, where it is plain names (no
+    /// `.` or `..`): `/usr/lib`. Without one nothing is rewritten.
+    target: Option<Vec<u8>>,
+}
+
+impl TopLink {
+    /// The link at `/top` as it is now; `None` when it is none.
+    pub fn learn(top: &[u8]) -> Option<TopLink> {
+        let mut at = Vec::with_capacity(top.len() + 1);
+        at.push(b'/');
+        at.extend_from_slice(top);
+        TopLink::at(at)
+    }
+
+    /// The link at the absolute path `at` as it is now (a relative text
+    /// is taken from `at`'s directory, as the kernel takes it).
+    fn at(at: Vec<u8>) -> Option<TopLink> {
+        let text = readlink(&mut at.clone())?;
+        let cut = at.iter().rposition(|&b| b == b'/')?;
+        let target = if text.first() == Some(&b'/') {
+            plain_target(&text)
+        } else {
+            let mut joined = at[..cut].to_vec();
+            push(&mut joined, &text);
+            plain_target(&joined)
+        };
+        Some(TopLink {
+            at: std::ffi::CString::new(at).ok()?,
+            text,
+            target,
+        })
+    }
+
+    /// The top-level name this link is (`lib`).
+    pub fn top(&self) -> &[u8] {
+        &self.at.as_bytes()[1..]
+    }
+
+    /// `raw` (an absolute path below this link: `/lib/x`) rewritten to
+    /// start at the link's target (`/usr/lib/x`), if the link still reads
+    /// as it did (one readlink). The kernel reads the link the same way
+    /// and goes on from its target, so the rewritten path names what
+    /// `raw` names; like an lstat of the walk, it is the link as of that
+    /// readlink. `None` for the link itself (`/lib`, which an O_NOFOLLOW
+    /// open would not follow), a plain target unknown, or a link changed.
+    pub fn below(&self, raw: &[u8]) -> Option<Vec<u8>> {
+        let target = self.target.as_ref()?;
+        let rest = raw.get(self.at.as_bytes().len()..)?;
+        if !raw.starts_with(self.at.as_bytes()) || rest.first() != Some(&b'/') {
+            return None;
+        }
+        if !link_reads(&self.at, &self.text) {
+            return None;
+        }
+        let mut out = Vec::with_capacity(target.len() + rest.len());
+        out.extend_from_slice(target);
+        out.extend_from_slice(rest);
+        Some(out)
+    }
+}
+
+/// The absolute path a top-level link's `text` names when it is plain
+/// names (`usr/lib`, `/usr/lib`): `None` for `.`, `..` or nothing.
+fn plain_target(text: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() + 1);
+    for c in components(text) {
+        if c == b"." || c == b".." {
+            return None;
+        }
+        out.push(b'/');
+        out.extend_from_slice(c);
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// Whether the symlink at `at` reads exactly `text` (a readlink into a
+/// buffer one byte longer, so a longer text shows).
+fn link_reads(at: &std::ffi::CStr, text: &[u8]) -> bool {
+    let mut buf = [0u8; 256];
+    if text.len() >= buf.len() {
+        return false;
+    }
+    // SAFETY: `at` is NUL-terminated; `buf` is writable for its length.
+    let n = unsafe { libc::readlink(at.as_ptr(), buf.as_mut_ptr().cast(), text.len() + 1) };
+    usize::try_from(n).is_ok_and(|n| &buf[..n] == text)
+}
+
 /// `readlink(path)`, on the same kind of buffer as [`lstat`].
 fn readlink(path: &mut Vec<u8>) -> Option<Vec<u8>> {
     let mut buf = vec![0u8; libc::PATH_MAX as usize];
@@ -716,6 +881,45 @@ pub fn own_proc(path: &Path, tid: i32) -> Option<PathBuf> {
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
+
+    #[test]
+    fn a_path_below_a_link_is_taken_from_its_target_while_the_link_stands() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        let r = root.display().to_string();
+        std::fs::create_dir_all(root.join("real/sub")).unwrap();
+        symlink("real", root.join("link")).unwrap();
+        let at = root.join("link").into_os_string().into_vec();
+        let link = TopLink::at(at.clone()).unwrap();
+        let below = |link: &TopLink, rest: &str| link.below(format!("{r}/link{rest}").as_bytes());
+        assert_eq!(
+            below(&link, "/sub/f"),
+            Some(format!("{r}/real/sub/f").into_bytes())
+        );
+        // The link itself (which an O_NOFOLLOW open does not follow) and a
+        // sibling whose name starts with the link's are not below it.
+        assert_eq!(link.below(&at), None);
+        assert_eq!(below(&link, "er/x"), None);
+        // Changed since it was learnt, to a text of the same length or a
+        // longer one: nothing is rewritten.
+        for text in ["rea1", "real2"] {
+            std::fs::remove_file(root.join("link")).unwrap();
+            symlink(text, root.join("link")).unwrap();
+            assert_eq!(below(&link, "/sub/f"), None, "{text}");
+        }
+        // A target with `..` is never rewritten; an absolute one is taken
+        // as it reads.
+        std::fs::remove_file(root.join("link")).unwrap();
+        symlink("../x", root.join("link")).unwrap();
+        let up = TopLink::at(at.clone()).unwrap();
+        assert_eq!(below(&up, "/f"), None);
+        std::fs::remove_file(root.join("link")).unwrap();
+        symlink("/abs//dir/", root.join("link")).unwrap();
+        let abs = TopLink::at(at.clone()).unwrap();
+        assert_eq!(below(&abs, "/f"), Some(b"/abs/dir/f".to_vec()));
+        // Not a link: nothing to learn.
+        assert!(TopLink::at(root.join("real").into_os_string().into_vec()).is_none());
+    }
 
     fn at(pid: i32, path: &str, follow_last: bool) -> Result<PathBuf, i32> {
         resolve(&Request {

@@ -83,10 +83,11 @@ pub struct Supervisor<'p> {
     /// written (see `judge_open`) needs its last component lstat'ed.
     asks_vnode_type: bool,
     /// Top-level names found to be symlinks (merged-/usr `/lib`, `/bin`):
-    /// an open below one skips the path as written, whose open would fail
-    /// with ELOOP. Only a choice of method: each is exact, so a stale
-    /// entry costs time, never a verdict.
-    linked_tops: Vec<Vec<u8>>,
+    /// an open below one is taken as written from the link's target
+    /// instead (see [`resolve::TopLink`]), never from the link, whose open
+    /// would fail with ELOOP. Only a choice of method: each is exact, so a
+    /// stale entry costs time, never a verdict.
+    linked_tops: Vec<resolve::TopLink>,
     /// The main thread's watch for overlapping calls, where workers wait
     /// to answer them (see [`super::workers`]).
     #[cfg(target_os = "linux")]
@@ -891,30 +892,37 @@ mod engine {
             };
             // Without injection no verdict as written can stand. (Where the
             // verdict ignores the path, the attempt costs a decision, ~0.1
-            // µs, before the walk; through a symlinked directory such as a
-            // merged-/usr `/lib`, also the supervisor's failing openat2,
-            // which `linked_tops` saves after the first.)
+            // µs, before the walk.) Below a top-level name known to be a
+            // symlink (merged-/usr `/lib`), the path is taken as written
+            // from the link's target, once a readlink shows the link
+            // unchanged (`linked_tops`); as written from `/lib` it would
+            // only fail with ELOOP.
             let top = top_of(&raw);
-            let linked = top.is_some_and(|t| self.linked_tops.iter().any(|l| l == t));
+            let link = top.and_then(|t| self.linked_tops.iter().find(|l| l.top() == t));
+            let linked = link.is_some();
+            let through = link.and_then(|l| l.below(&raw));
+            let written = match &through {
+                Some(p) => Some(Request { path: p, ..req }),
+                None => (!linked).then_some(req),
+            };
             // The open as written met a symlink.
             let mut looped = false;
-            if self.no_injection.is_none() && !syscalls::open_has_side_effects(flags) && !linked {
-                if let Some(literal) = resolve::resolve_literal(&req, self.asks_vnode_type) {
-                    let mut j =
-                        self.judge_resolved(name, pid, &raw, openat2, (flags, mode), literal);
-                    if let Plan::Open(open) = &mut j.plan {
-                        match open_for(open) {
-                            Ok(fd) => {
-                                open.opened = Some(fd);
-                                return Ok(j);
-                            }
-                            // A name of the path is missing, every one
-                            // before it a directory and no symlink: the
-                            // walk would stop there too, with ENOENT
-                            // before any check.
-                            Err(libc::ENOENT) => return Err(libc::ENOENT),
-                            Err(e) => looped = e == libc::ELOOP,
+            let literal = written
+                .filter(|_| self.no_injection.is_none() && !syscalls::open_has_side_effects(flags))
+                .and_then(|w| resolve::resolve_literal(&w, self.asks_vnode_type));
+            if let Some(literal) = literal {
+                let mut j = self.judge_resolved(name, pid, &raw, openat2, (flags, mode), literal);
+                if let Plan::Open(open) = &mut j.plan {
+                    match open_for(open) {
+                        Ok(fd) => {
+                            open.opened = Some(fd);
+                            return Ok(j);
                         }
+                        // A name of the path is missing, every one before
+                        // it a directory and no symlink: the walk would stop
+                        // there too, with ENOENT before any check.
+                        Err(libc::ENOENT) => return Err(libc::ENOENT),
+                        Err(e) => looped = e == libc::ELOOP,
                     }
                 }
             }
@@ -935,7 +943,7 @@ mod engine {
                 Some(held) => held?.resolved,
                 None => resolve::resolve_sandboxed(&req)?,
             };
-            if let Some(top) = top.filter(|_| looped) {
+            if let Some(top) = top.filter(|_| looped && !linked) {
                 self.note_linked_top(top, resolved.path.as_os_str().as_bytes());
             }
             Ok(self.judge_resolved(name, pid, &raw, openat2, (flags, mode), resolved))
@@ -949,7 +957,9 @@ mod engine {
                 .and_then(|r| r.strip_prefix(top))
                 .is_some_and(|r| r.is_empty() || r[0] == b'/');
             if !below && self.linked_tops.len() < MAX_LINKED_TOPS {
-                self.linked_tops.push(top.to_vec());
+                if let Some(link) = resolve::TopLink::learn(top) {
+                    self.linked_tops.push(link);
+                }
             }
         }
 
@@ -1102,7 +1112,7 @@ mod engine {
             {
                 Some(found) => {
                     let held = found?;
-                    (held.resolved, Some(held.fd))
+                    (held.resolved, Some((held.fd, held.stamp)))
                 }
                 None => (resolve::resolve_sandboxed(&req)?, None),
             };
@@ -1112,7 +1122,8 @@ mod engine {
             let file = File {
                 path: &resolved.path,
                 mode: resolved.mode,
-                held: held.as_ref(),
+                held: held.as_ref().map(|(fd, _)| fd),
+                stamp: held.as_ref().and_then(|(_, stamp)| *stamp),
             };
             Ok(self.judge_file(name, pid, &raw, file, op))
         }
@@ -1357,7 +1368,7 @@ mod engine {
     /// modelled; other processes are the kernel's business).
     fn signal_plan(tid: i32, nr: i32, args: &[u64; 6], target: syscalls::Target) -> Plan {
         let is_prlimit = i64::from(nr) == libc::SYS_prlimit64;
-        let me = std::process::id() as i32;
+        let me = resolve::own_pid();
         let own_group = || {
             // SAFETY: getpgrp takes no arguments.
             unsafe { libc::getpgrp() }
@@ -1434,7 +1445,7 @@ mod engine {
     ) -> Result<Vec<(PathBuf, OpId, Option<u32>)>, i32> {
         let mut found = Vec::new();
         let mut next = match (program.held, program.mode) {
-            (Some(fd), Some(mode)) => interp::next_of_fd(fd, mode),
+            (Some(fd), Some(mode)) => interp::next_of_fd(fd, mode, program.stamp),
             _ => interp::next_of(program.path),
         };
         for _ in 0..=interp::MAX_DEPTH {
@@ -1451,7 +1462,7 @@ mod engine {
                 follow_last: true,
             };
             let (resolved, held) = match resolve::resolve_kernel(&req, script || want_mode) {
-                Some(Ok(held)) => (held.resolved, Some(held.fd)),
+                Some(Ok(held)) => (held.resolved, Some((held.fd, held.stamp))),
                 // Missing or below a file: the exec fails on it.
                 Some(Err(_)) => break,
                 None => match resolve::resolve_sandboxed(&req) {
@@ -1465,7 +1476,7 @@ mod engine {
                 break;
             }
             next = match (&held, resolved.mode) {
-                (Some(fd), Some(mode)) => interp::next_of_fd(fd, mode),
+                (Some((fd, stamp)), Some(mode)) => interp::next_of_fd(fd, mode, *stamp),
                 _ => interp::next_of(&resolved.path),
             };
         }
@@ -1479,6 +1490,8 @@ mod engine {
         path: &'a Path,
         mode: Option<u32>,
         held: Option<&'a OwnedFd>,
+        /// Its identity as of the resolution's fstat, where one was made.
+        stamp: Option<resolve::Stamp>,
     }
 
     impl<'a> File<'a> {
@@ -1487,6 +1500,7 @@ mod engine {
                 path,
                 mode,
                 held: None,
+                stamp: None,
             }
         }
     }
@@ -1776,7 +1790,7 @@ mod engine {
         ];
         let dirfd = resolve::openat2(libc::AT_FDCWD, &dir, &dir_how)?;
         let fd = resolve::openat2(dirfd.as_raw_fd(), &name, how)?;
-        let named = resolve::fd_path(std::process::id() as i32, fd.as_raw_fd())
+        let named = resolve::fd_path(resolve::own_pid(), fd.as_raw_fd())
             .ok_or(libc::EACCES)?
             .into_os_string()
             .into_vec();
