@@ -15,14 +15,18 @@
 //! each bare, under `sbcheck exec --cpus 0` (sbcheck, supervisor and
 //! workload pinned to one CPU), unpinned, with `--kernel`, and under a launcher that
 //! applies the same allow set with Landlock and nothing else (the floor).
-//! Rounds are interleaved (every mode of every workload once per round);
+//! Rounds are interleaved (every mode of every workload once per round,
+//! each round starting at the next mode);
 //! a first untimed round warms the page cache. The table gives the median time and the median of each round's ratio
 //! to that round's bare run. Then `parallel`: two compilers at once under
 //! sbcheck unpinned and pinned to one CPU (how much sooner the default
 //! finishes: parallel work must stay parallel).
 //!
 //! Bounded time: `SBCHECK_WORKLOADS=opens,find,...` picks workloads,
-//! `SBCHECK_ROUNDS=N` the rounds (default 5). What the machine lacks
+//! `SBCHECK_ROUNDS=N` the rounds (default 5). `SBCHECK_BASELINE=PATH`
+//! adds another build's `sbcheck` binary, pinned and unpinned, to the
+//! same interleaved rounds (a change measured against its parent on this
+//! noisy machine: figures move 10-15% between runs, less within one). What the machine lacks
 //! (python3, gcc, /usr/share/doc, Landlock, a second CPU) is skipped with
 //! the reason. The output ends with a Markdown table ready for
 //! docs/performance.md.
@@ -71,6 +75,9 @@ mod bench {
         Unpinned,
         Kernel,
         Floor,
+        /// `SBCHECK_BASELINE`'s binary.
+        BaselinePinned,
+        BaselineUnpinned,
     }
 
     const MODES: [Mode; 5] = [
@@ -89,8 +96,15 @@ mod bench {
                 Mode::Unpinned => "sbcheck unpinned",
                 Mode::Kernel => "sbcheck --kernel",
                 Mode::Floor => "Landlock floor",
+                Mode::BaselinePinned => "baseline pinned",
+                Mode::BaselineUnpinned => "baseline unpinned",
             }
         }
+    }
+
+    /// `SBCHECK_BASELINE`: another build's sbcheck binary to compare with.
+    fn baseline() -> Option<PathBuf> {
+        std::env::var_os("SBCHECK_BASELINE").map(PathBuf::from)
     }
 
     struct Workload {
@@ -258,13 +272,19 @@ mod bench {
                 c.args(&argv[1..]);
                 c
             }
-            Mode::Pinned | Mode::Unpinned | Mode::Kernel => {
-                let mut c = Command::new(SBCHECK);
+            _ => {
+                let bin = match mode {
+                    Mode::BaselinePinned | Mode::BaselineUnpinned => {
+                        baseline().ok_or("no SBCHECK_BASELINE")?
+                    }
+                    _ => PathBuf::from(SBCHECK),
+                };
+                let mut c = Command::new(bin);
                 c.arg("exec").arg("--profile").arg(&s.profile);
                 if mode == Mode::Kernel {
                     c.arg("--kernel");
                 }
-                if mode == Mode::Pinned {
+                if matches!(mode, Mode::Pinned | Mode::BaselinePinned) {
                     c.args(["--cpus", "0"]);
                 }
                 c.arg("--").args(argv);
@@ -334,10 +354,13 @@ mod bench {
         if let Err(why) = &s.ruleset {
             skipped.push(format!("Landlock floor and --kernel: {why}"));
         }
-        let modes: Vec<Mode> = modes
+        let mut modes: Vec<Mode> = modes
             .into_iter()
             .filter(|&m| m != Mode::Kernel || s.ruleset.is_ok())
             .collect();
+        if baseline().is_some() {
+            modes.extend([Mode::BaselinePinned, Mode::BaselineUnpinned]);
+        }
         let n = rounds();
         // times[w][m][round] in seconds; None once a mode failed.
         let mut times = vec![vec![Some(Vec::new()); modes.len()]; workloads.len()];
@@ -349,7 +372,13 @@ mod bench {
         }
         for round in 0..n {
             for (wi, w) in workloads.iter().enumerate() {
-                for (mi, &m) in modes.iter().enumerate() {
+                // Each round starts at another mode: the first run after
+                // another workload pays for its caches, and that cost
+                // would always fall on the same mode (it made python3's
+                // bare run slower than its supervised ones).
+                for k in 0..modes.len() {
+                    let mi = (k + round) % modes.len();
+                    let m = modes[mi];
                     let Some(list) = &mut times[wi][mi] else {
                         continue;
                     };

@@ -366,34 +366,38 @@ impl<'p> Supervisor<'p> {
         let denied = decisions
             .iter()
             .position(|d| d.verdict() != Some(Verdict::Allow));
-        Checked {
+        let mut checked = Checked {
             syscall,
-            requested: if self.keeps_text() {
-                String::from_utf8_lossy(requested).into_owned()
-            } else {
-                String::new()
-            },
+            requested: String::new(),
             target,
             decisions,
             denied,
+        };
+        if self.keeps_text(&checked) {
+            checked.requested = String::from_utf8_lossy(requested).into_owned();
         }
+        checked
     }
 
     /// Whether a check's text (the path as requested and as matched) is
-    /// read by anyone: the trace when recording, the log when on. Without
-    /// them it is not formatted at all (a third of the supervisor's own
-    /// work per open went into formatting and allocating it).
-    fn keeps_text(&self) -> bool {
-        self.record || self.log.is_on()
+    /// read by anyone: the trace when recording, the log when it will
+    /// write this decision (a reported one). Else it is not formatted at
+    /// all (a third of the supervisor's own work per open once went into
+    /// formatting and allocating it; `sbcheck exec` logs, but only what is
+    /// reported).
+    fn keeps_text(&self, checked: &Checked) -> bool {
+        self.record || (self.log.is_on() && Supervisor::deciding(checked).is_some_and(reported))
     }
 
-    /// A matched path as the trace and the log show it; empty when
-    /// neither is read (see [`Supervisor::keeps_text`]).
-    fn shown(&self, matched: &Path) -> String {
-        if self.keeps_text() {
-            matched.display().to_string()
-        } else {
-            String::new()
+    /// The text of the subject of the check that denied (else of the
+    /// first), the path the log and the trace show, where they read it
+    /// (see [`Supervisor::keeps_text`]).
+    fn show_subject(&self, checked: &mut Checked, checks: &[(OpId, Subject<'_>)]) {
+        let i = checked.denied.unwrap_or(0);
+        if self.keeps_text(checked) {
+            if let Some(p) = checks.get(i).and_then(|(_, s)| s.path.as_deref()) {
+                checked.target = String::from_utf8_lossy(p).into_owned();
+            }
         }
     }
 
@@ -996,7 +1000,8 @@ mod engine {
                     (o, Subject::file(&matched, vtype))
                 })
                 .collect();
-            let checked = self.check(name, raw, self.shown(&matched), &checks);
+            let mut checked = self.check(name, raw, String::new(), &checks);
+            self.show_subject(&mut checked, &checks);
             let creates = syscalls::open_creates(flags);
             let needs_fd = openat2 || creates || checked.decisions.iter().any(depends_on_arguments);
             // Where the supervisor cannot open the file for the process:
@@ -1150,7 +1155,6 @@ mod engine {
             let matched = self.matched(file.path, pid);
             let vtype = self.vtype(name, op, file.path, file.mode);
             let mut checks = vec![(op, Subject::file(&matched, vtype))];
-            let mut shown = vec![self.shown(&matched)];
             if op == op::PROCESS_EXEC {
                 let interpreters = match interpreters(pid, &file, self.asks_vnode_type) {
                     Ok(found) => found,
@@ -1159,12 +1163,11 @@ mod engine {
                 for (path, op, mode) in interpreters {
                     let vtype = self.vtype(name, op, &path, mode);
                     let m = self.matched(&path, pid).into_owned();
-                    shown.push(self.shown(&m));
                     checks.push((op, Subject::file_owned(m, vtype)));
                 }
             }
             let mut checked = self.check(name, raw, String::new(), &checks);
-            checked.target = shown.swap_remove(checked.denied.unwrap_or(0));
+            self.show_subject(&mut checked, &checks);
             self.plan(checked, |_| Plan::Continue)
         }
 
