@@ -491,11 +491,87 @@ pub fn fd_path(pid: i32, fd: i32) -> Option<PathBuf> {
     proc_link(pid, format!("fd/{fd}").as_bytes()).map(|b| PathBuf::from(OsStr::from_bytes(&b)))
 }
 
-/// `readlink /proc/PID/<what>`.
+/// `readlink /proc/PID/<what>`: through a held `/proc/PID` where one is
+/// (see [`proc_dir`]), else by its path.
 fn proc_link(pid: i32, what: &[u8]) -> Option<Vec<u8>> {
+    let what = std::ffi::CString::new(what).ok()?;
+    if let Some(dir) = proc_dir(pid) {
+        let mut buf = vec![0u8; libc::PATH_MAX as usize];
+        // SAFETY: `what` is NUL-terminated; `buf` is writable for its length.
+        let n = unsafe {
+            libc::readlinkat(
+                dir.as_raw_fd(),
+                what.as_ptr(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            )
+        };
+        if let Ok(n) = usize::try_from(n) {
+            if n < buf.len() {
+                buf.truncate(n);
+                return Some(buf);
+            }
+        }
+    }
+    // Not held, or the held one failed: its task may be gone and the pid
+    // another's now, so the path says; and what it names is held next.
+    forget_proc_dir(pid);
     let mut p = format!("/proc/{pid}/").into_bytes();
-    p.extend_from_slice(what);
-    readlink(&mut p)
+    p.extend_from_slice(what.as_bytes());
+    let found = readlink(&mut p);
+    if found.is_some() {
+        hold_proc_dir(pid);
+    }
+    found
+}
+
+/// How many `/proc/PID` directories are held (one per process whose
+/// relative paths are being resolved: `find` and `tar` open every entry
+/// relative to its directory's fd).
+const PROC_DIRS: usize = 16;
+
+/// `O_PATH` fds of `/proc/PID` for recent callers. A readlink of
+/// `cwd` or `fd/N` through one skips the lookup of `/proc` and of the pid,
+/// most of its cost. Such an fd names one task for its life: once that
+/// task is gone its entries fail (ENOENT), even when the pid is reused,
+/// and [`proc_link`] then looks the path up again. Within the task the
+/// entries are live: an exec, a chdir or a dup2 since shows as it is now.
+static HELD_PROC_DIRS: std::sync::Mutex<Vec<(i32, std::sync::Arc<OwnedFd>)>> =
+    std::sync::Mutex::new(Vec::new());
+
+fn held_proc_dirs() -> std::sync::MutexGuard<'static, Vec<(i32, std::sync::Arc<OwnedFd>)>> {
+    HELD_PROC_DIRS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn proc_dir(pid: i32) -> Option<std::sync::Arc<OwnedFd>> {
+    held_proc_dirs()
+        .iter()
+        .find(|(p, _)| *p == pid)
+        .map(|(_, fd)| fd.clone())
+}
+
+fn forget_proc_dir(pid: i32) {
+    held_proc_dirs().retain(|(p, _)| *p != pid);
+}
+
+fn hold_proc_dir(pid: i32) {
+    let Ok(path) = std::ffi::CString::new(format!("/proc/{pid}")) else {
+        return;
+    };
+    let how = [
+        (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64,
+        0,
+        0,
+    ];
+    if let Ok(fd) = openat2(libc::AT_FDCWD, &path, &how) {
+        let mut held = held_proc_dirs();
+        if held.len() >= PROC_DIRS {
+            held.remove(0);
+        }
+        held.push((pid, std::sync::Arc::new(fd)));
+    }
 }
 
 struct Walk {
@@ -881,6 +957,32 @@ pub fn own_proc(path: &Path, tid: i32) -> Option<PathBuf> {
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
+
+    #[test]
+    fn a_held_proc_dir_reads_live_entries_and_is_dropped_with_its_task() {
+        let dir = tempfile::tempdir().unwrap();
+        let cwd = std::fs::canonicalize(dir.path()).unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .current_dir(&cwd)
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        let cwd = cwd.into_os_string().into_vec();
+        assert_eq!(proc_link(pid, b"cwd"), Some(cwd.clone()));
+        assert!(proc_dir(pid).is_some(), "held after the first lookup");
+        // Read through the held directory: the same answer.
+        assert_eq!(proc_link(pid, b"cwd"), Some(cwd.clone()));
+        assert_eq!(proc_link(pid, b"fd/987"), None, "no such fd");
+        assert_eq!(proc_link(pid, b"cwd"), Some(cwd));
+        assert!(proc_dir(pid).is_some(), "held again");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // The task is gone: its held directory answers nothing, and is
+        // dropped (the pid is not reused within this test).
+        assert_eq!(proc_link(pid, b"cwd"), None);
+        assert!(proc_dir(pid).is_none());
+    }
 
     #[test]
     fn a_path_below_a_link_is_taken_from_its_target_while_the_link_stands() {
