@@ -1507,6 +1507,45 @@ fn exec_checks_the_script_interpreter_and_the_elf_loader() {
     );
 }
 
+/// What an exec'd file asks to run is remembered (by device, inode, size,
+/// mtime and ctime) once the file has been unchanged for a second. A script
+/// that ran with an allowed interpreter, settled and remembered, then
+/// rewritten (same size) to name a protected one, is read again and
+/// refused: its stamp changed with the write.
+#[test]
+fn a_remembered_script_rewritten_is_read_again() {
+    let rt = Rt::new();
+    let r = rt.root.display().to_string();
+    std::fs::copy("/bin/true", rt.path("protected/prog")).unwrap();
+    let bad = format!("#!{r}/protected/prog\n");
+    let good = "#!/bin/sh\nexit 7\n#";
+    assert!(bad.len() > good.len() + 1);
+    let good = format!("{good}{}\n", "x".repeat(bad.len() - good.len() - 1));
+    assert_eq!(good.len(), bad.len());
+    std::fs::write(rt.path("allowed/s.sh"), &good).unwrap();
+    // Writable by the sandboxed process (nobody, when the tests run as root).
+    std::fs::set_permissions(
+        rt.path("allowed/s.sh"),
+        std::fs::Permissions::from_mode(0o777),
+    )
+    .unwrap();
+    // Ran once fresh (not remembered), once settled (remembered), then
+    // rewritten in place and run again.
+    let script = format!(
+        "cd {r}/allowed; ./s.sh; echo \"fresh $?\"; sleep 2; ./s.sh; echo \"settled $?\"; \
+         printf '%s\\n' '#!{r}/protected/prog' > s.sh; ./s.sh; echo \"rewritten $?\""
+    );
+    let (status, out, log) = rt.exec(&["/bin/sh", "-c", &script]);
+    assert_eq!(status, Some(0));
+    assert_eq!(out, "fresh 7\nsettled 7\nrewritten 126\n", "{log}");
+    assert!(
+        log.contains(&format!(
+            "deny(1) process-exec-interpreter {r}/protected/prog"
+        )),
+        "{log}"
+    );
+}
+
 /// Class 6: the filter is an allowlist. file_setattr (469, newer than the
 /// map) would set an inode flag on a protected file the user owns; it is
 /// refused with ENOSYS like every syscall the engine does not know, and
