@@ -14,7 +14,10 @@
 //! reopened for reading through that fd, so the file read is the file
 //! checked. One read of the first page serves almost every file: the ELF
 //! header, the program headers and the PT_INTERP string of a usual
-//! program all lie within it; anything beyond is read where it lies.
+//! program all lie within it; anything beyond is read where it lies. What
+//! a file unchanged for a second asks to run is remembered by its stamp
+//! (device, inode, size, mtime, ctime: see [`next_of_fd`]), so a program
+//! run again is not read again.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
@@ -83,12 +86,12 @@ pub fn next_of_fd(fd: &OwnedFd, mode: u32, stamp: Option<resolve::Stamp>) -> Nex
         return Next::None;
     }
     let Some(stamp) = stamp else {
-        return read_next(fd, mode);
+        return read_next(fd);
     };
     if let Some((_, next)) = seen().iter().find(|(s, _)| *s == stamp) {
         return next.clone();
     }
-    let next = read_next(fd, mode);
+    let next = read_next(fd);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
@@ -103,11 +106,9 @@ pub fn next_of_fd(fd: &OwnedFd, mode: u32, stamp: Option<resolve::Stamp>) -> Nex
 }
 
 /// What the file `fd` holds (an `O_PATH` fd will do; `mode` its
-/// `st_mode`) asks to run besides itself, read now.
-fn read_next(fd: &OwnedFd, mode: u32) -> Next {
-    if mode & libc::S_IFMT != libc::S_IFREG {
-        return Next::None;
-    }
+/// `st_mode`) asks to run besides itself, read now. A regular file: the
+/// caller checked.
+fn read_next(fd: &OwnedFd) -> Next {
     let Some(f) = reopen(fd) else {
         return Next::None;
     };
@@ -307,7 +308,7 @@ mod tests {
             "{} changed within the second",
             sh.display()
         );
-        let first = read_next(&fd, mode);
+        let first = read_next(&fd);
         assert_eq!(next_of_fd(&fd, mode, Some(stamp)), first);
         assert!(seen().iter().any(|(s, next)| *s == stamp && *next == first));
         assert_eq!(next_of_fd(&fd, mode, Some(stamp)), first);

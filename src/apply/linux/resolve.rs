@@ -193,7 +193,7 @@ impl Stamp {
         }
     }
 
-    /// Whether the file last changed at least a second before `now`
+    /// Whether the file last changed more than a second before `now`
     /// (seconds since the epoch). Any later write, truncation or
     /// attribute change sets ctime to the (coarse) clock of its moment,
     /// which is then past this stamp's: the stamp cannot repeat. A file
