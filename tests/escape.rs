@@ -1113,7 +1113,7 @@ mod issue16 {
     }
 
     /// Whether the tests run as root (then the attacks run as nobody).
-    fn root_user() -> bool {
+    pub fn root_user() -> bool {
         std::fs::read_to_string("/proc/self/status")
             .unwrap()
             .lines()
@@ -1252,7 +1252,7 @@ mod issue16 {
     }
 }
 
-use issue16::{value, Rt};
+use issue16::{root_user, value, Rt};
 
 /// Class 1: decisions on the kernel's resolution. `..` after a magic link
 /// that names no path (a pipe) fails ENOTDIR, as in the kernel; before,
@@ -1542,6 +1542,75 @@ fn a_remembered_script_rewritten_is_read_again() {
         log.contains(&format!(
             "deny(1) process-exec-interpreter {r}/protected/prog"
         )),
+        "{log}"
+    );
+}
+
+/// A top-level symlink (merged-/usr `/lib`) is learnt once and then taken
+/// as written from its target, after a readlink shows it unchanged. Swapped
+/// after it was learnt, to point at a protected directory, the next open
+/// through it is decided where it leads now: denied. Needs root (an entry
+/// in `/`); as another user the test says so and does nothing.
+#[test]
+fn a_top_level_link_swapped_after_it_was_learnt_is_followed_anew() {
+    if !root_user() {
+        eprintln!("skipped: creating a top-level symlink needs root");
+        return;
+    }
+    let rt = Rt::new();
+    let r = rt.root.display().to_string();
+    std::fs::write(rt.path("allowed/f"), "ALLOWED\n").unwrap();
+    std::fs::write(rt.path("protected/f"), "PROTECTED\n").unwrap();
+    let link = PathBuf::from(format!("/sbcheck-toplink-{}", std::process::id()));
+    struct Gone(PathBuf);
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let _gone = Gone(link.clone());
+    let _ = std::fs::remove_file(&link);
+    symlink(rt.path("allowed"), &link).unwrap();
+    let l = link.display().to_string();
+    // A rule for the link's own path, as profiles have for `/lib`: the open
+    // as written is then tried (and fails with ELOOP), which is how the
+    // supervisor learns the link. Decisions are on the path reached.
+    let mut profile = std::fs::read_to_string(rt.path("p.sb")).unwrap();
+    profile.push_str(&format!("(allow file-read* (subpath \"{l}\"))\n"));
+    std::fs::write(rt.path("p.sb"), profile).unwrap();
+    // Learnt on the first open (its open as written meets the link), taken
+    // from the target on the second, then swapped from outside.
+    let script = format!(
+        "cat {l}/f; cat {l}/f; touch {r}/allowed/ready; \
+         i=0; while [ ! -e {r}/allowed/go ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; \
+         cat {l}/f || echo refused"
+    );
+    let swapper = {
+        let (ready, go) = (rt.path("allowed/ready"), rt.path("allowed/go"));
+        let (link, protected, tmp) = (
+            link.clone(),
+            rt.path("protected"),
+            PathBuf::from(format!("{}.new", link.display())),
+        );
+        std::thread::spawn(move || {
+            for _ in 0..400 {
+                if ready.exists() {
+                    symlink(&protected, &tmp).unwrap();
+                    std::fs::rename(&tmp, &link).unwrap();
+                    std::fs::write(&go, "").unwrap();
+                    return true;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            false
+        })
+    };
+    let (status, out, log) = rt.exec(&["/bin/sh", "-c", &script]);
+    assert!(swapper.join().unwrap(), "the link was never swapped: {log}");
+    assert_eq!(status, Some(0));
+    assert_eq!(out, "ALLOWED\nALLOWED\nrefused\n", "{log}");
+    assert!(
+        log.contains(&format!("deny(1) file-read-data {r}/protected/f")),
         "{log}"
     );
 }
