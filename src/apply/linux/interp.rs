@@ -19,7 +19,9 @@
 //! (device, inode, size, mtime, ctime: see [`next_of_fd`]), so a program
 //! run again is not read again.
 
+use std::fs::File;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use super::resolve;
@@ -136,45 +138,29 @@ fn read_next(fd: &OwnedFd) -> Next {
     }
 }
 
-/// Opens the file an fd of this process holds for reading, through
-/// `/proc/self/fd/N`: the same file, whatever its path names now.
-fn reopen(fd: &OwnedFd) -> Option<OwnedFd> {
-    let name = std::ffi::CString::new(fd.as_raw_fd().to_string()).ok()?;
-    let f = resolve::with_own_fds(|dir| {
-        // SAFETY: `name` is a C string alive for the call.
-        unsafe {
-            libc::openat(
-                dir,
-                name.as_ptr(),
-                libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY | libc::O_NONBLOCK,
-            )
-        }
-    })?;
+/// Opens the file an fd of this process holds for reading, through its
+/// own `/proc/PID/fd/N` (held: [`resolve::proc_dir`]): the same file,
+/// whatever its path names now.
+fn reopen(fd: &OwnedFd) -> Option<File> {
+    let dir = resolve::proc_dir(resolve::own_pid())?;
+    let name = std::ffi::CString::new(format!("fd/{}", fd.as_raw_fd())).ok()?;
+    let flags = libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY | libc::O_NONBLOCK;
+    // SAFETY: `name` is a C string alive for the call.
+    let f = unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), flags) };
     // SAFETY: the fd is new and ours alone.
-    (f >= 0).then(|| unsafe { OwnedFd::from_raw_fd(f) })
+    (f >= 0).then(|| File::from(unsafe { OwnedFd::from_raw_fd(f) }))
 }
 
 /// Reads into `buf` from `off` until at least `want` bytes (or all of
 /// `buf`) are in or the file ends; how many bytes were read.
-fn read_at(f: &OwnedFd, off: u64, buf: &mut [u8], want: usize) -> usize {
+fn read_at(f: &File, off: u64, buf: &mut [u8], want: usize) -> usize {
     let mut n = 0;
     while n < want.min(buf.len()) {
-        let Ok(at) = libc::off_t::try_from(off + n as u64) else {
-            break;
-        };
-        // SAFETY: the pointer and length describe the unread rest of `buf`.
-        let k = unsafe {
-            libc::pread(
-                f.as_raw_fd(),
-                buf[n..].as_mut_ptr().cast(),
-                buf.len() - n,
-                at,
-            )
-        };
-        match k {
-            k if k > 0 => n += k as usize,
-            -1 if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) => {}
-            _ => break,
+        match f.read_at(&mut buf[n..], off + n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
         }
     }
     n

@@ -277,23 +277,10 @@ pub fn resolve_kernel(req: &Request<'_>, want_mode: bool) -> Option<Result<Held,
     }))
 }
 
-/// The path an fd of this process names, read through its `/proc/self/fd`
-/// (held open: a readlink from it skips looking up `/proc`, `self` and
-/// `fd`, a microsecond of each call's three).
+/// The path an fd of this process names, read through its own held
+/// `/proc/PID` (see [`proc_dir`]).
 fn own_fd_path(fd: &OwnedFd) -> Option<Vec<u8>> {
-    let name = std::ffi::CString::new(fd.as_raw_fd().to_string()).ok()?;
-    let mut buf = vec![0u8; libc::PATH_MAX as usize];
-    let n = with_own_fds(|dir| {
-        // SAFETY: `name` is a C string; `buf` is writable for its length.
-        unsafe { libc::readlinkat(dir, name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) }
-    })?;
-    let n = usize::try_from(n).ok()?;
-    // A full buffer may be a cut one (readlink truncates silently).
-    if n >= buf.len() {
-        return None;
-    }
-    buf.truncate(n);
-    Some(buf)
+    proc_link(own_pid(), format!("fd/{}", fd.as_raw_fd()).as_bytes())
 }
 
 /// This process's pid without a syscall where it can: glibc caches no pid
@@ -322,33 +309,6 @@ pub fn own_pid() -> i32 {
         }
         pid => pid,
     }
-}
-
-/// Runs `f` on an `O_PATH` fd of this process's `/proc/self/fd`, opened
-/// once per process: a child forked from a process that opened it has its
-/// parent's, which names the parent's fds, so the pid is checked
-/// ([`own_pid`]). `None` when it cannot be opened.
-pub fn with_own_fds<T>(f: impl FnOnce(RawFd) -> T) -> Option<T> {
-    static OWN: std::sync::Mutex<Option<(i32, OwnedFd)>> = std::sync::Mutex::new(None);
-    let pid = own_pid();
-    let mut own = OWN
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if !own.as_ref().is_some_and(|(p, _)| *p == pid) {
-        let how = [
-            (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64,
-            0,
-            0,
-        ];
-        let dir = openat2(libc::AT_FDCWD, c"/proc/self/fd", &how).ok()?;
-        // An inherited one is this process's own copy: replacing it closes it.
-        *own = Some((pid, dir));
-    }
-    // The lock is not held across `f`: worker threads look paths up at
-    // the same time, and the fd stays open for the life of the process.
-    let dir = own.as_ref().map(|(_, dir)| dir.as_raw_fd());
-    drop(own);
-    dir.map(f)
 }
 
 /// `req`'s path as an absolute path: itself, or appended to the path its
@@ -433,8 +393,8 @@ fn kind_of(mode: u32) -> Last {
     }
 }
 
-/// The non-empty components of `path`.
-fn components(path: &[u8]) -> impl Iterator<Item = &[u8]> + '_ {
+/// The non-empty components of `path` (`a//b/` has two).
+pub fn components(path: &[u8]) -> impl Iterator<Item = &[u8]> + '_ {
     path.split(|&b| b == b'/').filter(|c| !c.is_empty())
 }
 
@@ -491,51 +451,33 @@ pub fn fd_path(pid: i32, fd: i32) -> Option<PathBuf> {
     proc_link(pid, format!("fd/{fd}").as_bytes()).map(|b| PathBuf::from(OsStr::from_bytes(&b)))
 }
 
-/// `readlink /proc/PID/<what>`: through a held `/proc/PID` where one is
-/// (see [`proc_dir`]), else by its path.
+/// `readlink /proc/PID/<what>`, through the held `/proc/PID` (see
+/// [`proc_dir`]). A held directory whose task is gone fails, even when the
+/// pid is another task's now: it is then dropped and the current
+/// `/proc/PID` opened once more.
 fn proc_link(pid: i32, what: &[u8]) -> Option<Vec<u8>> {
     let what = std::ffi::CString::new(what).ok()?;
-    if let Some(dir) = proc_dir(pid) {
-        let mut buf = vec![0u8; libc::PATH_MAX as usize];
-        // SAFETY: `what` is NUL-terminated; `buf` is writable for its length.
-        let n = unsafe {
-            libc::readlinkat(
-                dir.as_raw_fd(),
-                what.as_ptr(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-            )
-        };
-        if let Ok(n) = usize::try_from(n) {
-            if n < buf.len() {
-                buf.truncate(n);
-                return Some(buf);
-            }
-        }
+    let read = |dir: std::sync::Arc<OwnedFd>| readlink_at(dir.as_raw_fd(), &what);
+    if let Some(found) = proc_dir(pid).and_then(read) {
+        return Some(found);
     }
-    // Not held, or the held one failed: its task may be gone and the pid
-    // another's now, so the path says; and what it names is held next.
     forget_proc_dir(pid);
-    let mut p = format!("/proc/{pid}/").into_bytes();
-    p.extend_from_slice(what.as_bytes());
-    let found = readlink(&mut p);
-    if found.is_some() {
-        hold_proc_dir(pid);
-    }
-    found
+    proc_dir(pid).and_then(read)
 }
 
-/// How many `/proc/PID` directories are held (one per process whose
-/// relative paths are being resolved: `find` and `tar` open every entry
-/// relative to its directory's fd).
+/// How many `/proc/PID` directories are held beside this process's own
+/// (one per process whose relative paths are being resolved: `find` and
+/// `tar` open every entry relative to its directory's fd).
 const PROC_DIRS: usize = 16;
 
-/// `O_PATH` fds of `/proc/PID` for recent callers. A readlink of
-/// `cwd` or `fd/N` through one skips the lookup of `/proc` and of the pid,
-/// most of its cost. Such an fd names one task for its life: once that
-/// task is gone its entries fail (ENOENT), even when the pid is reused,
-/// and [`proc_link`] then looks the path up again. Within the task the
-/// entries are live: an exec, a chdir or a dup2 since shows as it is now.
+/// `O_PATH` fds of `/proc/PID`: this process's own (the path of an fd it
+/// holds: the kernel's lookup, an exec's header) and recent callers' (their
+/// cwd and dirfds). A readlink or open through one skips the lookup of
+/// `/proc` and of the pid, most of its cost. Such an fd names one task for
+/// its life: once that task is gone its entries fail (ENOENT), even when
+/// the pid is reused. Within the task the entries are live: an exec, a
+/// chdir or a dup2 since shows as it is now. A forked child inherits the
+/// list, whose fds still name the same tasks; its own pid is another.
 static HELD_PROC_DIRS: std::sync::Mutex<Vec<(i32, std::sync::Arc<OwnedFd>)>> =
     std::sync::Mutex::new(Vec::new());
 
@@ -545,33 +487,41 @@ fn held_proc_dirs() -> std::sync::MutexGuard<'static, Vec<(i32, std::sync::Arc<O
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn proc_dir(pid: i32) -> Option<std::sync::Arc<OwnedFd>> {
+/// The held `/proc/PID` of `pid`, if one is.
+fn held_proc_dir(pid: i32) -> Option<std::sync::Arc<OwnedFd>> {
     held_proc_dirs()
         .iter()
         .find(|(p, _)| *p == pid)
         .map(|(_, fd)| fd.clone())
 }
 
-fn forget_proc_dir(pid: i32) {
-    held_proc_dirs().retain(|(p, _)| *p != pid);
-}
-
-fn hold_proc_dir(pid: i32) {
-    let Ok(path) = std::ffi::CString::new(format!("/proc/{pid}")) else {
-        return;
-    };
+/// `/proc/PID` of `pid`, held from its first use (the oldest caller's
+/// dropped past [`PROC_DIRS`], never this process's own); `None` when it
+/// cannot be opened (no such process).
+pub fn proc_dir(pid: i32) -> Option<std::sync::Arc<OwnedFd>> {
+    if let Some(dir) = held_proc_dir(pid) {
+        return Some(dir);
+    }
+    let path = std::ffi::CString::new(format!("/proc/{pid}")).ok()?;
     let how = [
         (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64,
         0,
         0,
     ];
-    if let Ok(fd) = openat2(libc::AT_FDCWD, &path, &how) {
-        let mut held = held_proc_dirs();
-        if held.len() >= PROC_DIRS {
-            held.remove(0);
+    let dir = std::sync::Arc::new(openat2(libc::AT_FDCWD, &path, &how).ok()?);
+    let own = own_pid();
+    let mut held = held_proc_dirs();
+    if held.iter().filter(|(p, _)| *p != own).count() >= PROC_DIRS {
+        if let Some(oldest) = held.iter().position(|(p, _)| *p != own) {
+            held.remove(oldest);
         }
-        held.push((pid, std::sync::Arc::new(fd)));
     }
+    held.push((pid, dir.clone()));
+    Some(dir)
+}
+
+fn forget_proc_dir(pid: i32) {
+    held_proc_dirs().retain(|(p, _)| *p != pid);
 }
 
 struct Walk {
@@ -922,13 +872,21 @@ fn link_reads(at: &std::ffi::CStr, text: &[u8]) -> bool {
 
 /// `readlink(path)`, on the same kind of buffer as [`lstat`].
 fn readlink(path: &mut Vec<u8>) -> Option<Vec<u8>> {
-    let mut buf = vec![0u8; libc::PATH_MAX as usize];
     path.push(0);
-    // SAFETY: `path` is NUL-terminated; `buf` is writable for its length.
-    let n = unsafe { libc::readlink(path.as_ptr().cast(), buf.as_mut_ptr().cast(), buf.len()) };
+    let found = CStr::from_bytes_with_nul(path)
+        .ok()
+        .and_then(|c| readlink_at(libc::AT_FDCWD, c));
     path.pop();
+    found
+}
+
+/// `readlinkat(dir, name)`; `None` on failure or a text that may have been
+/// cut (readlink truncates silently at the buffer's end).
+fn readlink_at(dir: RawFd, name: &CStr) -> Option<Vec<u8>> {
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    // SAFETY: `name` is NUL-terminated; `buf` is writable for its length.
+    let n = unsafe { libc::readlinkat(dir, name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
     let n = usize::try_from(n).ok()?;
-    // A full buffer may be a cut one (readlink truncates silently).
     if n >= buf.len() {
         return None;
     }
@@ -970,18 +928,18 @@ mod tests {
         let pid = child.id() as i32;
         let cwd = cwd.into_os_string().into_vec();
         assert_eq!(proc_link(pid, b"cwd"), Some(cwd.clone()));
-        assert!(proc_dir(pid).is_some(), "held after the first lookup");
+        assert!(held_proc_dir(pid).is_some(), "held after the first lookup");
         // Read through the held directory: the same answer.
         assert_eq!(proc_link(pid, b"cwd"), Some(cwd.clone()));
         assert_eq!(proc_link(pid, b"fd/987"), None, "no such fd");
         assert_eq!(proc_link(pid, b"cwd"), Some(cwd));
-        assert!(proc_dir(pid).is_some(), "held again");
+        assert!(held_proc_dir(pid).is_some(), "held again");
         child.kill().unwrap();
         child.wait().unwrap();
         // The task is gone: its held directory answers nothing, and is
         // dropped (the pid is not reused within this test).
         assert_eq!(proc_link(pid, b"cwd"), None);
-        assert!(proc_dir(pid).is_none());
+        assert!(held_proc_dir(pid).is_none());
     }
 
     #[test]
