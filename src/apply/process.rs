@@ -514,7 +514,7 @@ impl Parent<'_, '_> {
         let value = i32::from_le_bytes([msg[4], msg[5], msg[6], msg[7]]);
         match tag {
             MSG_LISTENER => {
-                self.listener = Some(take_listener(
+                self.listener = Some(super::linux::take_listener(
                     self.pid,
                     self.exited.as_ref(),
                     value,
@@ -528,28 +528,6 @@ impl Parent<'_, '_> {
         }
         Ok(())
     }
-}
-
-#[cfg(target_os = "linux")]
-fn take_listener(
-    pid: i32,
-    pidfd: Option<&OwnedFd>,
-    fd: RawFd,
-    sync_wakeups: bool,
-) -> Result<OwnedFd, ApplyError> {
-    super::linux::take_listener(pid, pidfd, fd, sync_wakeups)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn take_listener(
-    _pid: i32,
-    _pidfd: Option<&OwnedFd>,
-    _fd: RawFd,
-    _sync_wakeups: bool,
-) -> Result<OwnedFd, ApplyError> {
-    Err(ApplyError::Unsupported(
-        "seccomp user notification needs Linux".into(),
-    ))
 }
 
 /// A pidfd of the child: readable once it exits.

@@ -337,7 +337,6 @@ impl<'p> Supervisor<'p> {
         &self,
         syscall: &'static str,
         requested: &[u8],
-        target: String,
         checks: &[(OpId, Subject<'_>)],
     ) -> Checked {
         let decisions: Vec<Decision> = checks
@@ -369,7 +368,7 @@ impl<'p> Supervisor<'p> {
         let mut checked = Checked {
             syscall,
             requested: String::new(),
-            target,
+            target: String::new(),
             decisions,
             denied,
         };
@@ -837,12 +836,8 @@ mod engine {
                 ))),
                 Kind::Net { op, addr } => self.judge_net(sc.name, pid, &args, op, addr),
                 Kind::Fork => {
-                    let checked = self.check(
-                        sc.name,
-                        b"",
-                        String::new(),
-                        &[(op::PROCESS_FORK, Subject::default())],
-                    );
+                    let checked =
+                        self.check(sc.name, b"", &[(op::PROCESS_FORK, Subject::default())]);
                     Ok(self.plan(checked, |_| Plan::Continue))
                 }
                 Kind::Creds => Ok(Judgement::plain(creds_plan(pid, req.data.nr, &args))),
@@ -934,12 +929,12 @@ mod engine {
             // ENOENT to an open that does not create; nothing is created
             // or truncated on the way) and cheaper than the walk (a
             // symlink met, `.` or `..`, or four names or more: its three
-            // syscalls, one a readlink of /proc/self/fd, against an lstat
+            // syscalls, one a readlink of its fd, against an lstat
             // per name), else the walk.
             let cheaper = looped
                 || linked
-                || components(&raw) >= 4
-                || raw.split(|&b| b == b'/').any(|c| c == b"." || c == b"..");
+                || resolve::components(&raw).count() >= 4
+                || resolve::components(&raw).any(|c| c == b"." || c == b"..");
             let resolved = match (cheaper && !syscalls::open_has_side_effects(flags))
                 .then(|| resolve::resolve_kernel(&req, self.asks_vnode_type))
                 .flatten()
@@ -1000,7 +995,7 @@ mod engine {
                     (o, Subject::file(&matched, vtype))
                 })
                 .collect();
-            let mut checked = self.check(name, raw, String::new(), &checks);
+            let mut checked = self.check(name, raw, &checks);
             self.show_subject(&mut checked, &checks);
             let creates = syscalls::open_creates(flags);
             let needs_fd = openat2 || creates || checked.decisions.iter().any(depends_on_arguments);
@@ -1110,7 +1105,8 @@ mod engine {
             // three syscalls); never for a create, to which a missing name
             // is no error.
             let exec = op == op::PROCESS_EXEC;
-            let kernel = op != op::FILE_WRITE_CREATE && (exec || components(&raw) >= 4);
+            let kernel =
+                op != op::FILE_WRITE_CREATE && (exec || resolve::components(&raw).count() >= 4);
             let (resolved, held) = match kernel
                 .then(|| resolve::resolve_kernel(&req, exec || self.asks_vnode_type))
                 .flatten()
@@ -1166,7 +1162,7 @@ mod engine {
                     checks.push((op, Subject::file_owned(m, vtype)));
                 }
             }
-            let mut checked = self.check(name, raw, String::new(), &checks);
+            let mut checked = self.check(name, raw, &checks);
             self.show_subject(&mut checked, &checks);
             self.plan(checked, |_| Plan::Continue)
         }
@@ -1224,12 +1220,7 @@ mod engine {
                     .flat_map(|(m, ops, vt)| ops.iter().map(move |&o| (m, o, *vt)))
             };
             let checks: Vec<_> = each().map(|(m, o, vt)| (o, Subject::file(m, vt))).collect();
-            let mut checked = self.check(
-                name,
-                requested.join(" -> ").as_bytes(),
-                String::new(),
-                &checks,
-            );
+            let mut checked = self.check(name, requested.join(" -> ").as_bytes(), &checks);
             // The log names the path that was denied (or the new name).
             let i = checked.denied.unwrap_or(checks.len() - 1);
             checked.target = each()
@@ -1286,7 +1277,7 @@ mod engine {
                 String::from_utf8_lossy(&old_raw),
                 String::from_utf8_lossy(&new_raw)
             );
-            let mut checked = self.check(name, requested.as_bytes(), String::new(), &checks);
+            let mut checked = self.check(name, requested.as_bytes(), &checks);
             checked.target = shown[checked.denied.unwrap_or(1)].display().to_string();
             Ok(self.plan(checked, |_| Plan::Continue))
         }
@@ -1350,7 +1341,7 @@ mod engine {
             if checks.is_empty() {
                 return Ok(Judgement::plain(Plan::Continue));
             }
-            let mut checked = self.check(name, shown.join(", ").as_bytes(), String::new(), &checks);
+            let mut checked = self.check(name, shown.join(", ").as_bytes(), &checks);
             checked.target = shown.swap_remove(checked.denied.unwrap_or(0));
             Ok(self.plan(checked, |_| Plan::Continue))
         }
@@ -1506,11 +1497,6 @@ mod engine {
                 stamp: None,
             }
         }
-    }
-
-    /// How many components `path` has (`a//b/` has two).
-    fn components(path: &[u8]) -> usize {
-        path.split(|&b| b == b'/').filter(|c| !c.is_empty()).count()
     }
 
     /// The answer to a call that may change credentials: CONTINUE when it
@@ -1885,6 +1871,19 @@ impl Filter {
     pub fn install(&self) -> Result<std::os::fd::RawFd, i32> {
         Err(libc::ENOSYS)
     }
+}
+
+/// Seccomp user notification exists on Linux only.
+#[cfg(not(target_os = "linux"))]
+pub fn take_listener(
+    _pid: i32,
+    _pidfd: Option<&std::os::fd::OwnedFd>,
+    _fd: std::os::fd::RawFd,
+    _sync_wakeups: bool,
+) -> Result<std::os::fd::OwnedFd, ApplyError> {
+    Err(ApplyError::Unsupported(
+        "seccomp user notification needs Linux".into(),
+    ))
 }
 
 #[cfg(test)]
