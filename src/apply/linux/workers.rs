@@ -66,9 +66,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Whether the workers answer, shared by the main thread and the workers.
 #[derive(Default)]
 pub struct Gate {
-    open: Mutex<bool>,
-    changed: Condvar,
+    /// Whether the gate is open: read without a lock on every call a
+    /// worker answers, changed under `changing` so a waiter cannot miss it.
     is_open: AtomicBool,
+    changing: Mutex<()>,
+    changed: Condvar,
     stop: AtomicBool,
     threads: Mutex<Vec<libc::pthread_t>>,
     /// How many workers have returned, for [`Workers::finish`] to wait on.
@@ -82,8 +84,10 @@ impl Gate {
     }
 
     fn set(&self, open: bool) {
-        *lock(&self.open) = open;
-        self.is_open.store(open, Ordering::SeqCst);
+        {
+            let _changing = lock(&self.changing);
+            self.is_open.store(open, Ordering::SeqCst);
+        }
         self.changed.notify_all();
         if !open {
             self.interrupt();
@@ -119,9 +123,12 @@ impl Gate {
 
     /// Waits for the gate to open: `false` when the workers are stopped.
     fn wait_open(&self) -> bool {
-        let mut open = lock(&self.open);
-        while !*open && !self.stop.load(Ordering::SeqCst) {
-            open = self.changed.wait(open).unwrap_or_else(|p| p.into_inner());
+        let mut changing = lock(&self.changing);
+        while !self.is_open() && !self.stop.load(Ordering::SeqCst) {
+            changing = self
+                .changed
+                .wait(changing)
+                .unwrap_or_else(|p| p.into_inner());
         }
         !self.stop.load(Ordering::SeqCst)
     }
