@@ -24,6 +24,21 @@ fn matrix(path: &Path) -> Arc<Matrix> {
     m
 }
 
+/// Whether `path` is there; if not, says past libtest's capture that
+/// `test` is skipped and why. For inputs the project does not ship (Apple's
+/// corpora in `../shared` beside it, which CI has).
+pub fn there_or_skip(test: &str, path: &Path) -> bool {
+    let there = path.exists();
+    if !there {
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped {test}: {} is not there (Apple's, in ../shared beside the project; CI has it)",
+            path.display()
+        );
+    }
+    there
+}
+
 /// The decoder's and the kernel's verdicts, or why there is none.
 fn verdicts(r: &CellRecord) -> (String, String) {
     let decoder = r.decoder.verdict.map_or_else(

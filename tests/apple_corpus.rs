@@ -12,6 +12,7 @@
 //! profile of the corpus reads, with the value `/sbcheck/param/K`.
 
 use sbcheck::sbpl::{compile_file_with, Options, SearchPath};
+use sbcheck::testing::there_or_skip;
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -85,11 +86,7 @@ fn parameters(files: &[PathBuf]) -> Vec<(String, String)> {
 #[test]
 fn apple_system_profiles_compile() {
     let root = Path::new(CORPUS);
-    if !root.is_dir() {
-        let _ = writeln!(
-            std::io::stderr(),
-            "skipped: {CORPUS} is not there (Apple's macOS 10.15.2 profiles; CI has them)"
-        );
+    if !there_or_skip("apple_system_profiles_compile", root) {
         return;
     }
     let files = profiles(root);
@@ -136,12 +133,7 @@ fn apple_system_profiles_compile() {
 fn parameters_are_needed_as_on_macos() {
     let root = Path::new(CORPUS);
     let file = root.join("Profiles/com.apple.writeconfig.sb");
-    if !file.is_file() {
-        let _ = writeln!(
-            std::io::stderr(),
-            "skipped: {} is not there",
-            file.display()
-        );
+    if !there_or_skip("parameters_are_needed_as_on_macos", &file) {
         return;
     }
     let search = SearchPath(FOLDERS.iter().map(|f| root.join(f)).collect());

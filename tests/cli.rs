@@ -1,7 +1,6 @@
 //! The command line, end to end: `sbcheck run`, `probe`, `diff`, `merge`
 //! and `expect`, as a user calls them.
 
-use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -488,12 +487,10 @@ fn apple_system_profiles_run_where_their_text_is_and_skip_with_the_reason_elsewh
     // cells run and match; only mach-lookup is skipped (no Mach on Linux).
     let apple = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/realworld/apple-macos-10.15.2/Profiles");
-    if !apple.is_dir() {
-        let _ = writeln!(
-            std::io::stderr(),
-            "skipped the run half: {} is not there",
-            apple.display()
-        );
+    if !sbcheck::testing::there_or_skip(
+        "the run half of apple_system_profiles_run_where_their_text_is_and_skip_with_the_reason_elsewhere",
+        &apple,
+    ) {
         return;
     }
     let (o, r) = run_apple_bsd(Some(&apple), &dir.path().join("present"));

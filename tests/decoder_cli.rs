@@ -12,16 +12,10 @@ const MACOS_15: &str = "profiles/apple/macos-15/platform_profile.bin";
 /// Apple's); it is in ../shared beside the project, which CI has. Elsewhere
 /// the test says on the terminal that it was skipped, and why.
 fn protobox_or_skip(test: &str) -> bool {
-    let there = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(PROTOBOX)
-        .is_file();
-    if !there {
-        let _ = writeln!(
-            std::io::stderr(),
-            "skipped {test}: {PROTOBOX} is not there (Apple's iOS 17 bundle, in ../shared; CI has it)"
-        );
-    }
-    there
+    sbcheck::testing::there_or_skip(
+        test,
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(PROTOBOX),
+    )
 }
 
 fn sbcheck_with(args: &[&str], stdin: &str) -> (i32, String, String) {

@@ -22,7 +22,6 @@ use sbcheck::decision::{evaluate_with, Args, Decision};
 use sbcheck::sbpl::{compile, Options};
 use sbcheck::vocab::{filter, OpId};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 fn shared() -> PathBuf {
@@ -573,13 +572,7 @@ fn macos_15_platform_profile_round_trips() {
 #[test]
 fn protobox_bundle_profiles_round_trip() {
     let path = shared().join("ios-17-protobox/protobox_bundle.bin");
-    if !path.is_file() {
-        // Not shipped with the project; ../shared has it (CI does).
-        let _ = writeln!(
-            std::io::stderr(),
-            "skipped protobox_bundle_profiles_round_trip: {} is not there",
-            path.display()
-        );
+    if !sbcheck::testing::there_or_skip("protobox_bundle_profiles_round_trip", &path) {
         return;
     }
     let mut p = Profile::decode(&std::fs::read(&path).unwrap()).unwrap();

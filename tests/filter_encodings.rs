@@ -17,11 +17,11 @@ use std::path::Path;
 /// times costs no more than one used twice.
 const PER_FILTER: usize = 12;
 
-fn shared(rel: &str) -> Option<Vec<u8>> {
+fn blob(rel: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared")
+        .join("profiles/apple")
         .join(rel);
-    std::fs::read(path).ok()
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// The first filter node of `op` in a profile compiled from `rule`.
@@ -93,8 +93,8 @@ fn sbpl_mask(form: &str) -> String {
     format!("{head} {})", values.join(" "))
 }
 
-fn check_blob(rel: &str) -> Option<BTreeMap<String, usize>> {
-    let bytes = shared(rel)?;
+fn check_blob(rel: &str) -> BTreeMap<String, usize> {
+    let bytes = blob(rel);
     let apple = Profile::decode(&bytes).unwrap();
     let mut texts = Texts::new(&apple);
     let mut seen: BTreeMap<(u8, bool), usize> = BTreeMap::new();
@@ -164,15 +164,12 @@ fn check_blob(rel: &str) -> Option<BTreeMap<String, usize>> {
         checked.len(),
         checked.values().sum::<usize>()
     );
-    Some(checked)
+    checked
 }
 
 #[test]
 fn ios_17_filters_compile_to_apples_encoding() {
-    let Some(checked) = check_blob("apple-blobs/ios-17/platform_profile.bin") else {
-        eprintln!("skipped: ../shared/apple-blobs/ios-17 is not there");
-        return;
-    };
+    let checked = check_blob("ios-17/platform_profile.bin");
     // The filters the blob pins, each checked at least once.
     for name in [
         "signing-identifier",
@@ -220,10 +217,7 @@ fn ios_17_filters_compile_to_apples_encoding() {
 
 #[test]
 fn ios_26_filters_compile_to_apples_encoding() {
-    let Some(checked) = check_blob("apple-blobs/ios-26/platform_profile.bin") else {
-        eprintln!("skipped: ../shared/apple-blobs/ios-26 is not there");
-        return;
-    };
+    let checked = check_blob("ios-26/platform_profile.bin");
     for name in [
         "nvram-variable",
         "sysctl-name",
@@ -248,14 +242,8 @@ fn ios_26_filters_compile_to_apples_encoding() {
 fn terminals_compile_to_apples_action_words() {
     use sbcheck::blob::render::action_text;
     let mut checked = 0;
-    for rel in [
-        "apple-blobs/ios-17/platform_profile.bin",
-        "apple-blobs/ios-26/platform_profile.bin",
-    ] {
-        let Some(bytes) = shared(rel) else {
-            eprintln!("skipped: ../shared/{rel} is not there");
-            continue;
-        };
+    for rel in ["ios-17/platform_profile.bin", "ios-26/platform_profile.bin"] {
+        let bytes = blob(rel);
         let apple = Profile::decode(&bytes).unwrap();
         let mut seen = std::collections::HashSet::new();
         for node in &apple.nodes {
@@ -294,7 +282,5 @@ fn terminals_compile_to_apples_action_words() {
         }
     }
     eprintln!("{checked} distinct terminals agree with Apple's");
-    if shared("apple-blobs/ios-17/platform_profile.bin").is_some() {
-        assert!(checked >= 100, "only {checked} terminals checked");
-    }
+    assert!(checked >= 100, "only {checked} terminals checked");
 }
