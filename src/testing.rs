@@ -93,6 +93,39 @@ pub fn check_cell(matrix_path: &Path, root: &Path, out: &Path, profile: &str, pr
     );
 }
 
+/// Runs `cells` of the matrix at `matrix_path`, those generated
+/// `#[ignore]`d on this platform (see [`crate::testgen`]): each must come
+/// out skipped, and leaves its trace under `out` with the reason, as in
+/// `sbcheck run`. Panics naming any that ran instead.
+pub fn check_skipped_cells(matrix_path: &Path, root: &Path, out: &Path, cells: &[(&str, &str)]) {
+    if crate::hermetic::reran_this_test() {
+        return;
+    }
+    let matrix = matrix(matrix_path);
+    let mut ran = Vec::new();
+    for &(profile, probe) in cells {
+        let record = run_named(&matrix, profile, probe, &RunOptions::new(root))
+            .unwrap_or_else(|e| panic!("{profile}::{probe}: {e}"));
+        let trace = crate::report::write_trace(out, &record)
+            .unwrap_or_else(|e| panic!("writing trace: {e}"));
+        match &record.observed {
+            Observed::Skipped(why) => {
+                let _ = writeln!(std::io::stderr(), "SKIPPED {profile}::{probe}: {why}");
+            }
+            other => ran.push(format!(
+                "{profile}::{probe}: {} (trace {})",
+                other.describe(),
+                trace.display()
+            )),
+        }
+    }
+    assert!(
+        ran.is_empty(),
+        "cells generated as skipped here ran:\n{}",
+        ran.join("\n")
+    );
+}
+
 /// The two verdicts a cell compares with its expectation.
 #[derive(Debug, PartialEq)]
 struct Verdicts<'a> {
