@@ -13,8 +13,12 @@
 //! - `forkexec`: 200 fork+exec of /bin/true from a shell loop;
 //!
 //! each bare, under `sbcheck exec --cpus 0` (sbcheck, supervisor and
-//! workload pinned to one CPU), unpinned, with `--kernel`, and under a launcher that
-//! applies the same allow set with Landlock and nothing else (the floor).
+//! workload pinned to one CPU), unpinned, with `--kernel`, under a launcher that
+//! applies the same allow set with Landlock and nothing else (the Landlock
+//! floor), and under the notify floor, pinned and unpinned as sbcheck is:
+//! sbcheck's filter for the profile with a supervisor doing the least an
+//! exact one can (opens injected as written, every other call CONTINUE
+//! unjudged: `sbcheck::apply::linux::floor`), the floor under sbcheck.
 //! Rounds are interleaved (every mode of every workload once per round,
 //! each round starting at the next mode);
 //! a first untimed round warms the page cache. The table gives the median time and the median of each round's ratio
@@ -38,6 +42,9 @@ fn main() {
         bench::opens_child(&args[2..]);
         return;
     }
+    if args.get(1).map(String::as_str) == Some(bench::NOTIFY_FLOOR) {
+        bench::notify_floor(&args[2..]);
+    }
     bench::main();
 }
 
@@ -48,7 +55,7 @@ fn main() {
 
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 mod bench {
-    use sbcheck::apply::linux::landlock;
+    use sbcheck::apply::linux::{floor, landlock};
     use sbcheck::blob::Profile;
     use std::os::fd::OwnedFd;
     use std::path::{Path, PathBuf};
@@ -57,6 +64,9 @@ mod bench {
     use std::time::{Duration, Instant};
 
     pub const OPENS_CHILD: &str = "--opens-child";
+    /// `--notify-floor pinned|unpinned PROFILE CMD...`: runs CMD under the
+    /// notify floor.
+    pub const NOTIFY_FLOOR: &str = "--notify-floor";
     const SBCHECK: &str = env!("CARGO_BIN_EXE_sbcheck");
     const OPENS: usize = 20_000;
 
@@ -68,6 +78,23 @@ mod bench {
         }
     }
 
+    /// The notify floor's launcher: sbcheck's filter for PROFILE and the
+    /// floor's supervisor, everything pinned to CPU 0 as `--cpus 0` pins,
+    /// or unpinned with idle CPUs polling where this user may ask it, as
+    /// `sbcheck exec` asks.
+    pub fn notify_floor(args: &[String]) -> ! {
+        let text = std::fs::read_to_string(&args[1]).expect("the profile");
+        let blob = sbcheck::sbpl::compile(&text, &Default::default()).expect("it compiles");
+        let profile = Profile::decode(&blob).expect("it decodes");
+        let _idle = if args[0] == "pinned" {
+            sbcheck::apply::sys::pin_to_cpus(&[0]).expect("CPU 0");
+            None
+        } else {
+            sbcheck::apply::linux::cpu::IdlePoll::hold().ok()
+        };
+        floor::exec(&sbcheck::apply::linux::filter_for(&profile), &args[2..])
+    }
+
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     enum Mode {
         Bare,
@@ -75,17 +102,21 @@ mod bench {
         Unpinned,
         Kernel,
         Floor,
+        NotifyFloorPinned,
+        NotifyFloorUnpinned,
         /// `SBCHECK_BASELINE`'s binary.
         BaselinePinned,
         BaselineUnpinned,
     }
 
-    const MODES: [Mode; 5] = [
+    const MODES: [Mode; 7] = [
         Mode::Bare,
         Mode::Pinned,
         Mode::Unpinned,
         Mode::Kernel,
         Mode::Floor,
+        Mode::NotifyFloorPinned,
+        Mode::NotifyFloorUnpinned,
     ];
 
     impl Mode {
@@ -96,6 +127,8 @@ mod bench {
                 Mode::Unpinned => "sbcheck unpinned",
                 Mode::Kernel => "sbcheck --kernel",
                 Mode::Floor => "Landlock floor",
+                Mode::NotifyFloorPinned => "notify floor pinned",
+                Mode::NotifyFloorUnpinned => "notify floor unpinned",
                 Mode::BaselinePinned => "baseline pinned",
                 Mode::BaselineUnpinned => "baseline unpinned",
             }
@@ -270,6 +303,15 @@ mod bench {
             Mode::Bare | Mode::Floor => {
                 let mut c = Command::new(&argv[0]);
                 c.args(&argv[1..]);
+                c
+            }
+            Mode::NotifyFloorPinned | Mode::NotifyFloorUnpinned => {
+                let mut c = Command::new(std::env::current_exe().map_err(|e| e.to_string())?);
+                let pinned = mode == Mode::NotifyFloorPinned;
+                c.arg(NOTIFY_FLOOR)
+                    .arg(if pinned { "pinned" } else { "unpinned" })
+                    .arg(&s.profile)
+                    .args(argv);
                 c
             }
             _ => {

@@ -23,7 +23,8 @@
 //! itself, [`syscalls`] the syscall-to-operation map, [`resolve`] path
 //! resolution in the caller's view, [`interp`] what else an exec runs (`#!`
 //! interpreters, PT_INTERP), [`landlock`] kernel-only enforcement
-//! (`exec --kernel`), [`cpu`] idle CPUs that poll while supervising, [`notify`] the
+//! (`exec --kernel`), [`floor`] the least an exact supervisor does (the
+//! workload benchmark's yardstick), [`cpu`] idle CPUs that poll while supervising, [`notify`] the
 //! user-notification ioctls, [`net`] socket arguments, [`calls`] raw calls
 //! for the sandboxed child, [`zygote`] one sandboxed process per profile, [`workers`] more threads answering a command, [`namespace`] the
 //! harness's private /tmp and /private,
@@ -33,6 +34,8 @@ pub mod answers;
 pub mod bpf;
 pub mod calls;
 pub mod cpu;
+#[cfg(target_os = "linux")]
+pub mod floor;
 pub mod interp;
 pub mod landlock;
 #[cfg(target_os = "linux")]

@@ -451,6 +451,11 @@ pub fn fd_path(pid: i32, fd: i32) -> Option<PathBuf> {
     proc_link(pid, format!("fd/{fd}").as_bytes()).map(|b| PathBuf::from(OsStr::from_bytes(&b)))
 }
 
+/// The cwd of `pid`, as `/proc/PID/cwd` reads.
+pub fn cwd_path(pid: i32) -> Option<PathBuf> {
+    proc_link(pid, b"cwd").map(|b| PathBuf::from(OsStr::from_bytes(&b)))
+}
+
 /// `readlink /proc/PID/<what>`, through the held `/proc/PID` (see
 /// [`proc_dir`]). A held directory whose task is gone fails, even when the
 /// pid is another task's now: it is then dropped and the current
