@@ -53,14 +53,16 @@ fn launch(filter: &Filter, argv: &[String]) -> Result<i32, String> {
             .install()
             .map_err(std::io::Error::from_raw_os_error)?;
         // SAFETY: getpid takes nothing and cannot fail.
-        let msg = [unsafe { libc::getpid() }, fd];
-        // SAFETY: writes the 8 bytes of `msg`, on the stack (no allocation
-        // after fork).
-        let sent = unsafe { libc::write(reported.as_raw_fd(), msg.as_ptr().cast(), 8) };
-        if sent != 8 {
-            return Err(std::io::Error::last_os_error());
+        let pid = unsafe { libc::getpid() };
+        // On the stack: no allocation after fork.
+        let mut msg = [0u8; 8];
+        msg[..4].copy_from_slice(&pid.to_ne_bytes());
+        msg[4..].copy_from_slice(&fd.to_ne_bytes());
+        match crate::apply::sys::write(reported.as_raw_fd(), &msg) {
+            Ok(8) => Ok(()),
+            Ok(_) => Err(std::io::Error::from_raw_os_error(libc::EIO)),
+            Err(e) => Err(std::io::Error::from_raw_os_error(e)),
         }
-        Ok(())
     };
     // SAFETY: the hook runs after fork in the child and makes raw syscalls
     // only (the filter was built before: no allocation, no locks).
@@ -68,15 +70,21 @@ fn launch(filter: &Filter, argv: &[String]) -> Result<i32, String> {
     // spawn() returns once the exec is done, and the exec is a notified
     // call: it runs on a thread of its own while this one answers.
     let spawned = std::thread::spawn(move || cmd.spawn().and_then(|mut c| c.wait()));
-    let mut msg = [0i32; 2];
-    // SAFETY: reads at most 8 bytes into `msg`.
-    let got = unsafe { libc::read(report.as_raw_fd(), msg.as_mut_ptr().cast(), 8) };
-    if got != 8 {
+    let mut msg = [0u8; 8];
+    let got = loop {
+        match crate::apply::sys::read(report.as_raw_fd(), &mut msg) {
+            Err(libc::EINTR) => continue,
+            r => break r,
+        }
+    };
+    if got != Ok(8) {
+        // The child failed before its exec: spawn() says why.
         let why = spawned.join().map_err(|_| "spawn panicked")?;
         return Err(format!("{program}: {why:?}"));
     }
+    let word = |i: usize| i32::from_ne_bytes([msg[i], msg[i + 1], msg[i + 2], msg[i + 3]]);
     let listener =
-        super::take_listener(msg[0], None, msg[1], true).map_err(|e| format!("listener: {e}"))?;
+        super::take_listener(word(0), None, word(4), true).map_err(|e| format!("listener: {e}"))?;
     let links = top_links();
     std::thread::spawn(move || serve(&listener, &links));
     let status = spawned
