@@ -490,6 +490,15 @@ pub fn skip_on_linux(operation: &str) -> Option<&'static str> {
     }
 }
 
+/// [`skip_on_macos`] or [`skip_on_linux`], whichever this is.
+pub fn skip_on_this_platform(operation: &str) -> Option<&'static str> {
+    if cfg!(target_os = "macos") {
+        skip_on_macos(operation)
+    } else {
+        skip_on_linux(operation)
+    }
+}
+
 /// Why a probe of `operation` does not run on macOS yet: the Seatbelt
 /// backend has no probe for it (they need `bootstrap_look_up` and
 /// `sysctlbyname`, which only a Mac can test). Skipped there, never passed.
@@ -503,6 +512,19 @@ pub fn skip_on_macos(operation: &str) -> Option<&'static str> {
         }
         _ => None,
     }
+}
+
+/// Why `probe` cannot run on this platform, if it cannot: no meaning here
+/// (no probe for its operation), or an expected verdict of `undetermined`
+/// (everywhere). Such a cell must come out skipped, with its trace.
+pub fn skip_here(probe: &ProbeSpec) -> Option<&'static str> {
+    // The full reason (the filter and node) is in the trace and in
+    // `sbcheck run`'s output.
+    skip_on_this_platform(&probe.operation).or_else(|| {
+        (probe.expected == UNDETERMINED).then_some(
+            "the verdict depends on an argument the harness cannot supply (see the trace)",
+        )
+    })
 }
 
 /// Writes `decoder` predictions into a profile file's probes, keeping every
@@ -524,6 +546,36 @@ pub fn bless(value: &mut Value, predictions: &[(String, u64, String)]) {
             if let Some(obj) = p.as_object_mut() {
                 obj.insert("decoder".into(), Value::Object(d));
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_that_cannot_run_here_say_why() {
+        let m = Matrix::parse(
+            r#"{"profiles": {"app": {"source": "app.sb", "probes": [
+                {"name": "reads", "operation": "file-read*", "target": "/x", "expected": "allow"},
+                {"name": "looks_up", "operation": "mach-lookup", "target": "com.x", "expected": "deny"},
+                {"name": "needs_arg", "operation": "file-read*", "target": "/y", "expected": "undetermined"}
+            ]}}}"#,
+            Path::new("m.json"),
+        )
+        .unwrap();
+        let app = m.profile("app").unwrap();
+        let why = |probe| skip_here(app.probe(probe).unwrap());
+        assert_eq!(why("reads"), None);
+        assert!(why("needs_arg")
+            .unwrap()
+            .starts_with("the verdict depends on an argument"));
+        let looks_up = why("looks_up").unwrap();
+        if cfg!(target_os = "macos") {
+            assert!(looks_up.starts_with("no mach-lookup probe for macOS"));
+        } else {
+            assert!(looks_up.starts_with("mach-lookup has no meaning on Linux"));
         }
     }
 }

@@ -77,11 +77,7 @@ impl Kind {
 
     /// Why the probe cannot run on this platform, if it cannot.
     pub fn skip_reason(self) -> Option<&'static str> {
-        if cfg!(target_os = "macos") {
-            crate::matrix::skip_on_macos(self.operation())
-        } else {
-            crate::matrix::skip_on_linux(self.operation())
-        }
+        crate::matrix::skip_on_this_platform(self.operation())
     }
 
     /// The probe leaves no result of its own when it succeeds (exec

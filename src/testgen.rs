@@ -16,15 +16,14 @@
 //!
 //! The generated file holds a module per profile and a test per probe
 //! (`cargo test v1_read` runs one profile), each calling
-//! `sbcheck::testing::check_cell`. A probe with no meaning on a platform is
-//! generated `#[ignore]`d there, with the reason; one more test,
-//! `skipped_cells_leave_their_traces`, runs those cells all the same to
-//! check each is skipped and write its trace.
+//! `sbcheck::testing::check_cell`. Every cell runs, on every platform: one
+//! that cannot run there (no meaning, or an `undetermined` expectation)
+//! must come out skipped, prints the reason and leaves its trace.
 //!
 //! This file is also compiled into this crate's `build.rs` (via `#[path]`,
 //! beside `matrix.rs`), so it uses only `std` and `crate::matrix`.
 
-use crate::matrix::{self, Matrix, MatrixError, ProbeSpec};
+use crate::matrix::{Matrix, MatrixError};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
@@ -121,18 +120,9 @@ pub fn generate(m: &Matrix, matrix: &Path, root: &Path, out: &Path) -> String {
         root.display().to_string(),
         out.display().to_string()
     );
-    // The cells ignored on each platform, (profile, probe).
-    let (mut on_linux, mut on_macos) = (Vec::new(), Vec::new());
     for p in &m.profiles {
         let _ = writeln!(s, "\nmod {} {{", p.name);
         for probe in &p.probes {
-            let (linux, macos) = skip_reasons(probe);
-            write_ignores(&mut s, linux, macos);
-            for (why, list) in [(linux, &mut on_linux), (macos, &mut on_macos)] {
-                if why.is_some() {
-                    list.push((p.name.as_str(), probe.name.as_str()));
-                }
-            }
             let _ = writeln!(
                 s,
                 "    #[test]\n    fn {probe}() {{\n        super::cell({profile:?}, {probe:?});\n    }}",
@@ -142,63 +132,7 @@ pub fn generate(m: &Matrix, matrix: &Path, root: &Path, out: &Path) -> String {
         }
         s.push_str("}\n");
     }
-    if !(on_linux.is_empty() && on_macos.is_empty()) {
-        let _ = writeln!(
-            s,
-            "\n/// The cells ignored here, run all the same: each is skipped with\n\
-             /// its reason and leaves its trace.\n\
-             #[test]\nfn skipped_cells_leave_their_traces() {{\n    \
-             #[cfg(target_os = \"macos\")]\n    \
-             let cells: &[(&str, &str)] = &{on_macos:?};\n    \
-             #[cfg(not(target_os = \"macos\"))]\n    \
-             let cells: &[(&str, &str)] = &{on_linux:?};\n    \
-             ::sbcheck::testing::check_skipped_cells(\n        \
-             ::std::path::Path::new({:?}),\n        \
-             ::std::path::Path::new({:?}),\n        \
-             ::std::path::Path::new({:?}),\n        cells,\n    );\n}}",
-            matrix.display().to_string(),
-            root.display().to_string(),
-            out.display().to_string()
-        );
-    }
     s
-}
-
-/// Why a probe is not run on Linux and on macOS, where it is not: no
-/// meaning there (no probe for it yet), or an expected verdict of
-/// `undetermined` (everywhere).
-fn skip_reasons(probe: &ProbeSpec) -> (Option<&'static str>, Option<&'static str>) {
-    // The full reason (the filter and node) is in the trace and in
-    // `sbcheck run`'s output.
-    let undetermined = (probe.expected == matrix::UNDETERMINED)
-        .then_some("the verdict depends on an argument the harness cannot supply (see the trace)");
-    (
-        matrix::skip_on_linux(&probe.operation).or(undetermined),
-        matrix::skip_on_macos(&probe.operation).or(undetermined),
-    )
-}
-
-/// The `ignore` attributes of a probe's test, one per platform it cannot run
-/// on (`on_linux`, `on_macos`: the reasons), each checked on its own: such
-/// a probe is reported as ignored with its reason, never as passed; the
-/// generated `skipped_cells_leave_their_traces` still runs it to check it
-/// is skipped and write its trace. A probe ignored everywhere for one
-/// reason gets one attribute.
-fn write_ignores(s: &mut String, on_linux: Option<&str>, on_macos: Option<&str>) {
-    if let (Some(linux), Some(macos)) = (on_linux, on_macos) {
-        if linux == macos {
-            let _ = writeln!(s, "    #[ignore = {linux:?}]");
-            return;
-        }
-    }
-    for (cfg, why) in [
-        ("not(target_os = \"macos\")", on_linux),
-        ("target_os = \"macos\"", on_macos),
-    ] {
-        if let Some(why) = why {
-            let _ = writeln!(s, "    #[cfg_attr({cfg}, ignore = {why:?})]");
-        }
-    }
 }
 
 #[cfg(test)]
@@ -206,7 +140,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_module_per_profile_a_test_per_probe_and_skips_ignored_with_the_reason() {
+    fn a_module_per_profile_a_test_per_probe_none_ignored() {
         let m = Matrix::parse(
             r#"{"profiles": {"app": {"source": "app.sb", "probes": [
                 {"name": "reads", "operation": "file-read*", "target": "/x", "expected": "allow"},
@@ -220,34 +154,16 @@ mod tests {
         assert!(code.contains("::sbcheck::testing::check_cell("), "{code}");
         assert!(code.contains("::std::path::Path::new(\"/m\")"), "{code}");
         assert!(code.contains("mod app {"), "{code}");
-        assert!(
-            code.contains(
-                "    #[test]\n    fn reads() {\n        super::cell(\"app\", \"reads\");"
-            ),
-            "{code}"
-        );
-        let looks_up = code.split("fn reads()").nth(1).unwrap();
-        assert!(
-            looks_up.contains("#[cfg_attr(not(target_os = \"macos\"), ignore = \"mach-lookup has no meaning on Linux"),
-            "{code}"
-        );
-        assert!(
-            code.contains("    #[ignore = \"the verdict depends on an argument")
-                && code.contains("fn needs_arg()"),
-            "{code}"
-        );
-        // The ignored cells are run once more, each checked to be skipped:
-        // looks_up on Linux only, needs_arg on both.
-        let skipped = code
-            .split("fn skipped_cells_leave_their_traces()")
-            .nth(1)
-            .unwrap();
-        assert!(
-            skipped.contains(
-                "#[cfg(not(target_os = \"macos\"))]\n    let cells: &[(&str, &str)] = \
-                 &[(\"app\", \"looks_up\"), (\"app\", \"needs_arg\")];"
-            ) && skipped.contains("::sbcheck::testing::check_skipped_cells("),
-            "{code}"
-        );
+        // Cells that cannot run on a platform run all the same (check_cell
+        // requires them to come out skipped): no test is ignored.
+        for probe in ["reads", "looks_up", "needs_arg"] {
+            assert!(
+                code.contains(&format!(
+                    "    #[test]\n    fn {probe}() {{\n        super::cell(\"app\", \"{probe}\");"
+                )),
+                "{code}"
+            );
+        }
+        assert!(!code.contains("ignore"), "{code}");
     }
 }

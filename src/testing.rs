@@ -54,7 +54,9 @@ fn verdicts(r: &CellRecord) -> (String, String) {
 
 /// Runs `profile::probe` of the matrix at `matrix_path` (sources relative to
 /// `root`), writes its trace under `out`, and panics unless the decoder and
-/// the kernel both give the expected verdict. A skipped cell prints why.
+/// the kernel both give the expected verdict. A skipped cell prints why; a
+/// cell that cannot run on this platform ([`crate::matrix::skip_here`])
+/// must come out skipped.
 pub fn check_cell(matrix_path: &Path, root: &Path, out: &Path, profile: &str, probe: &str) {
     // The test re-runs alone in a private /tmp and /private (the test
     // binary is multithreaded: it cannot enter a namespace itself).
@@ -66,10 +68,22 @@ pub fn check_cell(matrix_path: &Path, root: &Path, out: &Path, profile: &str, pr
         .unwrap_or_else(|e| panic!("{profile}::{probe}: {e}"));
     let trace =
         crate::report::write_trace(out, &record).unwrap_or_else(|e| panic!("writing trace: {e}"));
-    if let Observed::Skipped(why) = &record.observed {
-        // Straight to stderr: libtest captures print! but a skip must show.
-        let _ = writeln!(std::io::stderr(), "SKIPPED {profile}::{probe}: {why}");
-        return;
+    let must_skip = matrix
+        .profile(profile)
+        .and_then(|p| p.probe(probe))
+        .and_then(crate::matrix::skip_here);
+    match (&record.observed, must_skip) {
+        (Observed::Skipped(why), _) => {
+            // Straight to stderr: libtest captures print! but a skip must show.
+            let _ = writeln!(std::io::stderr(), "SKIPPED {profile}::{probe}: {why}");
+            return;
+        }
+        (ran, Some(why)) => panic!(
+            "{profile}::{probe} cannot run here ({why}) but ran: {} (trace {})",
+            ran.describe(),
+            trace.display()
+        ),
+        _ => {}
     }
     let expected = record.expected_str();
     let (decoder, observed) = verdicts(&record);
@@ -90,39 +104,6 @@ pub fn check_cell(matrix_path: &Path, root: &Path, out: &Path, profile: &str, pr
         record.decoder.bucket,
         record.decoder.rule,
         trace.display()
-    );
-}
-
-/// Runs `cells` of the matrix at `matrix_path`, those generated
-/// `#[ignore]`d on this platform (see [`crate::testgen`]): each must come
-/// out skipped, and leaves its trace under `out` with the reason, as in
-/// `sbcheck run`. Panics naming any that ran instead.
-pub fn check_skipped_cells(matrix_path: &Path, root: &Path, out: &Path, cells: &[(&str, &str)]) {
-    if crate::hermetic::reran_this_test() {
-        return;
-    }
-    let matrix = matrix(matrix_path);
-    let mut ran = Vec::new();
-    for &(profile, probe) in cells {
-        let record = run_named(&matrix, profile, probe, &RunOptions::new(root))
-            .unwrap_or_else(|e| panic!("{profile}::{probe}: {e}"));
-        let trace = crate::report::write_trace(out, &record)
-            .unwrap_or_else(|e| panic!("writing trace: {e}"));
-        match &record.observed {
-            Observed::Skipped(why) => {
-                let _ = writeln!(std::io::stderr(), "SKIPPED {profile}::{probe}: {why}");
-            }
-            other => ran.push(format!(
-                "{profile}::{probe}: {} (trace {})",
-                other.describe(),
-                trace.display()
-            )),
-        }
-    }
-    assert!(
-        ran.is_empty(),
-        "cells generated as skipped here ran:\n{}",
-        ran.join("\n")
     );
 }
 
