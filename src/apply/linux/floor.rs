@@ -26,7 +26,7 @@ use super::resolve::TopLink;
 use super::syscalls::{self, Flags, Kind};
 use super::Filter;
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 
 /// Runs `argv` under `filter`, every notified call answered as the module
@@ -44,7 +44,7 @@ pub fn exec(filter: &Filter, argv: &[String]) -> ! {
 
 fn launch(filter: &Filter, argv: &[String]) -> Result<i32, String> {
     let (program, args) = argv.split_first().ok_or("no command")?;
-    let (report, reported) = pipe().map_err(|e| format!("pipe: errno {e}"))?;
+    let (report, reported) = crate::apply::process::pipe().map_err(|e| e.to_string())?;
     let mut cmd = std::process::Command::new(program);
     cmd.args(args);
     let filter = filter.clone();
@@ -93,17 +93,6 @@ fn launch(filter: &Filter, argv: &[String]) -> Result<i32, String> {
         .map_err(|e| format!("{program}: {e}"))?;
     use std::os::unix::process::ExitStatusExt;
     Ok(status.code().unwrap_or(128 + status.signal().unwrap_or(0)))
-}
-
-/// A pipe (read end, write end), both close-on-exec.
-fn pipe() -> Result<(OwnedFd, OwnedFd), i32> {
-    let mut fds = [0 as RawFd; 2];
-    // SAFETY: pipe2 writes two fds into `fds`.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(notify::errno());
-    }
-    // SAFETY: both fds are new and ours alone.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 /// The top-level symlinks of `/` as they are now.
